@@ -1,0 +1,267 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"closedloop/extract"
+	"closedloop/transform/attribution"
+)
+
+// envPrefix prefixes every variable: CLOSEDLOOP_ANALYTICS, ...
+const envPrefix = "CLOSEDLOOP"
+
+// Config is the whole configuration of a run. Every field is an environment variable
+// (CLOSEDLOOP_<NAME>) and a flag (--<name>); a flag wins over the variable.
+// split_words (not an explicit envconfig name) on purpose: an explicit name would make
+// envconfig fall back to the unprefixed variable (FROM, TO, CRM) when it is unset.
+type Config struct {
+	Analytics             string        `split_words:"true" desc:"analytics sources, comma-separated KIND:LOCATION: ga4:GLOB (GA4 export NDJSON, .gz ok), touches:FILE (touch log CSV cookie,time,interaction,conversion,conversion_value,channel)"`
+	CRM                   string        `split_words:"true" desc:"CRM sources: hubspot:DIR (folder of HubSpot v3 exports: contacts.ndjson, deals.ndjson, pipelines.json, deal_contacts.ndjson)"`
+	Spend                 string        `split_words:"true" desc:"ad spend sources: spend:GLOB (CSV date,source,medium,campaign,cost,clicks,impressions,currency)"`
+	Warehouse             string        `split_words:"true" default:"duckdb:closedloop.duckdb" desc:"where the tables go: duckdb:PATH"`
+	From                  Date          `split_words:"true" desc:"first day of the run, YYYY-MM-DD (UTC); default: TO minus LATE_DAYS"`
+	To                    Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`
+	LateDays              int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
+	Lookback              Days          `split_words:"true" default:"90d" desc:"how far before a conversion its journey reaches (90d, 720h)"`
+	Models                []string      `split_words:"true" default:"first_touch,last_touch,linear" desc:"attribution models to run, comma-separated"`
+	Currency              string        `split_words:"true" default:"USD" desc:"reporting currency (ISO 4217), used where a source states none"`
+	HubspotCookieProperty string        `split_words:"true" default:"ga_client_id" desc:"HubSpot contact property that holds the GA client id (user_pseudo_id) of the contact's browser"`
+	SessionTimeout        time.Duration `split_words:"true" default:"30m" desc:"inactivity that ends a session, for sources without session ids"`
+	LogFormat             string        `split_words:"true" default:"auto" desc:"log format: auto (text on a terminal, else JSON), json, text"`
+	LogLevel              string        `split_words:"true" default:"info" desc:"log level: debug, info, warn, error"`
+
+	// baseDir, when set, is the folder relative source locations are read from (the
+	// demo's unpacked sample); the specs keep the relative names.
+	baseDir string
+}
+
+// Date is a day (UTC) given as YYYY-MM-DD.
+type Date struct{ time.Time }
+
+// Decode implements envconfig.Decoder.
+func (d *Date) Decode(s string) error {
+	if s == "" {
+		return nil
+	}
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("want a day as YYYY-MM-DD, got %q", s)
+	}
+	d.Time = t
+	return nil
+}
+
+// Days is a duration that also accepts whole days ("90d").
+type Days time.Duration
+
+var daysRE = regexp.MustCompile(`^(\d+)d$`)
+
+// Decode implements envconfig.Decoder.
+func (d *Days) Decode(s string) error {
+	s = strings.TrimSpace(s)
+	if m := daysRE.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		*d = Days(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("want a positive duration such as 90d or 720h, got %q", s)
+	}
+	*d = Days(v)
+	return nil
+}
+
+// setting describes one configuration field.
+type setting struct {
+	field, env, flag, def, desc string
+}
+
+func settings() []setting {
+	// envconfig's own key derivation (split_words), read through its usage template.
+	var buf strings.Builder
+	var cfg Config
+	tmpl := "{{range .}}{{.Key}}\t{{.Name}}\t{{.Tags.Get \"default\"}}\t{{.Tags.Get \"desc\"}}\n{{end}}"
+	if err := envconfig.Usagef(envPrefix, &cfg, &buf, tmpl); err != nil {
+		panic("config: " + err.Error())
+	}
+	var out []setting
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		p := strings.SplitN(line, "\t", 4)
+		key := strings.TrimPrefix(p[0], envPrefix+"_")
+		out = append(out, setting{env: p[0], field: p[1], def: p[2], desc: p[3],
+			flag: strings.ToLower(strings.ReplaceAll(key, "_", "-"))})
+	}
+	return out
+}
+
+// errUsage marks bad configuration or usage: exit 2.
+var errUsage = extract.ErrConfig
+
+// loadConfig reads the environment, then the flags in args (which win), then
+// validates. Errors name the variable and its flag, and what is expected.
+func loadConfig(cmd string, args []string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	vals := map[string]*string{}
+	sets := settings()
+	for _, s := range sets {
+		vals[s.flag] = fs.String(s.flag, "", s.desc)
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("%w: %v (closedloop help %s lists the flags)", errUsage, err, cmd)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("%w: unexpected argument %q (closedloop help %s lists the flags)", errUsage, fs.Arg(0), cmd)
+	}
+	// envconfig reads only the environment: a set flag stands in for its variable
+	// during Process, and the environment is put back as it was afterwards.
+	var restore []func()
+	defer func() {
+		for _, r := range restore {
+			r()
+		}
+	}()
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range sets {
+			if s.flag == f.Name {
+				old, had := os.LookupEnv(s.env)
+				os.Setenv(s.env, *vals[f.Name])
+				restore = append(restore, func() {
+					if had {
+						os.Setenv(s.env, old)
+					} else {
+						os.Unsetenv(s.env)
+					}
+				})
+			}
+		}
+	})
+	var cfg Config
+	if err := envconfig.Process(envPrefix, &cfg); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			s := byField(pe.FieldName)
+			return Config{}, fmt.Errorf("%w: %s (--%s) = %q: %v", errUsage, s.env, s.flag, pe.Value, unwrapParse(pe.Err))
+		}
+		return Config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return cfg, cfg.validate()
+}
+
+func unwrapParse(err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return fmt.Errorf("want a whole number")
+	}
+	return err
+}
+
+func byField(name string) setting {
+	for _, s := range settings() {
+		if s.field == name {
+			return s
+		}
+	}
+	return setting{env: name, flag: strings.ToLower(name)}
+}
+
+func bad(field, format string, a ...any) error {
+	s := byField(field)
+	return fmt.Errorf("%w: %s (--%s): %s", errUsage, s.env, s.flag, fmt.Sprintf(format, a...))
+}
+
+// sourceKinds lists the kinds each source setting accepts.
+var sourceKinds = map[string][]string{
+	"Analytics": {"ga4", "touches"},
+	"CRM":       {"hubspot"},
+	"Spend":     {"spend"},
+}
+
+func (c *Config) specs(field, list string) ([]extract.Spec, error) {
+	specs, err := extract.ParseSpecs(byField(field).env, list, sourceKinds[field]...)
+	if err != nil {
+		return nil, fmt.Errorf("%w (--%s)", err, byField(field).flag)
+	}
+	return specs, nil
+}
+
+// validate checks the configuration without touching the network or the files, and
+// fills the defaults that depend on other settings.
+func (c *Config) validate() error {
+	for _, f := range []struct{ field, list string }{{"Analytics", c.Analytics}, {"CRM", c.CRM}, {"Spend", c.Spend}} {
+		if _, err := c.specs(f.field, f.list); err != nil {
+			return err
+		}
+	}
+	if strings.TrimSpace(c.Analytics+c.CRM) == "" {
+		return bad("Analytics", "no source: set CLOSEDLOOP_ANALYTICS and/or CLOSEDLOOP_CRM, e.g. --analytics 'touches:log.csv'")
+	}
+	kind, loc, ok := strings.Cut(c.Warehouse, ":")
+	if !ok || loc == "" || kind != "duckdb" {
+		return bad("Warehouse", "want duckdb:PATH (this build writes DuckDB), got %q", c.Warehouse)
+	}
+	if c.LateDays < 0 {
+		return bad("LateDays", "must not be negative, got %d", c.LateDays)
+	}
+	if c.To.IsZero() {
+		c.To = Date{time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)}
+	}
+	if c.From.IsZero() {
+		c.From = Date{c.To.AddDate(0, 0, -c.LateDays)}
+	}
+	if c.From.After(c.To.Time) {
+		return bad("From", "%s is after CLOSEDLOOP_TO %s", c.From.Format(time.DateOnly), c.To.Format(time.DateOnly))
+	}
+	if _, err := attribution.Lookup(c.Models); err != nil || len(c.Models) == 0 {
+		return bad("Models", "%v", err)
+	}
+	if !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(c.Currency) {
+		return bad("Currency", "want an ISO 4217 code such as USD or EUR, got %q", c.Currency)
+	}
+	if c.SessionTimeout <= 0 {
+		return bad("SessionTimeout", "must be positive, got %s", c.SessionTimeout)
+	}
+	switch c.LogFormat {
+	case "auto", "json", "text":
+	default:
+		return bad("LogFormat", "want auto, json or text, got %q", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("LogLevel", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return nil
+}
+
+// warehousePath is the DuckDB file of the warehouse spec.
+func (c *Config) warehousePath() string {
+	_, loc, _ := strings.Cut(c.Warehouse, ":")
+	return loc
+}
+
+// printSettings writes the table of variables for `closedloop help run`.
+func printSettings(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tFLAG\tDEFAULT\tMEANING")
+	for _, s := range settings() {
+		def := s.def
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(tw, "%s\t--%s\t%s\t%s\n", s.env, s.flag, def, s.desc)
+	}
+	tw.Flush()
+}

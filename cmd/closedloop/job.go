@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/sourcegraph/conc/pool"
+
+	"closedloop/extract"
+	"closedloop/extract/ga4"
+	"closedloop/extract/hubspot"
+	"closedloop/extract/spend"
+	"closedloop/extract/touches"
+	"closedloop/load"
+	"closedloop/load/duckdb"
+	"closedloop/transform"
+	"closedloop/transform/attribution"
+)
+
+// maxExtractors bounds the extractors running at once: each holds a file or an API
+// connection open and one batch in memory; more than this gains nothing on a small
+// machine and hits API rate limits sooner.
+const maxExtractors = 8
+
+// result is what a finished run reports.
+type result struct {
+	RunID    string
+	Stats    transform.Stats
+	Rejected int
+	Rows     map[string]int64 // rows loaded per warehouse table
+}
+
+// extractors builds one extractor per source spec of cfg.
+func extractors(cfg Config, mem memory.Allocator) ([]extract.Extractor, error) {
+	var out []extract.Extractor
+	for _, f := range []struct{ field, list string }{{"Analytics", cfg.Analytics}, {"CRM", cfg.CRM}, {"Spend", cfg.Spend}} {
+		specs, err := cfg.specs(f.field, f.list)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range specs {
+			loc := s.Location
+			if cfg.baseDir != "" && !filepath.IsAbs(loc) {
+				loc = filepath.Join(cfg.baseDir, loc)
+			}
+			switch s.Kind {
+			case "ga4":
+				out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem}))
+			case "touches":
+				out = append(out, touches.New(touches.Config{Spec: s.String(), Path: loc, Mem: mem}))
+			case "hubspot":
+				out = append(out, hubspot.New(hubspot.Config{Spec: s.String(), Dir: loc, Mem: mem,
+					CookieProperty: cfg.HubspotCookieProperty, Currency: cfg.Currency}))
+			case "spend":
+				out = append(out, spend.New(spend.Config{Spec: s.String(), Path: loc, Mem: mem, Currency: cfg.Currency}))
+			default:
+				return nil, fmt.Errorf("%w: source kind %q is not supported by this build", errUsage, s.Kind)
+			}
+		}
+	}
+	return out, nil
+}
+
+// runJob is the nightly job: extract every source concurrently, transform, load the
+// warehouse atomically.
+func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Logger) (*result, error) {
+	started := time.Now().UTC()
+	runID := newRunID(started)
+	log = log.With("run_id", runID)
+	rng := extract.Range{From: cfg.From.Time, To: cfg.To.Time}
+	models, err := attribution.Lookup(cfg.Models)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	exs, err := extractors(cfg, mem)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("run starting", "from", rng.From.Format(time.DateOnly), "to", rng.To.Format(time.DateOnly), "sources", len(exs), "warehouse", cfg.Warehouse)
+
+	// Extract: every source at once; the first error cancels the others.
+	col := extract.NewCollector(mem)
+	defer col.Release()
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(maxExtractors)
+	for _, ex := range exs {
+		p.Go(func(ctx context.Context) error {
+			t0 := time.Now()
+			if err := ex.Extract(ctx, col); err != nil {
+				return fmt.Errorf("source %s: %w", ex.Name(), err)
+			}
+			log.Info("source read", "source", ex.Name(), "seconds", time.Since(t0).Seconds())
+			return nil
+		})
+	}
+	if err := p.Wait(); err != nil {
+		return nil, err
+	}
+
+	// Transform.
+	in := transform.Inputs{
+		Events: col.Table(extract.TableEvents), Contacts: col.Table(extract.TableContacts),
+		Deals: col.Table(extract.TableDeals), DealContacts: col.Table(extract.TableDealContacts),
+		Spend: col.Table(extract.TableSpend),
+	}
+	defer func() {
+		for _, t := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend} {
+			t.Release()
+		}
+	}()
+	out, err := transform.Build(ctx, in, transform.Options{Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
+		SessionTimeout: cfg.SessionTimeout, Models: models, Currency: cfg.Currency, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Release()
+
+	// Load: every table, then the views, then one atomic swap.
+	rejections := col.Rejections()
+	res := &result{RunID: runID, Stats: out.Stats, Rejected: len(rejections), Rows: map[string]int64{}}
+	for name, t := range out.Tables {
+		res.Rows[name] = t.NumRows()
+	}
+	res.Rows[load.RejectedRows] = int64(len(rejections))
+	res.Rows[load.RunLog] = 1
+
+	counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs)}
+	countsJSON, _ := json.Marshal(counts)
+	var inputs []string
+	for _, ex := range exs {
+		inputs = append(inputs, ex.Name())
+	}
+	runLog := runLogTable(mem, runID, started, rng, strings.Join(inputs, ","), cfg.Warehouse, string(countsJSON), len(rejections))
+	defer runLog.Release()
+	rejected := rejectedTable(mem, runID, rejections)
+	defer rejected.Release()
+
+	ld, err := duckdb.Open(ctx, duckdb.Config{Path: cfg.warehousePath(), Range: load.Range{From: rng.From, To: rng.To}, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer ld.Close()
+	for _, t := range load.Tables {
+		tbl := out.Tables[t.Name]
+		switch t.Name {
+		case load.RunLog:
+			tbl = runLog
+		case load.RejectedRows:
+			tbl = rejected
+		}
+		if err := ld.Load(ctx, t.Name, tbl); err != nil {
+			return nil, err
+		}
+	}
+	if err := ld.ApplyViews(ctx); err != nil {
+		return nil, err
+	}
+	if err := ld.Commit(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("run finished", "seconds", time.Since(started).Seconds(), "touchpoints", out.Stats.Touchpoints,
+		"conversions", out.Stats.Conversions, "persons", out.Stats.Persons, "rejected", len(rejections))
+	return res, nil
+}
+
+func newRunID(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "r_" + t.Format("20060102T150405Z") + "_" + hex.EncodeToString(b[:])
+}
+
+// readCounts gives rows read per source and canonical table, and rejections per source.
+func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for _, ex := range exs {
+		m := map[string]int64{}
+		for _, t := range ex.Tables() {
+			m[t] = col.Rows(ex.Name(), t)
+		}
+		out[ex.Name()] = m
+	}
+	for _, r := range col.Rejections() {
+		if out[r.Input] == nil {
+			out[r.Input] = map[string]int64{}
+		}
+		out[r.Input]["rejected"]++
+	}
+	return out
+}
+
+func runLogTable(mem memory.Allocator, runID string, started time.Time, rng extract.Range, inputs, warehouse, counts string, rejected int) arrow.Table {
+	spec, _ := load.Lookup(load.RunLog)
+	b := array.NewRecordBuilder(mem, spec.Schema)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append(runID)
+	b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(started.UnixMicro()))
+	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Now().UTC().UnixMicro()))
+	b.Field(3).(*array.Date32Builder).Append(arrow.Date32FromTime(rng.From))
+	b.Field(4).(*array.Date32Builder).Append(arrow.Date32FromTime(rng.To))
+	b.Field(5).(*array.StringBuilder).Append(inputs)
+	b.Field(6).(*array.StringBuilder).Append(warehouse)
+	b.Field(7).(*array.StringBuilder).Append(counts)
+	b.Field(8).(*array.Int64Builder).Append(int64(rejected))
+	b.Field(9).(*array.StringBuilder).Append("success")
+	b.Field(10).(*array.StringBuilder).AppendNull()
+	b.Field(11).(*array.StringBuilder).Append(version)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	return array.NewTableFromRecords(spec.Schema, []arrow.RecordBatch{rec})
+}
+
+func rejectedTable(mem memory.Allocator, runID string, rs []extract.Rejection) arrow.Table {
+	spec, _ := load.Lookup(load.RejectedRows)
+	b := array.NewRecordBuilder(mem, spec.Schema)
+	defer b.Release()
+	for _, r := range rs {
+		b.Field(0).(*array.StringBuilder).Append(runID)
+		b.Field(1).(*array.StringBuilder).Append(r.Input)
+		b.Field(2).(*array.StringBuilder).Append(r.Location)
+		b.Field(3).(*array.StringBuilder).Append(r.Reason)
+		b.Field(4).(*array.StringBuilder).Append(r.Raw)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	return array.NewTableFromRecords(spec.Schema, []arrow.RecordBatch{rec})
+}

@@ -1,0 +1,161 @@
+// Command closedloop is the nightly job that ties marketing touches to CRM outcomes:
+// it extracts analytics events, CRM records and ad spend, stitches identities,
+// attributes conversions and revenue to touches under several models, and loads fact
+// tables and SQL views into a warehouse (an embedded DuckDB file by default).
+//
+// Usage:
+//
+//	closedloop run [flags]     the nightly job (configuration: closedloop help run)
+//	closedloop demo            the job on the bundled sample, into ./closedloop.duckdb
+//	closedloop version
+//	closedloop help [command]
+//
+// Exit codes: 0 success, 1 failed run, 2 bad configuration or usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"closedloop/extract"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Main runs one command and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		cfg, err := loadConfig("run", rest, stderr)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		log := newLogger(cfg, stderr)
+		res, err := runJob(ctx, cfg, memory.NewGoAllocator(), log)
+		if err != nil {
+			log.Error("run failed", "error", err.Error())
+			return fail(stderr, err)
+		}
+		fmt.Fprintf(stdout, "run %s: %d touchpoints, %d conversions, %d persons, %d rows rejected -> %s\n",
+			res.RunID, res.Stats.Touchpoints, res.Stats.Conversions, res.Stats.Persons, res.Rejected, cfg.Warehouse)
+		return 0
+	case "demo":
+		return demo(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "closedloop", version)
+		return 0
+	case "help", "-h", "--help", "-help":
+		return help(rest, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "closedloop: unknown command %q\n\n", cmd)
+	usage(stderr)
+	return 2
+}
+
+// fail prints err and returns its exit code: 2 for configuration, 1 otherwise.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "closedloop:", err)
+	if errors.Is(err, extract.ErrConfig) {
+		return 2
+	}
+	return 1
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `closedloop ties every deal back to the marketing touches that produced it.
+
+Commands:
+  run       the nightly job: extract, stitch identities, attribute, load the warehouse
+  demo      the job on the bundled sample data, into ./closedloop.duckdb, with a report
+  version   print the version
+  help      help on a command: closedloop help run
+
+`)
+}
+
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stdout)
+		return 0
+	}
+	switch args[0] {
+	case "run":
+		fmt.Fprint(stdout, `closedloop run [flags]: the nightly job.
+
+Each setting is an environment variable and a flag (the flag wins). Sources are
+KIND:LOCATION specs, several separated by commas.
+
+`)
+		printSettings(stdout)
+		fmt.Fprint(stdout, `
+Example:
+  closedloop run --analytics 'touches:attribution data.csv' --from 2018-07-01 --to 2018-07-31 --warehouse duckdb:out.duckdb
+
+Exit codes: 0 success, 1 failed run (the warehouse is left as it was), 2 bad configuration.
+`)
+	case "demo":
+		fmt.Fprint(stdout, `closedloop demo [--warehouse duckdb:PATH]: runs the job on the sample that travels inside
+the binary (a synthetic B2B company: GA4 export files, HubSpot exports, ad spend;
+2026-01-01..2026-03-02) into ./closedloop.duckdb, and prints a short report.
+`)
+	case "version":
+		fmt.Fprintln(stdout, "closedloop version: print the version.")
+	default:
+		fmt.Fprintf(stderr, "closedloop: no help for %q\n", args[0])
+		return 2
+	}
+	return 0
+}
+
+// newLogger logs JSON for log collectors (Cloud Logging reads severity and message)
+// unless stderr is a terminal.
+func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if f, ok := stderr.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 {
+			switch a.Key {
+			case slog.LevelKey:
+				a.Key = "severity"
+			case slog.MessageKey:
+				a.Key = "message"
+			}
+		}
+		return a
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts))
+}

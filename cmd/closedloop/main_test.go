@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/load"
+	"closedloop/load/duckdb"
+)
+
+func runMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errw bytes.Buffer
+	code := Main(context.Background(), args, &out, &errw)
+	return code, out.String(), errw.String()
+}
+
+func TestConfigErrorsExit2(t *testing.T) {
+	touches := filepath.Join("testdata", "touches.csv")
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no command", nil, nil, "Commands:"},
+		{"unknown command", nil, []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"no source", nil, []string{"run"}, "CLOSEDLOOP_ANALYTICS (--analytics): no source"},
+		{"bad lookback env", map[string]string{"CLOSEDLOOP_LOOKBACK": "soon"}, []string{"run", "--analytics", "touches:" + touches},
+			`CLOSEDLOOP_LOOKBACK (--lookback) = "soon": want a positive duration such as 90d or 720h`},
+		{"bad date flag", nil, []string{"run", "--analytics", "touches:" + touches, "--from", "2018-13-01"},
+			`CLOSEDLOOP_FROM (--from) = "2018-13-01": want a day as YYYY-MM-DD`},
+		{"from after to", nil, []string{"run", "--analytics", "touches:" + touches, "--from", "2018-07-31", "--to", "2018-07-01"},
+			"CLOSEDLOOP_FROM (--from): 2018-07-31 is after CLOSEDLOOP_TO 2018-07-01"},
+		{"bad late days", map[string]string{"CLOSEDLOOP_LATE_DAYS": "three"}, []string{"run", "--analytics", "touches:" + touches},
+			`CLOSEDLOOP_LATE_DAYS (--late-days) = "three": want a whole number`},
+		{"unknown model", nil, []string{"run", "--analytics", "touches:" + touches, "--models", "linear,magic"},
+			`CLOSEDLOOP_MODELS (--models): unknown attribution model "magic"`},
+		{"unknown source kind", nil, []string{"run", "--analytics", "adobe:x"}, `CLOSEDLOOP_ANALYTICS: unknown source kind "adobe"`},
+		{"spec without location", nil, []string{"run", "--crm", "hubspot"}, `CLOSEDLOOP_CRM: "hubspot" is not KIND:LOCATION`},
+		{"other warehouse", nil, []string{"run", "--analytics", "touches:" + touches, "--warehouse", "bigquery:p.d"},
+			"CLOSEDLOOP_WAREHOUSE (--warehouse): want duckdb:PATH"},
+		{"bad currency", nil, []string{"run", "--analytics", "touches:" + touches, "--currency", "dollars"},
+			"CLOSEDLOOP_CURRENCY (--currency): want an ISO 4217 code"},
+		{"unknown flag", nil, []string{"run", "--analytcs", "x"}, "flag provided but not defined: -analytcs"},
+		{"stray argument", nil, []string{"run", "--analytics", "touches:" + touches, "extra"}, `unexpected argument "extra"`},
+		{"no such file", nil, []string{"run", "--analytics", "touches:testdata/nope-*.csv", "--from", "2018-07-01", "--to", "2018-07-31",
+			"--warehouse", "duckdb:" + filepath.Join(t.TempDir(), "x.duckdb")}, "nope-*.csv"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			code, _, stderr := runMain(t, c.args...)
+			require.Equal(t, 2, code, stderr)
+			require.Contains(t, stderr, c.want)
+		})
+	}
+}
+
+func TestFlagsDoNotLeakIntoEnvironment(t *testing.T) {
+	code, _, _ := runMain(t, "run", "--analytics", "adobe:x", "--lookback", "7d")
+	require.Equal(t, 2, code)
+	code, _, stderr := runMain(t, "run")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "no source", "the --analytics of the first call must not stick")
+}
+
+func TestHelpRunListsEveryVariable(t *testing.T) {
+	code, out, _ := runMain(t, "help", "run")
+	require.Equal(t, 0, code)
+	for _, s := range settings() {
+		require.Contains(t, out, s.env)
+		require.Contains(t, out, "--"+s.flag)
+		require.NotEmpty(t, s.desc, s.env)
+	}
+	require.Regexp(t, `CLOSEDLOOP_LOOKBACK\s+--lookback\s+90d\s+how far`, out)
+	require.Regexp(t, `CLOSEDLOOP_WAREHOUSE\s+--warehouse\s+duckdb:closedloop.duckdb`, out)
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runMain(t, "version")
+	require.Equal(t, 0, code)
+	require.Equal(t, "closedloop dev\n", out)
+}
+
+func query(t *testing.T, db *sql.DB, q string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(q).Scan(&n), q)
+	return n
+}
+
+func TestRunTouchLog(t *testing.T) {
+	wh := filepath.Join(t.TempDir(), "out.duckdb")
+	args := []string{"run", "--analytics", "touches:testdata/touches.csv", "--from", "2018-07-01", "--to", "2018-07-31",
+		"--warehouse", "duckdb:" + wh, "--models", "first_touch,last_touch,linear", "--log-format", "json"}
+	for i := 0; i < 2; i++ { // the second run of the same range replaces, never duplicates
+		code, out, stderr := runMain(t, args...)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, out, "17 touchpoints, 4 conversions, 6 persons, 1 rows rejected")
+		require.Contains(t, stderr, `"severity":"INFO","message":"run finished"`)
+	}
+	db, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Equal(t, 17, query(t, db, `SELECT count(*) FROM fct_touchpoint`))
+	require.Equal(t, 4, query(t, db, `SELECT count(*) FROM fct_conversion WHERE conversion_type = 'conversion'`))
+	require.Equal(t, 2, query(t, db, `SELECT count(*) FROM fct_touchpoint WHERE anonymous_id = '0003EfE37E93D0BC03iBhBBhF' AND channel = 'Facebook' AND occurred_at = TIMESTAMP '2018-07-05 10:08:42'`),
+		"an exact duplicate row stays two touches")
+	require.Equal(t, 2, query(t, db, `SELECT count(*) FROM run_log`))
+	require.Equal(t, 2, query(t, db, `SELECT count(*) FROM rejected_rows`), "one per run")
+	var loc, reason string
+	require.NoError(t, db.QueryRow(`SELECT location, reason FROM rejected_rows LIMIT 1`).Scan(&loc, &reason))
+	require.Equal(t, "testdata/touches.csv:19", loc)
+	require.Contains(t, reason, "not-a-time")
+	// Credits sum to 1 per conversion and model; revenue to the conversion's value.
+	require.Equal(t, 0, query(t, db, `
+		SELECT count(*) FROM (
+		  SELECT a.conversion_id, a.model, sum(a.credit) AS c, sum(a.revenue_credit) AS r, any_value(v.revenue) AS rev
+		  FROM fct_attribution a JOIN fct_conversion v USING (conversion_id)
+		  GROUP BY a.conversion_id, a.model)
+		WHERE abs(c - 1) > 1e-9 OR abs(r - rev) > 1e-9`))
+	require.Equal(t, 12, query(t, db, `SELECT count(*) FROM (SELECT DISTINCT conversion_id, model FROM fct_attribution)`))
+	// Paid Search: first touch of 2 conversions (4.5 and 8.5), last touch of the same.
+	var rev float64
+	require.NoError(t, db.QueryRow(`SELECT revenue FROM v_channel_performance WHERE model = 'first_touch' AND channel = 'Paid Search'`).Scan(&rev))
+	require.InDelta(t, 13.0, rev, 1e-9)
+	for _, spec := range load.Tables {
+		require.GreaterOrEqual(t, query(t, db, `SELECT count(*) FROM `+spec.Name), 0)
+	}
+	require.True(t, strings.HasSuffix(wh, ".duckdb"))
+}
+
+// TestJobReleasesArrowMemory runs the whole job on a checked allocator: every batch,
+// table and builder of extract, transform and load must be released.
+func TestJobReleasesArrowMemory(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	cfg, err := loadConfig("run", []string{"--analytics", "touches:testdata/touches.csv", "--from", "2018-07-01", "--to", "2018-07-31",
+		"--warehouse", "duckdb:" + filepath.Join(t.TempDir(), "x.duckdb")}, io.Discard)
+	require.NoError(t, err)
+	res, err := runJob(context.Background(), cfg, mem, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.Equal(t, 17, res.Stats.Touchpoints)
+}

@@ -1,0 +1,99 @@
+package extract
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Collector is the Writer a run gives its extractors: it keeps every batch per
+// canonical table and every rejection, for the transforms that follow. Safe for
+// concurrent use. Release frees what it holds.
+type Collector struct {
+	mem memory.Allocator
+
+	mu       sync.Mutex
+	batches  map[string][]arrow.RecordBatch
+	rows     map[string]int64 // rows per input spec and table: "input\x00table"
+	rejected []Rejection
+}
+
+// NewCollector returns an empty Collector.
+func NewCollector(mem memory.Allocator) *Collector {
+	return &Collector{mem: mem, batches: map[string][]arrow.RecordBatch{}, rows: map[string]int64{}}
+}
+
+var _ Writer = (*Collector)(nil)
+
+// Write keeps rec (retained) after checking its schema against the canonical one.
+func (c *Collector) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	want, ok := Schemas[table]
+	if !ok {
+		return fmt.Errorf("extract: write to unknown table %q", table)
+	}
+	if !rec.Schema().Equal(want) {
+		return fmt.Errorf("extract: %s: schema %s differs from the canonical %s", table, rec.Schema(), want)
+	}
+	rec.Retain()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches[table] = append(c.batches[table], rec)
+	if rec.NumRows() > 0 {
+		input := rec.Column(0).(*array.String).Value(0) // every canonical schema starts with input
+		c.rows[input+"\x00"+table] += rec.NumRows()
+	}
+	return nil
+}
+
+// Reject keeps r.
+func (c *Collector) Reject(ctx context.Context, r Rejection) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.Raw = Cut(r.Raw)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rejected = append(c.rejected, r)
+	return nil
+}
+
+// Table returns every batch written to name as one table (empty with the canonical
+// schema when nothing was written). The caller releases it.
+func (c *Collector) Table(name string) arrow.Table {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return array.NewTableFromRecords(Schemas[name], c.batches[name])
+}
+
+// Rejections returns the rejections so far.
+func (c *Collector) Rejections() []Rejection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Rejection(nil), c.rejected...)
+}
+
+// Rows returns the number of rows written per input spec and table.
+func (c *Collector) Rows(input, table string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rows[input+"\x00"+table]
+}
+
+// Release frees every batch; the Collector is empty afterwards.
+func (c *Collector) Release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, bs := range c.batches {
+		for _, b := range bs {
+			b.Release()
+		}
+	}
+	c.batches = map[string][]arrow.RecordBatch{}
+}

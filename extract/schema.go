@@ -1,0 +1,141 @@
+package extract
+
+import "github.com/apache/arrow-go/v18/arrow"
+
+// Canonical table names: every extractor writes only these, with exactly these schemas.
+const (
+	// TableEvents holds analytics events: page views, tracked interactions, touch-log rows.
+	TableEvents = "events"
+	// TableContacts holds CRM people (HubSpot contacts, Salesforce leads and contacts).
+	TableContacts = "crm_contacts"
+	// TableDeals holds CRM deals / opportunities, won, lost and open.
+	TableDeals = "crm_deals"
+	// TableDealContacts links deals to the contacts on them.
+	TableDealContacts = "crm_deal_contacts"
+	// TableSpend holds daily ad cost per platform and campaign.
+	TableSpend = "spend"
+)
+
+// Event kinds (column kind of TableEvents).
+const (
+	// KindPageView is a page (or screen) view: kept for drop-off analysis, never a touch.
+	KindPageView = "page_view"
+	// KindEvent is any other analytics event; sessionization decides if it starts a touch.
+	KindEvent = "event"
+	// KindTouch is a row that is a touch by itself (touch logs): no sessionization.
+	KindTouch = "touch"
+	// KindIdentify ties identifiers together (Segment identify/alias, a form submit with an e-mail).
+	KindIdentify = "identify"
+)
+
+var (
+	tsUTC = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	str   = arrow.BinaryTypes.String
+	f64   = arrow.PrimitiveTypes.Float64
+	i64   = arrow.PrimitiveTypes.Int64
+	bln   = arrow.FixedWidthTypes.Boolean
+	date  = arrow.FixedWidthTypes.Date32
+)
+
+func field(name string, t arrow.DataType, nullable bool) arrow.Field {
+	return arrow.Field{Name: name, Type: t, Nullable: nullable}
+}
+
+// EventsSchema is the canonical analytics event. Campaign columns hold what the source
+// states explicitly (GA4 collected_traffic_source / event params, Segment
+// context.campaign); normalization adds what the URL, click ids and referrer imply.
+var EventsSchema = arrow.NewSchema([]arrow.Field{
+	field("input", str, false),         // source spec, e.g. "ga4:exports/*.ndjson.gz"
+	field("location", str, false),      // file:line or API object of the raw row
+	field("occurred_at", tsUTC, false), // UTC
+	field("kind", str, false),          // KindPageView, KindEvent, KindTouch, KindIdentify
+	field("event_name", str, false),    // GA4 event_name, Segment event, touch-log interaction
+	field("anonymous_id", str, true),   // the source's cookie id (user_pseudo_id, anonymousId, cookie)
+	field("user_id", str, true),        // site-set user id
+	field("email", str, true),          // e-mail captured with the event (form submit, identify)
+	field("session_key", str, true),    // the source's own session id (GA4 ga_session_id)
+	field("page_location", str, true),  // full URL with query string
+	field("page_title", str, true),
+	field("page_referrer", str, true),
+	field("utm_source", str, true), // explicit campaign info, not parsed from the URL
+	field("utm_medium", str, true),
+	field("utm_campaign", str, true),
+	field("utm_term", str, true),
+	field("utm_content", str, true),
+	field("gclid", str, true),            // click id reported outside the URL
+	field("channel", str, true),          // channel named by the source itself (touch logs): kept as given
+	field("is_conversion", bln, false),   // the row is also a conversion (touch logs, micro-conversions)
+	field("conversion_value", f64, true), // revenue of that conversion
+	field("currency", str, true),
+}, nil)
+
+// ContactsSchema is a CRM person with the lifecycle milestones that become conversions.
+var ContactsSchema = arrow.NewSchema([]arrow.Field{
+	field("input", str, false),
+	field("location", str, false),
+	field("crm", str, false),        // "hubspot" or "salesforce"
+	field("contact_id", str, false), // the CRM's own id
+	field("email", str, true),
+	field("cookie_id", str, true), // analytics cookie id stored on the record (configured property)
+	field("created_at", tsUTC, true),
+	field("updated_at", tsUTC, true),
+	field("lifecycle_stage", str, true),
+	field("lead_at", tsUTC, true),
+	field("mql_at", tsUTC, true),
+	field("sql_at", tsUTC, true),
+	field("opportunity_at", tsUTC, true),
+	field("customer_at", tsUTC, true),
+	field("original_source", str, true), // e.g. HubSpot hs_analytics_source
+	field("original_source_data_1", str, true),
+	field("original_source_data_2", str, true),
+}, nil)
+
+// DealsSchema is a CRM deal; lost and open deals are kept for the funnel.
+var DealsSchema = arrow.NewSchema([]arrow.Field{
+	field("input", str, false),
+	field("location", str, false),
+	field("crm", str, false),
+	field("deal_id", str, false),
+	field("deal_name", str, true),
+	field("pipeline", str, true),
+	field("stage", str, true),
+	field("amount", f64, true),
+	field("currency", str, true),
+	field("created_at", tsUTC, true),
+	field("closed_at", tsUTC, true),
+	field("is_closed", bln, false),
+	field("is_won", bln, false),
+}, nil)
+
+// DealContactsSchema links a deal to one of its contacts.
+var DealContactsSchema = arrow.NewSchema([]arrow.Field{
+	field("input", str, false),
+	field("crm", str, false),
+	field("deal_id", str, false),
+	field("contact_id", str, false),
+}, nil)
+
+// SpendSchema is one day of cost for one campaign on one platform.
+var SpendSchema = arrow.NewSchema([]arrow.Field{
+	field("input", str, false),
+	field("location", str, false),
+	field("date", date, false),
+	field("channel", str, true), // set when the export implies it; else derived from source/medium
+	field("source", str, false),
+	field("medium", str, false),
+	field("campaign", str, true),
+	field("term", str, true),
+	field("cost", f64, false),
+	field("clicks", i64, true),
+	field("impressions", i64, true),
+	field("currency", str, false),
+}, nil)
+
+// Schemas maps every canonical table name to its schema.
+var Schemas = map[string]*arrow.Schema{
+	TableEvents:       EventsSchema,
+	TableContacts:     ContactsSchema,
+	TableDeals:        DealsSchema,
+	TableDealContacts: DealContactsSchema,
+	TableSpend:        SpendSchema,
+}

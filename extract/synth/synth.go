@@ -1,0 +1,122 @@
+// Package synth generates a coherent, deterministic synthetic data set in the real
+// formats of closedloop's sources, for the committed sample (testdata/sample), demos,
+// tests and benchmarks at any scale.
+//
+// Generate simulates the visitors of a B2B SaaS site over a period and writes:
+//
+//	ga4/events_YYYYMMDD.ndjson.gz  the GA4 BigQuery export, one gzipped NDJSON file per day
+//	                               (event_timestamp, int_value and other INT64 fields as JSON
+//	                               strings, as BigQuery's JSON export writes them)
+//	hubspot/contacts.ndjson        the HubSpot export folder read by extract/hubspot: CRM v3
+//	hubspot/deals.ndjson           contacts and deals, the deal pipelines, and v4 deal-to-contact
+//	hubspot/pipelines.json         associations
+//	hubspot/deal_contacts.ndjson
+//	spend/spend.csv                daily cost per paid campaign:
+//	                               date,source,medium,campaign,cost,clicks,impressions,currency
+//
+// The story: people arrive through the GA4 default channels (organic and social
+// traffic opens journeys; brand search, e-mail and direct visits close them), browse
+// over several anonymous sessions on one or two devices, and some submit a form on
+// /demo or /signup. The form creates a HubSpot contact carrying the device's GA4
+// client id (property ga_client_id), which moves through the funnel lead -> MQL -> SQL
+// -> opportunity (a deal) -> customer (deal won) or deal lost; nurture e-mails and
+// retargeting ads bring contacts back in between. Some people log in on both devices,
+// so their cookies share a user_id. Paid sessions are the clicks of the spend file.
+//
+// The output is byte-for-byte the same for the same Config: every random choice comes
+// from PCG streams keyed by the seed and the person or session, nothing iterates over
+// a Go map, and gzip headers carry no time. Memory grows with the number of people and
+// sessions planned (tens of bytes each), not with events: the event files are written
+// a day at a time.
+package synth
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Config says what to generate.
+type Config struct {
+	// Seed seeds every random choice: the same Config gives the same bytes.
+	Seed uint64
+	// People is the number of simulated people, each with one or two devices.
+	People int
+	// From is the first day of the period; only its UTC date counts.
+	From time.Time
+	// Days is the length of the period in days.
+	Days int
+}
+
+// Stats counts what Generate wrote.
+type Stats struct {
+	People        int     // simulated people
+	Cookies       int     // distinct GA4 user_pseudo_ids (devices)
+	LinkedPeople  int     // people logged in (one user_id) on two devices
+	Sessions      int     // GA4 sessions
+	Events        int     // GA4 events (lines of the ga4 files)
+	Contacts      int     // HubSpot contacts: people who submitted a form
+	MQLs          int     // contacts that reached marketing-qualified lead
+	SQLs          int     // contacts that reached sales-qualified lead
+	Opportunities int     // contacts that reached opportunity (they have a deal)
+	Customers     int     // contacts that became customers
+	Deals         int     // HubSpot deals
+	DealsWon      int     // deals in closedwon
+	DealsLost     int     // deals in closedlost
+	DealsOpen     int     // deals still open at the end of the period
+	DealContacts  int     // deal-contact associations
+	Revenue       float64 // sum of the won deals' amounts, USD
+	SpendRows     int     // rows of spend.csv
+	Spend         float64 // sum of spend.csv's cost, USD
+}
+
+// Generate writes the data set for cfg under dir (dir/ga4, dir/hubspot, dir/spend,
+// created as needed; files already there are overwritten, others left alone).
+func Generate(cfg Config, dir string) (Stats, error) {
+	g, err := newGenerator(cfg)
+	if err != nil {
+		return Stats{}, err
+	}
+	g.plan()
+	for _, sub := range []string{"ga4", "hubspot", "spend"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return Stats{}, fmt.Errorf("synth: %w", err)
+		}
+	}
+	if err := g.writeGA4(filepath.Join(dir, "ga4")); err != nil {
+		return Stats{}, err
+	}
+	if err := g.writeHubSpot(filepath.Join(dir, "hubspot")); err != nil {
+		return Stats{}, err
+	}
+	if err := g.writeSpend(filepath.Join(dir, "spend")); err != nil {
+		return Stats{}, err
+	}
+	return g.stats, nil
+}
+
+// maxPeople keeps person indexes within the session key (person<<4 | session).
+const maxPeople = 1 << 28
+
+func (cfg Config) validate() error {
+	var errs []error
+	if cfg.People <= 0 || cfg.People > maxPeople {
+		errs = append(errs, fmt.Errorf("People is %d, want 1..%d", cfg.People, maxPeople))
+	}
+	if cfg.Days <= 0 || cfg.Days > 3660 {
+		errs = append(errs, fmt.Errorf("Days is %d, want 1..3660", cfg.Days))
+	}
+	if cfg.From.IsZero() {
+		errs = append(errs, errors.New("From is not set"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("synth: bad config: %w", err)
+	}
+	return nil
+}
+
+// Sample is the Config of the committed sample, testdata/sample, that `closedloop demo`
+// runs on: a B2B software company's January and February 2026.
+var Sample = Config{Seed: 7, People: 800, From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Days: 61}

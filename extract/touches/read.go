@@ -1,0 +1,251 @@
+package touches
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"closedloop/extract"
+)
+
+// header is the layout the extractor expects, for error messages.
+const header = "cookie,time,interaction,conversion,conversion_value,channel"
+
+// Touch-log columns. The optional ones may be missing from the header.
+const (
+	hCookie = iota
+	hTime
+	hInteraction
+	hConversion
+	hValue
+	hChannel
+	nHeader
+)
+
+var headerNames = [nHeader]string{"cookie", "time", "interaction", "conversion", "conversion_value", "channel"}
+
+var required = [nHeader]bool{hCookie: true, hTime: true, hChannel: true}
+
+// Column indexes of extract.TableEvents, resolved once.
+var (
+	cInput       = extract.Col(extract.TableEvents, "input")
+	cLocation    = extract.Col(extract.TableEvents, "location")
+	cOccurredAt  = extract.Col(extract.TableEvents, "occurred_at")
+	cKind        = extract.Col(extract.TableEvents, "kind")
+	cEventName   = extract.Col(extract.TableEvents, "event_name")
+	cAnonymousID = extract.Col(extract.TableEvents, "anonymous_id")
+	cChannel     = extract.Col(extract.TableEvents, "channel")
+	cIsConv      = extract.Col(extract.TableEvents, "is_conversion")
+	cConvValue   = extract.Col(extract.TableEvents, "conversion_value")
+	cCurrency    = extract.Col(extract.TableEvents, "currency")
+
+	// cNull are the string columns a touch log has nothing for.
+	cNull = []int{
+		extract.Col(extract.TableEvents, "user_id"),
+		extract.Col(extract.TableEvents, "email"),
+		extract.Col(extract.TableEvents, "session_key"),
+		extract.Col(extract.TableEvents, "page_location"),
+		extract.Col(extract.TableEvents, "page_title"),
+		extract.Col(extract.TableEvents, "page_referrer"),
+		extract.Col(extract.TableEvents, "utm_source"),
+		extract.Col(extract.TableEvents, "utm_medium"),
+		extract.Col(extract.TableEvents, "utm_campaign"),
+		extract.Col(extract.TableEvents, "utm_term"),
+		extract.Col(extract.TableEvents, "utm_content"),
+		extract.Col(extract.TableEvents, "gclid"),
+		cCurrency, // a touch log states no currency
+	}
+)
+
+// checkEvery is how many rows go by between two looks at the context.
+const checkEvery = 1024
+
+// touch is one usable row.
+type touch struct {
+	cookie      string
+	at          time.Time
+	interaction string
+	conversion  bool
+	value       float64
+	hasValue    bool
+	channel     string
+}
+
+// readFile reads one touch-log file into b.
+func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builder, w extract.Writer) (err error) {
+	f, err := open(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("touches: %s: %w", path, cerr)
+		}
+	}()
+	tee := &rawTee{r: f}
+	r := csv.NewReader(tee)
+	r.FieldsPerRecord = -1 // a short or long row is a rejection, not the end of the file
+	r.ReuseRecord = true
+
+	cols, err := readHeader(r, path)
+	if err != nil {
+		return err
+	}
+	spec := e.cfg.Spec
+	prev := r.InputOffset()
+	for n := 0; ; n++ {
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, err := r.Read()
+		if err == io.EOF {
+			return nil
+		}
+		off := r.InputOffset()
+		var pe *csv.ParseError
+		switch {
+		case errors.As(err, &pe):
+			// encoding/csv consumed the broken line: the next Read goes on after it.
+			rj := extract.Rejection{Input: spec, Location: path + ":" + strconv.Itoa(pe.StartLine), Raw: extract.Cut(tee.raw(prev, off)),
+				Reason: fmt.Sprintf("not valid CSV: %v; quote fields that contain commas, quotes or line breaks", pe.Err)}
+			if err := w.Reject(ctx, rj); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("touches: %s: %w", path, err)
+		default:
+			line, _ := r.FieldPos(0)
+			loc := path + ":" + strconv.Itoa(line)
+			t, reason := parseRow(rec, &cols)
+			if reason != "" {
+				if err := w.Reject(ctx, extract.Rejection{Input: spec, Location: loc, Reason: reason, Raw: extract.Cut(tee.raw(prev, off))}); err != nil {
+					return err
+				}
+				break
+			}
+			if err := appendRow(ctx, b, spec, loc, &t); err != nil {
+				return err
+			}
+		}
+		tee.forget(off)
+		prev = off
+	}
+}
+
+// columns holds, for each touch-log column, its index in the file's records (-1 when
+// absent) and the number of fields a record must have.
+type columns struct {
+	idx    [nHeader]int
+	fields int
+}
+
+// readHeader reads the header row and finds the columns by name (trimmed, any case).
+// A missing required column is a configuration error: the spec points at a file of
+// another layout.
+func readHeader(r *csv.Reader, path string) (columns, error) {
+	var c columns
+	rec, err := r.Read()
+	switch {
+	case err == io.EOF:
+		return c, fmt.Errorf("%w: touches: %s: empty file, want the header %s", extract.ErrConfig, path, header)
+	case err != nil:
+		return c, fmt.Errorf("touches: %s: header: %w", path, err)
+	}
+	for i := range c.idx {
+		c.idx[i] = -1
+	}
+	for i, name := range rec {
+		name = strings.ToLower(strings.TrimSpace(name))
+		for h, want := range headerNames {
+			if name != want {
+				continue
+			}
+			if c.idx[h] >= 0 {
+				return c, fmt.Errorf("%w: touches: %s: column %q appears twice in the header", extract.ErrConfig, path, want)
+			}
+			c.idx[h] = i
+		}
+	}
+	for h, want := range headerNames {
+		if required[h] && c.idx[h] < 0 {
+			return c, fmt.Errorf("%w: touches: %s: the header has no column %q (want the comma-separated header %s; interaction, conversion and conversion_value may be left out)",
+				extract.ErrConfig, path, want, header)
+		}
+	}
+	c.fields = len(rec)
+	return c, nil
+}
+
+// parseRow checks one record. It returns the reason the row cannot be used, or "".
+func parseRow(rec []string, c *columns) (touch, string) {
+	var t touch
+	if len(rec) != c.fields {
+		return t, fmt.Sprintf("%d fields where the header has %d: quote fields that contain commas", len(rec), c.fields)
+	}
+	get := func(h int) string {
+		if c.idx[h] < 0 {
+			return ""
+		}
+		return strings.TrimSpace(rec[c.idx[h]])
+	}
+
+	if t.cookie = get(hCookie); t.cookie == "" {
+		return t, "empty cookie: a touch without the visitor's cookie id cannot be put on a journey"
+	}
+	at, err := extract.ParseTime(rec[c.idx[hTime]])
+	if err != nil {
+		return t, fmt.Sprintf("bad time: %v", err)
+	}
+	if at.IsZero() {
+		return t, fmt.Sprintf("bad time %q: the zero time is a placeholder, not when the touch happened", rec[c.idx[hTime]])
+	}
+	t.at = at
+	if t.interaction = get(hInteraction); t.interaction == "" {
+		t.interaction = "impression"
+	}
+	if s := get(hConversion); s != "" {
+		v, err := strconv.ParseBool(strings.ToLower(s))
+		if err != nil {
+			return t, fmt.Sprintf("bad conversion flag %q: want 0 or 1 (or true/false)", s)
+		}
+		t.conversion = v
+	}
+	t.conversion = t.conversion || strings.EqualFold(t.interaction, "conversion")
+	if s := get(hValue); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return t, fmt.Sprintf("bad conversion_value %q: want a plain number such as 12.5 (no currency sign or thousands separator)", s)
+		}
+		t.value, t.hasValue = v, t.conversion
+	}
+	// Surrounding blanks are CSV noise; the name itself is kept exactly as given.
+	if t.channel = get(hChannel); t.channel == "" {
+		return t, "empty channel: every touch needs the channel it happened on"
+	}
+	return t, ""
+}
+
+// appendRow appends t as one row of extract.TableEvents, every column exactly once.
+func appendRow(ctx context.Context, b *extract.Builder, spec, loc string, t *touch) error {
+	b.Str(cInput, spec)
+	b.Str(cLocation, loc)
+	b.Time(cOccurredAt, t.at)
+	b.Str(cKind, extract.KindTouch)
+	b.Str(cEventName, t.interaction)
+	b.Str(cAnonymousID, t.cookie)
+	b.Str(cChannel, t.channel)
+	b.Bool(cIsConv, t.conversion)
+	b.Float(cConvValue, t.value, t.hasValue)
+	for _, i := range cNull {
+		b.Str(i, "")
+	}
+	return b.End(ctx)
+}

@@ -1,0 +1,356 @@
+// Package duckdb loads the warehouse into an embedded DuckDB file.
+//
+// DuckDB allows one writing process or many readers, never both. So a run never opens
+// the live file for writing: it copies the live file to PATH.next, loads and checks
+// everything there, checkpoints it, and renames it over PATH. A dashboard holding the
+// live file open read-only keeps reading the old version until it reopens; it never
+// blocks the run and never sees a half-loaded table. A failed run removes PATH.next
+// and leaves PATH as it was. A lock file (PATH.lock) keeps two runs from building the
+// next version at once.
+//
+// Rows go in through DuckDB's appender, which needs no build tag (the Arrow interface
+// of duckdb-go needs -tags duckdb_arrow).
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"closedloop/load"
+	views "closedloop/sql"
+)
+
+// Config configures a Loader.
+type Config struct {
+	Path   string     // the live database file
+	Range  load.Range // days whose rows ReplaceRange tables replace
+	Logger *slog.Logger
+}
+
+// Loader writes one run into the next version of the database.
+type Loader struct {
+	cfg       Config
+	next      string
+	lock      *os.File
+	db        *sql.DB
+	conn      *sql.Conn
+	committed bool
+	closed    bool
+}
+
+var _ load.Loader = (*Loader)(nil)
+
+// Open prepares the next version of the database at cfg.Path: it takes the lock,
+// copies the live file (if any) and makes sure every contract table exists with its
+// columns.
+func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if dir := filepath.Dir(cfg.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("duckdb: %w", err)
+		}
+	}
+	l := &Loader{cfg: cfg, next: cfg.Path + ".next"}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	l.lock, err = os.OpenFile(cfg.Path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: lock: %w", err)
+	}
+	if err := syscall.Flock(int(l.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("duckdb: another run is writing %s (lock %s.lock held): wait for it to end", cfg.Path, cfg.Path)
+	}
+	for _, f := range []string{l.next, l.next + ".wal"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("duckdb: remove stale %s: %w", f, err)
+		}
+	}
+	if err := copyFile(cfg.Path, l.next); err != nil {
+		return nil, fmt.Errorf("duckdb: copy the live database: %w", err)
+	}
+	if err := copyFile(cfg.Path+".wal", l.next+".wal"); err != nil {
+		return nil, fmt.Errorf("duckdb: copy the live database's WAL: %w", err)
+	}
+	l.db, err = sql.Open("duckdb", l.next)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: open %s: %w", l.next, err)
+	}
+	l.conn, err = l.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: open %s: %w", l.next, err)
+	}
+	for _, t := range load.Tables {
+		if err := l.ensure(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// copyFile copies src to dst; a missing src is not an error (first run).
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// SQLType is the DuckDB column type of an Arrow type of the contract.
+func SQLType(t arrow.DataType) string {
+	switch t.ID() {
+	case arrow.STRING:
+		return "VARCHAR"
+	case arrow.INT64:
+		return "BIGINT"
+	case arrow.FLOAT64:
+		return "DOUBLE"
+	case arrow.BOOL:
+		return "BOOLEAN"
+	case arrow.DATE32:
+		return "DATE"
+	case arrow.TIMESTAMP:
+		return "TIMESTAMP" // UTC, without zone: BI tools and BigQuery read it the same
+	}
+	panic("duckdb: no SQL type for " + t.String())
+}
+
+func quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
+
+// ensure creates table t or checks that the existing one has the contract's columns.
+func (l *Loader) ensure(ctx context.Context, t load.Table) error {
+	rows, err := l.conn.QueryContext(ctx,
+		`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t.Name)
+	if err != nil {
+		return fmt.Errorf("duckdb: %s: %w", t.Name, err)
+	}
+	var have []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return fmt.Errorf("duckdb: %s: %w", t.Name, err)
+		}
+		have = append(have, name+" "+typ)
+	}
+	rows.Close()
+	var want, defs []string
+	for _, f := range t.Schema.Fields() {
+		want = append(want, f.Name+" "+SQLType(f.Type))
+		def := quote(f.Name) + " " + SQLType(f.Type)
+		if !f.Nullable {
+			def += " NOT NULL"
+		}
+		defs = append(defs, def)
+	}
+	if len(have) == 0 {
+		ddl := fmt.Sprintf("CREATE TABLE %s (\n  %s\n)", quote(t.Name), strings.Join(defs, ",\n  "))
+		if _, err := l.conn.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("duckdb: create %s: %w", t.Name, err)
+		}
+		if _, err := l.conn.ExecContext(ctx, fmt.Sprintf("COMMENT ON TABLE %s IS '%s'", quote(t.Name), strings.ReplaceAll(t.Description, "'", "''"))); err != nil {
+			return fmt.Errorf("duckdb: comment %s: %w", t.Name, err)
+		}
+		return nil
+	}
+	if strings.Join(have, ", ") != strings.Join(want, ", ") {
+		return fmt.Errorf("duckdb: table %s in %s has columns (%s), this version writes (%s): move the file aside or drop the table, then re-run the date ranges you need",
+			t.Name, l.cfg.Path, strings.Join(have, ", "), strings.Join(want, ", "))
+	}
+	return nil
+}
+
+// Load replaces the rows of table name as its mode says.
+func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) error {
+	spec, ok := load.Lookup(name)
+	if !ok {
+		return fmt.Errorf("duckdb: %s is not a warehouse table", name)
+	}
+	if !t.Schema().Equal(spec.Schema) {
+		return fmt.Errorf("duckdb: %s: schema %s differs from the contract's %s", name, t.Schema(), spec.Schema)
+	}
+	switch spec.Mode {
+	case load.ReplaceAll:
+		if _, err := l.conn.ExecContext(ctx, "DELETE FROM "+quote(name)); err != nil {
+			return fmt.Errorf("duckdb: clear %s: %w", name, err)
+		}
+	case load.ReplaceRange:
+		q := fmt.Sprintf("DELETE FROM %s WHERE CAST(%s AS DATE) BETWEEN ? AND ?", quote(name), quote(spec.DateColumn))
+		if _, err := l.conn.ExecContext(ctx, q, l.cfg.Range.From, l.cfg.Range.To); err != nil {
+			return fmt.Errorf("duckdb: clear %s for %s..%s: %w", name, l.cfg.Range.From.Format(time.DateOnly), l.cfg.Range.To.Format(time.DateOnly), err)
+		}
+	}
+	n, err := l.append(ctx, name, t)
+	if err != nil {
+		return fmt.Errorf("duckdb: load %s: %w", name, err)
+	}
+	l.cfg.Logger.Debug("loaded", "table", name, "rows", n)
+	return nil
+}
+
+// append writes every row of t with the appender.
+func (l *Loader) append(ctx context.Context, name string, t arrow.Table) (int64, error) {
+	var n int64
+	err := l.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", name)
+		if err != nil {
+			return err
+		}
+		tr := array.NewTableReader(t, 0)
+		defer tr.Release()
+		row := make([]driver.Value, t.NumCols())
+		for tr.Next() {
+			rec := tr.RecordBatch()
+			cols := rec.Columns()
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if i%4096 == 0 && ctx.Err() != nil {
+					app.Close()
+					return ctx.Err()
+				}
+				for c, col := range cols {
+					row[c] = value(col, i)
+				}
+				if err := app.AppendRow(row...); err != nil {
+					app.Close()
+					return fmt.Errorf("row %d: %w", n, err)
+				}
+				n++
+			}
+		}
+		return app.Close()
+	})
+	return n, err
+}
+
+// value is row i of col as the appender takes it.
+func value(col arrow.Array, i int) driver.Value {
+	if col.IsNull(i) {
+		return nil
+	}
+	switch a := col.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.Int64:
+		return a.Value(i)
+	case *array.Float64:
+		return a.Value(i)
+	case *array.Boolean:
+		return a.Value(i)
+	case *array.Date32:
+		return a.Value(i).ToTime()
+	case *array.Timestamp:
+		return time.UnixMicro(int64(a.Value(i))).UTC()
+	}
+	panic("duckdb: no appender value for " + col.DataType().String())
+}
+
+// ApplyViews creates or replaces every DuckDB view of package views.
+func (l *Loader) ApplyViews(ctx context.Context) error {
+	vs, err := views.List("duckdb")
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if _, err := l.conn.ExecContext(ctx, v.SQL); err != nil {
+			return fmt.Errorf("duckdb: view %s (sql/duckdb/%s.sql): %w", v.Name, v.Name, err)
+		}
+	}
+	return nil
+}
+
+// Commit checkpoints the next version and renames it over the live file.
+func (l *Loader) Commit(ctx context.Context) error {
+	if _, err := l.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		return fmt.Errorf("duckdb: checkpoint: %w", err)
+	}
+	if err := errors.Join(l.conn.Close(), l.db.Close()); err != nil {
+		return fmt.Errorf("duckdb: close %s: %w", l.next, err)
+	}
+	l.conn, l.db = nil, nil
+	if err := syncFile(l.next); err != nil {
+		return fmt.Errorf("duckdb: sync %s: %w", l.next, err)
+	}
+	// A clean close leaves no WAL; one left over would belong to the old file.
+	if err := os.Remove(l.cfg.Path + ".wal"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	if err := os.Rename(l.next, l.cfg.Path); err != nil {
+		return fmt.Errorf("duckdb: swap in the new database: %w", err)
+	}
+	l.committed = true
+	return syncFile(filepath.Dir(l.cfg.Path))
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// Close releases the loader; without Commit it discards the next version.
+func (l *Loader) Close() error {
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var errs []error
+	if l.conn != nil {
+		errs = append(errs, l.conn.Close())
+	}
+	if l.db != nil {
+		errs = append(errs, l.db.Close())
+	}
+	if !l.committed {
+		for _, f := range []string{l.next, l.next + ".wal"} {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if l.lock != nil {
+		errs = append(errs, syscall.Flock(int(l.lock.Fd()), syscall.LOCK_UN), l.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// OpenReadOnly opens a warehouse file for reading, as a dashboard would.
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return sql.Open("duckdb", path+"?access_mode=READ_ONLY")
+}

@@ -1,0 +1,210 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/load"
+)
+
+func day(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
+
+// tableOf builds a contract table from rows of Go values (nil = NULL).
+func tableOf(t *testing.T, mem memory.Allocator, name string, rows ...[]any) arrow.Table {
+	spec, ok := load.Lookup(name)
+	require.True(t, ok)
+	b := array.NewRecordBuilder(mem, spec.Schema)
+	defer b.Release()
+	for _, r := range rows {
+		require.Len(t, r, len(spec.Schema.Fields()), name)
+		for i, v := range r {
+			fb := b.Field(i)
+			if v == nil {
+				fb.AppendNull()
+				continue
+			}
+			switch x := fb.(type) {
+			case *array.StringBuilder:
+				x.Append(v.(string))
+			case *array.Float64Builder:
+				x.Append(v.(float64))
+			case *array.Int64Builder:
+				x.Append(int64(v.(int)))
+			case *array.BooleanBuilder:
+				x.Append(v.(bool))
+			case *array.Date32Builder:
+				x.Append(arrow.Date32FromTime(v.(time.Time)))
+			case *array.TimestampBuilder:
+				x.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
+			}
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	return array.NewTableFromRecords(spec.Schema, []arrow.RecordBatch{rec})
+}
+
+// run loads the given tables (the others empty) for a range; failAfter > 0 stops
+// after that many tables without committing, as a failing run would.
+func run(t *testing.T, path string, from, to time.Time, tables map[string]arrow.Table, failAfter int) {
+	ctx := context.Background()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	l, err := Open(ctx, Config{Path: path, Range: load.Range{From: from, To: to}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, l.Close()) }()
+	for i, spec := range load.Tables {
+		if failAfter > 0 && i == failAfter {
+			return // the loader is closed without Commit
+		}
+		tbl, ok := tables[spec.Name]
+		if !ok {
+			tbl = tableOf(t, mem, spec.Name)
+			defer tbl.Release()
+		}
+		require.NoError(t, l.Load(ctx, spec.Name, tbl))
+	}
+	require.NoError(t, l.ApplyViews(ctx))
+	require.NoError(t, l.Commit(ctx))
+}
+
+func spendRow(d time.Time, campaign string, cost float64) []any {
+	return []any{d, "Paid Search", "google", "cpc", campaign, nil, cost, 10, 100, "USD"}
+}
+
+func convRow(id string, at time.Time) []any {
+	return []any{id, "p1", at, "lead", nil, nil, nil}
+}
+
+func count(t *testing.T, db *sql.DB, q string, args ...any) int {
+	var n int
+	require.NoError(t, db.QueryRow(q, args...).Scan(&n))
+	return n
+}
+
+func TestLoadReplaceRangeAndViews(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "wh.duckdb")
+
+	first := map[string]arrow.Table{
+		load.FctSpend: tableOf(t, mem, load.FctSpend, spendRow(day(1), "a", 10), spendRow(day(2), "a", 20), spendRow(day(3), "a", 30)),
+		load.FctConversion: tableOf(t, mem, load.FctConversion,
+			convRow("c1", day(1).Add(5*time.Hour)), convRow("c2", day(2).Add(23*time.Hour+59*time.Minute)), convRow("c3", day(3))),
+		load.DimPerson: tableOf(t, mem, load.DimPerson, []any{"p1", day(1), day(3), 1, 1, 0, nil, nil, "lead", false}),
+		load.RunLog:    tableOf(t, mem, load.RunLog, []any{"r1", day(4), day(4), day(1), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev"}),
+		load.FctAttribution: tableOf(t, mem, load.FctAttribution,
+			[]any{"c9", "t1", "linear", 1.0, 500.0, "Paid Search", "a", nil, "customer", day(2), day(1), "p1"}),
+	}
+	run(t, path, day(1), day(3), first, 0)
+	// Re-run days 2..3 with new rows: day 1 stays, 2..3 are replaced, nothing doubles.
+	second := map[string]arrow.Table{
+		load.FctSpend:      tableOf(t, mem, load.FctSpend, spendRow(day(2), "b", 200), spendRow(day(3), "b", 300)),
+		load.FctConversion: tableOf(t, mem, load.FctConversion, convRow("c4", day(2))),
+		load.RunLog:        tableOf(t, mem, load.RunLog, []any{"r2", day(5), day(5), day(2), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev"}),
+	}
+	run(t, path, day(2), day(3), second, 0)
+	run(t, path, day(2), day(3), second, 0) // the same range again: the same rows
+	for _, m := range []map[string]arrow.Table{first, second} {
+		for _, tb := range m {
+			tb.Release()
+		}
+	}
+
+	db, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Equal(t, 3, count(t, db, `SELECT count(*) FROM fct_spend`))
+	require.Equal(t, 510, count(t, db, `SELECT CAST(sum(cost) AS INTEGER) FROM fct_spend`))
+	require.Equal(t, 2, count(t, db, `SELECT count(*) FROM fct_conversion`))
+	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM fct_conversion WHERE conversion_id = 'c1'`), "day 1 kept")
+	require.Equal(t, 0, count(t, db, `SELECT count(*) FROM dim_person`), "replace-all tables hold the last run's rows")
+	require.Equal(t, 3, count(t, db, `SELECT count(*) FROM run_log`), "run_log appends")
+	// Every contract table exists with its columns.
+	for _, spec := range load.Tables {
+		require.Equal(t, len(spec.Schema.Fields()), count(t, db,
+			`SELECT count(*) FROM information_schema.columns WHERE table_name = ?`, spec.Name), spec.Name)
+	}
+	// The view sees the spend of the last run (the attribution row was replaced away).
+	require.Equal(t, 0, count(t, db, `SELECT count(*) FROM v_channel_performance`))
+}
+
+func TestFailedRunLeavesTablesAndReaderSeesOldVersion(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "wh.duckdb")
+	old := map[string]arrow.Table{
+		load.FctSpend: tableOf(t, mem, load.FctSpend, spendRow(day(1), "a", 10)),
+		load.FctAttribution: tableOf(t, mem, load.FctAttribution,
+			[]any{"c1", "t1", "linear", 1.0, 40.0, "Paid Search", "a", nil, "customer", day(1), day(1), "p1"}),
+	}
+	defer func() {
+		for _, tb := range old {
+			tb.Release()
+		}
+	}()
+	run(t, path, day(1), day(1), old, 0)
+
+	// A dashboard holds the file open read-only for the whole next run.
+	reader, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer reader.Close()
+	require.Equal(t, 1, count(t, reader, `SELECT count(*) FROM fct_spend`))
+
+	next := map[string]arrow.Table{load.FctSpend: tableOf(t, mem, load.FctSpend, spendRow(day(1), "x", 99), spendRow(day(1), "y", 1))}
+	defer next[load.FctSpend].Release()
+	run(t, path, day(1), day(1), next, 3) // fails after the third table
+	require.Equal(t, 1, count(t, reader, `SELECT count(*) FROM fct_spend`))
+
+	run(t, path, day(1), day(1), next, 0) // succeeds while the reader is open
+	require.Equal(t, 1, count(t, reader, `SELECT count(*) FROM fct_spend`), "an open reader keeps the version it opened")
+	// DuckDB shares one instance per file within a process: a dashboard (another
+	// process) reopening the file is modelled by closing the old reader first.
+	require.NoError(t, reader.Close())
+	fresh, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer fresh.Close()
+	require.Equal(t, 2, count(t, fresh, `SELECT count(*) FROM fct_spend`))
+	require.Equal(t, 0, count(t, fresh, `SELECT count(*) FROM fct_attribution`))
+
+	// After the failed run, the previous version was intact: check on a fresh failure.
+	require.NoError(t, fresh.Close())
+	run(t, path, day(1), day(1), old, 5)
+	again, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer again.Close()
+	require.Equal(t, 2, count(t, again, `SELECT count(*) FROM fct_spend`))
+	require.FileExists(t, path)
+	require.NoFileExists(t, path+".next")
+}
+
+func TestSecondWriterIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wh.duckdb")
+	ctx := context.Background()
+	l, err := Open(ctx, Config{Path: path, Range: load.Range{From: day(1), To: day(1)}})
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = Open(ctx, Config{Path: path, Range: load.Range{From: day(1), To: day(1)}})
+	require.ErrorContains(t, err, "another run is writing")
+}
+
+func TestSchemaMismatchIsRefused(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "wh.duckdb")
+	ctx := context.Background()
+	l, err := Open(ctx, Config{Path: path, Range: load.Range{From: day(1), To: day(1)}})
+	require.NoError(t, err)
+	defer l.Close()
+	wrong := tableOf(t, mem, load.FctSpend)
+	defer wrong.Release()
+	require.ErrorContains(t, l.Load(ctx, load.FctConversion, wrong), "differs from the contract")
+}

@@ -1,0 +1,35 @@
+// Package load defines the warehouse contract (schema.go) and the Loader that writes
+// it. Implementations live in sub-packages named after the warehouse: load/duckdb.
+//
+// A run opens one Loader for its date range, calls Load once per table of Tables
+// (in that order), ApplyViews, then Commit. Nothing a run loads is visible to readers
+// before Commit; Close without Commit discards it and leaves the previous tables as
+// they were. The loader never keeps the arrow.Table it is given past the Load call.
+package load
+
+import (
+	"context"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Loader writes warehouse tables for one run.
+type Loader interface {
+	// Load replaces the rows of the contract table name as its Mode says, with t,
+	// whose schema must equal the table's.
+	Load(ctx context.Context, name string, t arrow.Table) error
+	// ApplyViews creates or replaces every SQL view of the loader's dialect.
+	ApplyViews(ctx context.Context) error
+	// Commit publishes everything loaded, atomically.
+	Commit(ctx context.Context) error
+	// Close releases the loader; without Commit the run's writes are discarded.
+	// Safe to call twice.
+	Close() error
+}
+
+// Range is the run's date range, days From..To inclusive (UTC): ReplaceRange tables
+// lose their rows of these days and get the run's.
+type Range struct {
+	From, To time.Time
+}

@@ -1,0 +1,854 @@
+// Package transform turns the canonical input tables of a run (package extract) into
+// the warehouse tables (package load): identity stitching, sessions and touchpoints,
+// conversions, journeys and attribution, persons and spend.
+//
+// Build is a plain function over Arrow tables. Inside, identifiers are hashed to
+// integers and repeated strings (channels, campaigns) dictionary-encoded; per-row work
+// reads Arrow columns directly and writes Arrow builders, so memory stays proportional
+// to the columns plus a few integers per event.
+package transform
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/zeebo/xxh3"
+
+	"closedloop/extract"
+	"closedloop/load"
+	"closedloop/transform/attribution"
+	"closedloop/transform/channel"
+	"closedloop/transform/identity"
+	"closedloop/transform/normalize"
+)
+
+// Options configures Build.
+type Options struct {
+	Mem memory.Allocator
+	// Range is the run's date range: only its days' rows of the date-keyed tables are
+	// produced; journeys still look back past its start.
+	Range extract.Range
+	// Lookback is how far before a conversion its journey reaches.
+	Lookback time.Duration
+	// SessionTimeout ends a session of a source without session ids after this much
+	// inactivity.
+	SessionTimeout time.Duration
+	// Models are the attribution models to run.
+	Models []attribution.Model
+	// Currency is the reporting currency, used for deals without one.
+	Currency string
+	Logger   *slog.Logger
+}
+
+// Inputs are the canonical tables of the run (schemas of package extract).
+type Inputs struct {
+	Events, Contacts, Deals, DealContacts, Spend arrow.Table
+}
+
+// Output holds one table per warehouse table of load.Tables (run_log and rejected_rows
+// excepted: the runner writes those). Release frees them.
+type Output struct {
+	Tables map[string]arrow.Table
+	Stats  Stats
+}
+
+// Stats are the counts of one Build, for run_log and the report.
+type Stats struct {
+	Events, Sessions, Touchpoints, PageViews  int
+	Conversions, ConversionsWithoutTouch      int
+	Persons, Identifiers, Journeys, SpendRows int
+}
+
+// Release frees every table.
+func (o *Output) Release() {
+	for _, t := range o.Tables {
+		t.Release()
+	}
+	o.Tables = nil
+}
+
+const usPerSec = int64(time.Second / time.Microsecond)
+
+// Build runs every transform.
+func Build(ctx context.Context, in Inputs, opt Options) (*Output, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &builder{opt: opt, cols: columns{mem: opt.Mem}, g: identity.New(),
+		channels: newDict(), campaigns: newDict(), terms: newDict(), types: newDict(), currencies: newDict(), deals: newDict(),
+		rangeFrom: opt.Range.Start().UnixMicro(), rangeEnd: opt.Range.End().UnixMicro(),
+		out: map[string]arrow.Table{}}
+	defer b.cols.release()
+	steps := []struct {
+		name string
+		fn   func(context.Context, Inputs) error
+	}{
+		{"identity", b.stitch},
+		{"sessions", b.sessions},
+		{"conversions", b.conversions},
+		{"attribution", b.attribute},
+		{"persons", b.persons},
+		{"spend", b.spend},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			b.release()
+			return nil, err
+		}
+		t0 := time.Now()
+		if err := s.fn(ctx, in); err != nil {
+			b.release()
+			return nil, fmt.Errorf("transform: %s: %w", s.name, err)
+		}
+		opt.Logger.Debug("transform step", "step", s.name, "seconds", time.Since(t0).Seconds())
+	}
+	for _, t := range load.Tables { // tables no step produced yet exist empty
+		if _, ok := b.out[t.Name]; !ok && t.Mode != load.Append {
+			b.out[t.Name] = newOut(opt.Mem, t.Schema).table()
+		}
+	}
+	return &Output{Tables: b.out, Stats: b.stats}, nil
+}
+
+type builder struct {
+	opt   Options
+	cols  columns
+	g     *identity.Graph
+	p     *identity.Persons
+	stats Stats
+	out   map[string]arrow.Table
+
+	rangeFrom, rangeEnd int64
+
+	// events
+	evNode []int32 // per event: its key identifier node (cookie, else user id, else e-mail)
+
+	// contacts and deals
+	contactNode []int32
+	dealNode    map[string]int32 // deal id -> node
+	dealContact map[string]string
+
+	// touches, one entry per touchpoint (all days, for journeys)
+	tPerson                       []int32
+	tAt                           []int64
+	tID                           []uint64
+	tChannel, tCampaign, tTerm    []int32
+	channels, campaigns, terms    *dict
+	types, currencies, deals      *dict
+	cPerson                       []int32
+	cAt                           []int64
+	cID                           []uint64
+	cType, cCurrency, cDeal       []int32
+	cRevenue                      []float64 // NaN = unknown
+	lastSeen                      map[int32]int64
+	personStage                   map[int32]int
+	personCustomer                map[int32]bool
+	crmTypeOfContact, crmOfPerson map[int32]string
+}
+
+func (b *builder) release() {
+	for _, t := range b.out {
+		t.Release()
+	}
+	b.out = nil
+}
+
+func (b *builder) inRange(us int64) bool { return us >= b.rangeFrom && us < b.rangeEnd }
+
+func hexID(prefix string, h uint64) string { return prefix + strconv.FormatUint(h, 16) }
+
+func hashParts(parts ...string) uint64 {
+	return xxh3.HashString(strings.Join(parts, "\x00"))
+}
+
+// stitch builds the identity graph from events, contacts and deals.
+func (b *builder) stitch(_ context.Context, in Inputs) error {
+	ev := in.Events
+	at := b.cols.ts(ev, "occurred_at")
+	anon, user, email := b.cols.str(ev, "anonymous_id"), b.cols.str(ev, "user_id"), b.cols.str(ev, "email")
+	n := at.Len()
+	b.stats.Events = n
+	b.evNode = make([]int32, n)
+	for i := 0; i < n; i++ {
+		t := int64(at.Value(i))
+		a := b.g.Node(identity.AnonymousID, sv(anon, i), t)
+		u := b.g.Node(identity.UserID, sv(user, i), t)
+		e := b.g.Node(identity.Email, sv(email, i), t)
+		b.g.Union(a, u)
+		b.g.Union(a, e)
+		b.g.Union(u, e)
+		switch {
+		case a >= 0:
+			b.evNode[i] = a
+		case u >= 0:
+			b.evNode[i] = u
+		default:
+			b.evNode[i] = e // -1 when the event has no id: extractors reject those
+		}
+	}
+
+	ct := in.Contacts
+	crm, cid := b.cols.str(ct, "crm"), b.cols.str(ct, "contact_id")
+	cemail, cookie := b.cols.str(ct, "email"), b.cols.str(ct, "cookie_id")
+	created := b.cols.ts(ct, "created_at")
+	b.contactNode = make([]int32, cid.Len())
+	b.crmTypeOfContact = map[int32]string{}
+	for i := 0; i < cid.Len(); i++ {
+		typ, err := identity.CRMType(crm.Value(i))
+		if err != nil {
+			return err
+		}
+		t := tv(created, i)
+		c := b.g.Node(typ, cid.Value(i), t)
+		b.g.Union(c, b.g.Node(identity.Email, sv(cemail, i), t))
+		b.g.Union(c, b.g.Node(identity.AnonymousID, sv(cookie, i), 0))
+		b.contactNode[i] = c
+		b.crmTypeOfContact[c] = crm.Value(i)
+	}
+
+	// A deal joins its primary contact: the associated contact with the smallest id.
+	// Other contacts of the deal stay separate persons (two buyers are two people).
+	dc := in.DealContacts
+	dcCRM, dcDeal, dcContact := b.cols.str(dc, "crm"), b.cols.str(dc, "deal_id"), b.cols.str(dc, "contact_id")
+	b.dealContact = map[string]string{}
+	for i := 0; i < dcDeal.Len(); i++ {
+		k := dcCRM.Value(i) + ":" + dcDeal.Value(i)
+		if cur, ok := b.dealContact[k]; !ok || contactLess(dcContact.Value(i), cur) {
+			b.dealContact[k] = dcContact.Value(i)
+		}
+	}
+	dl := in.Deals
+	dCRM, did, dcreated := b.cols.str(dl, "crm"), b.cols.str(dl, "deal_id"), b.cols.ts(dl, "created_at")
+	b.dealNode = map[string]int32{}
+	for i := 0; i < did.Len(); i++ {
+		k := dCRM.Value(i) + ":" + did.Value(i)
+		d := b.g.Node(identity.CRMDeal, k, tv(dcreated, i))
+		b.dealNode[k] = d
+		if contact, ok := b.dealContact[k]; ok {
+			typ, err := identity.CRMType(dCRM.Value(i))
+			if err != nil {
+				return err
+			}
+			b.g.Union(d, b.g.Lookup(typ, contact))
+		}
+	}
+	b.p = b.g.Resolve()
+	b.stats.Persons, b.stats.Identifiers = b.p.Len(), b.g.Len()
+	return nil
+}
+
+// contactLess orders CRM ids numerically when both are numbers, else as strings.
+func contactLess(a, b string) bool {
+	ai, errA := strconv.ParseInt(a, 10, 64)
+	bi, errB := strconv.ParseInt(b, 10, 64)
+	if errA == nil && errB == nil {
+		return ai < bi
+	}
+	return a < b
+}
+
+// session is the state of the session being walked.
+type session struct {
+	open       bool
+	key        string // the source's session id, "" when inferred
+	id         string
+	startAt    int64
+	lastAt     int64
+	anon       string
+	person     int32
+	traffic    normalize.Traffic
+	hasTraffic bool
+	landing    string
+}
+
+// sessions walks every device's events in time order, cuts them into sessions, and
+// writes a touchpoint per session (and per touch-log row) and a row per page view.
+func (b *builder) sessions(ctx context.Context, in Inputs) error {
+	ev := in.Events
+	at := b.cols.ts(ev, "occurred_at")
+	kind, name := b.cols.str(ev, "kind"), b.cols.str(ev, "event_name")
+	anon := b.cols.str(ev, "anonymous_id")
+	skey := b.cols.str(ev, "session_key")
+	loc, title, ref := b.cols.str(ev, "page_location"), b.cols.str(ev, "page_title"), b.cols.str(ev, "page_referrer")
+	us, um, uc := b.cols.str(ev, "utm_source"), b.cols.str(ev, "utm_medium"), b.cols.str(ev, "utm_campaign")
+	ut, uco, gclid := b.cols.str(ev, "utm_term"), b.cols.str(ev, "utm_content"), b.cols.str(ev, "gclid")
+	givenChannel := b.cols.str(ev, "channel")
+
+	order := make([]int32, 0, at.Len())
+	for i := range b.evNode {
+		if b.evNode[i] >= 0 && kind.Value(i) != extract.KindIdentify {
+			order = append(order, int32(i))
+		}
+	}
+	slices.SortFunc(order, func(x, y int32) int {
+		if c := b.evNode[x] - b.evNode[y]; c != 0 {
+			return int(c)
+		}
+		if c := int64(at.Value(int(x))) - int64(at.Value(int(y))); c != 0 {
+			if c < 0 {
+				return -1
+			}
+			return 1
+		}
+		return int(x - y)
+	})
+
+	tpSchema, _ := load.Lookup(load.FctTouchpoint)
+	pvSchema, _ := load.Lookup(load.FctPageView)
+	tp, pv := newOut(b.opt.Mem, tpSchema.Schema), newOut(b.opt.Mem, pvSchema.Schema)
+	b.lastSeen = map[int32]int64{}
+	timeout := b.opt.SessionTimeout.Microseconds()
+	dup := map[uint64]int{}
+	lastNode := int32(-1)
+
+	input := func(i int) normalize.Input {
+		return normalize.Input{PageLocation: sv(loc, i), Referrer: sv(ref, i),
+			UTMSource: sv(us, i), UTMMedium: sv(um, i), UTMCampaign: sv(uc, i), UTMTerm: sv(ut, i),
+			UTMContent: sv(uco, i), GCLID: sv(gclid, i)}
+	}
+	// emit writes one touchpoint and keeps it for journeys.
+	emit := func(idHash uint64, person int32, anonID, sessionID string, atUS int64, ch string, t normalize.Traffic, landing, event string) {
+		b.tPerson = append(b.tPerson, person)
+		b.tAt = append(b.tAt, atUS)
+		b.tID = append(b.tID, idHash)
+		b.tChannel = append(b.tChannel, b.channels.code(ch))
+		b.tCampaign = append(b.tCampaign, b.campaigns.code(t.Campaign))
+		b.tTerm = append(b.tTerm, b.terms.code(t.Term))
+		if !b.inRange(atUS) {
+			return
+		}
+		b.stats.Touchpoints++
+		tp.str(0, hexID("t_", idHash))
+		tp.str(1, b.p.ID(person))
+		tp.str(2, anonID)
+		tp.str(3, sessionID)
+		tp.ts(4, atUS)
+		tp.str(5, ch)
+		tp.str(6, t.Source)
+		tp.str(7, t.Medium)
+		tp.str(8, t.Campaign)
+		tp.str(9, t.Term)
+		tp.str(10, t.Content)
+		tp.str(11, landing)
+		tp.str(12, t.ReferrerHost)
+		tp.str(13, event)
+	}
+	var s session
+	closeSession := func() {
+		if !s.open {
+			return
+		}
+		s.open = false
+		b.stats.Sessions++
+		t := s.traffic
+		if !s.hasTraffic {
+			t = normalize.Traffic{Source: "(direct)", Medium: "(none)"}
+		}
+		h := hashParts("session", s.anon, s.key, strconv.FormatInt(s.startAt, 10))
+		emit(h, s.person, s.anon, s.id, s.startAt, channel.Group(t.Source, t.Medium, t.Campaign), t, s.landing, "session_start")
+	}
+
+	for n, o := range order {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		i := int(o)
+		node := b.evNode[i]
+		person := b.p.Of(node)
+		atUS := int64(at.Value(i))
+		if atUS > b.lastSeen[person] {
+			b.lastSeen[person] = atUS
+		}
+		anonID := sv(anon, i)
+		k := kind.Value(i)
+
+		if k == extract.KindTouch { // a touch-log row: a touch by itself, no session
+			closeSession()
+			t := normalize.Classify(input(i))
+			ch := sv(givenChannel, i)
+			if ch == "" {
+				ch = channel.Group(t.Source, t.Medium, t.Campaign)
+			}
+			if !t.Explicit {
+				t.Source, t.Medium = "", ""
+			}
+			base := hashParts("touch", anonID, strconv.FormatInt(atUS, 10), name.Value(i), ch)
+			h := base ^ uint64(dup[base])*0x9e3779b97f4a7c15 // exact duplicate rows stay distinct touches
+			dup[base]++
+			emit(h, person, anonID, "", atUS, ch, t, normalize.Path(sv(loc, i)), name.Value(i))
+			continue
+		}
+
+		key := sv(skey, i)
+		newSession := !s.open || node != lastNode
+		if !newSession {
+			if key != "" || s.key != "" {
+				newSession = key != s.key
+			} else {
+				newSession = atUS-s.lastAt > timeout
+			}
+		}
+		var t normalize.Traffic
+		classified := false
+		if !newSession && s.key == "" && (sv(us, i) != "" || sv(gclid, i) != "" || sv(ref, i) != "") {
+			// without session ids, a new campaign starts a new session
+			t, classified = normalize.Classify(input(i)), true
+			if t.Explicit && s.hasTraffic && (t.Source != s.traffic.Source || t.Medium != s.traffic.Medium || t.Campaign != s.traffic.Campaign) {
+				newSession = true
+			}
+		}
+		if newSession {
+			closeSession()
+			s = session{open: true, key: key, startAt: atUS, anon: anonID, person: person}
+			if key != "" {
+				s.id = hexID("s_", hashParts(anonID, key))
+			} else {
+				s.id = hexID("s_", hashParts(anonID, strconv.FormatInt(atUS, 10)))
+			}
+		}
+		lastNode = node
+		s.lastAt = atUS
+		if !s.hasTraffic {
+			if !classified {
+				t = normalize.Classify(input(i))
+			}
+			if t.Explicit {
+				s.traffic, s.hasTraffic = t, true
+			}
+		}
+		if s.landing == "" && sv(loc, i) != "" {
+			s.landing = normalize.Path(sv(loc, i))
+		}
+		if k == extract.KindPageView {
+			if b.inRange(atUS) {
+				b.stats.PageViews++
+				pv.str(0, b.p.ID(person))
+				pv.str(1, anonID)
+				pv.str(2, s.id)
+				pv.ts(3, atUS)
+				pv.str(4, sv(loc, i))
+				pv.str(5, normalize.Path(sv(loc, i)))
+				pv.str(6, sv(title, i))
+				pv.str(7, normalize.Host(sv(ref, i)))
+			}
+		}
+	}
+	closeSession()
+	b.out[load.FctTouchpoint] = tp.table()
+	b.out[load.FctPageView] = pv.table()
+	return nil
+}
+
+// CRM milestones in funnel order; the index is the lifecycle rank.
+var milestones = []string{"lead", "mql", "sql", "opportunity", "customer"}
+
+func stageRank(s string) int {
+	for i, m := range milestones {
+		if m == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// conversions collects CRM milestones, deals and touch-log conversions.
+func (b *builder) conversions(_ context.Context, in Inputs) error {
+	b.personStage, b.personCustomer = map[int32]int{}, map[int32]bool{}
+	add := func(person int32, atUS int64, typ string, revenue float64, currency, deal string, idParts ...string) {
+		if atUS == 0 || person < 0 {
+			return
+		}
+		b.cPerson = append(b.cPerson, person)
+		b.cAt = append(b.cAt, atUS)
+		b.cID = append(b.cID, hashParts(idParts...))
+		b.cType = append(b.cType, b.types.code(typ))
+		b.cRevenue = append(b.cRevenue, revenue)
+		b.cCurrency = append(b.cCurrency, b.currencies.code(currency))
+		b.cDeal = append(b.cDeal, b.deals.code(deal))
+		if r := stageRank(typ) + 1; r > b.personStage[person] { // 0 = no stage
+			b.personStage[person] = r
+		}
+		if typ == "customer" {
+			b.personCustomer[person] = true
+		}
+		if atUS > b.lastSeen[person] {
+			b.lastSeen[person] = atUS
+		}
+	}
+	nan := math.NaN()
+
+	// Deals: opportunity at creation, customer when won (revenue = amount).
+	dl := in.Deals
+	dCRM, did, dAmount, dCur := b.cols.str(dl, "crm"), b.cols.str(dl, "deal_id"), b.cols.f64(dl, "amount"), b.cols.str(dl, "currency")
+	dCreated, dClosed, dWon := b.cols.ts(dl, "created_at"), b.cols.ts(dl, "closed_at"), b.cols.bool(dl, "is_won")
+	hasDeal := map[string]bool{} // crm:contact -> the contact is a deal's primary contact
+	for i := 0; i < did.Len(); i++ {
+		k := dCRM.Value(i) + ":" + did.Value(i)
+		person := b.p.Of(b.dealNode[k])
+		if c, ok := b.dealContact[k]; ok {
+			hasDeal[dCRM.Value(i)+":"+c] = true
+		}
+		cur := sv(dCur, i)
+		if cur == "" {
+			cur = b.opt.Currency
+		}
+		add(person, tv(dCreated, i), "opportunity", nan, cur, did.Value(i), "crm", k, "opportunity")
+		if dWon.Value(i) {
+			closed := tv(dClosed, i)
+			if closed == 0 {
+				closed = tv(dCreated, i)
+			}
+			amount := nan
+			if dAmount.IsValid(i) {
+				amount = dAmount.Value(i)
+			}
+			add(person, closed, "customer", amount, cur, did.Value(i), "crm", k, "customer")
+		}
+	}
+
+	// Contacts: lead (lead date, else creation), mql, sql; opportunity and customer
+	// only for contacts without a deal of their own (else the deal stands for them).
+	ct := in.Contacts
+	crm, cid := b.cols.str(ct, "crm"), b.cols.str(ct, "contact_id")
+	created := b.cols.ts(ct, "created_at")
+	stages := []*array.Timestamp{b.cols.ts(ct, "lead_at"), b.cols.ts(ct, "mql_at"), b.cols.ts(ct, "sql_at"),
+		b.cols.ts(ct, "opportunity_at"), b.cols.ts(ct, "customer_at")}
+	for i := 0; i < cid.Len(); i++ {
+		person := b.p.Of(b.contactNode[i])
+		k := crm.Value(i) + ":" + cid.Value(i)
+		for r, col := range stages {
+			atUS := tv(col, i)
+			if r == 0 && atUS == 0 {
+				atUS = tv(created, i)
+			}
+			if r >= 3 && hasDeal[k] {
+				continue
+			}
+			add(person, atUS, milestones[r], nan, "", "", "crm", k, milestones[r])
+		}
+	}
+
+	// Touch-log (and micro-) conversions: the event's own name is the type.
+	ev := in.Events
+	isConv, at, name := b.cols.bool(ev, "is_conversion"), b.cols.ts(ev, "occurred_at"), b.cols.str(ev, "event_name")
+	anon, val, cur := b.cols.str(ev, "anonymous_id"), b.cols.f64(ev, "conversion_value"), b.cols.str(ev, "currency")
+	dup := map[uint64]int{}
+	for i := 0; i < isConv.Len(); i++ {
+		if !isConv.Value(i) || b.evNode[i] < 0 {
+			continue
+		}
+		v := nan
+		if val.IsValid(i) {
+			v = val.Value(i)
+		}
+		c := sv(cur, i)
+		if c == "" {
+			c = b.opt.Currency
+		}
+		atUS := int64(at.Value(i))
+		base := hashParts("event", sv(anon, i), strconv.FormatInt(atUS, 10), name.Value(i))
+		n := dup[base]
+		dup[base]++
+		add(b.p.Of(b.evNode[i]), atUS, name.Value(i), v, c, "", "event", sv(anon, i), strconv.FormatInt(atUS, 10), name.Value(i), strconv.Itoa(n))
+	}
+
+	cs, _ := load.Lookup(load.FctConversion)
+	o := newOut(b.opt.Mem, cs.Schema)
+	for i := range b.cID {
+		if !b.inRange(b.cAt[i]) {
+			continue
+		}
+		b.stats.Conversions++
+		o.str(0, hexID("c_", b.cID[i]))
+		o.str(1, b.p.ID(b.cPerson[i]))
+		o.ts(2, b.cAt[i])
+		o.str(3, b.types.val(b.cType[i]))
+		o.f64(4, b.cRevenue[i], !math.IsNaN(b.cRevenue[i]))
+		o.str(5, b.currencies.val(b.cCurrency[i]))
+		o.str(6, b.deals.val(b.cDeal[i]))
+	}
+	b.out[load.FctConversion] = o.table()
+	return nil
+}
+
+// attribute builds each conversion's journey and writes every model's credits.
+func (b *builder) attribute(ctx context.Context, _ Inputs) error {
+	ts := make([]int32, len(b.tAt))
+	for i := range ts {
+		ts[i] = int32(i)
+	}
+	slices.SortFunc(ts, func(x, y int32) int {
+		if c := b.tPerson[x] - b.tPerson[y]; c != 0 {
+			return int(c)
+		}
+		if b.tAt[x] != b.tAt[y] {
+			return cmpInt64(b.tAt[x], b.tAt[y])
+		}
+		return cmpUint64(b.tID[x], b.tID[y])
+	})
+	cs := make([]int32, len(b.cAt))
+	for i := range cs {
+		cs[i] = int32(i)
+	}
+	slices.SortFunc(cs, func(x, y int32) int {
+		if c := b.cPerson[x] - b.cPerson[y]; c != 0 {
+			return int(c)
+		}
+		if b.cAt[x] != b.cAt[y] {
+			return cmpInt64(b.cAt[x], b.cAt[y])
+		}
+		if c := strings.Compare(b.types.val(b.cType[x]), b.types.val(b.cType[y])); c != 0 {
+			return c
+		}
+		return cmpUint64(b.cID[x], b.cID[y])
+	})
+
+	as, _ := load.Lookup(load.FctAttribution)
+	o := newOut(b.opt.Mem, as.Schema)
+	lookback := b.opt.Lookback.Microseconds()
+	var (
+		j      attribution.Journey
+		w      []float64
+		jIdx   []int32
+		tAtBuf []int64
+		prev   = map[int32]int64{} // conversion type -> time of the person's previous one
+	)
+	ti := 0
+	for ci := 0; ci < len(cs); {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		person := b.cPerson[cs[ci]]
+		for ti < len(ts) && b.tPerson[ts[ti]] < person {
+			ti++
+		}
+		tEnd := ti
+		for tEnd < len(ts) && b.tPerson[ts[tEnd]] == person {
+			tEnd++
+		}
+		touches := ts[ti:tEnd]
+		tAtBuf = tAtBuf[:0]
+		for _, t := range touches {
+			tAtBuf = append(tAtBuf, b.tAt[t])
+		}
+		clear(prev)
+		for ; ci < len(cs) && b.cPerson[cs[ci]] == person; ci++ {
+			c := cs[ci]
+			at := b.cAt[c]
+			from := at - lookback
+			if p, ok := prev[b.cType[c]]; ok && p >= from {
+				from = p + 1 // the next journey of a type starts after the previous conversion
+			}
+			prev[b.cType[c]] = at
+			if !b.inRange(at) {
+				continue
+			}
+			lo, _ := slices.BinarySearch(tAtBuf, from)
+			hi, _ := slices.BinarySearch(tAtBuf, at+1)
+			jIdx = append(jIdx[:0], touches[lo:hi]...)
+			b.stats.Journeys++
+			if len(jIdx) == 0 {
+				b.stats.ConversionsWithoutTouch++
+			}
+			j.At, j.Channel = j.At[:0], j.Channel[:0]
+			for _, t := range jIdx {
+				j.At = append(j.At, b.tAt[t])
+				j.Channel = append(j.Channel, b.tChannel[t])
+			}
+			if cap(w) < len(jIdx) {
+				w = make([]float64, len(jIdx))
+			}
+			w = w[:len(jIdx)]
+			for _, m := range b.opt.Models {
+				if len(jIdx) == 0 {
+					b.credit(o, c, -1, m.Name(), 1)
+					continue
+				}
+				m.Weights(j, w)
+				for k, t := range jIdx {
+					if w[k] > 0 {
+						b.credit(o, c, t, m.Name(), w[k])
+					}
+				}
+			}
+		}
+		ti = tEnd
+	}
+	b.out[load.FctAttribution] = o.table()
+	return nil
+}
+
+// credit writes one fct_attribution row; touch -1 is the (none) row.
+func (b *builder) credit(o *out, c, touch int32, model string, credit float64) {
+	rev := b.cRevenue[c]
+	o.str(0, hexID("c_", b.cID[c]))
+	if touch < 0 {
+		o.str(1, "")
+	} else {
+		o.str(1, hexID("t_", b.tID[touch]))
+	}
+	o.str(2, model)
+	o.f64(3, credit, true)
+	o.f64(4, credit*rev, !math.IsNaN(rev))
+	if touch < 0 {
+		o.str(5, "(none)")
+		o.str(6, "")
+		o.str(7, "")
+	} else {
+		o.str(5, b.channels.val(b.tChannel[touch]))
+		o.str(6, b.campaigns.val(b.tCampaign[touch]))
+		o.str(7, b.terms.val(b.tTerm[touch]))
+	}
+	o.str(8, b.types.val(b.cType[c]))
+	o.ts(9, b.cAt[c])
+	if touch < 0 {
+		o.ts(10, 0)
+	} else {
+		o.ts(10, b.tAt[touch])
+	}
+	o.str(11, b.p.ID(b.cPerson[c]))
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// persons writes dim_person and bridge_identity.
+func (b *builder) persons(_ context.Context, _ Inputs) error {
+	np := b.p.Len()
+	first := make([]int64, np)
+	counts := make([][3]int64, np) // all, anonymous ids, e-mails
+	crmID, crmName := make([]string, np), make([]string, np)
+	bs, _ := load.Lookup(load.BridgeIdentity)
+	bridge := newOut(b.opt.Mem, bs.Schema)
+	nodes := make([]int32, b.g.Len())
+	for i := range nodes {
+		nodes[i] = int32(i)
+	}
+	slices.SortFunc(nodes, func(x, y int32) int { // stable output order
+		px, py := b.p.Of(x), b.p.Of(y)
+		if px != py {
+			return int(px - py)
+		}
+		tx, vx, _ := b.p.Node(x)
+		ty, vy, _ := b.p.Node(y)
+		if tx != ty {
+			return int(tx) - int(ty)
+		}
+		return strings.Compare(vx, vy)
+	})
+	for _, n := range nodes {
+		person := b.p.Of(n)
+		typ, val, seen := b.p.Node(n)
+		bridge.str(0, b.p.ID(person))
+		bridge.str(1, typ.String())
+		bridge.str(2, val)
+		bridge.ts(3, seen)
+		if seen != 0 && (first[person] == 0 || seen < first[person]) {
+			first[person] = seen
+		}
+		counts[person][0]++
+		switch typ {
+		case identity.AnonymousID:
+			counts[person][1]++
+		case identity.Email:
+			counts[person][2]++
+		case identity.HubSpotContact, identity.SalesforceContact, identity.SalesforceLead:
+			if crmID[person] == "" {
+				crmID[person], crmName[person] = val, b.crmTypeOfContact[n]
+			}
+		}
+	}
+	ds, _ := load.Lookup(load.DimPerson)
+	dim := newOut(b.opt.Mem, ds.Schema)
+	for p := int32(0); p < int32(np); p++ {
+		dim.str(0, b.p.ID(p))
+		dim.ts(1, first[p])
+		last := b.lastSeen[p]
+		if last < first[p] {
+			last = first[p]
+		}
+		dim.ts(2, last)
+		dim.i64(3, counts[p][0])
+		dim.i64(4, counts[p][1])
+		dim.i64(5, counts[p][2])
+		dim.str(6, crmID[p])
+		dim.str(7, crmName[p])
+		stage := ""
+		if r := b.personStage[p]; r > 0 {
+			stage = milestones[r-1]
+		}
+		dim.str(8, stage)
+		dim.bool(9, b.personCustomer[p])
+	}
+	b.out[load.DimPerson] = dim.table()
+	b.out[load.BridgeIdentity] = bridge.table()
+	return nil
+}
+
+// spend writes fct_spend for the range, with each row's channel group.
+func (b *builder) spend(_ context.Context, in Inputs) error {
+	sp := in.Spend
+	day := b.cols.date(sp, "date")
+	given, src, med := b.cols.str(sp, "channel"), b.cols.str(sp, "source"), b.cols.str(sp, "medium")
+	camp, term, cost := b.cols.str(sp, "campaign"), b.cols.str(sp, "term"), b.cols.f64(sp, "cost")
+	clicks, impr, cur := b.cols.i64(sp, "clicks"), b.cols.i64(sp, "impressions"), b.cols.str(sp, "currency")
+	ss, _ := load.Lookup(load.FctSpend)
+	o := newOut(b.opt.Mem, ss.Schema)
+	for i := 0; i < day.Len(); i++ {
+		d := day.Value(i)
+		if !b.inRange(d.ToTime().UnixMicro()) {
+			continue
+		}
+		b.stats.SpendRows++
+		ch := sv(given, i)
+		if ch == "" {
+			ch = channel.Group(src.Value(i), med.Value(i), sv(camp, i))
+		}
+		o.date(0, d)
+		o.str(1, ch)
+		o.str(2, src.Value(i))
+		o.str(3, med.Value(i))
+		o.str(4, sv(camp, i))
+		o.str(5, sv(term, i))
+		o.f64(6, cost.Value(i), true)
+		if clicks.IsValid(i) {
+			o.b.Field(7).(*array.Int64Builder).Append(clicks.Value(i))
+		} else {
+			o.b.Field(7).AppendNull()
+		}
+		if impr.IsValid(i) {
+			o.b.Field(8).(*array.Int64Builder).Append(impr.Value(i))
+		} else {
+			o.b.Field(8).AppendNull()
+		}
+		o.str(9, cur.Value(i))
+	}
+	b.out[load.FctSpend] = o.table()
+	return nil
+}

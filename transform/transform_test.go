@@ -1,0 +1,317 @@
+package transform
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/extract"
+	"closedloop/load"
+	"closedloop/transform/attribution"
+)
+
+var day0 = time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+
+func at(days int, hm string) time.Time {
+	d, _ := time.ParseDuration(hm)
+	return day0.AddDate(0, 0, days).Add(d)
+}
+
+type ev struct {
+	at                         time.Time
+	kind, name, anon, user     string
+	session, url, ref, channel string
+	conv                       bool
+	value                      float64
+}
+
+type fixture struct {
+	c   *extract.Collector
+	mem memory.Allocator
+}
+
+func (f fixture) events(t *testing.T, evs ...ev) {
+	b := extract.NewBuilder(f.mem, extract.TableEvents, f.c)
+	defer b.Release()
+	for _, e := range evs {
+		b.Str(0, "test")
+		b.Str(1, "test:1")
+		b.Time(2, e.at)
+		b.Str(3, e.kind)
+		b.Str(4, e.name)
+		b.Str(5, e.anon)
+		b.Str(6, e.user)
+		b.Str(7, "")
+		b.Str(8, e.session)
+		b.Str(9, e.url)
+		b.Str(10, "")
+		b.Str(11, e.ref)
+		for i := 12; i <= 17; i++ { // utm_*, gclid
+			b.Str(i, "")
+		}
+		b.Str(18, e.channel)
+		b.Bool(19, e.conv)
+		b.Float(20, e.value, e.conv)
+		b.Str(21, "")
+		require.NoError(t, b.End(context.Background()))
+	}
+	require.NoError(t, b.Flush(context.Background()))
+}
+
+func (f fixture) contact(t *testing.T, id, email, cookie string, created time.Time, stages ...time.Time) {
+	b := extract.NewBuilder(f.mem, extract.TableContacts, f.c)
+	defer b.Release()
+	b.Str(0, "test")
+	b.Str(1, "contacts:1")
+	b.Str(2, "hubspot")
+	b.Str(3, id)
+	b.Str(4, email)
+	b.Str(5, cookie)
+	b.Time(6, created)
+	b.Time(7, created)
+	b.Str(8, "")
+	for i := 0; i < 5; i++ {
+		var s time.Time
+		if i < len(stages) {
+			s = stages[i]
+		}
+		b.Time(9+i, s)
+	}
+	b.Str(14, "")
+	b.Str(15, "")
+	b.Str(16, "")
+	require.NoError(t, b.End(context.Background()))
+	require.NoError(t, b.Flush(context.Background()))
+}
+
+func (f fixture) deal(t *testing.T, id, contact string, amount float64, created, closed time.Time, won bool) {
+	b := extract.NewBuilder(f.mem, extract.TableDeals, f.c)
+	defer b.Release()
+	b.Str(0, "test")
+	b.Str(1, "deals:1")
+	b.Str(2, "hubspot")
+	b.Str(3, id)
+	b.Str(4, "")
+	b.Str(5, "default")
+	b.Str(6, "closedwon")
+	b.Float(7, amount, true)
+	b.Str(8, "EUR")
+	b.Time(9, created)
+	b.Time(10, closed)
+	b.Bool(11, true)
+	b.Bool(12, won)
+	require.NoError(t, b.End(context.Background()))
+	require.NoError(t, b.Flush(context.Background()))
+	dc := extract.NewBuilder(f.mem, extract.TableDealContacts, f.c)
+	defer dc.Release()
+	dc.Str(0, "test")
+	dc.Str(1, "hubspot")
+	dc.Str(2, id)
+	dc.Str(3, contact)
+	require.NoError(t, dc.End(context.Background()))
+	require.NoError(t, dc.Flush(context.Background()))
+}
+
+func build(t *testing.T, mem memory.Allocator, c *extract.Collector, from, to time.Time) *Output {
+	in := Inputs{Events: c.Table(extract.TableEvents), Contacts: c.Table(extract.TableContacts),
+		Deals: c.Table(extract.TableDeals), DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend)}
+	defer func() {
+		for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend} {
+			tb.Release()
+		}
+	}()
+	models, err := attribution.Lookup(attribution.Names())
+	require.NoError(t, err)
+	out, err := Build(context.Background(), in, Options{Mem: mem, Range: extract.Range{From: from, To: to},
+		Lookback: 30 * 24 * time.Hour, SessionTimeout: 30 * time.Minute, Models: models, Currency: "USD"})
+	require.NoError(t, err)
+	return out
+}
+
+// rows reads a table into maps keyed by column name (test-sized tables only).
+func rows(t arrow.Table) []map[string]any {
+	var out []map[string]any
+	tr := array.NewTableReader(t, 0)
+	defer tr.Release()
+	for tr.Next() {
+		rec := tr.RecordBatch()
+		for i := 0; i < int(rec.NumRows()); i++ {
+			m := map[string]any{}
+			for c, f := range rec.Schema().Fields() {
+				col := rec.Column(c)
+				if col.IsNull(i) {
+					m[f.Name] = nil
+					continue
+				}
+				switch a := col.(type) {
+				case *array.String:
+					m[f.Name] = a.Value(i)
+				case *array.Float64:
+					m[f.Name] = a.Value(i)
+				case *array.Int64:
+					m[f.Name] = a.Value(i)
+				case *array.Boolean:
+					m[f.Name] = a.Value(i)
+				case *array.Timestamp:
+					m[f.Name] = time.UnixMicro(int64(a.Value(i))).UTC()
+				case *array.Date32:
+					m[f.Name] = a.Value(i).ToTime()
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestBuildJourneys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	f := fixture{c, mem}
+	site := "https://www.example.com"
+	f.events(t,
+		// laptop: organic search visit (GA4 session 1), then a paid search click (session 2)
+		ev{at: at(0, "9h"), kind: "page_view", name: "page_view", anon: "L", session: "1", url: site + "/blog/a", ref: "https://www.google.com/"},
+		ev{at: at(0, "9h5m"), kind: "page_view", name: "page_view", anon: "L", session: "1", url: site + "/pricing", ref: site + "/blog/a"},
+		ev{at: at(2, "10h"), kind: "page_view", name: "page_view", anon: "L", session: "2", url: site + "/demo?gclid=abc&utm_term=crm", ref: ""},
+		// phone of the same person (logged in): a direct visit
+		ev{at: at(3, "20h"), kind: "page_view", name: "page_view", anon: "P", user: "u1", session: "7", url: site + "/", ref: ""},
+		ev{at: at(1, "8h"), kind: "event", name: "login", anon: "L", user: "u1", session: "9", url: site + "/app", ref: ""},
+		// a stranger who never converts
+		ev{at: at(1, "12h"), kind: "page_view", name: "page_view", anon: "S", session: "3", url: site + "/?utm_source=facebook&utm_medium=paid_social&utm_campaign=fb1", ref: ""},
+		// a touch-log cookie: touch, then a conversion that is also a touch
+		ev{at: at(4, "1h"), kind: "touch", name: "impression", anon: "T", channel: "Instagram"},
+		ev{at: at(5, "1h"), kind: "touch", name: "conversion", anon: "T", channel: "Facebook", conv: true, value: 8.5},
+	)
+	// Ann: lead on day 2 (10h30, after the paid click), customer with a won deal on day 6.
+	f.contact(t, "101", "Ann@Example.com", "L", at(2, "10h30m"), at(2, "10h30m"), at(3, "0h"))
+	f.deal(t, "9001", "101", 1200, at(4, "0h"), at(6, "0h"), true)
+	// Zed: a lead whose cookie we never saw: no touch -> (none)
+	f.contact(t, "102", "zed@example.com", "", at(3, "0h"))
+
+	out := build(t, mem, c, day0, day0.AddDate(0, 0, 9))
+	defer out.Release()
+
+	tps := rows(out.Tables[load.FctTouchpoint])
+	chans := map[string]string{}
+	for _, tp := range tps {
+		chans[tp["anonymous_id"].(string)+"@"+tp["occurred_at"].(time.Time).Format("02T15:04")] = tp["channel"].(string)
+	}
+	require.Equal(t, map[string]string{
+		"L@10T09:00": "Organic Search", // internal referrer of the 2nd page view does not split the session
+		"L@11T08:00": "Direct",
+		"L@12T10:00": "Paid Search", // gclid => google / cpc
+		"P@13T20:00": "Direct",
+		"S@11T12:00": "Paid Social",
+		"T@14T01:00": "Instagram", // touch logs keep their own channel names
+		"T@15T01:00": "Facebook",
+	}, chans)
+	require.Equal(t, 7, out.Stats.Touchpoints)
+	require.Equal(t, 5, len(rows(out.Tables[load.FctPageView])), "L: 3, P: 1, S: 1")
+
+	// Persons: Ann (laptop, phone, user id, e-mail, contact, deal), the stranger, T, Zed.
+	persons := rows(out.Tables[load.DimPerson])
+	require.Len(t, persons, 4)
+	var ann map[string]any
+	for _, p := range persons {
+		if p["crm_contact_id"] == "101" {
+			ann = p
+		}
+	}
+	require.NotNil(t, ann)
+	require.Equal(t, int64(2), ann["anonymous_id_count"])
+	require.Equal(t, int64(1), ann["email_count"])
+	require.Equal(t, "customer", ann["lifecycle_stage"])
+	require.Equal(t, true, ann["is_customer"])
+
+	convs := rows(out.Tables[load.FctConversion])
+	types := map[string]int{}
+	for _, cv := range convs {
+		types[cv["conversion_type"].(string)]++
+		if cv["conversion_type"] == "customer" {
+			require.Equal(t, 1200.0, cv["revenue"])
+			require.Equal(t, "EUR", cv["currency"])
+			require.Equal(t, "9001", cv["crm_deal_id"])
+			require.Equal(t, ann["person_id"], cv["person_id"])
+		}
+	}
+	require.Equal(t, map[string]int{"lead": 2, "mql": 1, "opportunity": 1, "customer": 1, "conversion": 1}, types)
+
+	// Attribution: per (conversion, model) credits sum to 1 and revenue credits to revenue.
+	attr := rows(out.Tables[load.FctAttribution])
+	sum, rev := map[string]float64{}, map[string]float64{}
+	byModel := map[string][]string{} // model|type -> channels credited
+	for _, a := range attr {
+		k := a["conversion_id"].(string) + "|" + a["model"].(string)
+		sum[k] += a["credit"].(float64)
+		if a["revenue_credit"] != nil {
+			rev[k] += a["revenue_credit"].(float64)
+		}
+		byModel[a["model"].(string)+"|"+a["conversion_type"].(string)] = append(byModel[a["model"].(string)+"|"+a["conversion_type"].(string)], a["channel"].(string))
+	}
+	require.Len(t, sum, 6*len(attribution.Names()))
+	for k, s := range sum {
+		require.InDelta(t, 1, s, 1e-9, k)
+	}
+	for _, cv := range convs {
+		if cv["revenue"] != nil {
+			for _, m := range attribution.Names() {
+				require.InDelta(t, cv["revenue"].(float64), rev[cv["conversion_id"].(string)+"|"+m], 1e-9)
+			}
+		}
+	}
+	// Ann's customer journey: organic, direct (login), paid click, direct (phone).
+	require.Equal(t, []string{"Organic Search"}, byModel["first_touch|customer"])
+	require.Equal(t, []string{"Direct"}, byModel["last_touch|customer"])
+	require.ElementsMatch(t, []string{"Organic Search", "Direct", "Paid Search", "Direct"}, byModel["linear|customer"])
+	// Her lead journey stops at the form (the phone visit came later); Zed's has no touch.
+	require.ElementsMatch(t, []string{"Paid Search", "(none)"}, byModel["last_touch|lead"])
+	// The touch-log conversion's own row is a touch at its own time: it counts.
+	require.Equal(t, []string{"Facebook"}, byModel["last_touch|conversion"])
+	require.Equal(t, 1, out.Stats.ConversionsWithoutTouch)
+	for _, a := range attr {
+		if a["channel"] == "(none)" {
+			require.Nil(t, a["touchpoint_id"])
+			require.Nil(t, a["touch_occurred_at"])
+		}
+	}
+}
+
+func TestBuildRangeAndLookback(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	f := fixture{c, mem}
+	f.events(t,
+		ev{at: at(-40, "1h"), kind: "touch", name: "impression", anon: "A", channel: "Old"}, // beyond the 30-day lookback
+		ev{at: at(-5, "1h"), kind: "touch", name: "impression", anon: "A", channel: "Before"},
+		ev{at: at(1, "1h"), kind: "touch", name: "conversion", anon: "A", channel: "Same", conv: true, value: 2},
+		ev{at: at(3, "1h"), kind: "touch", name: "impression", anon: "A", channel: "Between"},
+		ev{at: at(4, "1h"), kind: "touch", name: "conversion", anon: "A", channel: "Again", conv: true, value: 3},
+		ev{at: at(20, "1h"), kind: "touch", name: "conversion", anon: "B", channel: "Later", conv: true}, // after the range
+	)
+	out := build(t, mem, c, day0, day0.AddDate(0, 0, 9))
+	defer out.Release()
+
+	require.Equal(t, 3, out.Stats.Touchpoints, "only the range's touches are written")
+	require.Equal(t, 2, out.Stats.Conversions)
+	got := map[string][]string{}
+	for _, a := range rows(out.Tables[load.FctAttribution]) {
+		if a["model"] == "linear" {
+			k := a["occurred_at"].(time.Time).Format("02")
+			got[k] = append(got[k], a["channel"].(string))
+			require.False(t, math.IsNaN(a["credit"].(float64)))
+		}
+	}
+	// The second conversion's journey starts after the first conversion.
+	require.Equal(t, map[string][]string{"11": {"Before", "Same"}, "14": {"Between", "Again"}}, got)
+}
