@@ -71,6 +71,9 @@ func extractors(cfg Config, mem memory.Allocator) ([]extract.Extractor, error) {
 	return out, nil
 }
 
+// maxLoggedRejections bounds the rejected rows logged one by one; rejected_rows has all.
+const maxLoggedRejections = 5
+
 // runJob is the nightly job: extract every source concurrently, transform, load the
 // warehouse atomically.
 func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Logger) (*result, error) {
@@ -123,9 +126,20 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		return nil, err
 	}
 	defer out.Release()
+	if st := out.Stats; st.Events > 0 && st.Touchpoints == 0 && st.PageViews == 0 && st.Conversions == 0 {
+		log.Warn("no event of the sources falls in the run's range: set --from and --to (CLOSEDLOOP_FROM, CLOSEDLOOP_TO) to the data's dates",
+			"events_read", st.Events, "from", cfg.From.Format(time.DateOnly), "to", cfg.To.Format(time.DateOnly))
+	}
 
 	// Load: every table, then the views, then one atomic swap.
 	rejections := col.Rejections()
+	for i, r := range rejections {
+		if i == maxLoggedRejections {
+			log.Warn("more rows rejected; all are in rejected_rows", "rejected", len(rejections))
+			break
+		}
+		log.Warn("row rejected", "source", r.Input, "location", r.Location, "reason", r.Reason)
+	}
 	res := &result{RunID: runID, Stats: out.Stats, Rejected: len(rejections), Rows: map[string]int64{}}
 	for name, t := range out.Tables {
 		res.Rows[name] = t.NumRows()

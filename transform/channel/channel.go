@@ -58,8 +58,8 @@ var categories = func() map[string]string {
 }()
 
 // Category returns the source category of source ("" when it is not in the list).
-// A host is also looked up without "www." and "m.", as GA4 reports referral sources
-// by host.
+// A host is also looked up without "www.", "m.", "l." and "lm.", as sources are often
+// referrer hosts, and a search engine's host ("www.google.de") by its brand.
 func Category(source string) string {
 	s := strings.ToLower(strings.TrimSpace(source))
 	if c, ok := categories[s]; ok {
@@ -70,6 +70,15 @@ func Category(source string) string {
 			if c, ok := categories[rest]; ok {
 				return c
 			}
+			s = rest
+			break
+		}
+	}
+	// The list names search engines by brand ("google", "bing"); a referrer host of one
+	// ("google.co.uk") is the brand followed by its domain suffix.
+	if brand, _, ok := strings.Cut(s, "."); ok {
+		if c := categories[brand]; c == CategorySearch {
+			return c
 		}
 	}
 	return ""
