@@ -145,3 +145,6 @@ func (d *dict) code(s string) int32 {
 }
 
 func (d *dict) val(c int32) string { return d.vals[c] }
+
+// release frees a builder whose table is not wanted (a failed step).
+func (o *out) release() { o.b.Release() }

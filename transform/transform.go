@@ -44,6 +44,12 @@ type Options struct {
 	SessionTimeout time.Duration
 	// Models are the attribution models to run.
 	Models []attribution.Model
+	// OverlapJourneys lets every conversion look back the whole window; by default the
+	// journey of a repeated conversion of one type starts after the previous one.
+	OverlapJourneys bool
+	// MicroConversions are event names that count as conversions of their own type
+	// (GA4 key events such as generate_lead or sign_up), valued by the event's value.
+	MicroConversions []string
 	// Currency is the reporting currency, used for deals without one.
 	Currency string
 	Logger   *slog.Logger
@@ -542,8 +548,12 @@ func (b *builder) conversions(_ context.Context, in Inputs) error {
 	isConv, at, name := b.cols.bool(ev, "is_conversion"), b.cols.ts(ev, "occurred_at"), b.cols.str(ev, "event_name")
 	anon, val, cur := b.cols.str(ev, "anonymous_id"), b.cols.f64(ev, "conversion_value"), b.cols.str(ev, "currency")
 	dup := map[uint64]int{}
+	micro := map[string]bool{}
+	for _, m := range b.opt.MicroConversions {
+		micro[m] = true
+	}
 	for i := 0; i < isConv.Len(); i++ {
-		if !isConv.Value(i) || b.evNode[i] < 0 {
+		if !(isConv.Value(i) || len(micro) > 0 && micro[name.Value(i)]) || b.evNode[i] < 0 {
 			continue
 		}
 		v := nan
@@ -580,111 +590,112 @@ func (b *builder) conversions(_ context.Context, in Inputs) error {
 	return nil
 }
 
-// attribute builds each conversion's journey and writes every model's credits.
+// attribute builds each conversion's journey and writes every model's credits. The
+// data-driven models are first fitted per conversion type on the paths of every
+// journey the run sees (all days, converting and non-converting), then weigh the
+// range's journeys like the others.
 func (b *builder) attribute(ctx context.Context, _ Inputs) error {
-	ts := make([]int32, len(b.tAt))
-	for i := range ts {
-		ts[i] = int32(i)
+	jb := b.newJourneys()
+	// Models per conversion type: the rule-based ones as given, the data-driven ones
+	// fitted on that type's paths.
+	models := make([][]attribution.Model, len(b.types.vals))
+	var fitted []fittedModel
+	needPaths := false
+	for _, m := range b.opt.Models {
+		if _, ok := m.(attribution.DataDriven); ok {
+			needPaths = true
+		}
 	}
-	slices.SortFunc(ts, func(x, y int32) int {
-		if c := b.tPerson[x] - b.tPerson[y]; c != 0 {
-			return int(c)
+	var paths []attribution.PathSet
+	if needPaths {
+		var err error
+		if paths, err = jb.paths(ctx, len(b.types.vals)); err != nil {
+			return err
 		}
-		if b.tAt[x] != b.tAt[y] {
-			return cmpInt64(b.tAt[x], b.tAt[y])
-		}
-		return cmpUint64(b.tID[x], b.tID[y])
-	})
-	cs := make([]int32, len(b.cAt))
-	for i := range cs {
-		cs[i] = int32(i)
 	}
-	slices.SortFunc(cs, func(x, y int32) int {
-		if c := b.cPerson[x] - b.cPerson[y]; c != 0 {
-			return int(c)
+	for typ := range models {
+		for _, m := range b.opt.Models {
+			dd, ok := m.(attribution.DataDriven)
+			if !ok || paths[typ].Len() == 0 { // no path: every journey of the type is empty
+				models[typ] = append(models[typ], m)
+				continue
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f, err := dd.Fit(paths[typ].Paths)
+			if err != nil {
+				return fmt.Errorf("%s for %q conversions: %w", m.Name(), b.types.val(int32(typ)), err)
+			}
+			models[typ] = append(models[typ], f)
+			fitted = append(fitted, fittedModel{typ: int32(typ), model: f})
 		}
-		if b.cAt[x] != b.cAt[y] {
-			return cmpInt64(b.cAt[x], b.cAt[y])
-		}
-		if c := strings.Compare(b.types.val(b.cType[x]), b.types.val(b.cType[y])); c != 0 {
-			return c
-		}
-		return cmpUint64(b.cID[x], b.cID[y])
-	})
+	}
+	b.removalEffects(fitted)
 
 	as, _ := load.Lookup(load.FctAttribution)
 	o := newOut(b.opt.Mem, as.Schema)
-	lookback := b.opt.Lookback.Microseconds()
-	var (
-		j      attribution.Journey
-		w      []float64
-		jIdx   []int32
-		tAtBuf []int64
-		prev   = map[int32]int64{} // conversion type -> time of the person's previous one
-	)
-	ti := 0
-	for ci := 0; ci < len(cs); {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	var w []float64
+	err := jb.each(ctx, func(c int32, j *attribution.Journey, touches []int32) {
+		if !b.inRange(b.cAt[c]) {
+			return
 		}
-		person := b.cPerson[cs[ci]]
-		for ti < len(ts) && b.tPerson[ts[ti]] < person {
-			ti++
+		b.stats.Journeys++
+		if len(touches) == 0 {
+			b.stats.ConversionsWithoutTouch++
 		}
-		tEnd := ti
-		for tEnd < len(ts) && b.tPerson[ts[tEnd]] == person {
-			tEnd++
+		if cap(w) < len(touches) {
+			w = make([]float64, len(touches))
 		}
-		touches := ts[ti:tEnd]
-		tAtBuf = tAtBuf[:0]
-		for _, t := range touches {
-			tAtBuf = append(tAtBuf, b.tAt[t])
-		}
-		clear(prev)
-		for ; ci < len(cs) && b.cPerson[cs[ci]] == person; ci++ {
-			c := cs[ci]
-			at := b.cAt[c]
-			from := at - lookback
-			if p, ok := prev[b.cType[c]]; ok && p >= from {
-				from = p + 1 // the next journey of a type starts after the previous conversion
-			}
-			prev[b.cType[c]] = at
-			if !b.inRange(at) {
+		w = w[:len(touches)]
+		for _, m := range models[b.cType[c]] {
+			if len(touches) == 0 {
+				b.credit(o, c, -1, m.Name(), 1)
 				continue
 			}
-			lo, _ := slices.BinarySearch(tAtBuf, from)
-			hi, _ := slices.BinarySearch(tAtBuf, at+1)
-			jIdx = append(jIdx[:0], touches[lo:hi]...)
-			b.stats.Journeys++
-			if len(jIdx) == 0 {
-				b.stats.ConversionsWithoutTouch++
-			}
-			j.At, j.Channel = j.At[:0], j.Channel[:0]
-			for _, t := range jIdx {
-				j.At = append(j.At, b.tAt[t])
-				j.Channel = append(j.Channel, b.tChannel[t])
-			}
-			if cap(w) < len(jIdx) {
-				w = make([]float64, len(jIdx))
-			}
-			w = w[:len(jIdx)]
-			for _, m := range b.opt.Models {
-				if len(jIdx) == 0 {
-					b.credit(o, c, -1, m.Name(), 1)
-					continue
-				}
-				m.Weights(j, w)
-				for k, t := range jIdx {
-					if w[k] > 0 {
-						b.credit(o, c, t, m.Name(), w[k])
-					}
+			m.Weights(*j, w)
+			for k, t := range touches {
+				if w[k] > 0 {
+					b.credit(o, c, t, m.Name(), w[k])
 				}
 			}
 		}
-		ti = tEnd
+	})
+	if err != nil {
+		o.release()
+		return err
 	}
 	b.out[load.FctAttribution] = o.table()
 	return nil
+}
+
+// fittedModel is a data-driven model fitted on one conversion type's paths.
+type fittedModel struct {
+	typ   int32
+	model attribution.Model
+}
+
+// removalEffects writes fct_markov_removal_effect from the fitted markov models.
+func (b *builder) removalEffects(fitted []fittedModel) {
+	rs, _ := load.Lookup(load.FctMarkovRemovalEffect)
+	o := newOut(b.opt.Mem, rs.Schema)
+	for _, f := range fitted {
+		mk := attribution.MarkovOf(f.model)
+		if mk == nil {
+			continue
+		}
+		for i, ch := range mk.Channels {
+			share := mk.Share(ch)
+			o.str(0, b.types.val(f.typ))
+			o.str(1, b.channels.val(ch))
+			o.i64(2, int64(mk.Order))
+			o.f64(3, mk.RemovalEffect[i], true)
+			o.f64(4, share, true)
+			o.f64(5, share*mk.Conversions, true)
+			o.f64(6, share*mk.Value, true)
+		}
+	}
+	b.out[load.FctMarkovRemovalEffect] = o.table()
 }
 
 // credit writes one fct_attribution row; touch -1 is the (none) row.

@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -126,7 +127,7 @@ func build(t *testing.T, mem memory.Allocator, c *extract.Collector, from, to ti
 			tb.Release()
 		}
 	}()
-	models, err := attribution.Lookup(attribution.Names())
+	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
 	require.NoError(t, err)
 	out, err := Build(context.Background(), in, Options{Mem: mem, Range: extract.Range{From: from, To: to},
 		Lookback: 30 * 24 * time.Hour, SessionTimeout: 30 * time.Minute, Models: models, Currency: "USD"})
@@ -272,6 +273,32 @@ func TestBuildJourneys(t *testing.T) {
 	require.Equal(t, []string{"Organic Search"}, byModel["first_touch|customer"])
 	require.Equal(t, []string{"Direct"}, byModel["last_touch|customer"])
 	require.ElementsMatch(t, []string{"Organic Search", "Direct", "Paid Search", "Direct"}, byModel["linear|customer"])
+	// Milestone models on her customer journey: the lead was created after the paid
+	// click (touch 3), the deal on day 4 after the phone visit (touch 4), which is also
+	// the last touch before closed-won.
+	byTime := func(model string) []float64 {
+		type c struct {
+			at time.Time
+			v  float64
+		}
+		var cs []c
+		for _, a := range attr {
+			if a["conversion_type"] == "customer" && a["model"] == model {
+				cs = append(cs, c{a["touch_occurred_at"].(time.Time), a["credit"].(float64)})
+			}
+		}
+		slices.SortFunc(cs, func(x, y c) int { return x.at.Compare(y.at) })
+		var out []float64
+		for _, x := range cs {
+			out = append(out, x.v)
+		}
+		return out
+	}
+	require.InDeltaSlice(t, []float64{0.3, 0.1, 0.3, 0.3}, byTime("w_shaped"), 1e-12)
+	require.InDeltaSlice(t, []float64{0.225, 0.1, 0.225, 0.45}, byTime("full_path"), 1e-12)
+	require.InDeltaSlice(t, []float64{0.4, 0.1, 0.1, 0.4}, byTime("position_based"), 1e-12)
+	require.Equal(t, []string{"Paid Search"}, byModel["last_non_direct|customer"], "the last touch that is not Direct")
+
 	// Her lead journey stops at the form (the phone visit came later); Zed's has no touch.
 	require.ElementsMatch(t, []string{"Paid Search", "(none)"}, byModel["last_touch|lead"])
 	// The touch-log conversion's own row is a touch at its own time: it counts.

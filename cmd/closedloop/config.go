@@ -34,7 +34,12 @@ type Config struct {
 	To                    Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`
 	LateDays              int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
 	Lookback              Days          `split_words:"true" default:"90d" desc:"how far before a conversion its journey reaches (90d, 720h)"`
-	Models                []string      `split_words:"true" default:"first_touch,last_touch,linear" desc:"attribution models to run, comma-separated"`
+	Models                []string      `split_words:"true" default:"first_touch,last_touch,last_non_direct,linear,time_decay,position_based,w_shaped,full_path,markov,shapley" desc:"attribution models to run, comma-separated"`
+	DecayHalfLife         Days          `split_words:"true" default:"7d" desc:"time_decay: a touch this long before the conversion weighs half as much"`
+	PositionWeights       []float64     `split_words:"true" default:"0.4,0.4" desc:"position_based: shares of the first and the last touch (the middle ones split the rest)"`
+	MarkovOrder           int           `split_words:"true" default:"1" desc:"markov: order of the chain, 1..4"`
+	JourneyRestart        bool          `split_words:"true" default:"true" desc:"a repeated conversion of one type looks back only to the previous one (false: the whole lookback window)"`
+	MicroConversions      []string      `split_words:"true" desc:"event names that count as conversions of their own type, e.g. generate_lead,sign_up"`
 	Currency              string        `split_words:"true" default:"USD" desc:"reporting currency (ISO 4217), used where a source states none"`
 	HubspotCookieProperty string        `split_words:"true" default:"ga_client_id" desc:"HubSpot contact property that holds the GA client id (user_pseudo_id) of the contact's browser"`
 	SessionTimeout        time.Duration `split_words:"true" default:"30m" desc:"inactivity that ends a session, for sources without session ids"`
@@ -224,7 +229,23 @@ func (c *Config) validate() error {
 	if c.From.After(c.To.Time) {
 		return bad("From", "%s is after CLOSEDLOOP_TO %s", c.From.Format(time.DateOnly), c.To.Format(time.DateOnly))
 	}
-	if _, err := attribution.Lookup(c.Models); err != nil || len(c.Models) == 0 {
+	if len(c.PositionWeights) != 2 {
+		return bad("PositionWeights", "want two shares FIRST,LAST such as 0.4,0.4, got %v", c.PositionWeights)
+	}
+	if err := c.params().Validate(); err != nil {
+		field := "MarkovOrder"
+		switch {
+		case c.DecayHalfLife <= 0:
+			field = "DecayHalfLife"
+		case c.params().MarkovOrder >= 1 && c.params().MarkovOrder <= 4:
+			field = "PositionWeights"
+		}
+		return bad(field, "%v", err)
+	}
+	if len(c.Models) == 0 {
+		return bad("Models", "name at least one of %s", strings.Join(attribution.Names(), ", "))
+	}
+	if _, err := attribution.Lookup(c.Models, c.params()); err != nil {
 		return bad("Models", "%v", err)
 	}
 	if !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(c.Currency) {
@@ -244,6 +265,15 @@ func (c *Config) validate() error {
 		return bad("LogLevel", "want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	return nil
+}
+
+// params are the attribution models' settings.
+func (c *Config) params() attribution.Params {
+	p := attribution.Params{HalfLife: time.Duration(c.DecayHalfLife), MarkovOrder: c.MarkovOrder}
+	if len(c.PositionWeights) == 2 {
+		p.PositionFirst, p.PositionLast = c.PositionWeights[0], c.PositionWeights[1]
+	}
+	return p
 }
 
 // warehousePath is the DuckDB file of the warehouse spec.

@@ -135,7 +135,7 @@ func TestDemoGolden(t *testing.T) {
 
 	// The contract's non-empty tables on the sample (issue: the demo's Done means).
 	for _, name := range []string{"dim_person", "bridge_identity", "fct_touchpoint", "fct_page_view", "fct_conversion",
-		"fct_attribution", "fct_spend", "run_log", "v_channel_performance"} {
+		"fct_attribution", "fct_markov_removal_effect", "fct_spend", "run_log", "v_channel_performance"} {
 		var n int
 		require.NoError(t, db.QueryRow(`SELECT count(*) FROM `+name).Scan(&n))
 		require.Positive(t, n, name)

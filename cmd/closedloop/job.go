@@ -81,7 +81,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	runID := newRunID(started)
 	log = log.With("run_id", runID)
 	rng := extract.Range{From: cfg.From.Time, To: cfg.To.Time}
-	models, err := attribution.Lookup(cfg.Models)
+	models, err := attribution.Lookup(cfg.Models, cfg.params())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
@@ -121,7 +121,8 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		}
 	}()
 	out, err := transform.Build(ctx, in, transform.Options{Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
-		SessionTimeout: cfg.SessionTimeout, Models: models, Currency: cfg.Currency, Logger: log})
+		SessionTimeout: cfg.SessionTimeout, Models: models, Currency: cfg.Currency, Logger: log,
+		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions})
 	if err != nil {
 		return nil, err
 	}

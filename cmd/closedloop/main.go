@@ -7,6 +7,7 @@
 //
 //	closedloop run [flags]     the nightly job (configuration: closedloop help run)
 //	closedloop demo            the job on the bundled sample, into ./closedloop.duckdb
+//	closedloop attribute       the models on a paths: or touches: input, no warehouse
 //	closedloop version
 //	closedloop help [command]
 //
@@ -62,6 +63,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
+	case "attribute":
+		return attribute(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "closedloop", version)
 		return 0
@@ -88,6 +91,7 @@ func usage(w io.Writer) {
 Commands:
   run       the nightly job: extract, stitch identities, attribute, load the warehouse
   demo      the job on the bundled sample data, into ./closedloop.duckdb, with a report
+  attribute the models on aggregated paths or a touch log, no warehouse: closedloop attribute --input paths:Data.csv
   version   print the version
   help      help on a command: closedloop help run
 
@@ -119,6 +123,8 @@ Exit codes: 0 success, 1 failed run (the warehouse is left as it was), 2 bad con
 the binary (a synthetic B2B company: GA4 export files, HubSpot exports, ad spend;
 2026-01-01..2026-03-02) into ./closedloop.duckdb, and prints a short report.
 `)
+	case "attribute":
+		return attribute(context.Background(), []string{"--help"}, stdout, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "closedloop version: print the version.")
 	default:
