@@ -119,7 +119,7 @@ func (f fixture) deal(t *testing.T, id, contact string, amount float64, created,
 	require.NoError(t, dc.Flush(context.Background()))
 }
 
-func build(t *testing.T, mem memory.Allocator, c *extract.Collector, from, to time.Time) *Output {
+func build(t *testing.T, mem memory.Allocator, c *extract.Collector, from, to time.Time, opts ...func(*Options)) *Output {
 	in := Inputs{Events: c.Table(extract.TableEvents), Contacts: c.Table(extract.TableContacts),
 		Deals: c.Table(extract.TableDeals), DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend)}
 	defer func() {
@@ -129,8 +129,12 @@ func build(t *testing.T, mem memory.Allocator, c *extract.Collector, from, to ti
 	}()
 	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
 	require.NoError(t, err)
-	out, err := Build(context.Background(), in, Options{Mem: mem, Range: extract.Range{From: from, To: to},
-		Lookback: 30 * 24 * time.Hour, SessionTimeout: 30 * time.Minute, Models: models, Currency: "USD"})
+	opt := Options{Mem: mem, Range: extract.Range{From: from, To: to},
+		Lookback: 30 * 24 * time.Hour, SessionTimeout: 30 * time.Minute, Models: models, Currency: "USD"}
+	for _, o := range opts {
+		o(&opt)
+	}
+	out, err := Build(context.Background(), in, opt)
 	require.NoError(t, err)
 	return out
 }
@@ -341,4 +345,52 @@ func TestBuildRangeAndLookback(t *testing.T) {
 	}
 	// The second conversion's journey starts after the first conversion.
 	require.Equal(t, map[string][]string{"11": {"Before", "Same"}, "14": {"Between", "Again"}}, got)
+}
+
+// TestMicroConversionsAndRestart: configured event names are conversions of their own
+// type; a repeated conversion's journey starts after the previous one unless
+// OverlapJourneys; the markov table covers every conversion type with touches.
+func TestMicroConversionsAndRestart(t *testing.T) {
+	for _, overlap := range []bool{false, true} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		c := extract.NewCollector(mem)
+		f := fixture{c, mem}
+		site := "https://www.example.com"
+		f.events(t,
+			ev{at: at(0, "9h"), kind: "page_view", name: "page_view", anon: "A", session: "1", url: site + "/?utm_source=google&utm_medium=cpc", ref: ""},
+			ev{at: at(0, "9h1m"), kind: "event", name: "generate_lead", anon: "A", session: "1", url: site + "/demo"},
+			ev{at: at(1, "9h"), kind: "page_view", name: "page_view", anon: "A", session: "2", url: site + "/", ref: "https://www.bing.com/"},
+			ev{at: at(1, "9h1m"), kind: "event", name: "generate_lead", anon: "A", session: "2", url: site + "/demo"},
+			ev{at: at(2, "9h"), kind: "page_view", name: "page_view", anon: "B", session: "3", url: site + "/", ref: ""},
+		)
+		out := build(t, mem, c, day0, day0.AddDate(0, 0, 5), func(o *Options) {
+			o.MicroConversions = []string{"generate_lead"}
+			o.OverlapJourneys = overlap
+		})
+		convs := rows(out.Tables[load.FctConversion])
+		require.Len(t, convs, 2)
+		for _, cv := range convs {
+			require.Equal(t, "generate_lead", cv["conversion_type"])
+		}
+		var second []string
+		for _, a := range rows(out.Tables[load.FctAttribution]) {
+			if a["model"] == "linear" && a["occurred_at"].(time.Time).Equal(at(1, "9h1m")) {
+				second = append(second, a["channel"].(string))
+			}
+		}
+		if overlap {
+			require.ElementsMatch(t, []string{"Paid Search", "Organic Search"}, second)
+		} else {
+			require.Equal(t, []string{"Organic Search"}, second, "starts after the first conversion")
+		}
+		re := rows(out.Tables[load.FctMarkovRemovalEffect])
+		require.NotEmpty(t, re)
+		for _, r := range re {
+			require.Equal(t, "generate_lead", r["conversion_type"])
+			require.Equal(t, int64(1), r["markov_order"])
+		}
+		out.Release()
+		c.Release()
+		mem.AssertSize(t, 0)
+	}
 }
