@@ -88,6 +88,11 @@ var ContactsSchema = arrow.NewSchema([]arrow.Field{
 	field("original_source", str, true), // e.g. HubSpot hs_analytics_source
 	field("original_source_data_1", str, true),
 	field("original_source_data_2", str, true),
+	// linked_ids are other identifiers of the same person the CRM knows, as
+	// TYPE:VALUE separated by ";" with bridge_identity's types: merged records
+	// (hubspot_contact:123), the contact a lead was converted into
+	// (salesforce_contact:003...), additional e-mails (email:x@y.com).
+	field("linked_ids", str, true),
 }, nil)
 
 // DealsSchema is a CRM deal; lost and open deals are kept for the funnel.

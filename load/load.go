@@ -2,7 +2,7 @@
 // it. Implementations live in sub-packages named after the warehouse: load/duckdb.
 //
 // A run opens one Loader for its date range, calls Load once per table of Tables
-// (in that order), ApplyViews, then Commit. Nothing a run loads is visible to readers
+// (in that order), RemapPersons, ApplyViews, then Commit. Nothing a run loads is visible to readers
 // before Commit; Close without Commit discards it and leaves the previous tables as
 // they were. The loader never keeps the arrow.Table it is given past the Load call.
 package load
@@ -19,6 +19,12 @@ type Loader interface {
 	// Load replaces the rows of the contract table name as its Mode says, with t,
 	// whose schema must equal the table's.
 	Load(ctx context.Context, name string, t arrow.Table) error
+	// RemapPersons re-points rows loaded by earlier runs: every row of a date-keyed
+	// table whose person_id is an alias_id of aliases (schema: alias_id, person_id)
+	// gets that person_id, so a cookie identified today moves its old touches, page
+	// views, conversions and credits to its person. Call it after the last Load; it
+	// returns the number of rows changed.
+	RemapPersons(ctx context.Context, aliases arrow.Table) (int64, error)
 	// ApplyViews creates or replaces every SQL view of the loader's dialect.
 	ApplyViews(ctx context.Context) error
 	// Commit publishes everything loaded, atomically.

@@ -47,6 +47,11 @@ type Options struct {
 	// OverlapJourneys lets every conversion look back the whole window; by default the
 	// journey of a repeated conversion of one type starts after the previous one.
 	OverlapJourneys bool
+	// IdentityLimits cap the identifiers of each type one person may hold (guardrails);
+	// the zero value means identity.DefaultLimits.
+	IdentityLimits identity.Limits
+	// Identity configures the identity graph (hashed e-mails, blocked values).
+	Identity identity.Options
 	// MicroConversions are event names that count as conversions of their own type
 	// (GA4 key events such as generate_lead or sign_up), valued by the event's value.
 	MicroConversions []string
@@ -65,13 +70,25 @@ type Inputs struct {
 type Output struct {
 	Tables map[string]arrow.Table
 	Stats  Stats
+	// Aliases (schema AliasSchema) maps person ids an earlier run may have written to
+	// the person each now belongs to: a loader re-points the person_id of rows outside
+	// the run's range with it, so a cookie identified today moves its old touches to
+	// its person. Not a warehouse table.
+	Aliases arrow.Table
 }
+
+// AliasSchema is the schema of Output.Aliases.
+var AliasSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "alias_id", Type: arrow.BinaryTypes.String},
+	{Name: "person_id", Type: arrow.BinaryTypes.String},
+}, nil)
 
 // Stats are the counts of one Build, for run_log and the report.
 type Stats struct {
 	Events, Sessions, Touchpoints, PageViews  int
 	Conversions, ConversionsWithoutTouch      int
 	Persons, Identifiers, Journeys, SpendRows int
+	IdentityEdges, IdentityConflicts          int
 }
 
 // Release frees every table.
@@ -80,6 +97,10 @@ func (o *Output) Release() {
 		t.Release()
 	}
 	o.Tables = nil
+	if o.Aliases != nil {
+		o.Aliases.Release()
+		o.Aliases = nil
+	}
 }
 
 const usPerSec = int64(time.Second / time.Microsecond)
@@ -89,7 +110,10 @@ func Build(ctx context.Context, in Inputs, opt Options) (*Output, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	b := &builder{opt: opt, cols: columns{mem: opt.Mem}, g: identity.New(),
+	if opt.IdentityLimits == (identity.Limits{}) {
+		opt.IdentityLimits = identity.DefaultLimits
+	}
+	b := &builder{opt: opt, cols: columns{mem: opt.Mem}, g: identity.New(opt.Identity),
 		channels: newDict(), campaigns: newDict(), terms: newDict(), types: newDict(), currencies: newDict(), deals: newDict(),
 		rangeFrom: opt.Range.Start().UnixMicro(), rangeEnd: opt.Range.End().UnixMicro(),
 		out: map[string]arrow.Table{}}
@@ -122,16 +146,17 @@ func Build(ctx context.Context, in Inputs, opt Options) (*Output, error) {
 			b.out[t.Name] = newOut(opt.Mem, t.Schema).table()
 		}
 	}
-	return &Output{Tables: b.out, Stats: b.stats}, nil
+	return &Output{Tables: b.out, Stats: b.stats, Aliases: b.aliasTable}, nil
 }
 
 type builder struct {
-	opt   Options
-	cols  columns
-	g     *identity.Graph
-	p     *identity.Persons
-	stats Stats
-	out   map[string]arrow.Table
+	opt        Options
+	aliasTable arrow.Table
+	cols       columns
+	g          *identity.Graph
+	p          *identity.Persons
+	stats      Stats
+	out        map[string]arrow.Table
 
 	rangeFrom, rangeEnd int64
 
@@ -166,6 +191,10 @@ func (b *builder) release() {
 		t.Release()
 	}
 	b.out = nil
+	if b.aliasTable != nil {
+		b.aliasTable.Release()
+		b.aliasTable = nil
+	}
 }
 
 func (b *builder) inRange(us int64) bool { return us >= b.rangeFrom && us < b.rangeEnd }
@@ -184,14 +213,17 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 	n := at.Len()
 	b.stats.Events = n
 	b.evNode = make([]int32, n)
+	// Events come grouped by cookie and session: remembering the last value of each
+	// column saves most graph lookups.
+	var ma, mu, me memo
 	for i := 0; i < n; i++ {
 		t := int64(at.Value(i))
-		a := b.g.Node(identity.AnonymousID, sv(anon, i), t)
-		u := b.g.Node(identity.UserID, sv(user, i), t)
-		e := b.g.Node(identity.Email, sv(email, i), t)
-		b.g.Union(a, u)
-		b.g.Union(a, e)
-		b.g.Union(u, e)
+		a := ma.node(b.g, identity.AnonymousID, sv(anon, i), t)
+		u := mu.node(b.g, identity.UserID, sv(user, i), t)
+		e := me.node(b.g, identity.Email, sv(email, i), t)
+		b.g.Edge(a, u, identity.EventUserID, t)
+		b.g.Edge(a, e, identity.EventEmail, t)
+		b.g.Edge(u, e, identity.EventEmail, t)
 		switch {
 		case a >= 0:
 			b.evNode[i] = a
@@ -204,7 +236,7 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 
 	ct := in.Contacts
 	crm, cid := b.cols.str(ct, "crm"), b.cols.str(ct, "contact_id")
-	cemail, cookie := b.cols.str(ct, "email"), b.cols.str(ct, "cookie_id")
+	cemail, cookie, linked := b.cols.str(ct, "email"), b.cols.str(ct, "cookie_id"), b.cols.str(ct, "linked_ids")
 	created := b.cols.ts(ct, "created_at")
 	b.contactNode = make([]int32, cid.Len())
 	b.crmTypeOfContact = map[int32]string{}
@@ -215,8 +247,18 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 		}
 		t := tv(created, i)
 		c := b.g.Node(typ, cid.Value(i), t)
-		b.g.Union(c, b.g.Node(identity.Email, sv(cemail, i), t))
-		b.g.Union(c, b.g.Node(identity.AnonymousID, sv(cookie, i), 0))
+		b.g.Edge(c, b.g.Node(identity.Email, sv(cemail, i), t), identity.CRMEmail, t)
+		b.g.Edge(c, b.g.Node(identity.AnonymousID, sv(cookie, i), 0), identity.CRMCookie, t)
+		if linked.IsValid(i) {
+			for _, l := range strings.Split(linked.Value(i), ";") {
+				lt, lv, ok := strings.Cut(strings.TrimSpace(l), ":")
+				typ, err := identity.ParseType(lt)
+				if !ok || err != nil {
+					continue // extractors write only known types
+				}
+				b.g.Edge(c, b.g.Node(typ, lv, t), identity.CRMLink, t)
+			}
+		}
 		b.contactNode[i] = c
 		b.crmTypeOfContact[c] = crm.Value(i)
 	}
@@ -244,12 +286,63 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 			if err != nil {
 				return err
 			}
-			b.g.Union(d, b.g.Lookup(typ, contact))
+			b.g.Edge(d, b.g.Lookup(typ, contact), identity.DealContact, tv(dcreated, i))
 		}
 	}
-	b.p = b.g.Resolve()
+	b.p = b.g.Resolve(b.opt.IdentityLimits)
 	b.stats.Persons, b.stats.Identifiers = b.p.Len(), b.g.Len()
+	b.stats.IdentityEdges, b.stats.IdentityConflicts = b.p.EdgeCount(), len(b.p.Conflicts())
+	b.conflicts()
+	b.aliases()
 	return nil
+}
+
+// memo remembers the node of the last value looked up.
+type memo struct {
+	val   string
+	n     int32
+	first int64
+	ok    bool
+}
+
+// node is g.Node with the last answer remembered; a repeat only lowers first seen.
+func (m *memo) node(g *identity.Graph, t identity.Type, v string, at int64) int32 {
+	if m.ok && v == m.val && at >= m.first {
+		return m.n
+	}
+	m.val, m.n, m.first, m.ok = v, g.Node(t, v, at), at, true
+	return m.n
+}
+
+// conflicts writes identity_conflicts: the edges the guardrails refused.
+func (b *builder) conflicts() {
+	cs, _ := load.Lookup(load.IdentityConflicts)
+	o := newOut(b.opt.Mem, cs.Schema)
+	for _, c := range b.p.Conflicts() {
+		at, av, _ := b.p.Node(c.A)
+		bt, bv, _ := b.p.Node(c.B)
+		o.str(0, at.String())
+		o.str(1, av)
+		o.str(2, bt.String())
+		o.str(3, bv)
+		o.str(4, c.Reason())
+	}
+	b.out[load.IdentityConflicts] = o.table()
+}
+
+// aliases builds the person-id aliases the loader re-points older rows with (see
+// Output.Aliases).
+func (b *builder) aliases() {
+	o := newOut(b.opt.Mem, AliasSchema)
+	seen := map[string]bool{}
+	b.p.Aliases(func(alias, id string) {
+		if !seen[alias] {
+			seen[alias] = true
+			o.str(0, alias)
+			o.str(1, id)
+		}
+	})
+	b.aliasTable = o.table()
 }
 
 // contactLess orders CRM ids numerically when both are numbers, else as strings.

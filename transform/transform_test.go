@@ -66,6 +66,11 @@ func (f fixture) events(t *testing.T, evs ...ev) {
 }
 
 func (f fixture) contact(t *testing.T, id, email, cookie string, created time.Time, stages ...time.Time) {
+	f.linkedContact(t, id, email, cookie, "", created, stages...)
+}
+
+// linkedContact writes a contact with linked_ids.
+func (f fixture) linkedContact(t *testing.T, id, email, cookie, linked string, created time.Time, stages ...time.Time) {
 	b := extract.NewBuilder(f.mem, extract.TableContacts, f.c)
 	defer b.Release()
 	b.Str(0, "test")
@@ -87,6 +92,7 @@ func (f fixture) contact(t *testing.T, id, email, cookie string, created time.Ti
 	b.Str(14, "")
 	b.Str(15, "")
 	b.Str(16, "")
+	b.Str(17, linked)
 	require.NoError(t, b.End(context.Background()))
 	require.NoError(t, b.Flush(context.Background()))
 }
@@ -393,4 +399,39 @@ func TestMicroConversionsAndRestart(t *testing.T) {
 		c.Release()
 		mem.AssertSize(t, 0)
 	}
+}
+
+// TestIdentityOptions: CRM links merge contacts, e-mails can be stored hashed, and a
+// shared cookie's refused edge lands in identity_conflicts.
+func TestIdentityOptions(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	f := fixture{c, mem}
+	f.events(t,
+		ev{at: at(0, "9h"), kind: "page_view", name: "page_view", anon: "kiosk", user: "alice", session: "1", url: "https://x.io/"},
+		ev{at: at(1, "9h"), kind: "page_view", name: "page_view", anon: "kiosk", user: "bob", session: "2", url: "https://x.io/"},
+	)
+	f.linkedContact(t, "101", "Ann@X.com", "", "hubspot_contact:100;email:ann.private@y.com", at(2, "0h"))
+	f.contact(t, "100", "ann.old@x.com", "", at(1, "0h"))
+	out := build(t, mem, c, day0, day0.AddDate(0, 0, 5), func(o *Options) { o.Identity.HashEmails = true })
+	defer out.Release()
+
+	bridge := rows(out.Tables[load.BridgeIdentity])
+	person := map[string]string{}
+	for _, r := range bridge {
+		person[r["identifier_type"].(string)+":"+r["identifier"].(string)] = r["person_id"].(string)
+		if r["identifier_type"] == "email" {
+			require.Len(t, r["identifier"], 64, "hashed: %v", r["identifier"])
+			require.NotContains(t, r["identifier"], "@")
+		}
+	}
+	require.Equal(t, person["hubspot_contact:101"], person["hubspot_contact:100"], "merged contacts are one person")
+	require.Equal(t, person["user_id:alice"], person["anonymous_id:kiosk"])
+	require.NotEqual(t, person["user_id:alice"], person["user_id:bob"], "a shared cookie does not merge two users")
+	conflicts := rows(out.Tables[load.IdentityConflicts])
+	require.Len(t, conflicts, 1)
+	require.Contains(t, conflicts[0]["reason"], "over the limit of 1")
+	require.Equal(t, 1, out.Stats.IdentityConflicts)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/transform/attribution"
+	"closedloop/transform/identity"
 )
 
 // envPrefix prefixes every variable: CLOSEDLOOP_ANALYTICS, ...
@@ -40,6 +42,9 @@ type Config struct {
 	MarkovOrder           int           `split_words:"true" default:"1" desc:"markov: order of the chain, 1..4"`
 	JourneyRestart        bool          `split_words:"true" default:"true" desc:"a repeated conversion of one type looks back only to the previous one (false: the whole lookback window)"`
 	MicroConversions      []string      `split_words:"true" desc:"event names that count as conversions of their own type, e.g. generate_lead,sign_up"`
+	HashPii               bool          `split_words:"true" default:"false" desc:"store e-mails as the hex SHA-256 of the trimmed, lower-cased address (bridge_identity, identity_conflicts)"`
+	IdentityLimits        string        `split_words:"true" default:"email=5,user_id=1,hubspot_contact=5,salesforce_contact=5,salesforce_lead=5" desc:"most identifiers of a type one person may hold, TYPE=N,...; an edge that would exceed one is refused and reported in identity_conflicts"`
+	IdentityBlocklist     []string      `split_words:"true" desc:"more placeholder values that identify nobody (besides null, undefined, test@example.com, ...)"`
 	Currency              string        `split_words:"true" default:"USD" desc:"reporting currency (ISO 4217), used where a source states none"`
 	HubspotCookieProperty string        `split_words:"true" default:"ga_client_id" desc:"HubSpot contact property that holds the GA client id (user_pseudo_id) of the contact's browser"`
 	SessionTimeout        time.Duration `split_words:"true" default:"30m" desc:"inactivity that ends a session, for sources without session ids"`
@@ -111,6 +116,17 @@ func settings() []setting {
 	return out
 }
 
+// textFlag is a flag that keeps its text for envconfig to parse; a boolean one may
+// be given without a value.
+type textFlag struct {
+	val     string
+	boolean bool
+}
+
+func (f *textFlag) String() string     { return f.val }
+func (f *textFlag) Set(s string) error { f.val = s; return nil }
+func (f *textFlag) IsBoolFlag() bool   { return f.boolean }
+
 // errUsage marks bad configuration or usage: exit 2.
 var errUsage = extract.ErrConfig
 
@@ -121,8 +137,14 @@ func loadConfig(cmd string, args []string, stderr io.Writer) (Config, error) {
 	fs.SetOutput(io.Discard)
 	vals := map[string]*string{}
 	sets := settings()
+	cfgType := reflect.TypeFor[Config]()
 	for _, s := range sets {
-		vals[s.flag] = fs.String(s.flag, "", s.desc)
+		v := &textFlag{}
+		if f, ok := cfgType.FieldByName(s.field); ok && f.Type.Kind() == reflect.Bool {
+			v.boolean = true // --hash-pii alone means true
+		}
+		vals[s.flag] = &v.val
+		fs.Var(v, s.flag, s.desc)
 	}
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("%w: %v (closedloop help %s lists the flags)", errUsage, err, cmd)
@@ -168,6 +190,12 @@ func loadConfig(cmd string, args []string, stderr io.Writer) (Config, error) {
 func unwrapParse(err error) error {
 	var ne *strconv.NumError
 	if errors.As(err, &ne) {
+		switch ne.Func {
+		case "ParseBool":
+			return fmt.Errorf("want true or false")
+		case "ParseFloat":
+			return fmt.Errorf("want numbers such as 0.4")
+		}
 		return fmt.Errorf("want a whole number")
 	}
 	return err
@@ -242,6 +270,9 @@ func (c *Config) validate() error {
 		}
 		return bad(field, "%v", err)
 	}
+	if _, err := c.identityLimits(); err != nil {
+		return bad("IdentityLimits", "%v", err)
+	}
 	if len(c.Models) == 0 {
 		return bad("Models", "name at least one of %s", strings.Join(attribution.Names(), ", "))
 	}
@@ -265,6 +296,31 @@ func (c *Config) validate() error {
 		return bad("LogLevel", "want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	return nil
+}
+
+// identityLimits parses IdentityLimits; types it does not name have no limit.
+func (c *Config) identityLimits() (identity.Limits, error) {
+	var l identity.Limits
+	for _, part := range strings.Split(c.IdentityLimits, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, num, ok := strings.Cut(part, "=")
+		t, err := identity.ParseType(strings.TrimSpace(name))
+		if !ok || err != nil {
+			return l, fmt.Errorf("want TYPE=N,... such as email=5,user_id=1, got %q (%v)", part, err)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if err != nil || n < 1 {
+			return l, fmt.Errorf("want a limit ≥ 1 in %q", part)
+		}
+		l[t] = n
+	}
+	if l == (identity.Limits{}) {
+		return l, fmt.Errorf("name at least one limit, such as email=5 (a limit of 1000000 is as good as none)")
+	}
+	return l, nil
 }
 
 // params are the attribution models' settings.

@@ -46,6 +46,7 @@ func demoConfig(dir, warehouse string) (Config, error) {
 		PositionWeights:       []float64{0.4, 0.4},
 		MarkovOrder:           1,
 		JourneyRestart:        true,
+		IdentityLimits:        "email=5,user_id=1,hubspot_contact=5,salesforce_contact=5,salesforce_lead=5",
 		Currency:              "USD",
 		HubspotCookieProperty: "ga_client_id",
 		SessionTimeout:        30 * time.Minute,
@@ -212,8 +213,12 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	fmt.Fprintf(w, "\nIdentity: %d persons; %d use more than one browser; %d of %d leads had anonymous visits before their form submit.\n",
-		persons, multi, anonFirst, leads)
+	var refused int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM identity_conflicts`).Scan(&refused); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(w, "\nIdentity: %d persons; %d use more than one browser; %d of %d leads had anonymous visits before their form submit;\n"+
+		"%d identity links refused by the guardrails (identity_conflicts).\n", persons, multi, anonFirst, leads, refused)
 	return nil
 }
 

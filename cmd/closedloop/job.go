@@ -25,6 +25,7 @@ import (
 	"closedloop/load/duckdb"
 	"closedloop/transform"
 	"closedloop/transform/attribution"
+	"closedloop/transform/identity"
 )
 
 // maxExtractors bounds the extractors running at once: each holds a file or an API
@@ -120,9 +121,14 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			t.Release()
 		}
 	}()
+	limits, err := cfg.identityLimits()
+	if err != nil {
+		return nil, fmt.Errorf("%w: CLOSEDLOOP_IDENTITY_LIMITS: %v", errUsage, err)
+	}
 	out, err := transform.Build(ctx, in, transform.Options{Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
 		SessionTimeout: cfg.SessionTimeout, Models: models, Currency: cfg.Currency, Logger: log,
-		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions})
+		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
+		IdentityLimits: limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist}})
 	if err != nil {
 		return nil, err
 	}
@@ -148,14 +154,10 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	res.Rows[load.RejectedRows] = int64(len(rejections))
 	res.Rows[load.RunLog] = 1
 
-	counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs)}
-	countsJSON, _ := json.Marshal(counts)
 	var inputs []string
 	for _, ex := range exs {
 		inputs = append(inputs, ex.Name())
 	}
-	runLog := runLogTable(mem, runID, started, rng, strings.Join(inputs, ","), cfg.Warehouse, string(countsJSON), len(rejections))
-	defer runLog.Release()
 	rejected := rejectedTable(mem, runID, rejections)
 	defer rejected.Release()
 
@@ -168,6 +170,22 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		tbl := out.Tables[t.Name]
 		switch t.Name {
 		case load.RunLog:
+			// Older rows first move to the persons their identifiers now belong to,
+			// so that run_log can say how many did.
+			remapped, err := ld.RemapPersons(ctx, out.Aliases)
+			if err != nil {
+				return nil, err
+			}
+			if remapped > 0 {
+				log.Info("rows of earlier runs moved to their stitched person", "rows", remapped)
+			}
+			st := out.Stats
+			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs),
+				"identity": map[string]int{"identifiers": st.Identifiers, "persons": st.Persons, "edges": st.IdentityEdges,
+					"edges_refused": st.IdentityConflicts, "rows_repointed": int(remapped)}}
+			countsJSON, _ := json.Marshal(counts)
+			runLog := runLogTable(mem, runID, started, rng, strings.Join(inputs, ","), cfg.Warehouse, string(countsJSON), len(rejections))
+			defer runLog.Release()
 			tbl = runLog
 		case load.RejectedRows:
 			tbl = rejected
@@ -175,6 +193,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		if err := ld.Load(ctx, t.Name, tbl); err != nil {
 			return nil, err
 		}
+	}
+	if n := out.Stats.IdentityConflicts; n > 0 {
+		log.Warn("identity edges refused by the guardrails; see identity_conflicts", "edges_refused", n)
 	}
 	if err := ld.ApplyViews(ctx); err != nil {
 		return nil, err

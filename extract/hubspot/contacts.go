@@ -27,6 +27,7 @@ var (
 	ctSource      = extract.Col(extract.TableContacts, "original_source")
 	ctSourceData1 = extract.Col(extract.TableContacts, "original_source_data_1")
 	ctSourceData2 = extract.Col(extract.TableContacts, "original_source_data_2")
+	ctLinkedIDs   = extract.Col(extract.TableContacts, "linked_ids")
 )
 
 // lifecycleStages maps HubSpot's internal lifecyclestage values to ours. Any other
@@ -66,6 +67,7 @@ type contactRow struct {
 	created, updated                      time.Time
 	lead, mql, sql, opportunity, customer time.Time
 	source, sourceData1, sourceData2      string
+	linked                                string // linked_ids: merged contacts, additional e-mails
 }
 
 // readContacts reads contacts.ndjson into extract.TableContacts. The ids of archived
@@ -110,6 +112,7 @@ func (e *Extractor) readContacts(ctx context.Context, w extract.Writer, archived
 		b.Str(ctSource, r.source)
 		b.Str(ctSourceData1, r.sourceData1)
 		b.Str(ctSourceData2, r.sourceData2)
+		b.Str(ctLinkedIDs, r.linked)
 		return b.End(ctx)
 	})
 	if err != nil {
@@ -132,6 +135,7 @@ func (e *Extractor) contact(o *object, id string) (contactRow, *badField) {
 	if e.cfg.CookieProperty != "" {
 		r.cookie = o.prop(e.cfg.CookieProperty)
 	}
+	r.linked = linkedIDs(id, o.prop("hs_merged_object_ids"), o.prop("hs_additional_emails"))
 	r.created = t.orTop(t.get("createdate"), "createdAt", o.CreatedAt)
 	r.updated = t.orTop(t.get("lastmodifieddate"), "updatedAt", o.UpdatedAt)
 	r.lead = stageDate(t, "lead")
@@ -140,4 +144,21 @@ func (e *Extractor) contact(o *object, id string) (contactRow, *badField) {
 	r.opportunity = stageDate(t, "opportunity")
 	r.customer = stageDate(t, "customer")
 	return r, t.bad
+}
+
+// linkedIDs builds linked_ids from hs_merged_object_ids (the ids of contacts merged
+// into this one) and hs_additional_emails, both ";"-separated in HubSpot.
+func linkedIDs(id, merged, emails string) string {
+	var out []string
+	for _, m := range strings.Split(merged, ";") {
+		if m = strings.TrimSpace(m); m != "" && m != id {
+			out = append(out, "hubspot_contact:"+m)
+		}
+	}
+	for _, e := range strings.Split(emails, ";") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, "email:"+strings.ToLower(e))
+		}
+	}
+	return strings.Join(out, ";")
 }

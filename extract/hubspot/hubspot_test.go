@@ -111,6 +111,8 @@ func TestExtractContacts(t *testing.T) {
 	require.Equal(t, "PAID_SEARCH", ann["original_source"])
 	require.Equal(t, "brand_search", ann["original_source_data_1"])
 	require.Equal(t, "closedloop", ann["original_source_data_2"])
+	require.Equal(t, "hubspot_contact:95;hubspot_contact:96;email:ann.alt@example.com", ann["linked_ids"],
+		"merged contacts (not itself) and additional e-mails")
 
 	// Bob's dates are epoch-millisecond strings for the same instants as Ann's.
 	bob := got["102"]

@@ -275,6 +275,37 @@ func value(col arrow.Array, i int) driver.Value {
 	panic("duckdb: no appender value for " + col.DataType().String())
 }
 
+// RemapPersons re-points person_id of the date-keyed tables through aliases (see
+// load.Loader): the aliases go into a temporary table, then one UPDATE per table.
+func (l *Loader) RemapPersons(ctx context.Context, aliases arrow.Table) (int64, error) {
+	if aliases == nil || aliases.NumRows() == 0 {
+		return 0, nil
+	}
+	const tmp = "_closedloop_person_alias"
+	if _, err := l.conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+tmp+" (alias_id VARCHAR PRIMARY KEY, person_id VARCHAR NOT NULL)"); err != nil {
+		return 0, fmt.Errorf("duckdb: person aliases: %w", err)
+	}
+	defer l.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
+	if _, err := l.append(ctx, tmp, aliases); err != nil {
+		return 0, fmt.Errorf("duckdb: person aliases: %w", err)
+	}
+	var total int64
+	for _, t := range load.Tables {
+		if t.Mode != load.ReplaceRange || t.Schema.FieldIndices("person_id") == nil {
+			continue
+		}
+		res, err := l.conn.ExecContext(ctx, fmt.Sprintf(
+			"UPDATE %s SET person_id = a.person_id FROM %s a WHERE %s.person_id = a.alias_id", quote(t.Name), tmp, quote(t.Name)))
+		if err != nil {
+			return total, fmt.Errorf("duckdb: re-point %s.person_id: %w", t.Name, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	l.cfg.Logger.Debug("persons re-pointed", "rows", total)
+	return total, nil
+}
+
 // ApplyViews creates or replaces every DuckDB view of package views.
 func (l *Loader) ApplyViews(ctx context.Context) error {
 	vs, err := views.List("duckdb")
