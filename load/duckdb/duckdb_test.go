@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/load"
+	"closedloop/load/loadtest"
 )
 
 func day(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
@@ -207,4 +208,34 @@ func TestSchemaMismatchIsRefused(t *testing.T) {
 	wrong := tableOf(t, mem, load.FctSpend)
 	defer wrong.Release()
 	require.ErrorContains(t, l.Load(ctx, load.FctConversion, wrong), "differs from the contract")
+}
+
+// TestSuite runs the loader suite every warehouse runs.
+func TestSuite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "suite.duckdb")
+	loadtest.Run(t, loadtest.Target{
+		Open: func(t *testing.T, r load.Range) load.Loader {
+			l, err := Open(context.Background(), Config{Path: path, Range: r})
+			require.NoError(t, err)
+			return l
+		},
+		DB: func(t *testing.T) *sql.DB {
+			db, err := OpenReadOnly(path)
+			require.NoError(t, err)
+			return db
+		},
+		Table: func(name string) string { return name },
+		Columns: func(t *testing.T, db *sql.DB, table string) []string {
+			rows, err := db.Query(`SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position`, table)
+			require.NoError(t, err)
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var c string
+				require.NoError(t, rows.Scan(&c))
+				out = append(out, c)
+			}
+			return out
+		},
+	})
 }
