@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-//go:embed duckdb/*.sql
+//go:embed */*.sql
 var files embed.FS
 
 // View is one view of one dialect.
@@ -21,8 +21,18 @@ type View struct {
 	SQL  string // a CREATE OR REPLACE VIEW statement
 }
 
-// Dialects lists the dialects that have views.
-func Dialects() []string { return []string{"duckdb"} }
+// Dialects lists the dialects that have views (the folders of sql/).
+func Dialects() []string {
+	entries, _ := files.ReadDir(".")
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // List returns every view of dialect, ordered by name (views do not depend on one
 // another, so any order works).

@@ -239,3 +239,21 @@ func TestSuite(t *testing.T) {
 		},
 	})
 }
+
+// TestTimestampsStayUTC: a timestamp goes in and comes out as the same UTC instant to
+// the microsecond, whatever the process's time zone and the ingest path.
+func TestTimestampsStayUTC(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ts.duckdb")
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	at := time.Date(2026, 1, 5, 23, 30, 0, 123456000, time.UTC)
+	conv := tableOf(t, mem, load.FctConversion, convRow("c1", at))
+	defer conv.Release()
+	run(t, path, day(5), day(5), map[string]arrow.Table{load.FctConversion: conv}, 0)
+	db, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer db.Close()
+	var s string
+	require.NoError(t, db.QueryRow(`SELECT strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%f') FROM fct_conversion`).Scan(&s))
+	require.Equal(t, "2026-01-05T23:30:00.123456", s, Ingest)
+}
