@@ -148,3 +148,9 @@ func (d *dict) val(c int32) string { return d.vals[c] }
 
 // release frees a builder whose table is not wanted (a failed step).
 func (o *out) release() { o.b.Release() }
+
+// Empty returns a table with schema s and no rows (for tables a run has nothing for).
+// The caller releases it.
+func Empty(mem memory.Allocator, s *arrow.Schema) arrow.Table {
+	return newOut(mem, s).table()
+}

@@ -31,7 +31,8 @@ type Config struct {
 	Analytics             string        `split_words:"true" desc:"analytics sources, comma-separated KIND:LOCATION: ga4:GLOB (GA4 export NDJSON, .gz ok), touches:FILE (touch log CSV cookie,time,interaction,conversion,conversion_value,channel)"`
 	CRM                   string        `split_words:"true" desc:"CRM sources: hubspot:DIR (folder of HubSpot v3 exports: contacts.ndjson, deals.ndjson, pipelines.json, deal_contacts.ndjson)"`
 	Spend                 string        `split_words:"true" desc:"ad spend sources: spend:GLOB (CSV date,source,medium,campaign,cost,clicks,impressions,currency)"`
-	Warehouse             string        `split_words:"true" default:"duckdb:closedloop.duckdb" desc:"where the tables go: duckdb:PATH"`
+	Warehouse             string        `split_words:"true" default:"duckdb:closedloop.duckdb" desc:"where the tables go: duckdb:PATH, postgres:DSN, bigquery:PROJECT.DATASET or parquet:DIR"`
+	BigqueryLocation      string        `split_words:"true" default:"US" desc:"location of a BigQuery dataset closedloop creates (US, EU, europe-west3, ...)"`
 	From                  Date          `split_words:"true" desc:"first day of the run, YYYY-MM-DD (UTC); default: TO minus LATE_DAYS"`
 	To                    Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`
 	LateDays              int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
@@ -241,9 +242,8 @@ func (c *Config) validate() error {
 	if strings.TrimSpace(c.Analytics+c.CRM) == "" {
 		return bad("Analytics", "no source: set CLOSEDLOOP_ANALYTICS and/or CLOSEDLOOP_CRM, e.g. --analytics 'touches:log.csv'")
 	}
-	kind, loc, ok := strings.Cut(c.Warehouse, ":")
-	if !ok || loc == "" || kind != "duckdb" {
-		return bad("Warehouse", "want duckdb:PATH (this build writes DuckDB), got %q", c.Warehouse)
+	if err := checkWarehouse(c.Warehouse); err != nil {
+		return bad("Warehouse", "%v", err)
 	}
 	if c.LateDays < 0 {
 		return bad("LateDays", "must not be negative, got %d", c.LateDays)

@@ -22,7 +22,6 @@ import (
 	"closedloop/extract/spend"
 	"closedloop/extract/touches"
 	"closedloop/load"
-	"closedloop/load/duckdb"
 	"closedloop/transform"
 	"closedloop/transform/attribution"
 	"closedloop/transform/identity"
@@ -161,7 +160,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	rejected := rejectedTable(mem, runID, rejections)
 	defer rejected.Release()
 
-	ld, err := duckdb.Open(ctx, duckdb.Config{Path: cfg.warehousePath(), Range: load.Range{From: rng.From, To: rng.To}, Logger: log})
+	ld, err := openWarehouse(ctx, cfg, load.Range{From: rng.From, To: rng.To}, runID, log)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@
 //	closedloop run [flags]     the nightly job (configuration: closedloop help run)
 //	closedloop demo            the job on the bundled sample, into ./closedloop.duckdb
 //	closedloop attribute       the models on a paths: or touches: input, no warehouse
+//	closedloop lookml --out D  LookML for every table and view
 //	closedloop version
 //	closedloop help [command]
 //
@@ -65,6 +66,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return demo(ctx, rest, stdout, stderr)
 	case "attribute":
 		return attribute(ctx, rest, stdout, stderr)
+	case "lookml":
+		return lookmlCmd(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "closedloop", version)
 		return 0
@@ -92,6 +95,7 @@ Commands:
   run       the nightly job: extract, stitch identities, attribute, load the warehouse
   demo      the job on the bundled sample data, into ./closedloop.duckdb, with a report
   attribute the models on aggregated paths or a touch log, no warehouse: closedloop attribute --input paths:Data.csv
+  lookml    LookML views, model and explores for Looker: closedloop lookml --out DIR
   version   print the version
   help      help on a command: closedloop help run
 

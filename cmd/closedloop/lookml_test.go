@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/load"
+)
+
+func TestLookML(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := runMain(t, "lookml", "--out", dir, "--schema", "analytics")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "wrote 12 views")
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		s := string(b)
+		require.Equal(t, strings.Count(s, "{"), strings.Count(s, "}"), "%s: balanced braces", name)
+		return s
+	}
+	for _, tb := range load.Tables {
+		v := read(tb.Name + ".view.lkml")
+		assert.Contains(t, v, "sql_table_name: @{closedloop_schema}."+tb.Name+" ;;")
+		for _, f := range tb.Schema.Fields() {
+			assert.Contains(t, v, "${TABLE}."+f.Name+" ;;", "%s.%s has a dimension", tb.Name, f.Name)
+		}
+		assert.Contains(t, v, "primary_key: yes", tb.Name)
+	}
+	attr := read("fct_attribution.view.lkml")
+	assert.Contains(t, attr, "measure: total_conversions {\n    type: sum\n    sql: ${TABLE}.credit ;;")
+	assert.Contains(t, attr, "measure: total_revenue {")
+	assert.Contains(t, attr, "dimension_group: occurred {")
+	assert.Contains(t, read("fct_spend.view.lkml"), "measure: total_spend {")
+	vcp := read("v_channel_performance.view.lkml")
+	assert.Contains(t, vcp, "measure: roas {")
+	assert.Contains(t, vcp, "dimension: channel {\n    type: string")
+	assert.Contains(t, vcp, "dimension: roi {\n    type: number")
+	model := read("closedloop.model.lkml")
+	assert.Contains(t, model, "explore: fct_attribution {")
+	assert.Contains(t, model, "explore: v_channel_performance {}")
+	assert.Contains(t, read("manifest.lkml"), `value: "analytics"`)
+
+	code, _, _ = runMain(t, "lookml")
+	assert.Equal(t, 2, code)
+}

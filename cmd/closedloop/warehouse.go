@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"closedloop/load"
+	"closedloop/load/bigquery"
+	"closedloop/load/duckdb"
+	"closedloop/load/parquet"
+	"closedloop/load/postgres"
+)
+
+// warehouseKinds are the warehouse specs this build writes.
+const warehouseKinds = "duckdb:PATH, parquet:DIR, postgres:DSN or bigquery:PROJECT.DATASET"
+
+// checkWarehouse validates a warehouse spec without connecting.
+func checkWarehouse(spec string) error {
+	kind, loc, ok := strings.Cut(spec, ":")
+	if !ok || strings.TrimSpace(loc) == "" {
+		return fmt.Errorf("want %s, got %q", warehouseKinds, spec)
+	}
+	switch kind {
+	case "duckdb", "parquet", "postgres":
+		return nil
+	case "bigquery":
+		if _, _, err := bigqueryTarget(loc); err != nil {
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown warehouse kind %q: want %s", kind, warehouseKinds)
+}
+
+// bigqueryTarget splits PROJECT.DATASET.
+func bigqueryTarget(loc string) (project, dataset string, err error) {
+	i := strings.LastIndex(loc, ".")
+	if i <= 0 || i == len(loc)-1 {
+		return "", "", fmt.Errorf("want bigquery:PROJECT.DATASET, got %q", "bigquery:"+loc)
+	}
+	return loc[:i], loc[i+1:], nil
+}
+
+// openWarehouse opens the loader of cfg.Warehouse for one run.
+func openWarehouse(ctx context.Context, cfg Config, rng load.Range, runID string, log *slog.Logger) (load.Loader, error) {
+	kind, loc, _ := strings.Cut(cfg.Warehouse, ":")
+	switch kind {
+	case "duckdb":
+		return duckdb.Open(ctx, duckdb.Config{Path: loc, Range: rng, Logger: log})
+	case "parquet":
+		return parquet.Open(ctx, parquet.Config{Dir: loc, Range: rng, RunID: runID, Logger: log})
+	case "postgres":
+		return postgres.Open(ctx, postgres.Config{DSN: loc, Range: rng, Logger: log})
+	case "bigquery":
+		project, dataset, err := bigqueryTarget(loc)
+		if err != nil {
+			return nil, err
+		}
+		return bigquery.Open(ctx, bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigqueryLocation,
+			Range: rng, RunID: runID, Labels: map[string]string{"app": "closedloop"}, Logger: log})
+	}
+	return nil, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE: want %s, got %q", errUsage, warehouseKinds, cfg.Warehouse)
+}
