@@ -5,6 +5,12 @@
 // (in that order), RemapPersons, ApplyViews, then Commit. Nothing a run loads is visible to readers
 // before Commit; Close without Commit discards it and leaves the previous tables as
 // they were. The loader never keeps the arrow.Table it is given past the Load call.
+//
+// How atomic Commit is depends on the warehouse: DuckDB swaps the whole file and
+// PostgreSQL commits one transaction (all tables at once); BigQuery replaces each
+// table, and each day partition of a fact table, atomically but one after another;
+// Parquet renames file by file. Each package's doc says what a reader can see while
+// Commit runs.
 package load
 
 import (
@@ -23,7 +29,8 @@ type Loader interface {
 	// table whose person_id is an alias_id of aliases (schema: alias_id, person_id)
 	// gets that person_id, so a cookie identified today moves its old touches, page
 	// views, conversions and credits to its person. Call it after the last Load; it
-	// returns the number of rows changed.
+	// returns the number of rows changed (0 from a loader that runs it at Commit, such
+	// as BigQuery's, which reports the count afterwards).
 	RemapPersons(ctx context.Context, aliases arrow.Table) (int64, error)
 	// ApplyViews creates or replaces every SQL view of the loader's dialect.
 	ApplyViews(ctx context.Context) error
