@@ -77,9 +77,19 @@ func (b *Builder) Int(i int, v int64, ok bool) {
 // Bool appends v to column i.
 func (b *Builder) Bool(i int, v bool) { b.b.Field(i).(*array.BooleanBuilder).Append(v) }
 
-// End closes the current row and writes a batch when BatchRows are buffered.
+// End closes the current row and writes a batch when BatchRows are buffered. A
+// nullable column the row did not set is null, so an extractor sets only the columns
+// its source has; a non-nullable one left unset is a programming error and panics.
 func (b *Builder) End(ctx context.Context) error {
 	b.n++
+	for i, f := range b.b.Fields() {
+		if f.Len() < b.n {
+			if !b.b.Schema().Field(i).Nullable {
+				panic("extract: " + b.table + "." + b.b.Schema().Field(i).Name + " not set")
+			}
+			f.AppendNull()
+		}
+	}
 	if b.n >= BatchRows {
 		return b.Flush(ctx)
 	}

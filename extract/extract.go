@@ -6,8 +6,9 @@
 // concurrently, each from its own goroutine; the run cancels the context of the others
 // when one of them returns an error. End of input is a nil return.
 //
-// Implementations live in sub-packages named after what they read: extract/ga4,
-// extract/touches, extract/hubspot, extract/spend.
+// Implementations live in sub-packages named after what they read: extract/ga4 (with
+// extract/ga4/bqstorage for the BigQuery tables), extract/segment, extract/touches,
+// extract/hubspot, extract/spend.
 package extract
 
 import (
@@ -78,6 +79,11 @@ func (r Range) Contains(t time.Time) bool {
 
 // ErrConfig marks errors in the user's configuration: the command exits 2.
 var ErrConfig = errors.New("configuration")
+
+// ErrAuth marks a source that refused the run's credentials (an expired or revoked
+// token): the run fails with exit 1 and loads nothing. Its message names the variable
+// to fix and never contains the secret.
+var ErrAuth = errors.New("authentication")
 
 // Spec is one parsed source spec: KIND:LOCATION.
 type Spec struct {

@@ -67,6 +67,10 @@ var EventsSchema = arrow.NewSchema([]arrow.Field{
 	field("is_conversion", bln, false),   // the row is also a conversion (touch logs, micro-conversions)
 	field("conversion_value", f64, true), // revenue of that conversion
 	field("currency", str, true),
+	// crm_record is the CRM person the event belongs to, as TYPE:VALUE with
+	// bridge_identity's types (hubspot_contact:123, salesforce_lead:00Q...): set by CRM
+	// extractors on selling activities and e-mail events, which carry no cookie.
+	field("crm_record", str, true),
 }, nil)
 
 // ContactsSchema is a CRM person with the lifecycle milestones that become conversions.
@@ -118,6 +122,9 @@ var DealContactsSchema = arrow.NewSchema([]arrow.Field{
 	field("crm", str, false),
 	field("deal_id", str, false),
 	field("contact_id", str, false),
+	// is_primary marks the deal's primary contact (Salesforce's primary contact role);
+	// a deal without one joins its contact with the smallest id.
+	field("is_primary", bln, true),
 }, nil)
 
 // SpendSchema is one day of cost for one campaign on one platform.

@@ -42,21 +42,41 @@ func channelFixture() map[string]viewtest.Rows {
 func TestChannelPerformance(t *testing.T) {
 	for _, w := range viewtest.Load(t, channelFixture()) {
 		t.Run(w.Dialect, func(t *testing.T) {
-			got := viewtest.Query(t, w.DB, `SELECT model, conversion_type, channel, conversions, revenue, spend, cpa, roas, roi
-				FROM v_channel_performance ORDER BY model, conversion_type, channel`)
+			// first_touch by touch day: customer 1 was touched on 2 March on Paid Search,
+			// customer 2 and the lead on 3 March by Email; Paid Search spent 20 each day.
+			got := viewtest.Query(t, w.DB, `SELECT day, conversion_type, channel, conversions, revenue, spend, cpa, cac, roas, roi
+				FROM v_channel_performance WHERE date_basis = 'touch_date' AND model = 'first_touch'
+				ORDER BY day, conversion_type, channel`)
 			assert.Equal(t, []string{
-				"first_touch | customer | Email | 1 | 300 | NULL | NULL | NULL | NULL",
-				// 40 spent, 1 customer worth 100: CPA 40, ROAS 2.5, ROI (100-40)/40 = 1.5
-				"first_touch | customer | Paid Search | 1 | 100 | 40 | 40 | 2.5 | 1.5",
-				"first_touch | lead | Email | 1 | NULL | NULL | NULL | NULL | NULL",
-				// no lead on Paid Search: no conversions, so no CPA (never a division by 0)
-				"first_touch | lead | Paid Search | 0 | NULL | 40 | NULL | NULL | NULL",
-				"linear | customer | Email | 0.5 | 150 | NULL | NULL | NULL | NULL",
-				// 1.5 customers, 250 revenue: CPA 40/1.5, ROAS 6.25, ROI 5.25
-				"linear | customer | Paid Search | 1.5 | 250 | 40 | 26.666667 | 6.25 | 5.25",
-				"linear | lead | Email | 1 | NULL | NULL | NULL | NULL | NULL",
-				"linear | lead | Paid Search | 0 | NULL | 40 | NULL | NULL | NULL",
+				// 1 customer worth 100 for 20: CPA 20, CAC 20, ROAS 5, ROI (100-20)/20 = 4
+				"2026-03-02 | customer | Paid Search | 1 | 100 | 20 | 20 | 20 | 5 | 4",
+				// no lead that day: no CPA (never a division by 0); CAC is per customer
+				"2026-03-02 | lead | Paid Search | 0 | NULL | 20 | NULL | 20 | NULL | NULL",
+				"2026-03-03 | customer | Email | 1 | 300 | NULL | NULL | NULL | NULL | NULL",
+				// spent 20, earned nothing: revenue 0, ROAS 0, ROI -1
+				"2026-03-03 | customer | Paid Search | 0 | 0 | 20 | NULL | NULL | 0 | -1",
+				// leads carry no revenue: NULL revenue, ROAS and ROI
+				"2026-03-03 | lead | Email | 1 | NULL | NULL | NULL | NULL | NULL | NULL",
+				"2026-03-03 | lead | Paid Search | 0 | NULL | 20 | NULL | NULL | NULL | NULL",
 			}, got)
+
+			// Over the period, by conversion day, linear: Paid Search earns customer 1 (100)
+			// and half of customer 2 (150) for 40; Email the other half.
+			got = viewtest.Query(t, w.DB, `SELECT channel, SUM(conversions), SUM(revenue), SUM(spend)
+				FROM v_channel_performance WHERE date_basis = 'conversion_date' AND model = 'linear' AND conversion_type = 'customer'
+				GROUP BY channel ORDER BY channel`)
+			assert.Equal(t, []string{"Email | 0.5 | 150 | NULL", "Paid Search | 1.5 | 250 | 40"}, got)
+
+			// Every credit is in both date bases: 3 conversions under 2 models.
+			got = viewtest.Query(t, w.DB, `SELECT date_basis, SUM(conversions) FROM v_channel_performance GROUP BY date_basis ORDER BY date_basis`)
+			assert.Equal(t, []string{"conversion_date | 6", "touch_date | 6"}, got) // 3 conversions x 2 models
 		})
+	}
+}
+
+// TestChannelPerformanceEmpty: an empty warehouse gives no rows, not an error.
+func TestChannelPerformanceEmpty(t *testing.T) {
+	for _, w := range viewtest.Load(t, nil) {
+		assert.Empty(t, viewtest.Query(t, w.DB, `SELECT * FROM v_channel_performance`), w.Dialect)
 	}
 }

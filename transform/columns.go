@@ -85,6 +85,18 @@ func newOut(mem memory.Allocator, s *arrow.Schema) *out {
 	return &out{b: array.NewRecordBuilder(mem, s)}
 }
 
+// reserve makes room for n more rows (and some string bytes each), so that large
+// outputs grow their buffers once instead of by repeated doubling and copying.
+func (o *out) reserve(n int) {
+	for i := range o.b.Fields() {
+		f := o.b.Field(i)
+		f.Reserve(n)
+		if sb, ok := f.(*array.StringBuilder); ok {
+			sb.ReserveData(n * 16)
+		}
+	}
+}
+
 func (o *out) str(i int, s string) {
 	fb := o.b.Field(i).(*array.StringBuilder)
 	if s == "" && o.b.Schema().Field(i).Nullable {

@@ -31,6 +31,9 @@ import (
 	"closedloop/transform/normalize"
 )
 
+// SalesChannelPrefix starts the channel of every selling activity ("Sales: Call").
+const SalesChannelPrefix = "Sales: "
+
 // Options configures Build.
 type Options struct {
 	Mem memory.Allocator
@@ -52,6 +55,22 @@ type Options struct {
 	IdentityLimits identity.Limits
 	// Identity configures the identity graph (hashed e-mails, blocked values).
 	Identity identity.Options
+	// Channels groups touches and spend rows: a user's rules (CLOSEDLOOP_CHANNEL_RULES)
+	// before or instead of GA4's default channel group; nil is GA4's default.
+	Channels *channel.Grouper
+	// AttributeSalesTouches lets selling activities (touches of a "Sales: " channel,
+	// written by the CRM extractors) take part in attribution; by default they are
+	// kept in fct_touchpoint for the funnel and sales views but credited nothing.
+	AttributeSalesTouches bool
+	// TouchEvents are event names (tracked interactions such as form_submit,
+	// file_download, demo_request) that are touches of their own besides the session's:
+	// each becomes a touchpoint at its time, with its session's traffic and channel and
+	// the event name in fct_touchpoint.event.
+	TouchEvents []string
+	// KeepSessionOnCampaignChange keeps a session of a source without session ids
+	// open when an event brings other campaign information; by default such an event
+	// starts a new session (as Universal Analytics did), so each campaign is a touch.
+	KeepSessionOnCampaignChange bool
 	// MicroConversions are event names that count as conversions of their own type
 	// (GA4 key events such as generate_lead or sign_up), valued by the event's value.
 	MicroConversions []string
@@ -85,10 +104,24 @@ var AliasSchema = arrow.NewSchema([]arrow.Field{
 
 // Stats are the counts of one Build, for run_log and the report.
 type Stats struct {
-	Events, Sessions, Touchpoints, PageViews  int
+	Events, Sessions, Touchpoints, PageViews int
+	// EventRows splits Events (every row of Inputs.Events, all days) by what it
+	// became: it reconciles with the extractors' rows read minus their rejections.
+	EventRows                                 EventRows
 	Conversions, ConversionsWithoutTouch      int
 	Persons, Identifiers, Journeys, SpendRows int
 	IdentityEdges, IdentityConflicts          int
+}
+
+// EventRows counts the analytics rows of one Build by their use; the fields add up to
+// Stats.Events.
+type EventRows struct {
+	PageViews    int `json:"page_views"`   // page or screen views (fct_page_view, session starts)
+	Touches      int `json:"touches"`      // touch-log rows: a touchpoint each
+	Interactions int `json:"interactions"` // Options.TouchEvents events: a touchpoint each
+	Other        int `json:"other"`        // other events: they open and feed sessions only
+	Identify     int `json:"identify"`     // identify / alias rows: identity only
+	Unlinked     int `json:"unlinked"`     // rows whose identifiers were all refused or blocked
 }
 
 // Release frees every table.
@@ -210,6 +243,7 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 	ev := in.Events
 	at := b.cols.ts(ev, "occurred_at")
 	anon, user, email := b.cols.str(ev, "anonymous_id"), b.cols.str(ev, "user_id"), b.cols.str(ev, "email")
+	record := b.cols.str(ev, "crm_record")
 	n := at.Len()
 	b.stats.Events = n
 	b.evNode = make([]int32, n)
@@ -224,13 +258,24 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 		b.g.Edge(a, u, identity.EventUserID, t)
 		b.g.Edge(a, e, identity.EventEmail, t)
 		b.g.Edge(u, e, identity.EventEmail, t)
+		c := int32(-1)
+		if record.IsValid(i) { // a CRM activity: its record, with what else it names
+			rt, rv, _ := strings.Cut(record.Value(i), ":")
+			if typ, err := identity.ParseType(rt); err == nil {
+				c = b.g.Node(typ, rv, t)
+				b.g.Edge(c, e, identity.CRMEmail, t)
+				b.g.Edge(c, a, identity.CRMCookie, t)
+			}
+		}
 		switch {
 		case a >= 0:
 			b.evNode[i] = a
 		case u >= 0:
 			b.evNode[i] = u
+		case e >= 0:
+			b.evNode[i] = e
 		default:
-			b.evNode[i] = e // -1 when the event has no id: extractors reject those
+			b.evNode[i] = c // -1 when the event has no id: extractors reject those
 		}
 	}
 
@@ -241,7 +286,7 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 	b.contactNode = make([]int32, cid.Len())
 	b.crmTypeOfContact = map[int32]string{}
 	for i := 0; i < cid.Len(); i++ {
-		typ, err := identity.CRMType(crm.Value(i))
+		typ, err := identity.CRMRecordType(crm.Value(i), cid.Value(i))
 		if err != nil {
 			return err
 		}
@@ -263,15 +308,20 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 		b.crmTypeOfContact[c] = crm.Value(i)
 	}
 
-	// A deal joins its primary contact: the associated contact with the smallest id.
-	// Other contacts of the deal stay separate persons (two buyers are two people).
+	// A deal joins its primary contact: the one marked is_primary, else the associated
+	// contact with the smallest id. Other contacts of the deal stay separate persons
+	// (two buyers are two people).
 	dc := in.DealContacts
 	dcCRM, dcDeal, dcContact := b.cols.str(dc, "crm"), b.cols.str(dc, "deal_id"), b.cols.str(dc, "contact_id")
+	dcPrimary := b.cols.bool(dc, "is_primary")
 	b.dealContact = map[string]string{}
+	primary := map[string]bool{}
 	for i := 0; i < dcDeal.Len(); i++ {
 		k := dcCRM.Value(i) + ":" + dcDeal.Value(i)
-		if cur, ok := b.dealContact[k]; !ok || contactLess(dcContact.Value(i), cur) {
-			b.dealContact[k] = dcContact.Value(i)
+		p := dcPrimary.IsValid(i) && dcPrimary.Value(i)
+		cur, ok := b.dealContact[k]
+		if !ok || (p && !primary[k]) || (p == primary[k] && contactLess(dcContact.Value(i), cur)) {
+			b.dealContact[k], primary[k] = dcContact.Value(i), p
 		}
 	}
 	dl := in.Deals
@@ -282,7 +332,7 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 		d := b.g.Node(identity.CRMDeal, k, tv(dcreated, i))
 		b.dealNode[k] = d
 		if contact, ok := b.dealContact[k]; ok {
-			typ, err := identity.CRMType(dCRM.Value(i))
+			typ, err := identity.CRMRecordType(dCRM.Value(i), contact)
 			if err != nil {
 				return err
 			}
@@ -367,6 +417,16 @@ type session struct {
 	traffic    normalize.Traffic
 	hasTraffic bool
 	landing    string
+	// interactions are the session's Options.TouchEvents events, written when the
+	// session closes and its traffic is known.
+	interactions []interaction
+}
+
+// interaction is a tracked interaction waiting for its session to close.
+type interaction struct {
+	at          int64
+	name, path  string
+	occurrences int // earlier identical interactions of the device, for distinct ids
 }
 
 // sessions walks every device's events in time order, cuts them into sessions, and
@@ -380,13 +440,33 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 	loc, title, ref := b.cols.str(ev, "page_location"), b.cols.str(ev, "page_title"), b.cols.str(ev, "page_referrer")
 	us, um, uc := b.cols.str(ev, "utm_source"), b.cols.str(ev, "utm_medium"), b.cols.str(ev, "utm_campaign")
 	ut, uco, gclid := b.cols.str(ev, "utm_term"), b.cols.str(ev, "utm_content"), b.cols.str(ev, "gclid")
-	givenChannel := b.cols.str(ev, "channel")
+	givenChannel, record := b.cols.str(ev, "channel"), b.cols.str(ev, "crm_record")
 
+	touchEvents := make(map[string]bool, len(b.opt.TouchEvents))
+	for _, n := range b.opt.TouchEvents {
+		touchEvents[n] = true
+	}
+	rows := &b.stats.EventRows
 	order := make([]int32, 0, at.Len())
 	for i := range b.evNode {
-		if b.evNode[i] >= 0 && kind.Value(i) != extract.KindIdentify {
-			order = append(order, int32(i))
+		k := kind.Value(i)
+		switch {
+		case b.evNode[i] < 0:
+			rows.Unlinked++
+			continue
+		case k == extract.KindIdentify:
+			rows.Identify++
+			continue
+		case k == extract.KindTouch:
+			rows.Touches++
+		case touchEvents[name.Value(i)]:
+			rows.Interactions++
+		case k == extract.KindPageView:
+			rows.PageViews++
+		default:
+			rows.Other++
 		}
+		order = append(order, int32(i))
 	}
 	slices.SortFunc(order, func(x, y int32) int {
 		if c := b.evNode[x] - b.evNode[y]; c != 0 {
@@ -404,6 +484,21 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 	tpSchema, _ := load.Lookup(load.FctTouchpoint)
 	pvSchema, _ := load.Lookup(load.FctPageView)
 	tp, pv := newOut(b.opt.Mem, tpSchema.Schema), newOut(b.opt.Mem, pvSchema.Schema)
+	pv.reserve(rows.PageViews + rows.Interactions)
+	tp.reserve(rows.Touches + rows.Interactions + rows.PageViews/4)
+	// Page URLs repeat: their paths are parsed once (the cache is cleared when large).
+	paths := map[string]string{}
+	path := func(u string) string {
+		p, ok := paths[u]
+		if !ok {
+			if len(paths) >= 1<<16 {
+				clear(paths)
+			}
+			p = normalize.Path(u)
+			paths[u] = p
+		}
+		return p
+	}
 	b.lastSeen = map[int32]int64{}
 	timeout := b.opt.SessionTimeout.Microseconds()
 	dup := map[uint64]int{}
@@ -416,12 +511,9 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 	}
 	// emit writes one touchpoint and keeps it for journeys.
 	emit := func(idHash uint64, person int32, anonID, sessionID string, atUS int64, ch string, t normalize.Traffic, landing, event string) {
-		b.tPerson = append(b.tPerson, person)
-		b.tAt = append(b.tAt, atUS)
-		b.tID = append(b.tID, idHash)
-		b.tChannel = append(b.tChannel, b.channels.code(ch))
-		b.tCampaign = append(b.tCampaign, b.campaigns.code(t.Campaign))
-		b.tTerm = append(b.tTerm, b.terms.code(t.Term))
+		if b.opt.AttributeSalesTouches || !strings.HasPrefix(ch, SalesChannelPrefix) {
+			b.journeyTouch(person, atUS, idHash, ch, t)
+		}
 		if !b.inRange(atUS) {
 			return
 		}
@@ -453,7 +545,12 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 			t = normalize.Traffic{Source: "(direct)", Medium: "(none)"}
 		}
 		h := hashParts("session", s.anon, s.key, strconv.FormatInt(s.startAt, 10))
-		emit(h, s.person, s.anon, s.id, s.startAt, channel.Group(t.Source, t.Medium, t.Campaign), t, s.landing, "session_start")
+		ch := b.opt.Channels.GroupTouch(t.Touch())
+		emit(h, s.person, s.anon, s.id, s.startAt, ch, t, s.landing, "session_start")
+		for _, x := range s.interactions {
+			h := hashParts("interaction", s.anon, strconv.FormatInt(x.at, 10), x.name, strconv.Itoa(x.occurrences))
+			emit(h, s.person, s.anon, s.id, x.at, ch, t, x.path, x.name)
+		}
 	}
 
 	for n, o := range order {
@@ -475,12 +572,16 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 			t := normalize.Classify(input(i))
 			ch := sv(givenChannel, i)
 			if ch == "" {
-				ch = channel.Group(t.Source, t.Medium, t.Campaign)
+				ch = b.opt.Channels.GroupTouch(t.Touch())
 			}
 			if !t.Explicit {
 				t.Source, t.Medium = "", ""
 			}
-			base := hashParts("touch", anonID, strconv.FormatInt(atUS, 10), name.Value(i), ch)
+			parts := []string{"touch", anonID, strconv.FormatInt(atUS, 10), name.Value(i), ch}
+			if r := sv(record, i); r != "" { // CRM activities have no cookie: their record tells them apart
+				parts = append(parts, r)
+			}
+			base := hashParts(parts...)
 			h := base ^ uint64(dup[base])*0x9e3779b97f4a7c15 // exact duplicate rows stay distinct touches
 			dup[base]++
 			emit(h, person, anonID, "", atUS, ch, t, normalize.Path(sv(loc, i)), name.Value(i))
@@ -498,7 +599,8 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 		}
 		var t normalize.Traffic
 		classified := false
-		if !newSession && s.key == "" && (sv(us, i) != "" || sv(gclid, i) != "" || sv(ref, i) != "") {
+		if !newSession && s.key == "" && !b.opt.KeepSessionOnCampaignChange &&
+			(sv(us, i) != "" || sv(gclid, i) != "" || sv(ref, i) != "" || strings.Contains(sv(loc, i), "?")) {
 			// without session ids, a new campaign starts a new session
 			t, classified = normalize.Classify(input(i)), true
 			if t.Explicit && s.hasTraffic && (t.Source != s.traffic.Source || t.Medium != s.traffic.Medium || t.Campaign != s.traffic.Campaign) {
@@ -525,7 +627,13 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 			}
 		}
 		if s.landing == "" && sv(loc, i) != "" {
-			s.landing = normalize.Path(sv(loc, i))
+			s.landing = path(sv(loc, i))
+		}
+		if touchEvents[name.Value(i)] {
+			base := hashParts("interaction", anonID, strconv.FormatInt(atUS, 10), name.Value(i))
+			s.interactions = append(s.interactions, interaction{at: atUS, name: name.Value(i),
+				path: normalize.Path(sv(loc, i)), occurrences: dup[base]})
+			dup[base]++
 		}
 		if k == extract.KindPageView {
 			if b.inRange(atUS) {
@@ -535,7 +643,7 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 				pv.str(2, s.id)
 				pv.ts(3, atUS)
 				pv.str(4, sv(loc, i))
-				pv.str(5, normalize.Path(sv(loc, i)))
+				pv.str(5, path(sv(loc, i)))
 				pv.str(6, sv(title, i))
 				pv.str(7, normalize.Host(sv(ref, i)))
 			}
@@ -545,6 +653,16 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 	b.out[load.FctTouchpoint] = tp.table()
 	b.out[load.FctPageView] = pv.table()
 	return nil
+}
+
+// journeyTouch keeps a touchpoint for journeys (all days, not only the range's).
+func (b *builder) journeyTouch(person int32, atUS int64, idHash uint64, ch string, t normalize.Traffic) {
+	b.tPerson = append(b.tPerson, person)
+	b.tAt = append(b.tAt, atUS)
+	b.tID = append(b.tID, idHash)
+	b.tChannel = append(b.tChannel, b.channels.code(ch))
+	b.tCampaign = append(b.tCampaign, b.campaigns.code(t.Campaign))
+	b.tTerm = append(b.tTerm, b.terms.code(t.Term))
 }
 
 // CRM milestones in funnel order; the index is the lifecycle rank.
@@ -932,7 +1050,7 @@ func (b *builder) spend(_ context.Context, in Inputs) error {
 		b.stats.SpendRows++
 		ch := sv(given, i)
 		if ch == "" {
-			ch = channel.Group(src.Value(i), med.Value(i), sv(camp, i))
+			ch = b.opt.Channels.GroupTouch(channel.Touch{Source: src.Value(i), Medium: med.Value(i), Campaign: sv(camp, i), Term: sv(term, i)})
 		}
 		o.date(0, d)
 		o.str(1, ch)

@@ -30,6 +30,7 @@ type ev struct {
 	session, url, ref, channel string
 	conv                       bool
 	value                      float64
+	record                     string // crm_record
 }
 
 type fixture struct {
@@ -60,6 +61,7 @@ func (f fixture) events(t *testing.T, evs ...ev) {
 		b.Bool(19, e.conv)
 		b.Float(20, e.value, e.conv)
 		b.Str(21, "")
+		b.Str(extract.Col(extract.TableEvents, "crm_record"), e.record)
 		require.NoError(t, b.End(context.Background()))
 	}
 	require.NoError(t, b.Flush(context.Background()))
@@ -434,4 +436,118 @@ func TestIdentityOptions(t *testing.T) {
 	require.Len(t, conflicts, 1)
 	require.Contains(t, conflicts[0]["reason"], "over the limit of 1")
 	require.Equal(t, 1, out.Stats.IdentityConflicts)
+}
+
+// TestTouchEventsAndSessions: configured interactions become touchpoints of their own
+// with their session's traffic; without session ids a new campaign opens a new
+// session unless KeepSessionOnCampaignChange; EventRows adds up to Events.
+func TestTouchEventsAndSessions(t *testing.T) {
+	site := "https://www.example.com"
+	for _, keep := range []bool{false, true} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		c := extract.NewCollector(mem)
+		f := fixture{c, mem}
+		f.events(t,
+			// GA4-style session: the interaction is written after the session, with
+			// the traffic of the session's first event with campaign information.
+			ev{at: at(0, "9h"), kind: "event", name: "session_start", anon: "A", session: "1", url: site + "/"},
+			ev{at: at(0, "9h"), kind: "page_view", name: "page_view", anon: "A", session: "1", url: site + "/?utm_source=newsletter&utm_medium=email&utm_campaign=jan"},
+			ev{at: at(0, "9h3m"), kind: "event", name: "file_download", anon: "A", session: "1", url: site + "/whitepaper"},
+			ev{at: at(0, "9h4m"), kind: "event", name: "file_download", anon: "A", session: "1", url: site + "/whitepaper"},
+			ev{at: at(0, "9h5m"), kind: "event", name: "scroll", anon: "A", session: "1", url: site + "/whitepaper"},
+			// no session ids: a Segment-style device; a paid click 5 minutes after an
+			// organic visit is a new session unless kept.
+			ev{at: at(1, "10h"), kind: "page_view", name: "page_view", anon: "B", url: site + "/", ref: "https://www.bing.com/"},
+			ev{at: at(1, "10h5m"), kind: "page_view", name: "page_view", anon: "B", url: site + "/pricing?utm_source=google&utm_medium=cpc&utm_campaign=brand"},
+			ev{at: at(1, "10h6m"), kind: "event", name: "form_submit", anon: "B", url: site + "/pricing"},
+			ev{at: at(1, "10h7m"), kind: "identify", name: "identify", anon: "B", user: "u-b"},
+			ev{at: at(1, "11h"), kind: "touch", name: "webinar", anon: "B", channel: "Events"},
+		)
+		out := build(t, mem, c, day0, day0.AddDate(0, 0, 5), func(o *Options) {
+			o.TouchEvents = []string{"file_download", "form_submit"}
+			o.KeepSessionOnCampaignChange = keep
+		})
+		type tp struct{ event, channel, campaign, landing string }
+		var got []tp
+		for _, r := range rows(out.Tables[load.FctTouchpoint]) {
+			got = append(got, tp{str(r["event_name"]), r["channel"].(string), str(r["campaign"]), str(r["landing_page"])})
+		}
+		want := []tp{
+			{"session_start", "Email", "jan", "/"},
+			{"file_download", "Email", "jan", "/whitepaper"},
+			{"file_download", "Email", "jan", "/whitepaper"},
+			{"session_start", "Organic Search", "", "/"},
+			{"session_start", "Paid Search", "brand", "/pricing"},
+			{"form_submit", "Paid Search", "brand", "/pricing"},
+			{"webinar", "Events", "", ""},
+		}
+		if keep { // one session for B: its first campaign information (bing) wins
+			want = []tp{want[0], want[1], want[2], want[3], {"form_submit", "Organic Search", "", "/pricing"}, want[6]}
+		}
+		require.ElementsMatch(t, want, got)
+		ids := map[string]bool{}
+		for _, r := range rows(out.Tables[load.FctTouchpoint]) {
+			ids[r["touchpoint_id"].(string)] = true
+		}
+		require.Len(t, ids, len(want), "touchpoint ids are distinct, also for identical interactions")
+
+		st := out.Stats
+		require.Equal(t, EventRows{PageViews: 3, Touches: 1, Interactions: 3, Other: 2, Identify: 1}, st.EventRows)
+		r := st.EventRows
+		require.Equal(t, st.Events, r.PageViews+r.Touches+r.Interactions+r.Other+r.Identify+r.Unlinked)
+		require.Equal(t, 3, st.PageViews)
+		out.Release()
+		c.Release()
+		mem.AssertSize(t, 0)
+	}
+}
+
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	return v.(string)
+}
+
+// TestCRMActivities: a selling activity carries only its CRM record; it joins the
+// contact's person, whose cookie saw the site, and is a touch of its own channel.
+func TestCRMActivities(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	f := fixture{c, mem}
+	site := "https://www.example.com"
+	f.events(t,
+		ev{at: at(0, "9h"), kind: "page_view", name: "page_view", anon: "K", session: "1", url: site + "/pricing", ref: "https://www.google.com/"},
+		ev{at: at(2, "15h"), kind: "touch", name: "call", channel: "Sales: Call", record: "hubspot_contact:501"},
+		ev{at: at(3, "15h"), kind: "touch", name: "meeting", channel: "Sales: Meeting", record: "hubspot_contact:777"},
+	)
+	f.contact(t, "501", "ann@example.com", "K", at(1, "10h"), at(1, "10h"), at(2, "16h"))
+	// Selling activities are credited only when AttributeSalesTouches is on.
+	for _, on := range []bool{false, true} {
+		out := build(t, mem, c, day0, day0.AddDate(0, 0, 5), func(o *Options) { o.AttributeSalesTouches = on })
+		var credited []string
+		for _, r := range rows(out.Tables[load.FctAttribution]) {
+			if r["model"] == "linear" && r["conversion_type"] == "mql" {
+				credited = append(credited, r["channel"].(string))
+			}
+		}
+		if on {
+			require.ElementsMatch(t, []string{"Organic Search", "Sales: Call"}, credited)
+		} else {
+			require.Equal(t, []string{"Organic Search"}, credited)
+		}
+		out.Release()
+	}
+	out := build(t, mem, c, day0, day0.AddDate(0, 0, 5))
+	defer out.Release()
+	person := map[string]string{}
+	for _, r := range rows(out.Tables[load.FctTouchpoint]) {
+		person[r["channel"].(string)] = r["person_id"].(string)
+	}
+	require.Len(t, person, 3)
+	require.Equal(t, person["Organic Search"], person["Sales: Call"], "the call is the contact's, whose cookie K visited")
+	require.NotEqual(t, person["Sales: Call"], person["Sales: Meeting"], "contact 777 is someone else")
+	require.Equal(t, 3, out.Stats.EventRows.PageViews+out.Stats.EventRows.Touches)
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	"closedloop/extract"
+	"closedloop/extract/ga4/bqstorage"
 	"closedloop/transform/attribution"
+	"closedloop/transform/channel"
 	"closedloop/transform/identity"
 )
 
@@ -28,29 +30,45 @@ const envPrefix = "CLOSEDLOOP"
 // split_words (not an explicit envconfig name) on purpose: an explicit name would make
 // envconfig fall back to the unprefixed variable (FROM, TO, CRM) when it is unset.
 type Config struct {
-	Analytics             string        `split_words:"true" desc:"analytics sources, comma-separated KIND:LOCATION: ga4:GLOB (GA4 export NDJSON, .gz ok), touches:FILE (touch log CSV cookie,time,interaction,conversion,conversion_value,channel)"`
-	CRM                   string        `split_words:"true" desc:"CRM sources: hubspot:DIR (folder of HubSpot v3 exports: contacts.ndjson, deals.ndjson, pipelines.json, deal_contacts.ndjson)"`
-	Spend                 string        `split_words:"true" desc:"ad spend sources: spend:GLOB (CSV date,source,medium,campaign,cost,clicks,impressions,currency)"`
-	Warehouse             string        `split_words:"true" default:"duckdb:closedloop.duckdb" desc:"where the tables go: duckdb:PATH, postgres:DSN, bigquery:PROJECT.DATASET or parquet:DIR"`
-	BigqueryLocation      string        `split_words:"true" default:"US" desc:"location of a BigQuery dataset closedloop creates (US, EU, europe-west3, ...)"`
-	From                  Date          `split_words:"true" desc:"first day of the run, YYYY-MM-DD (UTC); default: TO minus LATE_DAYS"`
-	To                    Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`
-	LateDays              int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
-	Lookback              Days          `split_words:"true" default:"90d" desc:"how far before a conversion its journey reaches (90d, 720h)"`
-	Models                []string      `split_words:"true" default:"first_touch,last_touch,last_non_direct,linear,time_decay,position_based,w_shaped,full_path,markov,shapley" desc:"attribution models to run, comma-separated"`
-	DecayHalfLife         Days          `split_words:"true" default:"7d" desc:"time_decay: a touch this long before the conversion weighs half as much"`
-	PositionWeights       []float64     `split_words:"true" default:"0.4,0.4" desc:"position_based: shares of the first and the last touch (the middle ones split the rest)"`
-	MarkovOrder           int           `split_words:"true" default:"1" desc:"markov: order of the chain, 1..4"`
-	JourneyRestart        bool          `split_words:"true" default:"true" desc:"a repeated conversion of one type looks back only to the previous one (false: the whole lookback window)"`
-	MicroConversions      []string      `split_words:"true" desc:"event names that count as conversions of their own type, e.g. generate_lead,sign_up"`
-	HashPii               bool          `split_words:"true" default:"false" desc:"store e-mails as the hex SHA-256 of the trimmed, lower-cased address (bridge_identity, identity_conflicts)"`
-	IdentityLimits        string        `split_words:"true" default:"email=5,user_id=1,hubspot_contact=5,salesforce_contact=5,salesforce_lead=5" desc:"most identifiers of a type one person may hold, TYPE=N,...; an edge that would exceed one is refused and reported in identity_conflicts"`
-	IdentityBlocklist     []string      `split_words:"true" desc:"more placeholder values that identify nobody (besides null, undefined, test@example.com, ...)"`
-	Currency              string        `split_words:"true" default:"USD" desc:"reporting currency (ISO 4217), used where a source states none"`
-	HubspotCookieProperty string        `split_words:"true" default:"ga_client_id" desc:"HubSpot contact property that holds the GA client id (user_pseudo_id) of the contact's browser"`
-	SessionTimeout        time.Duration `split_words:"true" default:"30m" desc:"inactivity that ends a session, for sources without session ids"`
-	LogFormat             string        `split_words:"true" default:"auto" desc:"log format: auto (text on a terminal, else JSON), json, text"`
-	LogLevel              string        `split_words:"true" default:"info" desc:"log level: debug, info, warn, error"`
+	Analytics              string        `split_words:"true" desc:"analytics sources, comma-separated KIND:LOCATION: ga4:GLOB (GA4 export NDJSON, .gz ok, or Parquet), ga4:bigquery://PROJECT/DATASET (the export tables, through the BigQuery Storage Read API), segment:GLOB (Segment/RudderStack events NDJSON, .gz ok), touches:FILE (touch log CSV cookie,time,interaction,conversion,conversion_value,channel)"`
+	CRM                    string        `split_words:"true" desc:"CRM sources: hubspot:api (token in CLOSEDLOOP_HUBSPOT_TOKEN), hubspot:DIR (a HubSpot v3 export folder or Fivetran's HubSpot tables as CSV), salesforce:api (CLOSEDLOOP_SALESFORCE_*), salesforce:DIR (Salesforce Data Export or Fivetran CSVs)"`
+	Spend                  string        `split_words:"true" desc:"ad spend sources: spend:GLOB of CSV exports: Google Ads (GAQL columns or BigQuery Data Transfer p_ads_CampaignBasicStats), Meta Ads Insights, LinkedIn Campaign Manager, or generic date,source,medium,campaign,cost[,clicks,impressions,currency]; the layout is told by the header"`
+	Warehouse              string        `split_words:"true" default:"duckdb:closedloop.duckdb" desc:"where the tables go: duckdb:PATH, postgres:DSN, bigquery:PROJECT.DATASET or parquet:DIR"`
+	BigqueryLocation       string        `split_words:"true" default:"US" desc:"location of a BigQuery dataset closedloop creates (US, EU, europe-west3, ...)"`
+	From                   Date          `split_words:"true" desc:"first day of the run, YYYY-MM-DD (UTC); default: TO minus LATE_DAYS"`
+	To                     Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`
+	LateDays               int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
+	Lookback               Days          `split_words:"true" default:"90d" desc:"how far before a conversion its journey reaches (90d, 720h)"`
+	Models                 []string      `split_words:"true" default:"first_touch,last_touch,last_non_direct,linear,time_decay,position_based,w_shaped,full_path,markov,shapley" desc:"attribution models to run, comma-separated"`
+	DecayHalfLife          Days          `split_words:"true" default:"7d" desc:"time_decay: a touch this long before the conversion weighs half as much"`
+	PositionWeights        []float64     `split_words:"true" default:"0.4,0.4" desc:"position_based: shares of the first and the last touch (the middle ones split the rest)"`
+	MarkovOrder            int           `split_words:"true" default:"1" desc:"markov: order of the chain, 1..4"`
+	JourneyRestart         bool          `split_words:"true" default:"true" desc:"a repeated conversion of one type looks back only to the previous one (false: the whole lookback window)"`
+	MicroConversions       []string      `split_words:"true" desc:"event names that count as conversions of their own type, e.g. generate_lead,sign_up"`
+	ChannelRules           string        `split_words:"true" desc:"rules file of channels tried before GA4's default channel group (mode: extend) or instead of it (mode: replace), e.g. to split brand from generic paid search; format in transform/channel"`
+	AttributeSalesTouches  bool          `split_words:"true" default:"false" desc:"let selling activities from the CRM (Sales: Call, Sales: Meeting, ...) take part in attribution; they always feed the funnel and sales views"`
+	TouchEvents            []string      `split_words:"true" desc:"event names that are touches of their own besides their session's (tracked interactions), e.g. form_submit,file_download,demo_request"`
+	SessionSplitOnCampaign bool          `split_words:"true" default:"true" desc:"for sources without session ids: an event with other campaign information starts a new session"`
+	HashPii                bool          `split_words:"true" default:"false" desc:"store e-mails as the hex SHA-256 of the trimmed, lower-cased address (bridge_identity, identity_conflicts)"`
+	IdentityLimits         string        `split_words:"true" default:"email=5,user_id=1,hubspot_contact=5,salesforce_contact=5,salesforce_lead=5" desc:"most identifiers of a type one person may hold, TYPE=N,...; an edge that would exceed one is refused and reported in identity_conflicts"`
+	IdentityBlocklist      []string      `split_words:"true" desc:"more placeholder values that identify nobody (besides null, undefined, test@example.com, ...)"`
+	Currency               string        `split_words:"true" default:"USD" desc:"reporting currency (ISO 4217), used where a source states none"`
+	CurrencyRates          string        `split_words:"true" desc:"CSV of exchange rates date,currency,rate (units of the reporting currency per unit; empty date: any day); spend in another currency without a rate is rejected"`
+	SpendCampaignMap       string        `split_words:"true" desc:"CSV platform,campaign_id,campaign_name,utm_campaign mapping ad-platform campaigns to the utm_campaign of the site's touches"`
+	SalesforceInstanceURL  string        `split_words:"true" desc:"salesforce:api: the org's My Domain URL, https://NAME.my.salesforce.com"`
+	SalesforceToken        string        `split_words:"true" desc:"salesforce:api: OAuth access token (never logged; prefer the variable to the flag)"`
+	SalesforceClientID     string        `split_words:"true" desc:"salesforce:api: connected app consumer key for the client-credentials flow (instead of a token)"`
+	SalesforceClientSecret string        `split_words:"true" desc:"salesforce:api: connected app consumer secret (never logged; prefer the variable to the flag)"`
+	SalesforceAPIVersion   string        `split_words:"true" default:"v62.0" desc:"salesforce:api: REST API version"`
+	SalesforceCookieField  string        `split_words:"true" default:"GA_Client_ID__c" desc:"Lead/Contact field holding the GA client id (user_pseudo_id) of the person's browser; none to read without"`
+	SalesforceMqlStatuses  []string      `split_words:"true" default:"Marketing Qualified,MQL" desc:"Lead Status values that make a lead an MQL (its first time in one is mql_at)"`
+	SalesforceSqlStatuses  []string      `split_words:"true" default:"Sales Qualified,SQL" desc:"Lead Status values that make a lead an SQL (else its conversion date)"`
+	HubspotToken           string        `split_words:"true" desc:"hubspot:api: private-app access token (never logged; prefer the variable to the flag)"`
+	HubspotBaseURL         string        `split_words:"true" default:"https://api.hubapi.com" desc:"hubspot:api: API base URL (a proxy, or a test server)"`
+	HubspotCookieProperty  string        `split_words:"true" default:"ga_client_id" desc:"HubSpot contact property that holds the GA client id (user_pseudo_id) of the contact's browser"`
+	SessionTimeout         time.Duration `split_words:"true" default:"30m" desc:"inactivity that ends a session, for sources without session ids"`
+	LogFormat              string        `split_words:"true" default:"auto" desc:"log format: auto (text on a terminal, else JSON), json, text"`
+	LogLevel               string        `split_words:"true" default:"info" desc:"log level: debug, info, warn, error"`
 
 	// baseDir, when set, is the folder relative source locations are read from (the
 	// demo's unpacked sample); the specs keep the relative names.
@@ -218,8 +236,8 @@ func bad(field, format string, a ...any) error {
 
 // sourceKinds lists the kinds each source setting accepts.
 var sourceKinds = map[string][]string{
-	"Analytics": {"ga4", "touches"},
-	"CRM":       {"hubspot"},
+	"Analytics": {"ga4", "segment", "touches"},
+	"CRM":       {"hubspot", "salesforce"},
 	"Spend":     {"spend"},
 }
 
@@ -281,6 +299,31 @@ func (c *Config) validate() error {
 	}
 	if !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(c.Currency) {
 		return bad("Currency", "want an ISO 4217 code such as USD or EUR, got %q", c.Currency)
+	}
+	if specs, err := c.specs("Analytics", c.Analytics); err == nil {
+		for _, s := range specs {
+			if s.Kind == "ga4" && strings.HasPrefix(s.Location, "bigquery://") {
+				if _, err := bqstorage.ParseLocation(s.Location); err != nil {
+					return bad("Analytics", "%v", err)
+				}
+			}
+		}
+	}
+	if strings.Contains(c.CRM, "hubspot:api") && c.HubspotToken == "" {
+		return bad("HubspotToken", "hubspot:api needs a private-app access token")
+	}
+	if strings.Contains(c.CRM, "salesforce:api") {
+		switch {
+		case c.SalesforceInstanceURL == "":
+			return bad("SalesforceInstanceURL", "salesforce:api needs the org's URL, e.g. https://acme.my.salesforce.com")
+		case c.SalesforceToken == "" && (c.SalesforceClientID == "" || c.SalesforceClientSecret == ""):
+			return bad("SalesforceToken", "salesforce:api needs an access token, or CLOSEDLOOP_SALESFORCE_CLIENT_ID and CLOSEDLOOP_SALESFORCE_CLIENT_SECRET for the client-credentials flow")
+		}
+	}
+	if c.ChannelRules != "" {
+		if _, err := channel.LoadRules(c.ChannelRules); err != nil {
+			return bad("ChannelRules", "%v", err)
+		}
 	}
 	if c.SessionTimeout <= 0 {
 		return bad("SessionTimeout", "must be positive, got %s", c.SessionTimeout)

@@ -69,6 +69,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	warehouse := fl.String("warehouse", "duckdb:closedloop.duckdb", "warehouse to write (duckdb:PATH)")
+	rules := fl.String("channel-rules", "", "channel rules file to try on the sample (see CLOSEDLOOP_CHANNEL_RULES)")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -81,6 +82,10 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("demo: unpack the sample: %w", err))
 	}
 	cfg, err := demoConfig(dir, *warehouse)
+	if err == nil && *rules != "" {
+		cfg.ChannelRules = *rules
+		err = cfg.validate()
+	}
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -131,8 +136,9 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 	}
 	fmt.Fprintln(tw, "spend\tROAS last_touch\t")
 	rows, err := db.QueryContext(ctx, `
-		SELECT channel, model, COALESCE(revenue, 0), spend, roas
-		FROM v_channel_performance WHERE conversion_type = 'customer'
+		SELECT channel, model, COALESCE(SUM(revenue), 0), SUM(spend), SUM(revenue) / NULLIF(SUM(spend), 0)
+		FROM v_channel_performance WHERE conversion_type = 'customer' AND date_basis = 'conversion_date'
+		GROUP BY channel, model
 		ORDER BY channel, model`)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -176,29 +182,15 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 	}
 	tw.Flush()
 
-	fmt.Fprintln(w, "\nFunnel (people reaching each stage, fct_conversion):")
-	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tpeople\tof previous\t")
-	prev := 0
-	var visitors int
-	if err := db.QueryRowContext(ctx, `SELECT count(DISTINCT person_id) FROM fct_touchpoint`).Scan(&visitors); err != nil {
+	if err := printCampaignROI(ctx, db, w); err != nil {
 		return err
 	}
-	fmt.Fprintf(tw, "visit\t%d\t\t\n", visitors)
-	prev = visitors
-	for _, stage := range []string{"lead", "mql", "sql", "opportunity", "customer"} {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(DISTINCT person_id) FROM fct_conversion WHERE conversion_type = ?`, stage).Scan(&n); err != nil {
-			return err
-		}
-		rate := "-"
-		if prev > 0 {
-			rate = fmt.Sprintf("%.0f%%", 100*float64(n)/float64(prev))
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t\n", stage, n, rate)
-		prev = n
+	if err := printFunnel(ctx, db, w); err != nil {
+		return err
 	}
-	tw.Flush()
+	if err := printKeywords(ctx, db, w); err != nil {
+		return err
+	}
 
 	var persons, multi, anonFirst, leads int
 	err = db.QueryRowContext(ctx, `
@@ -220,6 +212,196 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 	fmt.Fprintf(w, "\nIdentity: %d persons; %d use more than one browser; %d of %d leads had anonymous visits before their form submit;\n"+
 		"%d identity links refused by the guardrails (identity_conflicts).\n", persons, multi, anonFirst, leads, refused)
 	return nil
+}
+
+// roiModels are the models whose ROI the campaign table compares.
+var roiModels = []string{"first_touch", "last_touch", "linear", "markov"}
+
+// printCampaignROI prints, for every campaign with spend, its cost, won revenue and
+// ROI under several models (v_campaign_roi, by conversion date, over the whole range).
+func printCampaignROI(ctx context.Context, db *sql.DB, w io.Writer) error {
+	rows, err := db.QueryContext(ctx, `
+		SELECT channel, COALESCE(campaign, '(none)'), model, SUM(spend), COALESCE(SUM(revenue), 0), SUM(conversions)
+		FROM v_campaign_roi
+		WHERE conversion_type = 'customer' AND date_basis = 'conversion_date'
+		GROUP BY channel, campaign, model
+		HAVING SUM(spend) > 0
+		ORDER BY channel, 2, model`)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer rows.Close()
+	type campaign struct {
+		channel, name string
+		spend         float64
+		revenue       map[string]float64
+		customers     float64 // linear
+	}
+	var list []*campaign
+	byKey := map[[2]string]*campaign{}
+	for rows.Next() {
+		var ch, name, model string
+		var spend, revenue, customers float64
+		if err := rows.Scan(&ch, &name, &model, &spend, &revenue, &customers); err != nil {
+			return err
+		}
+		c := byKey[[2]string{ch, name}]
+		if c == nil {
+			c = &campaign{channel: ch, name: name, spend: spend, revenue: map[string]float64{}}
+			byKey[[2]string{ch, name}] = c
+			list = append(list, c)
+		}
+		c.revenue[model] = revenue
+		if model == "linear" {
+			c.customers = customers
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nROI of every paid campaign, (revenue - spend) / spend, by model (v_campaign_roi):")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "channel\tcampaign\tspend\tcustomers linear\tCAC linear\t")
+	for _, m := range roiModels {
+		fmt.Fprintf(tw, "ROI %s\t", m)
+	}
+	fmt.Fprintln(tw)
+	for _, c := range list {
+		cac := "-"
+		if c.customers > 0 {
+			cac = money(c.spend / c.customers)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%s\t", c.channel, c.name, money(c.spend), c.customers, cac)
+		for _, m := range roiModels {
+			rev, ok := c.revenue[m]
+			if !ok {
+				fmt.Fprint(tw, "-\t")
+				continue
+			}
+			fmt.Fprintf(tw, "%.1f\t", (rev-c.spend)/c.spend)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// printFunnel prints the funnel's stages with their conversion rates and median time
+// (v_funnel), and where the people who stopped at each stage last were
+// (v_dropoff_pages).
+func printFunnel(ctx context.Context, db *sql.DB, w io.Writer) error {
+	rows, err := db.QueryContext(ctx, `
+		SELECT f.stage, f.people, f.rate_from_previous, f.median_days_from_previous,
+		       d.stopped_people, d.page_path, d.exit_share, d.lift
+		FROM v_funnel f
+		LEFT JOIN (SELECT * FROM v_dropoff_pages
+		           QUALIFY row_number() OVER (PARTITION BY stage ORDER BY stopped_with_page DESC, page_path) = 1) d
+		       ON d.stage = f.stage
+		WHERE f.breakdown = 'all'
+		ORDER BY f.stage_order`)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintln(w, "\nFunnel and drop-off (v_funnel, v_dropoff_pages): people reaching each stage, and the")
+	fmt.Fprintln(w, "last page seen by those who went no further (lift: its exit share minus the share of")
+	fmt.Fprintln(w, "those who advanced whose last page it was):")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stage\tpeople\tof previous\tmedian days\tstopped here\ttheir last page\texit share\tlift\t")
+	for rows.Next() {
+		var stage string
+		var people int
+		var rate, days, exit, lift sql.NullFloat64
+		var stopped sql.NullInt64
+		var page sql.NullString
+		if err := rows.Scan(&stage, &people, &rate, &days, &stopped, &page, &exit, &lift); err != nil {
+			return err
+		}
+		pct := func(v sql.NullFloat64) string {
+			if !v.Valid {
+				return "-"
+			}
+			return fmt.Sprintf("%.0f%%", 100*v.Float64)
+		}
+		d := "-"
+		if days.Valid {
+			d = fmt.Sprintf("%.1f", days.Float64)
+		}
+		st, pg, lf := "-", "-", "-"
+		if stopped.Valid {
+			st = fmt.Sprint(stopped.Int64)
+		}
+		if page.Valid {
+			pg = page.String
+		}
+		if lift.Valid {
+			lf = fmt.Sprintf("%+.0f pt", 100*lift.Float64)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", stage, people, pct(rate), d, st, pg, pct(exit), lf)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// printKeywords prints the search terms that brought the most won revenue under the
+// linear model (v_keyword_revenue).
+func printKeywords(ctx context.Context, db *sql.DB, w io.Writer) error {
+	rows, err := db.QueryContext(ctx, `
+		SELECT l.term, l.channel, l.visitors, l.leads, l.customers, l.revenue, f.revenue, l.spend, l.roas
+		FROM v_keyword_revenue l
+		LEFT JOIN v_keyword_revenue f ON f.term = l.term AND f.channel = l.channel AND f.model = 'first_touch'
+		WHERE l.model = 'linear'
+		ORDER BY l.revenue DESC NULLS LAST, l.visitors DESC, l.term
+		LIMIT 8`)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer rows.Close()
+	type keyword struct {
+		term, channel                  string
+		visitors                       int
+		leads, customers               float64
+		revenue, revFirst, spend, roas sql.NullFloat64
+	}
+	var list []keyword
+	withSpend := false
+	for rows.Next() {
+		var k keyword
+		if err := rows.Scan(&k.term, &k.channel, &k.visitors, &k.leads, &k.customers, &k.revenue, &k.revFirst, &k.spend, &k.roas); err != nil {
+			return err
+		}
+		withSpend = withSpend || k.spend.Valid
+		list = append(list, k)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nKeywords that bring buyers (v_keyword_revenue; leads, customers and revenue credited by the linear model):")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "term\tchannel\tvisitors\tleads\tcustomers\trevenue\trevenue first_touch\t")
+	if withSpend { // keyword spend comes with exports that have a keyword column
+		fmt.Fprint(tw, "spend\tROAS\t")
+	}
+	fmt.Fprintln(tw)
+	opt := func(v sql.NullFloat64) string {
+		if !v.Valid {
+			return "-"
+		}
+		return money(v.Float64)
+	}
+	for _, k := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%s\t%s\t", k.term, k.channel, k.visitors, k.leads, k.customers, opt(k.revenue), opt(k.revFirst))
+		if withSpend {
+			ro := "-"
+			if k.roas.Valid {
+				ro = fmt.Sprintf("%.2f", k.roas.Float64)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t", opt(k.spend), ro)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
 }
 
 func column(ctx context.Context, db *sql.DB, q string) ([]string, error) {

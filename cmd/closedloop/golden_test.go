@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"database/sql"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -15,8 +16,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"closedloop/extract"
 	"closedloop/load"
 	"closedloop/load/duckdb"
+	views "closedloop/sql"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from this run")
@@ -116,7 +119,12 @@ func TestDemoGolden(t *testing.T) {
 	db, err := duckdb.OpenReadOnly(wh)
 	require.NoError(t, err)
 	defer db.Close()
-	names := []string{"v_channel_performance"}
+	var names []string
+	list, err := views.List("duckdb")
+	require.NoError(t, err)
+	for _, v := range list {
+		names = append(names, v.Name)
+	}
 	for _, spec := range load.Tables {
 		names = append(names, spec.Name)
 	}
@@ -154,4 +162,53 @@ func TestDemoGolden(t *testing.T) {
 	require.NoError(t, db.QueryRow(`SELECT count(*) FROM (SELECT DISTINCT conversion_id, model FROM fct_attribution)`).Scan(&pairs))
 	require.NoError(t, db.QueryRow(`SELECT count(DISTINCT model) FROM fct_attribution`).Scan(&models))
 	require.Equal(t, convs*models, pairs, "every conversion has rows under every model")
+
+	// The run's counts reconcile: every analytics row read is a page view, a touch,
+	// an interaction, a session-only event, an identify row or unlinked.
+	var countsJSON string
+	require.NoError(t, db.QueryRow(`SELECT row_counts FROM run_log`).Scan(&countsJSON))
+	var counts struct {
+		Read   map[string]map[string]int64 `json:"read"`
+		Events map[string]int64            `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(countsJSON), &counts))
+	var read, used int64
+	for _, m := range counts.Read {
+		read += m[extract.TableEvents]
+	}
+	for _, n := range counts.Events {
+		used += n
+	}
+	require.Positive(t, read)
+	require.Equal(t, read, used, "events read %d, used %v", read, counts.Events)
+	require.Positive(t, counts.Events["page_views"])
+	require.Positive(t, counts.Events["other"])
+}
+
+// TestDemoChannelRules: a rules file renames and splits channels in every table and
+// view of the run (the demo's brand search campaign is brand_search).
+func TestDemoChannelRules(t *testing.T) {
+	wh := filepath.Join(t.TempDir(), "demo.duckdb")
+	code, _, stderr := runMain(t, "demo", "--warehouse", "duckdb:"+wh,
+		"--channel-rules", filepath.Join("..", "..", "transform", "channel", "testdata", "rules.txt"))
+	require.Equal(t, 0, code, stderr)
+	db, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer db.Close()
+	for _, q := range []string{
+		`SELECT count(*) FROM fct_touchpoint WHERE channel = 'Paid Search - Brand' AND campaign <> 'brand_search'`,
+		`SELECT count(*) FROM fct_touchpoint WHERE channel = 'Paid Search'`,
+		`SELECT count(*) FROM fct_spend WHERE channel = 'Paid Search'`,
+	} {
+		require.Zero(t, query(t, db, q), q)
+	}
+	for _, q := range []string{
+		`SELECT count(*) FROM fct_touchpoint WHERE channel = 'Paid Search - Brand'`,
+		`SELECT count(*) FROM fct_touchpoint WHERE channel = 'Paid Search - Generic'`,
+		`SELECT count(*) FROM fct_spend WHERE channel = 'Paid Search - Brand'`,
+		`SELECT count(*) FROM v_campaign_roi WHERE channel = 'Paid Search - Brand' AND spend > 0 AND revenue > 0`,
+		`SELECT count(*) FROM fct_touchpoint WHERE channel = 'Review Sites'`,
+	} {
+		require.Positive(t, query(t, db, q), q)
+	}
 }

@@ -19,11 +19,14 @@ import (
 	"closedloop/extract"
 	"closedloop/extract/ga4"
 	"closedloop/extract/hubspot"
+	"closedloop/extract/salesforce"
+	"closedloop/extract/segment"
 	"closedloop/extract/spend"
 	"closedloop/extract/touches"
 	"closedloop/load"
 	"closedloop/transform"
 	"closedloop/transform/attribution"
+	"closedloop/transform/channel"
 	"closedloop/transform/identity"
 )
 
@@ -41,7 +44,7 @@ type result struct {
 }
 
 // extractors builds one extractor per source spec of cfg.
-func extractors(cfg Config, mem memory.Allocator) ([]extract.Extractor, error) {
+func extractors(cfg Config, mem memory.Allocator, log *slog.Logger) ([]extract.Extractor, error) {
 	var out []extract.Extractor
 	for _, f := range []struct{ field, list string }{{"Analytics", cfg.Analytics}, {"CRM", cfg.CRM}, {"Spend", cfg.Spend}} {
 		specs, err := cfg.specs(f.field, f.list)
@@ -55,14 +58,42 @@ func extractors(cfg Config, mem memory.Allocator) ([]extract.Extractor, error) {
 			}
 			switch s.Kind {
 			case "ga4":
-				out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem}))
+				if strings.HasPrefix(s.Location, "bigquery://") {
+					// The run's days widened by the lookback (journeys look back past
+					// the range), plus a day for sessions crossing midnight at the edge.
+					days := int((time.Duration(cfg.Lookback) + 24*time.Hour - 1) / (24 * time.Hour))
+					out = append(out, ga4.NewBigQuery(ga4.BigQueryConfig{Spec: s.String(), Location: s.Location,
+						Range: extract.Range{From: cfg.From.AddDate(0, 0, -days-1), To: cfg.To.Time},
+						Mem:   mem, Log: log.With("source", s.String())}))
+				} else {
+					out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem, Log: log.With("source", s.String())}))
+				}
+			case "segment":
+				out = append(out, segment.New(segment.Config{Spec: s.String(), Path: loc, Mem: mem}))
 			case "touches":
 				out = append(out, touches.New(touches.Config{Spec: s.String(), Path: loc, Mem: mem}))
 			case "hubspot":
-				out = append(out, hubspot.New(hubspot.Config{Spec: s.String(), Dir: loc, Mem: mem,
-					CookieProperty: cfg.HubspotCookieProperty, Currency: cfg.Currency}))
+				hc := hubspot.Config{Spec: s.String(), Mem: mem, CookieProperty: cfg.HubspotCookieProperty,
+					Currency: cfg.Currency, Log: log.With("source", s.String())}
+				if s.Location == hubspot.APILocation {
+					hc.Token, hc.BaseURL = cfg.HubspotToken, cfg.HubspotBaseURL
+				} else {
+					hc.Dir = loc
+				}
+				out = append(out, hubspot.New(hc))
+			case "salesforce":
+				sc := salesforce.Config{Spec: s.String(), Mem: mem, Log: log, Currency: cfg.Currency,
+					CookieField: cfg.SalesforceCookieField, MQLStatuses: cfg.SalesforceMqlStatuses, SQLStatuses: cfg.SalesforceSqlStatuses}
+				if s.Location == "api" {
+					sc.InstanceURL, sc.AccessToken, sc.APIVersion = cfg.SalesforceInstanceURL, cfg.SalesforceToken, cfg.SalesforceAPIVersion
+					sc.ClientID, sc.ClientSecret = cfg.SalesforceClientID, cfg.SalesforceClientSecret
+				} else {
+					sc.Dir = loc
+				}
+				out = append(out, salesforce.New(sc))
 			case "spend":
-				out = append(out, spend.New(spend.Config{Spec: s.String(), Path: loc, Mem: mem, Currency: cfg.Currency}))
+				out = append(out, spend.New(spend.Config{Spec: s.String(), Path: loc, Mem: mem, Currency: cfg.Currency,
+					CampaignMap: cfg.SpendCampaignMap, Rates: cfg.CurrencyRates}))
 			default:
 				return nil, fmt.Errorf("%w: source kind %q is not supported by this build", errUsage, s.Kind)
 			}
@@ -85,7 +116,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	exs, err := extractors(cfg, mem)
+	exs, err := extractors(cfg, mem, log)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +132,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			if err := ex.Extract(ctx, col); err != nil {
 				return fmt.Errorf("source %s: %w", ex.Name(), err)
 			}
-			log.Info("source read", "source", ex.Name(), "seconds", time.Since(t0).Seconds())
+			attrs := []any{"source", ex.Name(), "seconds", time.Since(t0).Seconds()}
+			if s, ok := ex.(skipper); ok && s.Skipped() > 0 {
+				attrs = append(attrs, "skipped", s.Skipped())
+			}
+			log.Info("source read", attrs...)
 			return nil
 		})
 	}
@@ -124,9 +159,16 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("%w: CLOSEDLOOP_IDENTITY_LIMITS: %v", errUsage, err)
 	}
-	out, err := transform.Build(ctx, in, transform.Options{Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
+	var channels *channel.Grouper
+	if cfg.ChannelRules != "" {
+		if channels, err = channel.LoadRules(cfg.ChannelRules); err != nil {
+			return nil, fmt.Errorf("%w: CLOSEDLOOP_CHANNEL_RULES: %v", errUsage, err)
+		}
+	}
+	out, err := transform.Build(ctx, in, transform.Options{Channels: channels, Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
 		SessionTimeout: cfg.SessionTimeout, Models: models, Currency: cfg.Currency, Logger: log,
 		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
+		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
 		IdentityLimits: limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist}})
 	if err != nil {
 		return nil, err
@@ -179,7 +221,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 				log.Info("rows of earlier runs moved to their stitched person", "rows", remapped)
 			}
 			st := out.Stats
-			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs),
+			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows,
 				"identity": map[string]int{"identifiers": st.Identifiers, "persons": st.Persons, "edges": st.IdentityEdges,
 					"edges_refused": st.IdentityConflicts, "rows_repointed": int(remapped)}}
 			countsJSON, _ := json.Marshal(counts)
@@ -214,12 +256,22 @@ func newRunID(t time.Time) string {
 }
 
 // readCounts gives rows read per source and canonical table, and rejections per source.
+// skipper is an extractor that skips rows on purpose (total rows of an export,
+// duplicates) and counts them: neither written nor rejected, only reported.
+type skipper interface{ Skipped() int }
+
 func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[string]int64 {
 	out := map[string]map[string]int64{}
 	for _, ex := range exs {
 		m := map[string]int64{}
 		for _, t := range ex.Tables() {
 			m[t] = col.Rows(ex.Name(), t)
+		}
+		if s, ok := ex.(skipper); ok && s.Skipped() > 0 {
+			m["skipped"] = int64(s.Skipped())
+		}
+		if d, ok := ex.(interface{ Duplicates() int }); ok && d.Duplicates() > 0 {
+			m["duplicates"] = int64(d.Duplicates())
 		}
 		out[ex.Name()] = m
 	}

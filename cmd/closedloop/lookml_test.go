@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,13 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/load"
+	views "closedloop/sql"
 )
 
 func TestLookML(t *testing.T) {
 	dir := t.TempDir()
 	code, out, stderr := runMain(t, "lookml", "--out", dir, "--schema", "analytics")
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, out, "wrote 12 views")
+	list, err := views.List("duckdb")
+	require.NoError(t, err)
+	assert.Contains(t, out, fmt.Sprintf("wrote %d views", len(load.Tables)+len(list)))
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
@@ -43,7 +47,9 @@ func TestLookML(t *testing.T) {
 	assert.Contains(t, vcp, "dimension: roi {\n    type: number")
 	model := read("closedloop.model.lkml")
 	assert.Contains(t, model, "explore: fct_attribution {")
-	assert.Contains(t, model, "explore: v_channel_performance {}")
+	assert.Contains(t, model, "explore: v_channel_performance {\n  always_filter: {\n    filters: [v_channel_performance.date_basis: \"conversion_date\", "+
+		"v_channel_performance.model: \"linear\", v_channel_performance.conversion_type: \"customer\"]\n  }\n}")
+	assert.Contains(t, model, "explore: v_funnel {\n  always_filter: {\n    filters: [v_funnel.breakdown: \"all\"]")
 	assert.Contains(t, read("manifest.lkml"), `value: "analytics"`)
 
 	code, _, _ = runMain(t, "lookml")

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,6 +67,12 @@ func TestConfigErrorsExit2(t *testing.T) {
 			"CLOSEDLOOP_POSITION_WEIGHTS (--position-weights): position_based weights 0.7,0.7"},
 		{"bad half-life", nil, []string{"run", "--analytics", "touches:" + touches, "--decay-half-life", "soon"},
 			"CLOSEDLOOP_DECAY_HALF_LIFE (--decay-half-life)"},
+		{"bigquery analytics without dataset", nil, []string{"run", "--analytics", "ga4:bigquery://my-project"},
+			"CLOSEDLOOP_ANALYTICS (--analytics): "},
+		{"hubspot api without token", nil, []string{"run", "--crm", "hubspot:api"}, "CLOSEDLOOP_HUBSPOT_TOKEN (--hubspot-token)"},
+		{"salesforce api without url", nil, []string{"run", "--crm", "salesforce:api"}, "CLOSEDLOOP_SALESFORCE_INSTANCE_URL"},
+		{"bad channel rules", nil, []string{"run", "--analytics", "touches:" + touches, "--channel-rules", "testdata/bad_rules.txt"},
+			"CLOSEDLOOP_CHANNEL_RULES (--channel-rules): "},
 		{"unknown flag", nil, []string{"run", "--analytcs", "x"}, "flag provided but not defined: -analytcs"},
 		{"stray argument", nil, []string{"run", "--analytics", "touches:" + touches, "extra"}, `unexpected argument "extra"`},
 		{"no such file", nil, []string{"run", "--analytics", "touches:testdata/nope-*.csv", "--from", "2018-07-01", "--to", "2018-07-31",
@@ -146,7 +156,8 @@ func TestRunTouchLog(t *testing.T) {
 	require.Equal(t, 12, query(t, db, `SELECT count(*) FROM (SELECT DISTINCT conversion_id, model FROM fct_attribution)`))
 	// Paid Search: first touch of 2 conversions (4.5 and 8.5), last touch of the same.
 	var rev float64
-	require.NoError(t, db.QueryRow(`SELECT revenue FROM v_channel_performance WHERE model = 'first_touch' AND channel = 'Paid Search'`).Scan(&rev))
+	require.NoError(t, db.QueryRow(`SELECT sum(revenue) FROM v_channel_performance
+		WHERE model = 'first_touch' AND channel = 'Paid Search' AND date_basis = 'conversion_date'`).Scan(&rev))
 	require.InDelta(t, 13.0, rev, 1e-9)
 	for _, spec := range load.Tables {
 		require.GreaterOrEqual(t, query(t, db, `SELECT count(*) FROM `+spec.Name), 0)
@@ -165,4 +176,96 @@ func TestJobReleasesArrowMemory(t *testing.T) {
 	res, err := runJob(context.Background(), cfg, mem, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.Equal(t, 17, res.Stats.Touchpoints)
+}
+
+// TestRunSegment: Segment and RudderStack files run end to end; the run's counts
+// reconcile per input (rows written + rejected + skipped + duplicates = lines read).
+func TestRunSegment(t *testing.T) {
+	wh := filepath.Join(t.TempDir(), "s.duckdb")
+	src := filepath.Join("..", "..", "extract", "segment", "testdata", "*.ndjson")
+	code, _, stderr := runMain(t, "run", "--analytics", "segment:"+src, "--from", "2015-02-01", "--to", "2020-01-31",
+		"--micro-conversions", "Order Completed", "--warehouse", "duckdb:"+wh)
+	require.Equal(t, 0, code, stderr)
+	db, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Positive(t, query(t, db, `SELECT count(*) FROM fct_touchpoint`))
+	require.Positive(t, query(t, db, `SELECT count(*) FROM fct_page_view`))
+	require.Positive(t, query(t, db, `SELECT count(*) FROM fct_conversion WHERE conversion_type = 'Order Completed'`))
+	require.Positive(t, query(t, db, `SELECT count(*) FROM rejected_rows WHERE location LIKE '%segment.ndjson:%'`))
+	var countsJSON string
+	require.NoError(t, db.QueryRow(`SELECT row_counts FROM run_log`).Scan(&countsJSON))
+	var counts struct {
+		Read   map[string]map[string]int64 `json:"read"`
+		Events map[string]int64            `json:"events"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(countsJSON), &counts))
+	m := counts.Read["segment:"+src]
+	// 24 lines, one of them a batch of two calls
+	require.Equal(t, int64(25), m["events"]+m["rejected"]+m["skipped"]+m["duplicates"], "%v", m)
+	var used int64
+	for _, n := range counts.Events {
+		used += n
+	}
+	require.Equal(t, m["events"], used, "%v", counts.Events)
+}
+
+// TestRunSalesforce: a Salesforce Data Export folder runs end to end: CRM people,
+// deals, selling activities as Sales touches (not credited by default) and the
+// sales view.
+func TestRunSalesforce(t *testing.T) {
+	wh := filepath.Join(t.TempDir(), "sf.duckdb")
+	dir := filepath.Join("..", "..", "extract", "salesforce", "testdata", "export")
+	code, _, stderr := runMain(t, "run", "--crm", "salesforce:"+dir, "--from", "2026-01-01", "--to", "2026-03-31",
+		"--warehouse", "duckdb:"+wh)
+	require.Equal(t, 0, code, stderr)
+	db, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer db.Close()
+	require.Positive(t, query(t, db, `SELECT count(*) FROM fct_conversion WHERE conversion_type = 'customer' AND revenue > 0`))
+	require.Positive(t, query(t, db, `SELECT count(*) FROM fct_touchpoint WHERE channel LIKE 'Sales: %'`))
+	require.Zero(t, query(t, db, `SELECT count(*) FROM fct_attribution WHERE channel LIKE 'Sales: %'`), "CLOSEDLOOP_ATTRIBUTE_SALES_TOUCHES is off")
+	require.Positive(t, query(t, db, `SELECT count(*) FROM v_sales_activity`))
+	require.Positive(t, query(t, db, `SELECT count(*) FROM bridge_identity WHERE identifier_type = 'salesforce_lead'`))
+}
+
+// TestRunSalesforceExpiredToken: a refused token fails the run with exit 1, names the
+// variable to fix, never prints the token, and writes no warehouse.
+func TestRunSalesforceExpiredToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]`)
+	}))
+	defer srv.Close()
+	const token = "00D5g000004XYZ!AQ0AQsecretsecretsecret"
+	t.Setenv("CLOSEDLOOP_SALESFORCE_TOKEN", token)
+	wh := filepath.Join(t.TempDir(), "sf.duckdb")
+	code, stdout, stderr := runMain(t, "run", "--crm", "salesforce:api", "--salesforce-instance-url", srv.URL,
+		"--from", "2026-01-01", "--to", "2026-01-31", "--warehouse", "duckdb:"+wh)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "CLOSEDLOOP_SALESFORCE_TOKEN")
+	require.NotContains(t, stderr+stdout, token)
+	require.NotContains(t, stderr+stdout, "secretsecret")
+	require.NoFileExists(t, wh)
+}
+
+// TestRunHubSpotExpiredToken: as for Salesforce, a refused HubSpot token fails the run
+// (exit 1) naming the variable, never printing the token, writing nothing.
+func TestRunHubSpotExpiredToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"status":"error","message":"The OAuth token used to make this call expired 2 hour(s) ago.","category":"EXPIRED_AUTHENTICATION"}`)
+	}))
+	defer srv.Close()
+	const token = "pat-na1-0000aaaa-1111-2222-3333-secretsecret"
+	t.Setenv("CLOSEDLOOP_HUBSPOT_TOKEN", token)
+	t.Setenv("CLOSEDLOOP_HUBSPOT_BASE_URL", srv.URL)
+	wh := filepath.Join(t.TempDir(), "hs.duckdb")
+	code, stdout, stderr := runMain(t, "run", "--crm", "hubspot:api", "--from", "2026-01-01", "--to", "2026-01-31", "--warehouse", "duckdb:"+wh)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "CLOSEDLOOP_HUBSPOT_TOKEN")
+	require.NotContains(t, stderr+stdout, "secretsecret")
+	require.NoFileExists(t, wh)
 }

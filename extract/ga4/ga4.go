@@ -1,17 +1,12 @@
-// Package ga4 reads the Google Analytics 4 BigQuery export from files: one event per
-// line as newline-delimited JSON (plain or gzipped), in the export schema exactly as
-// BigQuery's JSON export writes it (events_YYYYMMDD tables).
-//
-// Every event becomes one row of extract.TableEvents. Campaign columns hold what the
-// event itself states (collected_traffic_source, else the source/medium/campaign/term/
-// content/gclid event params); the user-scoped traffic_source, which is the user's
-// first touch and not this event's, is deliberately not read. Rows that cannot be used
-// (invalid JSON, no timestamp or name, no user id at all) become rejections.
 package ga4
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -28,6 +23,9 @@ type Config struct {
 	Path string
 	// Mem allocates the Arrow batches; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
+	// Log receives a line per intraday file skipped for its day's daily table and a
+	// summary of the exact duplicates dropped; nil means no log.
+	Log *slog.Logger
 }
 
 // Extractor reads GA4 export files into extract.TableEvents.
@@ -45,6 +43,9 @@ func New(cfg Config) *Extractor {
 	if cfg.Mem == nil {
 		cfg.Mem = memory.DefaultAllocator
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Extractor{cfg: cfg}
 }
 
@@ -54,9 +55,10 @@ func (e *Extractor) Name() string { return e.cfg.Spec }
 // Tables returns the one table the extractor writes, extract.TableEvents.
 func (e *Extractor) Tables() []string { return []string{extract.TableEvents} }
 
-// Extract reads every file of the glob, in sorted order, and writes its events to w.
-// A glob without a match is an extract.ErrConfig error; an unreadable file is an
-// error; a line that is not a usable event is a rejection.
+// Extract reads every file of the glob, in sorted order, NDJSON and Parquet alike,
+// and writes their events to w through one Decoder. A glob without a match is an
+// extract.ErrConfig error; an unreadable file, or a Parquet file without the export's
+// required columns, is an error; a row that is not a usable event is a rejection.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -65,15 +67,51 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := extract.NewBuilder(e.cfg.Mem, extract.TableEvents, w)
-	defer b.Release()
+	paths, skip := dailyOverIntraday(paths)
+	for _, s := range skip {
+		e.cfg.Log.Info("ga4: intraday table skipped: the daily table of its day is read instead",
+			"source", e.cfg.Spec, "file", s.path, "daily", s.daily)
+	}
+	d := NewDecoder(e.cfg.Spec, e.cfg.Mem, w)
+	defer d.Release()
 	for _, path := range paths {
-		if err := e.readFile(ctx, path, b, w); err != nil {
+		pq, err := isParquet(path)
+		if err != nil {
+			return err
+		}
+		if pq {
+			err = readParquet(ctx, path, e.cfg.Mem, d)
+		} else {
+			err = readNDJSON(ctx, path, d)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	if err := b.Flush(ctx); err != nil {
+	if err := d.Flush(ctx); err != nil {
 		return fmt.Errorf("ga4: %s: %w", e.cfg.Spec, err)
 	}
+	if st := d.Stats(); st.Duplicates > 0 {
+		e.cfg.Log.Info("ga4: exact duplicate rows dropped (each is in rejected_rows)",
+			"source", e.cfg.Spec, "duplicates", st.Duplicates, "events", st.Events)
+	}
 	return nil
+}
+
+// isParquet tells a Parquet file by its name (.parquet) or its magic bytes (PAR1),
+// since sharded exports may carry no extension.
+func isParquet(path string) (bool, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
+		return true, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("ga4: %w", err)
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return false, fmt.Errorf("ga4: %s: %w", path, err)
+	}
+	return string(magic[:]) == "PAR1", nil
 }

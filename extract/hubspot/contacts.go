@@ -4,30 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-
-	"closedloop/extract"
-)
-
-// Column indexes of extract.TableContacts, resolved once.
-var (
-	ctInput       = extract.Col(extract.TableContacts, "input")
-	ctLocation    = extract.Col(extract.TableContacts, "location")
-	ctCRM         = extract.Col(extract.TableContacts, "crm")
-	ctContactID   = extract.Col(extract.TableContacts, "contact_id")
-	ctEmail       = extract.Col(extract.TableContacts, "email")
-	ctCookieID    = extract.Col(extract.TableContacts, "cookie_id")
-	ctCreatedAt   = extract.Col(extract.TableContacts, "created_at")
-	ctUpdatedAt   = extract.Col(extract.TableContacts, "updated_at")
-	ctStage       = extract.Col(extract.TableContacts, "lifecycle_stage")
-	ctLeadAt      = extract.Col(extract.TableContacts, "lead_at")
-	ctMQLAt       = extract.Col(extract.TableContacts, "mql_at")
-	ctSQLAt       = extract.Col(extract.TableContacts, "sql_at")
-	ctOppAt       = extract.Col(extract.TableContacts, "opportunity_at")
-	ctCustomerAt  = extract.Col(extract.TableContacts, "customer_at")
-	ctSource      = extract.Col(extract.TableContacts, "original_source")
-	ctSourceData1 = extract.Col(extract.TableContacts, "original_source_data_1")
-	ctSourceData2 = extract.Col(extract.TableContacts, "original_source_data_2")
-	ctLinkedIDs   = extract.Col(extract.TableContacts, "linked_ids")
 )
 
 // lifecycleStages maps HubSpot's internal lifecyclestage values to ours. Any other
@@ -43,6 +19,21 @@ var lifecycleStages = map[string]string{
 	"other":                  "other",
 }
 
+// milestoneStages are the lifecycle stages whose entry dates are read, in the order
+// of the contact columns lead_at .. customer_at.
+var milestoneStages = []string{"lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer"}
+
+// contactProperties are the contact properties read (the cookie property is added).
+var contactProperties = func() []string {
+	p := []string{"email", "createdate", "lastmodifieddate", "lifecyclestage",
+		"hs_analytics_source", "hs_analytics_source_data_1", "hs_analytics_source_data_2",
+		"hs_merged_object_ids", "hs_calculated_merged_vids", "hs_additional_emails"}
+	for _, s := range milestoneStages {
+		p = append(p, "hs_lifecyclestage_"+s+"_date", "hs_v2_date_entered_"+s)
+	}
+	return p
+}()
+
 // lifecycle maps a lifecyclestage value; "" stays "" (null).
 func lifecycle(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
@@ -55,75 +46,44 @@ func lifecycle(s string) string {
 	return "other"
 }
 
-// stageDate returns the date a contact entered lifecycle stage v: the classic
-// hs_lifecyclestage_<v>_date, else the newer hs_v2_date_entered_<v>.
-func stageDate(t *times, v string) time.Time {
-	return t.first("hs_lifecyclestage_"+v+"_date", "hs_v2_date_entered_"+v)
-}
-
-// contactRow is one contact, checked before anything is appended to the builder.
-type contactRow struct {
-	id, email, cookie, stage              string
-	created, updated                      time.Time
-	lead, mql, sql, opportunity, customer time.Time
-	source, sourceData1, sourceData2      string
-	linked                                string // linked_ids: merged contacts, additional e-mails
-}
-
-// readContacts reads contacts.ndjson into extract.TableContacts. The ids of archived
-// contacts go to archived.
-func (e *Extractor) readContacts(ctx context.Context, w extract.Writer, archived map[string]bool) error {
-	b := extract.NewBuilder(e.cfg.Mem, extract.TableContacts, w)
-	defer b.Release()
-	var o object
-	err := e.eachLine(ctx, w, ContactsFile, func(l *lineReader, line []byte) error {
-		if reason := decode(line, &o); reason != "" {
-			return e.reject(ctx, w, l.location("", ""), reason, line)
-		}
-		id := strings.TrimSpace(o.ID.s)
-		if o.Archived {
-			e.skipped.Add(1)
-			if id != "" {
-				archived[id] = true
-			}
-			return nil
-		}
-		if id == "" {
-			return e.reject(ctx, w, l.location("", ""), "contact has no id", line)
-		}
-		r, bad := e.contact(&o, id)
-		if bad != nil {
-			return e.reject(ctx, w, l.location("contact", id), bad.Error(), line)
-		}
-		b.Str(ctInput, e.cfg.Spec)
-		b.Str(ctLocation, l.location("", ""))
-		b.Str(ctCRM, crm)
-		b.Str(ctContactID, r.id)
-		b.Str(ctEmail, r.email)
-		b.Str(ctCookieID, r.cookie)
-		b.Time(ctCreatedAt, r.created)
-		b.Time(ctUpdatedAt, r.updated)
-		b.Str(ctStage, r.stage)
-		b.Time(ctLeadAt, r.lead)
-		b.Time(ctMQLAt, r.mql)
-		b.Time(ctSQLAt, r.sql)
-		b.Time(ctOppAt, r.opportunity)
-		b.Time(ctCustomerAt, r.customer)
-		b.Str(ctSource, r.source)
-		b.Str(ctSourceData1, r.sourceData1)
-		b.Str(ctSourceData2, r.sourceData2)
-		b.Str(ctLinkedIDs, r.linked)
-		return b.End(ctx)
-	})
-	if err != nil {
-		return err
+// stageDateProps are, per milestone stage, the properties holding the date a
+// contact entered it: the classic hs_lifecyclestage_<v>_date, else the newer
+// hs_v2_date_entered_<v>.
+var stageDateProps = func() map[string][2]string {
+	m := map[string][2]string{}
+	for _, s := range milestoneStages {
+		m[s] = [2]string{"hs_lifecyclestage_" + s + "_date", "hs_v2_date_entered_" + s}
 	}
-	return b.Flush(ctx)
+	return m
+}()
+
+// stageDate returns the date a contact entered lifecycle stage v.
+func stageDate(t *times, v string) time.Time {
+	p := stageDateProps[v]
+	return t.first(p[0], p[1])
+}
+
+// contactObject writes the row of one decoded contact, or its rejection. An archived
+// contact is skipped and its id returned, so links to it can be dropped too.
+func (x *run) contactObject(ctx context.Context, r *rows, p place, o *object, rec []byte) (archived string, err error) {
+	id := o.ID.str()
+	if o.Archived {
+		x.e.skipped.Add(1)
+		return id, nil
+	}
+	if id == "" {
+		return "", r.reject(ctx, p.reject("contact", ""), "contact has no id", rec)
+	}
+	c, bad := x.contact(o, id)
+	if bad != nil {
+		return "", r.reject(ctx, p.reject("contact", id), bad.Error()+"; fix the value in HubSpot", rec)
+	}
+	return "", r.contact(ctx, p.row("contact", id), &c)
 }
 
 // contact reads the properties of one contact.
-func (e *Extractor) contact(o *object, id string) (contactRow, *badField) {
-	t := &times{o: o}
+func (x *run) contact(o *object, id string) (contactRow, *badField) {
+	t := &times{o: o, types: x.contactTypes}
 	r := contactRow{
 		id:          id,
 		email:       strings.ToLower(o.prop("email")),
@@ -132,10 +92,14 @@ func (e *Extractor) contact(o *object, id string) (contactRow, *badField) {
 		sourceData1: o.prop("hs_analytics_source_data_1"),
 		sourceData2: o.prop("hs_analytics_source_data_2"),
 	}
-	if e.cfg.CookieProperty != "" {
-		r.cookie = o.prop(e.cfg.CookieProperty)
+	if x.cookieProperty != "" {
+		r.cookie = o.prop(x.cookieProperty)
 	}
-	r.linked = linkedIDs(id, o.prop("hs_merged_object_ids"), o.prop("hs_additional_emails"))
+	merged := o.prop("hs_merged_object_ids")
+	if merged == "" {
+		merged = o.prop("hs_calculated_merged_vids")
+	}
+	r.linked = linkedIDs(id, merged, x.merges[id], o.prop("hs_additional_emails"))
 	r.created = t.orTop(t.get("createdate"), "createdAt", o.CreatedAt)
 	r.updated = t.orTop(t.get("lastmodifieddate"), "updatedAt", o.UpdatedAt)
 	r.lead = stageDate(t, "lead")
@@ -146,18 +110,33 @@ func (e *Extractor) contact(o *object, id string) (contactRow, *badField) {
 	return r, t.bad
 }
 
-// linkedIDs builds linked_ids from hs_merged_object_ids (the ids of contacts merged
-// into this one) and hs_additional_emails, both ";"-separated in HubSpot.
-func linkedIDs(id, merged, emails string) string {
+// linkedIDs builds linked_ids from the ids of contacts merged into this one
+// (hs_merged_object_ids "1;2", or the older hs_calculated_merged_vids "1:ms;2:ms"),
+// the merges a merge audit lists (also), and hs_additional_emails, all
+// ";"-separated. Each value appears once.
+func linkedIDs(id, merged string, also []string, emails string) string {
+	if merged == "" && len(also) == 0 && emails == "" {
+		return ""
+	}
 	var out []string
-	for _, m := range strings.Split(merged, ";") {
-		if m = strings.TrimSpace(m); m != "" && m != id {
+	seen := map[string]bool{id: true}
+	add := func(m string) {
+		m, _, _ = strings.Cut(strings.TrimSpace(m), ":")
+		if m = strings.TrimSpace(m); m != "" && !seen[m] {
+			seen[m] = true
 			out = append(out, "hubspot_contact:"+m)
 		}
 	}
+	for _, m := range strings.Split(merged, ";") {
+		add(m)
+	}
+	for _, m := range also {
+		add(m)
+	}
 	for _, e := range strings.Split(emails, ";") {
-		if e = strings.TrimSpace(e); e != "" {
-			out = append(out, "email:"+strings.ToLower(e))
+		if e = strings.ToLower(strings.TrimSpace(e)); e != "" && !seen["email:"+e] {
+			seen["email:"+e] = true
+			out = append(out, "email:"+e)
 		}
 	}
 	return strings.Join(out, ";")

@@ -1,48 +1,31 @@
-// Package hubspot reads HubSpot CRM data: contacts with their lifecycle-stage dates and
-// analytics-source properties, deals, the deal pipelines that say which stages are won
-// or lost, and the deal-contact associations.
-//
-// This file set implements the "export folder" mode: a folder holding what the HubSpot
-// CRM v3 API returns, saved as files, so that the API mode decodes exactly the same
-// objects:
-//
-//	contacts.ndjson       one v3 contact object per line ({"id", "properties", "createdAt", "updatedAt", "archived"})
-//	deals.ndjson          one v3 deal object per line
-//	pipelines.json        the GET /crm/v3/pipelines/deals response
-//	deal_contacts.ndjson  one v4 association batch-read result per line ({"from": {"id"}, "to": [{"toObjectId"}]})
-//
-// All four files are required. Property values are strings or null; datetimes come as
-// ISO-8601 strings or epoch-millisecond strings, both read by extract.ParseTime.
-// Whether a deal is won or lost is decided by its stage's metadata in pipelines.json
-// (isClosed, probability 1.0 or 0.0), never by stage labels, which users rename.
-//
-// Archived records ("archived": true) are skipped, not rejected, and counted by
-// Skipped; associations that point at a skipped record are dropped with it. Every
-// other unusable line becomes an extract.Rejection located as
-// "contacts.ndjson:12 (hubspot contact 101)".
 package hubspot
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
+	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"closedloop/extract"
 )
 
-// The files of an export folder.
-const (
-	ContactsFile     = "contacts.ndjson"
-	DealsFile        = "deals.ndjson"
-	PipelinesFile    = "pipelines.json"
-	DealContactsFile = "deal_contacts.ndjson"
-)
+// APILocation is the spec location that selects the API: "hubspot:api".
+const APILocation = "api"
+
+// TokenVariable is the setting that holds the private-app token: errors about the
+// token name it.
+const TokenVariable = "CLOSEDLOOP_HUBSPOT_TOKEN"
+
+// CookiePropertyVariable is the setting that names the cookie property.
+const CookiePropertyVariable = "CLOSEDLOOP_HUBSPOT_COOKIE_PROPERTY"
+
+// DefaultBaseURL is HubSpot's API root.
+const DefaultBaseURL = "https://api.hubapi.com"
 
 // crm is the value of the crm column of every row this package writes.
 const crm = "hubspot"
@@ -53,10 +36,12 @@ const MaxLineBytes = 16 << 20
 
 // Config configures an Extractor.
 type Config struct {
-	// Spec is the source spec as the user wrote it ("hubspot:exports/hubspot"): the
-	// extractor's Name, the input column and the Input of rejections.
+	// Spec is the source spec as the user wrote it ("hubspot:exports/hubspot",
+	// "hubspot:api"): the extractor's Name, the input column and the Input of
+	// rejections.
 	Spec string
-	// Dir is the export folder.
+	// Dir is the export folder (a v3 export folder or Fivetran CSV tables). Empty
+	// reads the API.
 	Dir string
 	// Mem allocates the Arrow batches; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
@@ -66,97 +51,186 @@ type Config struct {
 	// Currency is the currency of deals without deal_currency_code (the account's
 	// company currency).
 	Currency string
+	// Log receives progress, retries and warnings; nil discards them. The token is
+	// never logged.
+	Log *slog.Logger
+
+	// Token is the private-app access token (API mode), sent as a bearer token.
+	Token string
+	// BaseURL is the API root; empty means DefaultBaseURL. Tests point it at a fake.
+	BaseURL string
+	// HTTPClient sends the requests; nil means a plain http.Client (deadlines come
+	// from CallTimeout).
+	HTTPClient *http.Client
+	// Since is the watermark of an incremental read: only records modified at or
+	// after it are read (by the search API), and e-mail clicks from it. Zero reads
+	// everything. Owners, pipelines and property definitions are always read whole.
+	Since time.Time
+	// Concurrency bounds the requests in flight; 0 means 4, which stays under the
+	// 100 requests per 10 s of HubSpot's smallest private-app limit at typical latency.
+	Concurrency int
+	// MaxAttempts bounds the tries of one request (rate limits, 5xx, network errors);
+	// 0 means 6.
+	MaxAttempts int
+	// CallTimeout is the deadline of one request attempt; 0 means 60 s.
+	CallTimeout time.Duration
+	// SearchMaxResults is how many results one search query can page through before
+	// HubSpot refuses (10,000, the documented limit): 0 means that. An incremental
+	// read starts a new query window from the last modification time seen when it
+	// gets there.
+	SearchMaxResults int
 }
 
-// Extractor reads a HubSpot export folder. It is used for one Extract at a time.
+// Extractor reads HubSpot: the API, a v3 export folder, or Fivetran CSV tables. It is
+// used for one Extract at a time.
 type Extractor struct {
 	cfg     Config
 	skipped atomic.Int64
+
+	// sleep waits d or until ctx ends; tests replace it to observe back-offs.
+	sleep func(ctx context.Context, d time.Duration) error
+	// searchEvery spaces search requests (HubSpot allows 4 per second per token).
+	searchEvery time.Duration
 }
 
 var _ extract.Extractor = (*Extractor)(nil)
 
-// New returns an Extractor for cfg. Nothing is opened before Extract.
+// New returns an Extractor for cfg. Nothing is opened or requested before Extract.
 func New(cfg Config) *Extractor {
 	if cfg.Mem == nil {
 		cfg.Mem = memory.DefaultAllocator
 	}
 	if cfg.Spec == "" {
-		cfg.Spec = "hubspot:" + cfg.Dir
+		if cfg.Dir == "" {
+			cfg.Spec = "hubspot:" + APILocation
+		} else {
+			cfg.Spec = "hubspot:" + cfg.Dir
+		}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 60 * time.Second
+	}
+	if cfg.SearchMaxResults <= 0 {
+		cfg.SearchMaxResults = 10000
 	}
 	cfg.Currency = strings.ToUpper(strings.TrimSpace(cfg.Currency))
-	return &Extractor{cfg: cfg}
+	cfg.CookieProperty = strings.TrimSpace(cfg.CookieProperty)
+	return &Extractor{cfg: cfg, sleep: sleep, searchEvery: 250 * time.Millisecond}
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Name returns the source spec.
 func (e *Extractor) Name() string { return e.cfg.Spec }
 
-// Tables lists the tables Extract writes.
+// Tables lists the tables Extract writes: events too when the source has
+// activities or e-mail events (the API always has).
 func (e *Extractor) Tables() []string {
-	return []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts}
+	t := []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts}
+	if e.cfg.Dir == "" || hasTouchFiles(e.cfg.Dir) {
+		t = append(t, extract.TableEvents)
+	}
+	return t
 }
 
-// Skipped returns how many archived contacts and deals the last Extract skipped.
+// hasTouchFiles reports whether an export folder of either layout holds activities
+// or e-mail events.
+func hasTouchFiles(dir string) bool {
+	for _, k := range activityKinds {
+		objects, _ := k.files()
+		if exists(filepath.Join(dir, objects)) || fivetranFile(dir, fivetranActivities[k.object]) != "" {
+			return true
+		}
+	}
+	return exists(filepath.Join(dir, EmailEventsFile)) || fivetranFile(dir, "email_event") != ""
+}
+
+// Skipped returns how many records the last Extract skipped on purpose: archived or
+// deleted contacts, deals and activities, and records merged into another.
 func (e *Extractor) Skipped() int { return int(e.skipped.Load()) }
 
-// Extract reads the folder: pipelines first (deals need them), then contacts, deals
-// and associations. A missing file is an extract.ErrConfig error, reported before
-// anything is written.
+// Extract reads the API or the folder to its end. Configuration problems (a missing
+// file, a token HubSpot refuses) are reported before any row is written.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	e.skipped.Store(0)
-	if err := e.checkFolder(); err != nil {
-		return err
+	x := &run{e: e, w: w, cookieProperty: e.cfg.CookieProperty, owners: newOwners()}
+	var err error
+	if e.cfg.Dir == "" {
+		err = x.api(ctx)
+	} else {
+		err = x.files(ctx)
 	}
-	stages, err := e.readPipelines()
 	if err != nil {
 		return err
 	}
-	archived := archivedIDs{contacts: map[string]bool{}, deals: map[string]bool{}}
-	if err := e.readContacts(ctx, w, archived.contacts); err != nil {
-		return err
-	}
-	if err := e.readDeals(ctx, w, stages, archived.deals); err != nil {
-		return err
-	}
-	return e.readAssociations(ctx, w, archived)
+	e.cfg.Log.Info("hubspot read", "source", e.cfg.Spec, "activities_as_touches", x.stats.touches.Load(),
+		"email_clicks", x.stats.clicks.Load(), "not_touches", x.stats.notTouch.Load(),
+		"activities_without_contact", x.stats.noContact.Load(), "skipped", e.skipped.Load())
+	return nil
 }
 
-// archivedIDs are the ids of skipped records, so associations to them can be dropped.
+// run is the state of one Extract.
+type run struct {
+	e              *Extractor
+	w              extract.Writer
+	cookieProperty string // "" when the account has no such property
+
+	contactTypes, dealTypes propTypes
+	stages                  stageIndex
+	owners                  *owners
+
+	// Export files only: the ids of skipped records, so links to them are dropped,
+	// and (Fivetran) the contacts merged into others.
+	archived   archivedIDs
+	mergedInto map[string]string   // merged-away contact id -> surviving contact id
+	merges     map[string][]string // surviving contact id -> merged-away ids
+
+	stats struct {
+		touches, clicks, notTouch, noContact atomic.Int64
+	}
+}
+
+// archivedIDs are the ids of skipped records.
 type archivedIDs struct {
 	contacts, deals map[string]bool
 }
 
-// checkFolder makes sure the folder holds the four files.
-func (e *Extractor) checkFolder() error {
-	fi, err := os.Stat(e.cfg.Dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: %s: export folder %s does not exist", extract.ErrConfig, e.cfg.Spec, e.cfg.Dir)
-		}
-		return fmt.Errorf("%s: %w", e.cfg.Spec, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%w: %s: %s is not a folder (want a folder holding %s, %s, %s and %s)",
-			extract.ErrConfig, e.cfg.Spec, e.cfg.Dir, ContactsFile, DealsFile, PipelinesFile, DealContactsFile)
-	}
-	for _, name := range []string{ContactsFile, DealsFile, PipelinesFile, DealContactsFile} {
-		fi, err := os.Stat(filepath.Join(e.cfg.Dir, name))
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return fmt.Errorf("%w: %s: folder %s has no %s (%s)", extract.ErrConfig, e.cfg.Spec, e.cfg.Dir, name, why[name])
-		case err != nil:
-			return fmt.Errorf("%s: %w", e.cfg.Spec, err)
-		case fi.IsDir():
-			return fmt.Errorf("%w: %s: %s is a folder, want a file", extract.ErrConfig, e.cfg.Spec, filepath.Join(e.cfg.Dir, name))
-		}
-	}
-	return nil
-}
+func (x *run) rows() *rows { return newRows(x.e.cfg.Mem, x.e.cfg.Spec, x.w) }
 
-// why tells, per file, what it is and why it cannot be left out.
-var why = map[string]string{
-	ContactsFile:     "one CRM v3 contact object per line",
-	DealsFile:        "one CRM v3 deal object per line",
-	PipelinesFile:    "the GET /crm/v3/pipelines/deals response; won and lost deals cannot be told apart without it",
-	DealContactsFile: "one v4 deal-to-contact association result per line; deals cannot be tied to contacts without it",
+// contactOf returns the contact a link points at: the surviving contact of a merge,
+// "" when the contact was skipped.
+func (x *run) contactOf(id string) string {
+	if s, ok := x.mergedInto[id]; ok {
+		id = s
+	}
+	if x.archived.contacts[id] {
+		return ""
+	}
+	return id
 }

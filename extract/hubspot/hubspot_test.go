@@ -19,8 +19,8 @@ import (
 
 const fixture = "testdata/export"
 
-// run extracts dir and returns the collector (to release) and the extractor.
-func run(t *testing.T, mem memory.Allocator, dir string) (*extract.Collector, *Extractor, error) {
+// extractDir extracts dir and returns the collector (to release) and the extractor.
+func extractDir(t *testing.T, mem memory.Allocator, dir string) (*extract.Collector, *Extractor, error) {
 	t.Helper()
 	c := extract.NewCollector(mem)
 	e := New(Config{Spec: "hubspot:" + dir, Dir: dir, Mem: mem, CookieProperty: "ga_client_id", Currency: "eur"})
@@ -86,7 +86,7 @@ func ts(s string) time.Time {
 func TestExtractContacts(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c, _, err := run(t, mem, fixture)
+	c, _, err := extractDir(t, mem, fixture)
 	defer c.Release()
 	require.NoError(t, err)
 
@@ -140,7 +140,7 @@ func TestExtractContacts(t *testing.T) {
 func TestExtractDeals(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c, _, err := run(t, mem, fixture)
+	c, _, err := extractDir(t, mem, fixture)
 	defer c.Release()
 	require.NoError(t, err)
 
@@ -189,7 +189,7 @@ func TestExtractDeals(t *testing.T) {
 func TestExtractDealContacts(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c, _, err := run(t, mem, fixture)
+	c, _, err := extractDir(t, mem, fixture)
 	defer c.Release()
 	require.NoError(t, err)
 
@@ -205,7 +205,7 @@ func TestExtractDealContacts(t *testing.T) {
 func TestRejectionsAndSkipped(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c, e, err := run(t, mem, fixture)
+	c, e, err := extractDir(t, mem, fixture)
 	defer c.Release()
 	require.NoError(t, err)
 	require.Equal(t, 2, e.Skipped(), "archived contact 103 and deal 9007")
@@ -283,7 +283,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
-			c, _, err := run(t, mem, tt.dir)
+			c, _, err := extractDir(t, mem, tt.dir)
 			defer c.Release()
 			require.Error(t, err)
 			require.True(t, errors.Is(err, extract.ErrConfig), "%v", err)
@@ -306,7 +306,7 @@ func TestLongLineRejected(t *testing.T) {
 	good := `{"id":"2","properties":{"email":"ok@example.com"}}` + "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ContactsFile), []byte(long+good), 0o644))
 
-	c, _, err := run(t, mem, dir)
+	c, _, err := extractDir(t, mem, dir)
 	defer c.Release()
 	require.NoError(t, err)
 	rows := rowsOf(t, c, extract.TableContacts)
@@ -334,4 +334,10 @@ func TestNameAndTables(t *testing.T) {
 	e := New(Config{Dir: "x"})
 	require.Equal(t, "hubspot:x", e.Name())
 	require.Equal(t, []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts}, e.Tables())
+	all := []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableEvents}
+	require.Equal(t, all, New(Config{Dir: same}).Tables(), "activity files: events too")
+	require.Equal(t, all, New(Config{Dir: "testdata/fivetran"}).Tables())
+	api := New(Config{})
+	require.Equal(t, "hubspot:api", api.Name(), "no folder: the API")
+	require.Equal(t, all, api.Tables())
 }

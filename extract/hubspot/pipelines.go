@@ -1,11 +1,8 @@
 package hubspot
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,16 +24,16 @@ type stageIndex struct {
 // lookup returns the stage of a deal, or the reason it cannot be found.
 func (x stageIndex) lookup(pipeline, stageID string) (stage, string) {
 	if stageID == "" {
-		return stage{}, "deal has no dealstage"
+		return stage{}, "deal has no dealstage, so it cannot be called open, won or lost: set its stage in HubSpot"
 	}
 	if pipeline != "" {
 		stages, ok := x.byPipeline[pipeline]
 		if !ok {
-			return stage{}, fmt.Sprintf("pipeline %q is not in %s: re-export the deal pipelines", pipeline, PipelinesFile)
+			return stage{}, fmt.Sprintf("pipeline %q is not among the deal pipelines read: re-export the pipelines together with the deals", pipeline)
 		}
 		st, ok := stages[stageID]
 		if !ok {
-			return stage{}, fmt.Sprintf("dealstage %q is not a stage of pipeline %q in %s: re-export the deal pipelines", stageID, pipeline, PipelinesFile)
+			return stage{}, fmt.Sprintf("dealstage %q is not a stage of pipeline %q among the deal pipelines read: re-export the pipelines together with the deals", stageID, pipeline)
 		}
 		return st, ""
 	}
@@ -46,10 +43,24 @@ func (x stageIndex) lookup(pipeline, stageID string) (stage, string) {
 	case 1:
 		return sts[0], ""
 	case 0:
-		return stage{}, fmt.Sprintf("dealstage %q is in no pipeline of %s: re-export the deal pipelines", stageID, PipelinesFile)
+		return stage{}, fmt.Sprintf("dealstage %q is in none of the deal pipelines read: re-export the pipelines together with the deals", stageID)
 	default:
-		return stage{}, fmt.Sprintf("deal has no pipeline and dealstage %q is in %d pipelines of %s", stageID, len(sts), PipelinesFile)
+		return stage{}, fmt.Sprintf("deal has no pipeline and dealstage %q is in %d pipelines: set the deal's pipeline in HubSpot", stageID, len(sts))
 	}
+}
+
+// add records stage st of a pipeline.
+func (x *stageIndex) add(pipeline, stageID string, st stage) {
+	if x.byPipeline == nil {
+		x.byPipeline, x.byStage = map[string]map[string]stage{}, map[string][]stage{}
+	}
+	if x.byPipeline[pipeline] == nil {
+		x.byPipeline[pipeline] = map[string]stage{}
+	}
+	if _, dup := x.byPipeline[pipeline][stageID]; !dup {
+		x.byStage[stageID] = append(x.byStage[stageID], st)
+	}
+	x.byPipeline[pipeline][stageID] = st
 }
 
 // pipelinesDoc is the GET /crm/v3/pipelines/deals response.
@@ -65,53 +76,47 @@ type pipelinesDoc struct {
 	} `json:"results"`
 }
 
-// readPipelines reads pipelines.json. It is small (a few pipelines of a few stages),
-// so it is read whole. A file that cannot be used is a configuration error: without
-// it no deal can be called won or lost.
-func (e *Extractor) readPipelines() (stageIndex, error) {
-	path := filepath.Join(e.cfg.Dir, PipelinesFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return stageIndex{}, fmt.Errorf("%s: %w", e.cfg.Spec, err)
-	}
-	var doc pipelinesDoc
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return stageIndex{}, fmt.Errorf("%w: %s: %s is not a pipelines response: %v", extract.ErrConfig, e.cfg.Spec, path, err)
-	}
-	x := stageIndex{byPipeline: map[string]map[string]stage{}, byStage: map[string][]stage{}}
+// index builds the stage index of a pipelines response. from names the response in
+// errors (a file, or the API call). A response that cannot be used is a
+// configuration error: without it no deal can be called won or lost.
+func (doc *pipelinesDoc) index(spec, from string) (stageIndex, error) {
+	var x stageIndex
 	for _, p := range doc.Results {
-		if p.ID.s == "" {
-			return stageIndex{}, fmt.Errorf("%w: %s: %s: a pipeline has no id", extract.ErrConfig, e.cfg.Spec, path)
+		pid := p.ID.str()
+		if pid == "" {
+			return stageIndex{}, fmt.Errorf("%w: %s: %s: a pipeline has no id", extract.ErrConfig, spec, from)
 		}
-		stages := map[string]stage{}
 		for _, s := range p.Stages {
-			if s.ID.s == "" {
-				return stageIndex{}, fmt.Errorf("%w: %s: %s: a stage of pipeline %q has no id", extract.ErrConfig, e.cfg.Spec, path, p.ID.s)
+			sid := s.ID.str()
+			if sid == "" {
+				return stageIndex{}, fmt.Errorf("%w: %s: %s: a stage of pipeline %q has no id", extract.ErrConfig, spec, from, pid)
 			}
-			st, err := stageOf(s.Metadata)
+			st, err := stageOf(s.Metadata["isClosed"].str(), "", s.Metadata["probability"].str())
 			if err != nil {
-				return stageIndex{}, fmt.Errorf("%w: %s: %s: stage %q of pipeline %q: %v", extract.ErrConfig, e.cfg.Spec, path, s.ID.s, p.ID.s, err)
+				return stageIndex{}, fmt.Errorf("%w: %s: %s: stage %q of pipeline %q: %v", extract.ErrConfig, spec, from, sid, pid, err)
 			}
-			stages[s.ID.s] = st
-			x.byStage[s.ID.s] = append(x.byStage[s.ID.s], st)
+			x.add(pid, sid, st)
 		}
-		x.byPipeline[p.ID.s] = stages
 	}
 	if len(x.byPipeline) == 0 {
-		return stageIndex{}, fmt.Errorf("%w: %s: %s lists no pipeline", extract.ErrConfig, e.cfg.Spec, path)
+		return stageIndex{}, fmt.Errorf("%w: %s: %s lists no deal pipeline, so won and lost deals cannot be told apart", extract.ErrConfig, spec, from)
 	}
 	return x, nil
 }
 
-// stageOf decides won and lost from a stage's metadata: a closed stage with
-// probability 1 is won, one with probability 0 is lost. Labels are not looked at:
-// users rename them ("Closed won" -> "Signed").
-func stageOf(meta map[string]value) (stage, error) {
-	closed := strings.EqualFold(strings.TrimSpace(meta["isClosed"].s), "true")
+// stageOf decides won and lost from a stage's metadata: a closed stage is won when
+// the source flags it so (closedWon, Fivetran's closed_won), else when its
+// probability is 1; it is lost otherwise. Labels are not looked at: users rename
+// them ("Closed won" -> "Signed").
+func stageOf(isClosed, closedWon, probability string) (stage, error) {
+	closed, _ := strconv.ParseBool(strings.TrimSpace(isClosed))
 	if !closed {
 		return stage{}, nil
 	}
-	p := strings.TrimSpace(meta["probability"].s)
+	if won, err := strconv.ParseBool(strings.TrimSpace(closedWon)); err == nil {
+		return stage{closed: true, won: won}, nil
+	}
+	p := strings.TrimSpace(probability)
 	prob, err := strconv.ParseFloat(p, 64)
 	if err != nil || math.IsNaN(prob) {
 		return stage{}, fmt.Errorf("closed, but its probability %q is not a number, so won and lost cannot be told apart", p)

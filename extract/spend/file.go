@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"closedloop/extract"
 )
@@ -67,7 +69,79 @@ func open(path string) (*file, error) {
 	if bom, _ := fl.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		fl.Discard(3)
 	}
+	// Excel's "Unicode text" and some UI exports are UTF-16: refuse them by their BOM
+	// rather than read mojibake and reject every row.
+	if bom, _ := fl.Peek(2); bytes.Equal(bom, []byte{0xff, 0xfe}) || bytes.Equal(bom, []byte{0xfe, 0xff}) {
+		fl.Close()
+		return nil, fmt.Errorf("%w: spend: %s: the file is UTF-16: save it as UTF-8 CSV", extract.ErrConfig, path)
+	}
 	return fl, nil
+}
+
+// maxPreamble is how many lines are searched for the header row: UI exports (LinkedIn
+// Campaign Manager) put a report title, the date range and the account above it.
+const maxPreamble = 10
+
+// readLine reads one line of r without its line end; ok is false at the end of input.
+// A line longer than r's buffer (64 KiB) is an error: no export has such a header, and
+// reading on could pull a whole file without line ends into memory.
+func readLine(r *bufio.Reader) (line string, ok bool, err error) {
+	b, err := r.ReadSlice('\n')
+	switch {
+	case err == io.EOF && len(b) == 0:
+		return "", false, nil
+	case err == bufio.ErrBufferFull:
+		return "", false, fmt.Errorf("a line longer than %d KiB before the header row", r.Size()>>10)
+	case err != nil && err != io.EOF:
+		return "", false, err
+	}
+	return string(bytes.TrimRight(b, "\r\n")), true, nil
+}
+
+// sniff picks the field separator of a header line: the most frequent of ',', ';' and
+// tab outside double quotes; ',' on a tie or when the line has none.
+func sniff(line string) rune {
+	var n [3]int
+	quoted := false
+	for _, c := range line {
+		switch c {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				n[0]++
+			}
+		case ';':
+			if !quoted {
+				n[1]++
+			}
+		case '\t':
+			if !quoted {
+				n[2]++
+			}
+		}
+	}
+	best, sep := n[0], ','
+	if n[1] > best {
+		best, sep = n[1], ';'
+	}
+	if n[2] > best {
+		sep = '\t'
+	}
+	return sep
+}
+
+// splitLine splits one line with separator sep, quotes allowed; ok is false when the
+// line is not valid CSV (a preamble line, most likely).
+func splitLine(line string, sep rune) ([]string, bool) {
+	r := csv.NewReader(strings.NewReader(line))
+	r.Comma = sep
+	r.FieldsPerRecord = -1
+	rec, err := r.Read()
+	if err != nil {
+		return nil, false
+	}
+	return rec, true
 }
 
 // Close closes the decompressor, if any, and the file.

@@ -6,35 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"closedloop/extract"
 )
-
-// header is the layout the extractor expects, for error messages.
-const header = "date,source,medium,campaign,cost,clicks,impressions,currency"
-
-// Spend-file columns. The optional ones may be missing from the header.
-const (
-	hDate = iota
-	hSource
-	hMedium
-	hCampaign
-	hTerm
-	hChannel
-	hCost
-	hClicks
-	hImpressions
-	hCurrency
-	nHeader
-)
-
-var headerNames = [nHeader]string{"date", "source", "medium", "campaign", "term", "channel", "cost", "clicks", "impressions", "currency"}
-
-var required = [nHeader]bool{hDate: true, hSource: true, hMedium: true, hCampaign: true, hCost: true}
 
 // Column indexes of extract.TableSpend, resolved once.
 var (
@@ -76,21 +53,23 @@ func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builde
 			err = fmt.Errorf("spend: %s: %w", path, cerr)
 		}
 	}()
-	tee := &rawTee{r: f}
-	r := csv.NewReader(tee)
-	r.FieldsPerRecord = -1 // a short or long row is a rejection, not the end of the file
-	r.ReuseRecord = true
-
-	cols, err := readHeader(r, path)
+	cols, err := findHeader(f.Reader, path)
 	if err != nil {
 		return err
 	}
-	if cols.idx[hCurrency] < 0 && e.cfg.Currency == "" {
+	if cols.idx[fCurrency] < 0 && e.cfg.Currency == "" {
 		return fmt.Errorf("%w: spend: %s: the file has no currency column and no reporting currency is configured: add one of them",
 			extract.ErrConfig, path)
 	}
+	// The CSV reader starts after the header row: its lines and offsets count from there.
+	tee := &rawTee{r: f}
+	r := csv.NewReader(tee)
+	r.Comma = cols.sep
+	r.FieldsPerRecord = -1 // a short or long row is a rejection, not the end of the file
+	r.ReuseRecord = true
+
 	spec := e.cfg.Spec
-	prev := r.InputOffset()
+	var prev int64
 	for n := 0; ; n++ {
 		if n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -106,17 +85,22 @@ func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builde
 		switch {
 		case errors.As(err, &pe):
 			// encoding/csv consumed the broken line: the next Read goes on after it.
-			rj := extract.Rejection{Input: spec, Location: path + ":" + strconv.Itoa(pe.StartLine), Raw: extract.Cut(tee.raw(prev, off)),
-				Reason: fmt.Sprintf("not valid CSV: %v; quote fields that contain commas, quotes or line breaks", pe.Err)}
+			rj := extract.Rejection{Input: spec, Location: path + ":" + strconv.Itoa(cols.line+pe.StartLine), Raw: extract.Cut(tee.raw(prev, off)),
+				Reason: fmt.Sprintf("not valid CSV: %v; quote fields that contain %s, quotes or line breaks", pe.Err, sepName(cols.sep))}
 			if err := w.Reject(ctx, rj); err != nil {
 				return err
 			}
 		case err != nil:
 			return fmt.Errorf("spend: %s: %w", path, err)
+		case isSummary(rec, cols):
+			e.skipped.Add(1)
 		default:
 			line, _ := r.FieldPos(0)
-			loc := path + ":" + strconv.Itoa(line)
-			d, reason := parseRow(rec, &cols, e.cfg.Currency)
+			loc := path + ":" + strconv.Itoa(cols.line+line)
+			d, reason := e.parseRow(rec, cols)
+			if reason == "" {
+				reason = e.rates.convert(&d)
+			}
 			if reason != "" {
 				if err := w.Reject(ctx, extract.Rejection{Input: spec, Location: loc, Reason: reason, Raw: extract.Cut(tee.raw(prev, off))}); err != nil {
 					return err
@@ -132,103 +116,78 @@ func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builde
 	}
 }
 
-// columns holds, for each spend column, its index in the file's records (-1 when
-// absent) and the number of fields a record must have.
-type columns struct {
-	idx    [nHeader]int
-	fields int
+// sepName names a field separator in messages.
+func sepName(sep rune) string {
+	switch sep {
+	case ';':
+		return "semicolons"
+	case '\t':
+		return "tabs"
+	}
+	return "commas"
 }
 
-// readHeader reads the header row and finds the columns by name (trimmed, any case).
-// A missing required column is a configuration error: the spec points at a file of
-// another layout.
-func readHeader(r *csv.Reader, path string) (columns, error) {
-	var c columns
-	rec, err := r.Read()
-	switch {
-	case err == io.EOF:
-		return c, fmt.Errorf("%w: spend: %s: empty file, want the header %s", extract.ErrConfig, path, header)
-	case err != nil:
-		return c, fmt.Errorf("spend: %s: header: %w", path, err)
-	}
-	for i := range c.idx {
-		c.idx[i] = -1
-	}
-	for i, name := range rec {
-		name = strings.ToLower(strings.TrimSpace(name))
-		for h, want := range headerNames {
-			if name != want {
-				continue
-			}
-			if c.idx[h] >= 0 {
-				return c, fmt.Errorf("%w: spend: %s: column %q appears twice in the header", extract.ErrConfig, path, want)
-			}
-			c.idx[h] = i
-		}
-	}
-	for h, want := range headerNames {
-		if required[h] && c.idx[h] < 0 {
-			return c, fmt.Errorf("%w: spend: %s: the header has no column %q (want the comma-separated header %s, plus term and channel if known; clicks, impressions and currency may be left out)",
-				extract.ErrConfig, path, want, header)
-		}
-	}
-	c.fields = len(rec)
-	return c, nil
-}
-
-// parseRow checks one record. It returns the reason the row cannot be used, or "".
-// currency is the reporting currency for an empty or missing currency cell.
-func parseRow(rec []string, c *columns, currency string) (day, string) {
+// parseRow checks one record of a file with columns c. It returns the reason the row
+// cannot be used, or "". The cost is still in the row's currency.
+func (e *Extractor) parseRow(rec []string, c *columns) (day, string) {
 	var d day
 	if len(rec) != c.fields {
-		return d, fmt.Sprintf("%d fields where the header has %d: quote fields that contain commas", len(rec), c.fields)
+		return d, fmt.Sprintf("%d fields where the header has %d: quote fields that contain %s", len(rec), c.fields, sepName(c.sep))
 	}
-	get := func(h int) string {
-		if c.idx[h] < 0 {
-			return ""
-		}
-		return strings.TrimSpace(rec[c.idx[h]])
-	}
-
-	s := get(hDate)
-	t, err := extract.ParseTime(s)
-	if err != nil {
-		return d, fmt.Sprintf("bad date: %v (a total or summary row?)", err)
-	}
-	if t.IsZero() {
-		return d, fmt.Sprintf("bad date %q: the zero date is a placeholder, not a day of spend", s)
-	}
-	d.date = t
-	// Lower case, as channel grouping and the join to touches compare them.
-	if d.source = strings.ToLower(get(hSource)); d.source == "" {
-		return d, "empty source: spend needs the platform it was paid to (google, facebook...) to be joined to touches"
-	}
-	if d.medium = strings.ToLower(get(hMedium)); d.medium == "" {
-		return d, "empty medium: spend needs its medium (cpc, paid_social...) to be joined to touches"
-	}
-	d.campaign, d.term, d.channel = get(hCampaign), get(hTerm), get(hChannel)
-
-	s = get(hCost)
+	l := c.layout
+	var reason string
+	s := c.get(rec, fDate)
 	if s == "" {
-		return d, "empty cost: write 0 for a day without spend"
+		// A row without a day and without a campaign is a summary (isSummary): this one
+		// names a campaign, so its cost would be lost.
+		return d, "empty date on a row with a campaign: write the day of spend (YYYY-MM-DD), or leave subtotal rows out of the export"
 	}
-	d.cost, err = strconv.ParseFloat(s, 64)
-	switch {
-	case err != nil || math.IsNaN(d.cost) || math.IsInf(d.cost, 0):
-		return d, fmt.Sprintf("bad cost %q: want a plain number in currency units such as 152.37 (no currency sign or thousands separator; not micros)", s)
-	case d.cost < 0:
-		return d, fmt.Sprintf("negative cost %q: spend is never negative; leave refunds and credits out of the export", s)
+	if d.date, reason = parseDay(s, l.usDates); reason != "" {
+		return d, reason
 	}
-	if d.clicks, d.hasClicks, err = count(get(hClicks)); err != nil {
-		return d, fmt.Sprintf("bad clicks: %v", err)
-	}
-	if d.impressions, d.hasImpressions, err = count(get(hImpressions)); err != nil {
-		return d, fmt.Sprintf("bad impressions: %v", err)
+	if s := c.get(rec, fDateStop); s != "" {
+		stop, reason := parseDay(s, l.usDates)
+		if reason != "" {
+			return d, strings.Replace(reason, "bad date", "bad date_stop", 1)
+		}
+		if !stop.Equal(d.date) {
+			return d, fmt.Sprintf("not a daily row: date_start %s and date_stop %s differ; export the insights with time_increment=1 (one row per campaign and day)",
+				d.date.Format(time.DateOnly), stop.Format(time.DateOnly))
+		}
 	}
 
-	s = get(hCurrency)
+	if l.platform == "" {
+		// Lower case, as channel grouping and the join to touches compare them.
+		if d.source = strings.ToLower(c.get(rec, fSource)); d.source == "" {
+			return d, "empty source: spend needs the platform it was paid to (google, facebook...) to be joined to touches"
+		}
+		if d.medium = strings.ToLower(c.get(rec, fMedium)); d.medium == "" {
+			return d, "empty medium: spend needs its medium (cpc, paid_social...) to be joined to touches"
+		}
+		d.campaign = c.get(rec, fCampaign)
+	} else {
+		d.source, d.medium = l.source, l.medium
+		d.campaign = e.campaigns.resolve(l.platform, c.get(rec, fCampaignID), c.get(rec, fCampaign))
+	}
+	d.term, d.channel = c.get(rec, fTerm), c.get(rec, fChannel)
+
+	if reason := costOf(&d, rec, c); reason != "" {
+		return d, reason
+	}
+	clicks := fClicks
+	if c.idx[fLinkClicks] >= 0 {
+		clicks = fLinkClicks
+	}
+	if d.clicks, d.hasClicks, reason = count("clicks", c.get(rec, clicks), c.sep); reason != "" {
+		return d, reason
+	}
+	if d.impressions, d.hasImpressions, reason = count("impressions", c.get(rec, fImpressions), c.sep); reason != "" {
+		return d, reason
+	}
+
+	s = c.get(rec, fCurrency)
 	if d.currency = strings.ToUpper(s); d.currency == "" {
-		d.currency = currency
+		d.currency = e.cfg.Currency
 	}
 	switch {
 	case d.currency == "":
@@ -239,29 +198,38 @@ func parseRow(rec []string, c *columns, currency string) (day, string) {
 	return d, ""
 }
 
-// count reads an optional non-negative integer: ok is false for an empty cell.
-func count(s string) (n int64, ok bool, err error) {
-	if s == "" {
-		return 0, false, nil
-	}
-	n, err = strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, false, fmt.Errorf("%q is not a whole number >= 0 (no thousands separator)", s)
-	}
-	return n, true, nil
-}
-
-// isCurrency reports whether s looks like an ISO 4217 code: three upper-case letters.
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
+// costOf reads the cost of rec into d: currency units, or micros divided by 1,000,000.
+func costOf(d *day, rec []string, c *columns) string {
+	if c.idx[fCostMicros] >= 0 {
+		s := c.get(rec, fCostMicros)
+		if s == "" {
+			return "empty cost_micros: write 0 for a day without spend"
 		}
+		micros, detail := whole(s, c.sep)
+		switch {
+		case detail != "":
+			return fmt.Sprintf("bad cost_micros %q: want a whole number of millionths of the currency unit such as 152370000 (%s)", s, detail)
+		case micros < 0:
+			return fmt.Sprintf("negative cost_micros %q: spend is never negative; leave refunds and credits out of the export", s)
+		}
+		// Exact integers divided: the nearest float64 to the decimal value, the same as
+		// parsing "152.37".
+		d.cost = float64(micros) / 1e6
+		return ""
 	}
-	return true
+	s := c.get(rec, fCost)
+	if s == "" {
+		return "empty cost: write 0 for a day without spend"
+	}
+	v, detail := decimal(s, c.sep)
+	switch {
+	case detail != "":
+		return fmt.Sprintf("bad cost %q: want a plain number in currency units such as 152.37 (%s; not micros)", s, detail)
+	case v < 0:
+		return fmt.Sprintf("negative cost %q: spend is never negative; leave refunds and credits out of the export", s)
+	}
+	d.cost = v
+	return ""
 }
 
 // appendRow appends d as one row of extract.TableSpend, every column exactly once.

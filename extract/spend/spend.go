@@ -1,19 +1,10 @@
-// Package spend reads daily ad spend from CSV files (a file or a glob, plain or
-// gzipped), one row per day and campaign:
-//
-//	date,source,medium,campaign,cost,clicks,impressions,currency
-//	2026-01-05,google,cpc,brand_search,152.37,311,10422,EUR
-//
-// Columns are found by header name, in any order and any case. date, source, medium,
-// campaign and cost are required; term, channel, clicks, impressions and currency may
-// be left out (a file without currency is in Config.Currency). Rows go to
-// extract.TableSpend; rows that cannot be used become rejections.
 package spend
 
 import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -28,17 +19,35 @@ type Config struct {
 	Spec string
 	// Path is the file, or a glob of files, to read (the spec's LOCATION).
 	Path string
-	// Currency is the reporting currency (ISO 4217, e.g. "EUR") of files without a
-	// currency column, and of rows whose currency cell is empty. Empty means such
-	// files are a configuration error.
+	// Currency is the reporting currency (ISO 4217, e.g. "EUR"): costs in another
+	// currency are converted to it with Rates, and it is the currency of files without
+	// a currency column and of rows whose currency cell is empty. Empty means no
+	// conversion (each row keeps its own currency), and makes files without a currency
+	// column, and Rates, configuration errors.
 	Currency string
 	// Mem allocates the Arrow batches; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
+	// CampaignMap is an optional CSV file platform,campaign_id,campaign_name,utm_campaign
+	// that turns the ad platforms' campaigns into the utm_campaign values of the site's
+	// touches (see the package doc). Empty means the campaign is the platform's
+	// campaign name as is.
+	CampaignMap string
+	// Rates is an optional CSV file date,currency,rate of exchange rates to Currency:
+	// rate units of Currency per 1 unit of currency on date, or on any day when date
+	// is empty (see the package doc). Empty means a cost in another currency than
+	// Currency is rejected.
+	Rates string
 }
 
-// Extractor reads spend CSV files into extract.TableSpend.
+// Extractor reads spend CSV files into extract.TableSpend. It is used for one Extract
+// at a time.
 type Extractor struct {
-	cfg Config
+	cfg     Config
+	skipped atomic.Int64
+
+	// Loaded by Extract from Config.CampaignMap and Config.Rates.
+	campaigns campaignMap
+	rates     rates
 }
 
 var _ extract.Extractor = (*Extractor)(nil)
@@ -53,6 +62,7 @@ func New(cfg Config) *Extractor {
 		cfg.Mem = memory.DefaultAllocator
 	}
 	cfg.Currency = strings.ToUpper(strings.TrimSpace(cfg.Currency))
+	cfg.CampaignMap, cfg.Rates = strings.TrimSpace(cfg.CampaignMap), strings.TrimSpace(cfg.Rates)
 	return &Extractor{cfg: cfg}
 }
 
@@ -62,16 +72,38 @@ func (e *Extractor) Name() string { return e.cfg.Spec }
 // Tables returns the one table the extractor writes, extract.TableSpend.
 func (e *Extractor) Tables() []string { return []string{extract.TableSpend} }
 
-// Extract reads every file of the glob, in sorted order, and writes its rows to w.
-// A bad Config.Currency, a glob without a match, or a file whose header lacks a
-// required column is an extract.ErrConfig error; an unreadable file is an error; a
-// bad row is a rejection.
+// Skipped returns how many total and summary rows the last Extract skipped. Such
+// rows are neither written nor rejected; the count is how the run can report them.
+func (e *Extractor) Skipped() int { return int(e.skipped.Load()) }
+
+// Extract reads Config.CampaignMap and Config.Rates, then every file of the glob, in
+// sorted order, and writes its rows to w. A bad Config.Currency, a bad mapping or
+// rates file, a glob without a match, or a file whose header is no known layout's or
+// lacks a required column is an extract.ErrConfig error; an unreadable file is an
+// error; a bad row is a rejection.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
+	e.skipped.Store(0)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if c := e.cfg.Currency; c != "" && !isCurrency(c) {
+	c := e.cfg.Currency
+	switch {
+	case c != "" && !isCurrency(c):
 		return fmt.Errorf("%w: %s: reporting currency %q is not a 3-letter ISO 4217 code such as EUR or USD", extract.ErrConfig, e.cfg.Spec, c)
+	case c == "" && e.cfg.Rates != "":
+		return fmt.Errorf("%w: %s: a rates file (%s) is configured but no reporting currency to convert to: configure the currency", extract.ErrConfig, e.cfg.Spec, e.cfg.Rates)
+	}
+	e.campaigns, e.rates = campaignMap{}, rates{reporting: c}
+	var err error
+	if e.cfg.CampaignMap != "" {
+		if e.campaigns, err = loadCampaignMap(e.cfg.CampaignMap); err != nil {
+			return err
+		}
+	}
+	if e.cfg.Rates != "" {
+		if e.rates, err = loadRates(e.cfg.Rates, c); err != nil {
+			return err
+		}
 	}
 	paths, err := glob(e.cfg.Spec, e.cfg.Path)
 	if err != nil {

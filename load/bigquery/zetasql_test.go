@@ -154,7 +154,7 @@ func TestZetaSQL(t *testing.T) {
 		"unknown table": {strings.Replace(perf, "`.fct_spend", "`.fct_spends", 1), "Table not found"},
 		"type error":    {strings.Replace(perf, "SUM(cost)", "SUM(channel)", 1), "No matching signature for aggregate function SUM"},
 		"DuckDB syntax": {strings.Replace(perf, "SUM(cost)", "SUM(cost::BIGINT)", 1), "Syntax error"},
-		"GROUP BY ALL":  {strings.Replace(perf, "GROUP BY channel", "GROUP BY ALL", 1), "GROUP BY ALL is not supported"},
+		"GROUP BY ALL":  {strings.Replace(perf, "GROUP BY date, channel", "GROUP BY ALL", 1), "GROUP BY ALL is not supported"},
 		"placeholder":   {mustView(t, vs, "v_channel_performance").SQL, "Syntax error"},
 		"remap of a table without person_id": {RemapSQL(l.quoted(load.FctSpend), l.quoted("_closedloop_person_alias_run1")),
 			"Name person_id not found inside t"},
@@ -181,12 +181,17 @@ func TestZetaSQL(t *testing.T) {
 		assert.False(t, r.OK, "%s: ZetaSQL accepted it", name)
 		assert.Contains(t, r.Error, n.error, name)
 	}
-	// The same columns as the DuckDB view, with the types the dashboards read.
-	assert.Equal(t, []zColumn{
-		{"model", "STRING"}, {"conversion_type", "STRING"}, {"channel", "STRING"},
-		{"conversions", "FLOAT64"}, {"revenue", "FLOAT64"}, {"spend", "FLOAT64"},
-		{"cpa", "FLOAT64"}, {"roas", "FLOAT64"}, {"roi", "FLOAT64"},
-	}, got["v_channel_performance"].Columns)
+	// The same columns (names, order, types) as the DuckDB and PostgreSQL views:
+	// sql/columns.txt, which sql's TestViewColumns checks against both.
+	want, err := os.ReadFile(filepath.Join("..", "..", "sql", "columns.txt"))
+	require.NoError(t, err)
+	var cols []string
+	for _, v := range vs {
+		for _, c := range got[v.Name].Columns {
+			cols = append(cols, v.Name+" "+c.Name+" "+c.Type)
+		}
+	}
+	assert.Equal(t, strings.Split(strings.TrimSpace(string(want)), "\n"), cols, "sql/bigquery views differ from sql/columns.txt")
 }
 
 func mustView(t *testing.T, vs []views.View, name string) views.View {

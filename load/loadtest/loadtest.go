@@ -314,8 +314,12 @@ func Run(t *testing.T, tg Target) {
 	t.Run("v_channel_performance", func(t *testing.T) {
 		db := tg.DB(t)
 		defer db.Close()
-		rows, err := db.Query(`SELECT model, conversion_type, channel, conversions, revenue, spend, cpa, roas, roi FROM ` +
-			tg.Table("v_channel_performance") + ` ORDER BY model, conversion_type, channel`)
+		// Over the whole period by conversion day: sum first, then divide.
+		rows, err := db.Query(`SELECT model, conversion_type, channel, SUM(conversions), SUM(revenue), SUM(spend),
+			SUM(spend) / NULLIF(SUM(conversions), 0), SUM(revenue) / NULLIF(SUM(spend), 0),
+			(SUM(revenue) - SUM(spend)) / NULLIF(SUM(spend), 0)
+			FROM ` + tg.Table("v_channel_performance") + ` WHERE date_basis = 'conversion_date'
+			GROUP BY model, conversion_type, channel ORDER BY model, conversion_type, channel`)
 		require.NoError(t, err)
 		defer rows.Close()
 		var got []string

@@ -229,9 +229,28 @@ explore: fct_touchpoint {
 }
 `)
 	for _, r := range rels {
-		if strings.HasPrefix(r.Name, "v_") {
-			fmt.Fprintf(&b, "\nexplore: %s {}\n", r.Name)
+		if !strings.HasPrefix(r.Name, "v_") {
+			continue
 		}
+		var filters []string
+		for _, c := range r.Columns {
+			if v, ok := viewFilters[c.Name]; ok {
+				filters = append(filters, fmt.Sprintf("%s.%s: %q", r.Name, c.Name, v))
+			}
+		}
+		if len(filters) == 0 {
+			fmt.Fprintf(&b, "\nexplore: %s {}\n", r.Name)
+			continue
+		}
+		fmt.Fprintf(&b, "\nexplore: %s {\n  always_filter: {\n    filters: [%s]\n  }\n}\n", r.Name, strings.Join(filters, ", "))
 	}
 	return b.String()
+}
+
+// viewFilters are the columns of the SQL views whose rows must not be summed across
+// values (credits of several models, spend repeated on every conversion type, every
+// credit under both date bases, the funnel's breakdowns), with the value an explore
+// starts filtered to; users change the value, never drop the filter.
+var viewFilters = map[string]string{
+	"model": "linear", "date_basis": "conversion_date", "conversion_type": "customer", "breakdown": "all",
 }

@@ -1,43 +1,93 @@
--- A row: one attribution model x conversion type x channel, over every loaded day.
+-- A row: one date basis x day x attribution model x conversion type x channel.
 -- Answers: which channels earn conversions and revenue under each model, and at what
--- cost: spend, cost per conversion (CPA), return on ad spend (ROAS) and ROI.
--- spend is the channel's whole spend in fct_spend, the same on every conversion type
--- of a model: filter on one conversion_type, never sum spend across types.
+-- cost: spend, cost per conversion (CPA), per new customer (CAC), return on ad spend
+-- (ROAS) and ROI = (revenue - spend) / spend.
+-- date_basis 'conversion_date' counts credits on the UTC day of the conversion,
+-- 'touch_date' on the UTC day of the credited touch (a conversion without any touch,
+-- channel '(none)', has no touch day and shows under conversion_date only). Filter one
+-- date_basis: every credit is in both.
+-- spend is the channel's cost on that day (fct_spend), the same on every
+-- conversion_type row of a model: filter one conversion_type, never sum spend across
+-- types. cac = spend / customers credited to the channel that day (the same on every
+-- conversion_type row). Days with spend and no credit have conversions 0.
+-- revenue is 0, not NULL, for conversion types that carry revenue (customer, valued
+-- touch-log conversions) on days without such conversions, so a channel that spent and
+-- earned nothing has ROAS 0 and ROI -1; types without revenue (lead, mql, ...) keep
+-- NULL revenue, ROAS and ROI. Ratios are per row: over a period, sum conversions,
+-- revenue and spend first, then divide.
 --
 -- BigQuery dialect. ${dataset} stands for the dataset the tables live in: the loader
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. The result is checked
 -- with ZetaSQL (load/bigquery/zetasql_test.go), whose build rejects GROUP BY ALL and pipe
--- syntax, which BigQuery accepts: do not use them here.
+-- syntax, which BigQuery accepts: do not use them here. DATE(timestamp) is the UTC day.
 CREATE OR REPLACE VIEW ${dataset}.v_channel_performance AS
 WITH credit AS (
-    SELECT model, conversion_type, channel,
-           SUM(credit) AS conversions,
-           SUM(revenue_credit) AS revenue
+    SELECT 'conversion_date' AS date_basis, DATE(occurred_at) AS day, model, conversion_type, channel,
+           SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
     FROM ${dataset}.fct_attribution
-    GROUP BY model, conversion_type, channel
+    GROUP BY DATE(occurred_at), model, conversion_type, channel
+    UNION ALL
+    SELECT 'touch_date' AS date_basis, DATE(touch_occurred_at) AS day, model, conversion_type, channel,
+           SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
+    FROM ${dataset}.fct_attribution
+    WHERE touch_occurred_at IS NOT NULL
+    GROUP BY DATE(touch_occurred_at), model, conversion_type, channel
 ),
 spend AS (
-    SELECT channel, SUM(cost) AS spend
+    SELECT date AS day, channel, SUM(cost) AS spend
     FROM ${dataset}.fct_spend
-    GROUP BY channel
+    GROUP BY date, channel
+),
+valued AS (
+    SELECT DISTINCT conversion_type
+    FROM ${dataset}.fct_attribution
+    WHERE revenue_credit IS NOT NULL
+),
+customers AS (
+    SELECT date_basis, day, model, channel, SUM(conversions) AS customers
+    FROM credit
+    WHERE conversion_type = 'customer'
+    GROUP BY date_basis, day, model, channel
 ),
 grid AS (
-    SELECT model, conversion_type, channel FROM credit
+    SELECT date_basis, day, model, conversion_type, channel FROM credit
     UNION DISTINCT
-    SELECT m.model, m.conversion_type, s.channel
-    FROM (SELECT DISTINCT model, conversion_type FROM credit) AS m
+    SELECT b.date_basis, s.day, m.model, m.conversion_type, s.channel
+    FROM (SELECT DISTINCT model, conversion_type FROM ${dataset}.fct_attribution) AS m
+    CROSS JOIN (SELECT 'conversion_date' AS date_basis UNION ALL SELECT 'touch_date' AS date_basis) AS b
     CROSS JOIN spend AS s
+),
+measured AS (
+    SELECT
+        g.date_basis,
+        g.day,
+        g.model,
+        g.conversion_type,
+        g.channel,
+        COALESCE(c.conversions, 0) AS conversions,
+        CASE WHEN v.conversion_type IS NOT NULL THEN COALESCE(c.revenue, 0) ELSE c.revenue END AS revenue,
+        s.spend AS spend,
+        cu.customers AS customers
+    FROM grid AS g
+    LEFT JOIN credit AS c
+        ON c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model
+       AND c.conversion_type = g.conversion_type AND c.channel = g.channel
+    LEFT JOIN spend AS s ON s.day = g.day AND s.channel = g.channel
+    LEFT JOIN customers AS cu
+        ON cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model AND cu.channel = g.channel
+    LEFT JOIN valued AS v ON v.conversion_type = g.conversion_type
 )
 SELECT
-    g.model,
-    g.conversion_type,
-    g.channel,
-    COALESCE(c.conversions, 0) AS conversions,
-    c.revenue AS revenue,
-    s.spend AS spend,
-    SAFE_DIVIDE(s.spend, c.conversions) AS cpa,
-    SAFE_DIVIDE(c.revenue, s.spend) AS roas,
-    SAFE_DIVIDE(c.revenue - s.spend, s.spend) AS roi
-FROM grid AS g
-LEFT JOIN credit AS c USING (model, conversion_type, channel)
-LEFT JOIN spend AS s USING (channel);
+    date_basis,
+    day,
+    model,
+    conversion_type,
+    channel,
+    conversions,
+    revenue,
+    spend,
+    SAFE_DIVIDE(spend, conversions) AS cpa,
+    SAFE_DIVIDE(spend, customers) AS cac,
+    SAFE_DIVIDE(revenue, spend) AS roas,
+    SAFE_DIVIDE(revenue - spend, spend) AS roi
+FROM measured;

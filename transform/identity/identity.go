@@ -69,6 +69,16 @@ func CRMType(crm string) (Type, error) {
 	return 0, fmt.Errorf("identity: unknown crm %q", crm)
 }
 
+// CRMRecordType returns the identifier type of the CRM person record id of crm: a
+// Salesforce id with the Lead key prefix 00Q is a lead, any other a contact.
+func CRMRecordType(crm, id string) (Type, error) {
+	t, err := CRMType(crm)
+	if err == nil && t == SalesforceContact && strings.HasPrefix(id, "00Q") {
+		t = SalesforceLead
+	}
+	return t, err
+}
+
 // blocked are values that identify nobody (placeholders sent by broken tags).
 var blocked = map[string]bool{"": true, "null": true, "undefined": true, "none": true, "nil": true,
 	"0": true, "(not set)": true, "test@example.com": true, "anonymous": true, "unknown": true,

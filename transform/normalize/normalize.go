@@ -1,30 +1,76 @@
-// Package normalize turns what an analytics event carries (its URL, referrer, explicit
-// campaign fields and click ids) into the traffic source of the visit, with the
-// precedence GA4 applies: explicit UTMs first, then click-id auto-tagging (a gclid is
-// google / cpc, never direct), then the referrer, then direct.
+// Package normalize turns what an analytics event carries (its page URL, referrer,
+// campaign fields and click ids) into the traffic source of the visit: source, medium,
+// campaign, keyword and the rest, named as GA4 reports them so that channel.Group can
+// group them.
+//
+// Precedence, first that applies:
+//
+//  1. Manual tagging: utm_source or utm_medium, from the event's explicit campaign
+//     fields or else from the page URL's query; a missing one is "(not set)". A
+//     utm_campaign alone does not decide the source (it is kept as the campaign), nor
+//     does an explicit (direct) / (none).
+//  2. A paid click id (gclid, gbraid, wbraid, dclid, msclkid, ...; see ClickIDs): the
+//     network's source / medium, e.g. a gclid is google / cpc, never direct.
+//  3. An external referrer: a search engine is ENGINE / organic with the keyword the
+//     referrer carries; a webmail is HOST / email; any other host is HOST / referral
+//     (GA4 keeps the host, minus "www.", as the source: "m.facebook.com", "t.co").
+//  4. A click id that does not prove a paid click (fbclid, igshid, srsltid): the
+//     network as a referral (facebook / referral) when no referrer says more.
+//  5. Direct: (direct) / (none).
+//
+// Where GA4 differs, on purpose:
+//   - GA4 lets a linked Google Ads account's auto-tagging override UTMs. closedloop has
+//     no such link, so UTMs win (as GA4 does when the gclid cannot be resolved,
+//     support.google.com/analytics/answer/15593651); ClickID still says a gclid was there.
+//   - GA4 ignores msclkid and the other networks' click ids; closedloop reads them as
+//     their network's paid click, which GA4 would otherwise call referral or direct.
+//   - GA4 reports webmail referrers (mail.google.com) as referral; closedloop gives them
+//     medium "email", so they group as Email, unless Google's source list puts the host
+//     in a category first (mail.yandex.ru and email.seznam.cz are SEARCH there).
+//   - GA4 reports the Google app (android-app://com.google.android.googlequicksearchbox)
+//     as a referral; closedloop reads it as google / organic.
+//   - Source and medium are lower-cased (GA4 keeps case but groups case-insensitively),
+//     so "Facebook" and "facebook" are one source.
+//
+// Keywords: utm_term when tagged; else the search terms a search-engine referrer
+// carries (rare today; Bing, Yahoo, Yandex, Ecosia, DuckDuckGo and others may send
+// them), also for paid clicks; else "(not provided)" for search traffic (medium organic,
+// or a paid medium from a SEARCH source). Never invented.
+//
+// A referrer on the page's own registrable domain (www. and other subdomains included)
+// is internal navigation, not a referrer. Campaign parameters are read from the query
+// before any "#fragment", as GA4 reads them.
 package normalize
 
 import (
-	"net/url"
 	"strings"
 
 	"closedloop/transform/channel"
 )
 
-// Input is what one event says about its traffic. Explicit fields come from the
-// source's own campaign columns (GA4 collected_traffic_source, Segment
-// context.campaign) and win over the URL's utm_ parameters.
+// Input is what one event says about its traffic. The UTM and click-id fields come
+// from the source's own campaign columns (GA4 collected_traffic_source, Segment
+// context.campaign) and win, field by field, over the page URL's parameters.
 type Input struct {
-	PageLocation, Referrer                                        string
-	UTMSource, UTMMedium, UTMCampaign, UTMTerm, UTMContent, GCLID string
+	PageLocation, Referrer                                   string
+	UTMSource, UTMMedium, UTMCampaign, UTMTerm, UTMContent   string
+	UTMID                                                    string // campaign id
+	UTMSourcePlatform, UTMCreativeFormat, UTMMarketingTactic string
+	GCLID, DCLID, SRSLTID                                    string // click ids reported outside the URL
 }
 
 // Traffic is the classified traffic source of an event.
 type Traffic struct {
 	Source, Medium, Campaign, Term, Content string
-	ClickID                                 string // name of the click id that decided the source ("gclid"), if any
-	LandingPath                             string // path of PageLocation
-	ReferrerHost                            string // host of Referrer, "" for internal or no referrer
+	CampaignID                              string // utm_id
+	SourcePlatform                          string // utm_source_platform
+	CreativeFormat, MarketingTactic         string // utm_creative_format, utm_marketing_tactic (GA4 collects, does not report)
+	// ClickID names the first click id present ("gclid", "fbclid"), in ClickIDs order,
+	// also when UTMs or the referrer decided the source; ClickIDValue is its value as
+	// given (fbclid is case-sensitive).
+	ClickID, ClickIDValue string
+	LandingPath           string // path of PageLocation
+	ReferrerHost          string // host of Referrer, "" for internal or no referrer
 	// Explicit is true when the event carries campaign information (UTM, click id or an
 	// external referrer): a session takes its source from its first such event.
 	Explicit bool
@@ -33,144 +79,72 @@ type Traffic struct {
 // NotProvided is the keyword of search traffic whose term is unknown.
 const NotProvided = "(not provided)"
 
-// clickIDs lists auto-tagging parameters with the source / medium they imply.
-// fbclid is left out on purpose: Meta adds it to organic clicks too.
-var clickIDs = []struct{ param, source, medium string }{
-	{"gclid", "google", "cpc"},
-	{"gbraid", "google", "cpc"},
-	{"wbraid", "google", "cpc"},
-	{"dclid", "dv360", "cpm"},
-	{"msclkid", "bing", "cpc"},
-	{"ttclid", "tiktok", "cpc"},
-	{"li_fat_id", "linkedin", "cpc"},
-	{"twclid", "twitter", "cpc"},
-}
-
-// searchHosts maps search-engine hosts to the source name GA4 reports and the query
-// parameter that may carry the organic keyword.
-var searchHosts = []struct{ domain, source, param string }{
-	{"google.", "google", "q"},
-	{"bing.com", "bing", "q"},
-	{"duckduckgo.com", "duckduckgo", "q"},
-	{"search.yahoo.", "yahoo", "p"},
-	{"yahoo.", "yahoo", "p"},
-	{"baidu.com", "baidu", "wd"},
-	{"yandex.", "yandex", "text"},
-	{"ecosia.org", "ecosia", "q"},
-	{"search.brave.com", "brave", "q"},
+// Touch returns what the channel rules read of t.
+func (t Traffic) Touch() channel.Touch {
+	return channel.Touch{Source: t.Source, Medium: t.Medium, Campaign: t.Campaign,
+		Term: t.Term, Content: t.Content, ClickID: t.ClickID, SourcePlatform: t.SourcePlatform}
 }
 
 // Classify returns the traffic of one event.
 func Classify(in Input) Traffic {
 	var t Traffic
-	page, _ := url.Parse(strings.TrimSpace(in.PageLocation))
-	var q url.Values
-	if page != nil {
-		q = page.Query()
-		t.LandingPath = page.Path
-		if t.LandingPath == "" && page.Host != "" {
-			t.LandingPath = "/"
-		}
-	}
+	page := parseURL(in.PageLocation)
+	t.LandingPath = page.path
 	pick := func(explicit, param string) string {
 		if s := strings.TrimSpace(explicit); s != "" {
 			return s
 		}
-		return strings.TrimSpace(q.Get(param))
+		return strings.TrimSpace(page.query.get(param))
 	}
 	src, med := pick(in.UTMSource, "utm_source"), pick(in.UTMMedium, "utm_medium")
 	t.Campaign = pick(in.UTMCampaign, "utm_campaign")
 	t.Term = pick(in.UTMTerm, "utm_term")
 	t.Content = pick(in.UTMContent, "utm_content")
-
-	ref, _ := url.Parse(strings.TrimSpace(in.Referrer))
-	if ref != nil && ref.Host != "" {
-		host := strings.ToLower(ref.Hostname())
-		if page == nil || !sameSite(host, strings.ToLower(page.Hostname())) {
-			t.ReferrerHost = host
-		}
+	t.CampaignID = pick(in.UTMID, "utm_id")
+	t.SourcePlatform = pick(in.UTMSourcePlatform, "utm_source_platform")
+	t.CreativeFormat = pick(in.UTMCreativeFormat, "utm_creative_format")
+	t.MarketingTactic = pick(in.UTMMarketingTactic, "utm_marketing_tactic")
+	click, clickValue := findClickID(in, page.query)
+	if click != nil {
+		t.ClickID, t.ClickIDValue = click.Param, clickValue
 	}
 
+	ref := referrerOf(in.Referrer, page.host)
+	t.ReferrerHost = ref.host
+
+	if strings.EqualFold(src, "(direct)") && (med == "" || strings.EqualFold(med, "(none)") || strings.EqualFold(med, "(not set)")) {
+		src, med = "", "" // a source's own "direct" is no campaign: let the click id or referrer speak
+	}
 	switch {
-	case src != "":
-		t.Source, t.Medium, t.Explicit = strings.ToLower(src), strings.ToLower(med), true
-		if t.Medium == "" {
-			t.Medium = "(not set)"
+	case src != "" || med != "": // 1. manual tagging
+		t.Source, t.Medium = notSet(strings.ToLower(src)), notSet(strings.ToLower(med))
+	case click != nil && click.Paid: // 2. paid click id
+		t.Source, t.Medium = click.Source, click.Medium
+		if t.Term == "" && ref.engine != "" {
+			t.Term = ref.keyword // the search terms of a paid search click, when the referrer has them
 		}
-	case clickID(in, q) != "":
-		for _, c := range clickIDs {
-			if c.param == clickID(in, q) {
-				t.Source, t.Medium, t.ClickID, t.Explicit = c.source, c.medium, c.param, true
-			}
+	case ref.host != "": // 3. external referrer
+		t.Source, t.Medium = ref.source, ref.medium
+		if t.Term == "" {
+			t.Term = ref.keyword
 		}
-	case t.ReferrerHost != "":
-		t.Explicit = true
-		if s, kw, ok := search(ref); ok {
-			t.Source, t.Medium = s, "organic"
-			t.Term = kw
-		} else {
-			t.Source, t.Medium = strings.TrimPrefix(t.ReferrerHost, "www."), "referral"
-		}
-	default:
+	case click != nil: // 4. unpaid click id without a referrer
+		t.Source, t.Medium = click.Source, click.Medium
+	default: // 5. direct
 		t.Source, t.Medium = "(direct)", "(none)"
+		return t
 	}
-	if t.Term == "" && (t.Medium == "organic" || t.Medium == "cpc" || t.Medium == "ppc" || t.Medium == "paid_search") &&
-		channel.Category(t.Source) == channel.CategorySearch {
+	t.Explicit = true
+	if t.Term == "" && (t.Medium == "organic" ||
+		channel.IsPaidMedium(t.Medium) && channel.Category(t.Source) == channel.CategorySearch) {
 		t.Term = NotProvided
 	}
 	return t
 }
 
-func clickID(in Input, q url.Values) string {
-	if strings.TrimSpace(in.GCLID) != "" {
-		return "gclid"
+func notSet(s string) string {
+	if s == "" {
+		return "(not set)"
 	}
-	for _, c := range clickIDs {
-		if q.Get(c.param) != "" {
-			return c.param
-		}
-	}
-	return ""
-}
-
-func search(ref *url.URL) (source, keyword string, ok bool) {
-	host := strings.TrimPrefix(strings.ToLower(ref.Hostname()), "www.")
-	for _, s := range searchHosts {
-		if strings.HasPrefix(host, s.domain) || strings.Contains(host, "."+s.domain) || host == strings.TrimSuffix(s.domain, ".") {
-			return s.source, strings.TrimSpace(ref.Query().Get(s.param)), true
-		}
-	}
-	if channel.Category(host) == channel.CategorySearch {
-		return host, "", true
-	}
-	return "", "", false
-}
-
-// sameSite reports whether a referrer host is the site itself (internal navigation).
-func sameSite(refHost, pageHost string) bool {
-	if pageHost == "" {
-		return false
-	}
-	return strings.TrimPrefix(refHost, "www.") == strings.TrimPrefix(pageHost, "www.")
-}
-
-// Path returns the path of a URL ("" when it does not parse).
-func Path(raw string) string {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return ""
-	}
-	if u.Path == "" && u.Host != "" {
-		return "/"
-	}
-	return u.Path
-}
-
-// Host returns the lower-case host of a URL ("" when it does not parse).
-func Host(raw string) string {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Hostname())
+	return s
 }

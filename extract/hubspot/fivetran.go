@@ -1,0 +1,480 @@
+package hubspot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"closedloop/extract"
+)
+
+// fivetranRequired are the Fivetran tables a folder must hold, with what each gives.
+var fivetranRequired = []struct{ table, why string }{
+	{"contact", "the contacts"},
+	{"deal", "the deals"},
+	{"deal_pipeline_stage", "the deal stages; won and lost deals cannot be told apart without them"},
+	{"deal_contact", "the deal-contact links; deals cannot be tied to contacts without them"},
+}
+
+// fivetranActivities maps the activity kinds to their Fivetran engagement tables.
+var fivetranActivities = map[string]string{
+	"calls": "engagement_call", "meetings": "engagement_meeting",
+	"emails": "engagement_email", "tasks": "engagement_task",
+}
+
+// fivetran reads a folder of Fivetran HubSpot connector tables as CSV.
+func (x *run) fivetran(ctx context.Context) error {
+	if err := x.fivetranCheck(); err != nil {
+		return err
+	}
+	r := x.rows()
+	defer r.release()
+	steps := []func(context.Context, *rows) error{
+		x.ftProperties, x.ftStages, x.ftOwners, x.ftMerges,
+		x.ftContacts, x.ftDeals, x.ftDealContacts, x.ftActivities, x.ftClicks,
+	}
+	for _, step := range steps {
+		if err := step(ctx, r); err != nil {
+			return err
+		}
+	}
+	return r.flush(ctx)
+}
+
+// fivetranCheck makes sure the required tables are there, and the tables others
+// need to be usable.
+func (x *run) fivetranCheck() error {
+	dir, spec := x.e.cfg.Dir, x.e.cfg.Spec
+	for _, t := range fivetranRequired {
+		if fivetranFile(dir, t.table) == "" {
+			return fmt.Errorf("%w: %s: folder %s holds Fivetran HubSpot tables but no %s.csv (or %s_data.csv): %s",
+				extract.ErrConfig, spec, dir, t.table, t.table, t.why)
+		}
+	}
+	for _, t := range fivetranActivities {
+		if fivetranFile(dir, t) != "" && fivetranFile(dir, "engagement_contact") == "" {
+			return fmt.Errorf("%w: %s: folder %s has %s.csv but no engagement_contact.csv: without it no activity can be tied to a person",
+				extract.ErrConfig, spec, dir, t)
+		}
+	}
+	if fivetranFile(dir, "email_event_click") != "" && fivetranFile(dir, "email_event") == "" {
+		return fmt.Errorf("%w: %s: folder %s has email_event_click.csv but no email_event.csv, which holds each click's recipient and time",
+			extract.ErrConfig, spec, dir)
+	}
+	return nil
+}
+
+// eachRow calls fn for every record of Fivetran table t; unusable CSV records are
+// rejected here. An absent table is skipped when optional, else an error.
+func (x *run) eachRow(ctx context.Context, r *rows, t string, optional bool, fn func(tb *table) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tb, err := openTable(x.e.cfg.Dir, t)
+	if errors.Is(err, os.ErrNotExist) && optional {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
+	}
+	defer tb.Close()
+	for n := 1; ; n++ {
+		reason, err := tb.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
+		}
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if reason != "" {
+			if err := r.reject(ctx, tb.place().reject("", ""), reason, tb.raw()); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(tb); err != nil {
+			return err
+		}
+	}
+}
+
+// ftProperties reads the declared property types (property.csv), when present.
+func (x *run) ftProperties(ctx context.Context, r *rows) error {
+	err := x.eachRow(ctx, r, "property", true, func(tb *table) error {
+		var m *propTypes
+		switch strings.ToLower(tb.get("hubspot_object")) {
+		case "contact":
+			m = &x.contactTypes
+		case "deal":
+			m = &x.dealTypes
+		default:
+			return nil
+		}
+		if *m == nil {
+			*m = propTypes{}
+		}
+		(*m)[tb.get("name")] = strings.ToLower(tb.get("type"))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return x.checkCookie("property.csv")
+}
+
+// ftStages reads deal_pipeline_stage: closed and won from is_closed and closed_won
+// (probability when closed_won is empty). A row that cannot be read is a
+// configuration error, as a bad pipelines response is.
+func (x *run) ftStages(ctx context.Context, r *rows) error {
+	err := x.eachRow(ctx, r, "deal_pipeline_stage", false, func(tb *table) error {
+		pid, sid := tb.get("pipeline_id"), tb.get("stage_id")
+		loc := tb.place().reject("", "")
+		if pid == "" || sid == "" {
+			return fmt.Errorf("%w: %s: %s: a stage without stage_id or pipeline_id", extract.ErrConfig, x.e.cfg.Spec, loc)
+		}
+		st, err := stageOf(tb.get("is_closed"), tb.get("closed_won"), tb.get("probability"))
+		if err != nil {
+			return fmt.Errorf("%w: %s: %s: stage %q of pipeline %q: %v", extract.ErrConfig, x.e.cfg.Spec, loc, sid, pid, err)
+		}
+		x.stages.add(pid, sid, st)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if x.stages.byPipeline == nil {
+		return fmt.Errorf("%w: %s: %s lists no deal stage, so won and lost deals cannot be told apart",
+			extract.ErrConfig, x.e.cfg.Spec, fivetranFile(x.e.cfg.Dir, "deal_pipeline_stage"))
+	}
+	return nil
+}
+
+// ftOwners reads team, owner_team and owner, all optional.
+func (x *run) ftOwners(ctx context.Context, r *rows) error {
+	w := x.owners
+	err := x.eachRow(ctx, r, "team", true, func(tb *table) error {
+		w.teams[tb.get("id")] = tb.get("name")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = x.eachRow(ctx, r, "owner_team", true, func(tb *table) error {
+		owner, name := tb.get("owner_id"), w.teams[tb.get("team_id")]
+		if tb.flag("is_team_primary") || w.team[owner] == "" {
+			w.team[owner] = name
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return x.eachRow(ctx, r, "owner", true, func(tb *table) error {
+		w.name[tb.get("owner_id")] = strings.TrimSpace(tb.get("first_name") + " " + tb.get("last_name"))
+		return nil
+	})
+}
+
+// ftMerges finds merged records before any row is written. Fivetran keeps a merged-
+// away contact as a row of its own: it is skipped (the surviving contact lists it in
+// linked_ids) and links to it are moved to the survivor. Merges come from the
+// contacts' hs_merged_object_ids (or the older hs_calculated_merged_vids) and from
+// contact_merge_audit; merged deals from merged_deal.
+func (x *run) ftMerges(ctx context.Context, r *rows) error {
+	audit := map[string]string{} // merged-away id -> survivor, from the audit
+	err := x.eachRow(ctx, r, "contact_merge_audit", true, func(tb *table) error {
+		survivor := tb.get("canonical_vid")
+		if survivor == "" {
+			survivor = tb.get("contact_id")
+		}
+		if m := tb.get("vid_to_merge"); m != "" && survivor != "" && m != survivor {
+			audit[m] = survivor
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	into := map[string]string{}
+	survivors := map[string]bool{} // audit survivors that are live contacts
+	wanted := map[string]bool{}
+	for _, s := range audit {
+		wanted[s] = true
+	}
+	tb, err := openTable(x.e.cfg.Dir, "contact")
+	if err != nil {
+		return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
+	}
+	cols := []string{"property_hs_merged_object_ids", "property_hs_calculated_merged_vids"}
+	scan := tb.has(cols[0]) || tb.has(cols[1]) || len(wanted) > 0
+	tb.Close()
+	if scan {
+		err = x.eachRow(ctx, r, "contact", false, func(tb *table) error {
+			id := tb.get("id")
+			if id == "" || tb.flag("_fivetran_deleted") {
+				return nil
+			}
+			if wanted[id] {
+				survivors[id] = true
+			}
+			for _, col := range cols {
+				for _, m := range strings.Split(tb.get(col), ";") {
+					m, _, _ = strings.Cut(m, ":")
+					if m = strings.TrimSpace(m); m != "" && m != id {
+						into[m] = id
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for m, s := range audit {
+		if _, ok := into[m]; !ok && survivors[s] {
+			into[m] = s
+		}
+	}
+	x.mergedInto, x.merges = map[string]string{}, map[string][]string{}
+	for m := range into {
+		s := m
+		for i := 0; i < 16 && into[s] != ""; i++ { // follow chains; a cycle ends nowhere
+			s = into[s]
+		}
+		if into[s] == "" && s != m {
+			x.mergedInto[m] = s
+			x.merges[s] = append(x.merges[s], m)
+		}
+	}
+	for _, ms := range x.merges {
+		slices.Sort(ms) // linked_ids the same on every run
+	}
+	return x.eachRow(ctx, r, "merged_deal", true, func(tb *table) error {
+		if m := tb.get("merged_deal_id"); m != "" && m != tb.get("deal_id") {
+			x.archived.deals[m] = true
+		}
+		return nil
+	})
+}
+
+// propertyColumns maps the property_* columns of a table to property names.
+func propertyColumns(tb *table) map[string]int {
+	m := map[string]int{}
+	for c, i := range tb.cols {
+		if name, ok := strings.CutPrefix(c, "property_"); ok {
+			m[name] = i
+		}
+	}
+	return m
+}
+
+// ftObject maps the current record onto o: id from column idCol, property_*
+// columns as properties (empty = null), deleted from _fivetran_deleted or
+// is_deleted. props is propertyColumns(tb).
+func ftObject(tb *table, props map[string]int, idCol string, o *object) {
+	if o.Properties == nil {
+		o.Properties = map[string]value{}
+	}
+	clear(o.Properties)
+	for name, i := range props {
+		if s := tb.rec[i]; s != "" {
+			o.Properties[name] = value{s: s, valid: true}
+		}
+	}
+	o.ID = value{s: tb.get(idCol), valid: true}
+	o.CreatedAt, o.UpdatedAt = value{}, value{}
+	o.Archived = tb.flag("_fivetran_deleted") || tb.flag("is_deleted")
+}
+
+// alias sets property name from column c when the property is empty (older
+// Fivetran schemas and the base tables have unprefixed columns).
+func alias(tb *table, o *object, name, c string) {
+	if o.prop(name) == "" {
+		if s := tb.get(c); s != "" {
+			o.Properties[name] = value{s: s, valid: true}
+		}
+	}
+}
+
+// ftContacts reads contact.csv.
+func (x *run) ftContacts(ctx context.Context, r *rows) error {
+	var o object
+	var props map[string]int
+	return x.eachRow(ctx, r, "contact", false, func(tb *table) error {
+		if props == nil {
+			props = propertyColumns(tb)
+		}
+		ftObject(tb, props, "id", &o)
+		if _, merged := x.mergedInto[o.ID.str()]; merged && !o.Archived {
+			x.e.skipped.Add(1)
+			return nil
+		}
+		id, err := x.contactObject(ctx, r, tb.place(), &o, tb.raw())
+		if id != "" {
+			x.archived.contacts[id] = true
+		}
+		return err
+	})
+}
+
+// ftDeals reads deal.csv: the pipeline and stage are deal_pipeline_id and
+// deal_pipeline_stage_id.
+func (x *run) ftDeals(ctx context.Context, r *rows) error {
+	var o object
+	var props map[string]int
+	return x.eachRow(ctx, r, "deal", false, func(tb *table) error {
+		if props == nil {
+			props = propertyColumns(tb)
+		}
+		ftObject(tb, props, "deal_id", &o)
+		alias(tb, &o, "pipeline", "deal_pipeline_id")
+		alias(tb, &o, "dealstage", "deal_pipeline_stage_id")
+		if id := o.ID.str(); x.archived.deals[id] && !o.Archived {
+			x.e.skipped.Add(1) // merged into another deal
+			return nil
+		}
+		id, err := x.dealObject(ctx, r, tb.place(), &o, tb.raw())
+		if id != "" {
+			x.archived.deals[id] = true
+		}
+		return err
+	})
+}
+
+// ftDealContacts reads deal_contact.csv. Links of skipped deals and contacts are
+// dropped, links to merged contacts moved to the survivor, and each pair written once.
+func (x *run) ftDealContacts(ctx context.Context, r *rows) error {
+	seen := map[[2]string]bool{}
+	return x.eachRow(ctx, r, "deal_contact", false, func(tb *table) error {
+		deal, contact := tb.get("deal_id"), tb.get("contact_id")
+		if deal == "" || contact == "" {
+			return r.reject(ctx, tb.place().reject("", ""), "deal-contact link without deal_id or contact_id", tb.raw())
+		}
+		if tb.flag("_fivetran_deleted") || x.archived.deals[deal] {
+			return nil
+		}
+		if contact = x.contactOf(contact); contact == "" || seen[[2]string{deal, contact}] {
+			return nil
+		}
+		seen[[2]string{deal, contact}] = true
+		return r.dealContact(ctx, deal, contact)
+	})
+}
+
+// ftActivities reads engagement_contact, then the engagement_call, _meeting,
+// _email and _task tables present. The base engagement table fills in the owner and
+// time that older schemas keep there.
+func (x *run) ftActivities(ctx context.Context, r *rows) error {
+	dir := x.e.cfg.Dir
+	found := false
+	for _, t := range fivetranActivities {
+		found = found || fivetranFile(dir, t) != ""
+	}
+	if !found {
+		return nil
+	}
+	on := map[string][]string{}
+	err := x.eachRow(ctx, r, "engagement_contact", false, func(tb *table) error {
+		id, contact := tb.get("engagement_id"), tb.get("contact_id")
+		if id == "" || contact == "" {
+			return r.reject(ctx, tb.place().reject("", ""), "engagement-contact link without engagement_id or contact_id", tb.raw())
+		}
+		if tb.flag("_fivetran_deleted") {
+			return nil
+		}
+		if contact = x.contactOf(contact); contact != "" {
+			on[id] = append(on[id], contact)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	type base struct{ owner, timestamp string }
+	bases := map[string]base{}
+	err = x.eachRow(ctx, r, "engagement", true, func(tb *table) error {
+		if tb.has("owner_id") || tb.has("timestamp") {
+			bases[tb.get("id")] = base{tb.get("owner_id"), tb.get("timestamp")}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range activityKinds {
+		var o object
+		var props map[string]int
+		err := x.eachRow(ctx, r, fivetranActivities[k.object], true, func(tb *table) error {
+			if props == nil {
+				props = propertyColumns(tb)
+			}
+			ftObject(tb, props, "engagement_id", &o)
+			alias(tb, &o, "hs_meeting_start_time", "start_time")
+			alias(tb, &o, "hs_meeting_outcome", "meeting_outcome")
+			if k.object == "emails" {
+				alias(tb, &o, "hs_email_direction", "type")
+			}
+			if b, ok := bases[o.ID.str()]; ok {
+				if o.prop("hubspot_owner_id") == "" && b.owner != "" {
+					o.Properties["hubspot_owner_id"] = value{s: b.owner, valid: true}
+				}
+				if o.prop("hs_timestamp") == "" && b.timestamp != "" {
+					o.Properties["hs_timestamp"] = value{s: b.timestamp, valid: true}
+				}
+			}
+			return x.activityObject(ctx, r, tb.place(), k, &o, tb.raw(), on[o.ID.str()])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ftClicks reads email_event (CLICK rows are touches) with the clicked URL from
+// email_event_click and the campaign name from email_campaign.
+func (x *run) ftClicks(ctx context.Context, r *rows) error {
+	if fivetranFile(x.e.cfg.Dir, "email_event") == "" {
+		return nil
+	}
+	urls, names := map[string]string{}, map[string]string{}
+	err := x.eachRow(ctx, r, "email_event_click", true, func(tb *table) error {
+		urls[tb.get("id")] = tb.get("url")
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = x.eachRow(ctx, r, "email_campaign", true, func(tb *table) error {
+		c := campaignDoc{Name: value{s: tb.get("name")}, Subject: value{s: tb.get("subject")}}
+		names[tb.get("id")] = c.label()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var ev emailEvent
+	return x.eachRow(ctx, r, "email_event", false, func(tb *table) error {
+		if tb.flag("_fivetran_deleted") {
+			x.e.skipped.Add(1)
+			return nil
+		}
+		id := tb.get("id")
+		ev = emailEvent{
+			ID: value{s: id}, Created: value{s: tb.get("created")}, Type: value{s: tb.get("type")},
+			Recipient: value{s: tb.get("recipient")}, EmailCampaignID: value{s: tb.get("email_campaign_id")},
+			URL: value{s: urls[id]}, FilteredEvent: tb.flag("filtered_event"),
+		}
+		return x.clickEvent(ctx, r, tb.place(), &ev, tb.raw(), names[ev.EmailCampaignID.str()])
+	})
+}

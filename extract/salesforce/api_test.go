@@ -1,0 +1,441 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/extract"
+)
+
+const apiToken = "00Dfake!AQ0AQstatic-token-for-tests"
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(to, b, 0o644))
+}
+
+// apiConfig is a Config pointed at org, with a token and a log captured in logs.
+func apiConfig(org *fakeOrg, mem memory.Allocator, logs io.Writer) Config {
+	return Config{Spec: "salesforce:api", InstanceURL: org.srv.URL, AccessToken: apiToken, Mem: mem, Currency: "usd",
+		RetryBackoff: time.Millisecond, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+}
+
+func TestAPIExtract(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	var logs bytes.Buffer
+	c, e, err := extractWith(t, apiConfig(org, mem, &logs))
+	require.NoError(t, err)
+	checkScenario(t, c, e)
+
+	people := byKey(t, rowsOf(t, c, extract.TableContacts), "contact_id")
+	require.Equal(t, "salesforce:api", people[leadBob]["input"])
+	require.Equal(t, "salesforce Lead "+leadBob, people[leadBob]["location"])
+	for _, r := range c.Rejections() {
+		if strings.Contains(r.Location, leadFay) {
+			require.Equal(t, "salesforce Lead "+leadFay, r.Location)
+			require.Contains(t, r.Raw, `"CreatedDate":"yesterday"`, "the record's JSON")
+		}
+	}
+
+	reqs := org.log()
+	queries := map[string]fakeRequest{}
+	pages := 0
+	for _, r := range reqs {
+		require.Equal(t, "Bearer "+apiToken, r.Auth, r.Path)
+		require.Equal(t, http.MethodGet, r.Method)
+		switch {
+		case r.Query != "":
+			from := strings.Fields(r.Query[strings.Index(r.Query, " FROM "):])[1]
+			if strings.Contains(r.Query, "MasterRecordId != null") {
+				from += "/merges"
+			}
+			require.NotContains(t, queries, from, "one query per object")
+			queries[from] = r
+		case strings.HasPrefix(r.Path, "/services/data/v62.0/query/"):
+			pages++
+		}
+	}
+	require.Equal(t, "/services/data/v62.0/queryAll", queries["Lead"].Path, "deleted leads are seen, to be counted")
+	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId, Email, CreatedDate, LastModifiedDate, SystemModstamp, LeadSource, Status, "+
+		"IsConverted, ConvertedDate, ConvertedContactId, ConvertedOpportunityId, GA_Client_ID__c FROM Lead", queries["Lead"].Query)
+	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId FROM Lead WHERE IsDeleted = true AND MasterRecordId != null", queries["Lead/merges"].Query)
+	require.Equal(t, "/services/data/v62.0/query", queries["LeadHistory"].Path)
+	require.Equal(t, "SELECT Id, LeadId, Field, NewValue, CreatedDate, IsDeleted FROM LeadHistory WHERE Field = 'Status'", queries["LeadHistory"].Query,
+		"only the fields the describe lists (no Status, no _fivetran_start)")
+	require.Equal(t, "SELECT Id, IsDeleted, Name, StageName, Amount, CloseDate, IsClosed, IsWon, CreatedDate, SystemModstamp, CurrencyIsoCode FROM Opportunity",
+		queries["Opportunity"].Query)
+	require.Equal(t, "SELECT Id, Name, Department, UserRoleId, UserRole.Name FROM User", queries["User"].Query)
+	require.Equal(t, "SELECT Id, IsDeleted, WhoId, WhatId, OwnerId, TaskSubtype, Type, IsClosed, ActivityDate, CompletedDateTime, CreatedDate, SystemModstamp FROM Task",
+		queries["Task"].Query)
+	require.Equal(t, "SELECT TaskId, RelationId, IsWhat, IsDeleted FROM TaskRelation WHERE IsWhat = false", queries["TaskRelation"].Query)
+	require.Contains(t, queries["CampaignMember"].Query, "WHERE HasResponded = true")
+	require.NotContains(t, queries, "EventRelation", "the org has no EventRelation: not queried")
+	require.NotContains(t, queries, "UserRole", "the API gives User.UserRole.Name")
+	require.Greater(t, pages, 10, "records come 2 a page: nextRecordsUrl is followed")
+	require.Contains(t, logs.String(), `"limit_info":"api-usage=`, "Sforce-Limit-Info at debug")
+	require.Contains(t, logs.String(), `"object":"EventRelation"`, "absent optional object logged")
+	require.NotContains(t, logs.String(), apiToken)
+}
+
+// TestAPIAndFilesAgree: the same records through the REST API (18-char ids, +0000
+// datetimes, JSON numbers and booleans) and as a Data Export (some 15-char ids, Z
+// datetimes, text) give the same canonical rows.
+func TestAPIAndFilesAgree(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	api, apiEx, err := extractWith(t, apiConfig(org, mem, io.Discard))
+	require.NoError(t, err)
+	files, filesEx, err := extractWith(t, Config{Dir: exportDir, Mem: mem, Currency: "USD"})
+	require.NoError(t, err)
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableEvents} {
+		a, f := canonical(t, api, table), canonical(t, files, table)
+		require.NotEmpty(t, a, table)
+		require.Equal(t, a, f, table)
+	}
+	reasons := func(rs []extract.Rejection) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Reason)
+		}
+		return out
+	}
+	require.ElementsMatch(t, reasons(api.Rejections()), reasons(files.Rejections()))
+	require.Equal(t, apiEx.Skipped(), filesEx.Skipped())
+}
+
+func TestAPIRetries(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	var mu sync.Mutex
+	var faults []string
+	org.fault = func(n int, w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case n == 2: // the first describe after Lead's
+			w.Header().Set("Retry-After", "7")
+			sfError(w, http.StatusTooManyRequests, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded")
+		case n == 3:
+			w.Header().Set("Retry-After", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
+			sfError(w, http.StatusServiceUnavailable, "SERVER_UNAVAILABLE", "try later")
+		case n == 5:
+			sfError(w, http.StatusInternalServerError, "UNKNOWN_EXCEPTION", "An unexpected error occurred")
+		case n == 8: // a network error: the connection drops
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				_, _ = conn.Write([]byte("not http\r\n\r\n"))
+				conn.Close()
+			}
+		default:
+			return false
+		}
+		faults = append(faults, fmt.Sprint(n))
+		return true
+	}
+	cfg := apiConfig(org, mem, io.Discard)
+	cfg.Concurrency = 1                 // request numbers are then deterministic
+	cfg.MaxRetryWait = 10 * time.Minute // caps the hour the 503 asks for
+	c := extract.NewCollector(mem)
+	t.Cleanup(c.Release)
+	e := New(cfg)
+	var waits []time.Duration
+	e.sleep = func(_ context.Context, d time.Duration) error {
+		mu.Lock()
+		defer mu.Unlock()
+		waits = append(waits, d)
+		return nil
+	}
+	require.NoError(t, e.Extract(context.Background(), c))
+	checkScenario(t, c, e)
+	require.Equal(t, []string{"2", "3", "5", "8"}, faults)
+	require.Len(t, waits, 4)
+	require.Equal(t, 7*time.Second, waits[0], "Retry-After in seconds")
+	require.Equal(t, 10*time.Minute, waits[1], "Retry-After as an HTTP date an hour ahead, capped by MaxRetryWait")
+	require.Equal(t, time.Millisecond, waits[2], "no Retry-After: backoff, first step")
+	require.Equal(t, time.Millisecond, waits[3])
+}
+
+func TestAPIRetriesGiveUp(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	org.fault = func(n int, w http.ResponseWriter, r *http.Request) bool {
+		sfError(w, http.StatusServiceUnavailable, "SERVER_UNAVAILABLE", "down for maintenance")
+		return true
+	}
+	cfg := apiConfig(org, mem, io.Discard)
+	cfg.MaxRetries = 3
+	_, _, err := extractWith(t, cfg)
+	require.ErrorContains(t, err, "SERVER_UNAVAILABLE: down for maintenance (HTTP 503); gave up after 4 attempts")
+	require.Len(t, org.log(), 4, "bounded retries")
+}
+
+func TestAPIExpiredToken(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, "another-token")
+	var logs bytes.Buffer
+	c, _, err := extractWith(t, apiConfig(org, mem, &logs))
+	require.ErrorIs(t, err, extract.ErrAuth)
+	require.EqualError(t, err, "authentication: salesforce: the API refused the access token (INVALID_SESSION_ID: Session expired or invalid (HTTP 401)): "+
+		"set a valid token in CLOSEDLOOP_SALESFORCE_TOKEN (or use CLOSEDLOOP_SALESFORCE_CLIENT_ID and CLOSEDLOOP_SALESFORCE_CLIENT_SECRET for the client-credentials flow)")
+	require.NotContains(t, err.Error(), apiToken)
+	require.NotContains(t, logs.String(), apiToken)
+	require.Len(t, org.log(), 1, "no retry of a refused token")
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableEvents} {
+		require.Empty(t, rowsOf(t, c, table))
+	}
+}
+
+func TestAPIExpiredTokenMidRun(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	var once sync.Once
+	org.fault = func(n int, w http.ResponseWriter, r *http.Request) bool {
+		if n == 12 {
+			once.Do(func() { org.setToken("rotated") })
+		}
+		return false
+	}
+	var logs bytes.Buffer
+	_, _, err := extractWith(t, apiConfig(org, mem, &logs))
+	require.ErrorIs(t, err, extract.ErrAuth)
+	require.ErrorContains(t, err, "CLOSEDLOOP_SALESFORCE_TOKEN")
+	require.NotContains(t, err.Error(), apiToken)
+	require.NotContains(t, logs.String(), apiToken)
+}
+
+func TestClientCredentials(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, "")
+	org.issue = []string{"00Dfake!first-token", "00Dfake!second-token"}
+	// The first token expires after 30 requests.
+	org.fault = func(n int, w http.ResponseWriter, r *http.Request) bool {
+		if n == 30 {
+			org.setToken("expired-meanwhile")
+		}
+		return false
+	}
+	var logs bytes.Buffer
+	cfg := apiConfig(org, mem, &logs)
+	cfg.AccessToken, cfg.ClientID, cfg.ClientSecret = "", clientID, clientSecret
+	cfg.Concurrency = 1
+	c, e, err := extractWith(t, cfg)
+	require.NoError(t, err)
+	checkScenario(t, c, e)
+	require.Equal(t, 2, org.tokensIssued(), "one token, then one refresh after the 401")
+
+	var tokenReqs, first, second int
+	for i, r := range org.log() {
+		switch {
+		case r.Path == "/services/oauth2/token":
+			tokenReqs++
+			require.Equal(t, http.MethodPost, r.Method)
+			require.Equal(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}}, r.Form)
+			require.Empty(t, r.Auth)
+			require.True(t, i == 0 || i == 30, "token requested first and right after the 401 (request %d)", i+1)
+		case r.Auth == "Bearer 00Dfake!first-token":
+			first++
+		case r.Auth == "Bearer 00Dfake!second-token":
+			second++
+		}
+	}
+	require.Equal(t, 2, tokenReqs)
+	require.Equal(t, 29, first, "the first token reused until it expired")
+	require.Greater(t, second, 10)
+	for _, s := range []string{clientSecret, "00Dfake!first-token", "00Dfake!second-token"} {
+		require.NotContains(t, logs.String(), s)
+	}
+}
+
+func TestClientCredentialsRefused(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, "")
+	// Every token is refused by the API: one refresh, then the error.
+	org.afterToken = func(int) { org.setToken("not-what-was-issued") }
+	var logs bytes.Buffer
+	cfg := apiConfig(org, mem, &logs)
+	cfg.AccessToken, cfg.ClientID, cfg.ClientSecret = "", clientID, clientSecret
+	_, _, err := extractWith(t, cfg)
+	require.ErrorIs(t, err, extract.ErrAuth)
+	require.ErrorContains(t, err, "refused a token fresh from the client-credentials flow")
+	require.ErrorContains(t, err, "CLOSEDLOOP_SALESFORCE_CLIENT_ID and CLOSEDLOOP_SALESFORCE_CLIENT_SECRET")
+	require.Equal(t, 2, org.tokensIssued())
+	require.Len(t, org.log(), 4, "token, describe (401), token, describe (401)")
+
+	// A wrong secret is refused by the token endpoint itself.
+	org2 := newFakeOrg(t, "")
+	cfg = apiConfig(org2, mem, &logs)
+	cfg.AccessToken, cfg.ClientID, cfg.ClientSecret = "", clientID, "wrong-secret-value"
+	_, _, err = extractWith(t, cfg)
+	require.ErrorIs(t, err, extract.ErrAuth)
+	require.ErrorContains(t, err, "refused the client credentials (invalid_client: invalid client credentials (HTTP 400))")
+	for _, s := range []string{clientSecret, "wrong-secret-value"} {
+		require.NotContains(t, err.Error(), s)
+		require.NotContains(t, logs.String(), s)
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, code, msg string
+		status          int
+		want            string
+		config          bool
+	}{
+		{name: "daily limit", status: http.StatusForbidden, code: "REQUEST_LIMIT_EXCEEDED", msg: "TotalRequests Limit exceeded.",
+			want: `the org's API request limit is used up (REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded. (HTTP 403); last Sforce-Limit-Info: "api-usage=2/15000"): the run stops`},
+		{name: "malformed query", status: http.StatusBadRequest, code: "MALFORMED_QUERY", msg: "unexpected token: FROM",
+			want: "MALFORMED_QUERY: unexpected token: FROM (HTTP 400): Salesforce refused a request closedloop built; this is a bug in closedloop"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := checkedMem(t)
+			org := newFakeOrg(t, apiToken)
+			org.fault = func(n int, w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Query().Get("q") == "" {
+					return false
+				}
+				sfError(w, tc.status, tc.code, tc.msg)
+				return true
+			}
+			cfg := apiConfig(org, mem, io.Discard)
+			cfg.Concurrency = 1
+			_, _, err := extractWith(t, cfg)
+			require.ErrorContains(t, err, tc.want)
+			queries := 0
+			for _, r := range org.log() {
+				if r.Query != "" {
+					queries++
+				}
+			}
+			require.Equal(t, 1, queries, "not retried")
+		})
+	}
+}
+
+func TestAPISince(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	cfg := apiConfig(org, mem, io.Discard)
+	cfg.Since = ts("2026-01-20T00:00:00Z")
+	c, _, err := extractWith(t, cfg)
+	require.NoError(t, err)
+	for _, r := range org.log() {
+		from := ""
+		if i := strings.Index(r.Query, " FROM "); i >= 0 {
+			from = strings.Fields(r.Query[i:])[1]
+		}
+		incremental := strings.Contains(r.Query, "SystemModstamp >= 2026-01-20T00:00:00Z")
+		switch {
+		case strings.Contains(r.Query, "MasterRecordId != null"), from == "LeadHistory", from == "User",
+			from == "OpportunityContactRole", from == "OpportunityHistory", from == "Campaign", from == "TaskRelation":
+			require.False(t, incremental, "lookups are read whole: %s", r.Query)
+		case from != "":
+			require.True(t, incremental, r.Query)
+		}
+	}
+	people := byKey(t, rowsOf(t, c, extract.TableContacts), "contact_id")
+	require.Contains(t, people, contactAnn, "changed 2026-02-18")
+	require.NotContains(t, people, leadBob, "unchanged since 2026-01-09")
+
+	// File mode reads the same rows with the same Since.
+	files, _, err := extractWith(t, Config{Dir: exportDir, Mem: mem, Currency: "USD", Since: cfg.Since})
+	require.NoError(t, err)
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableEvents} {
+		require.Equal(t, canonical(t, c, table), canonical(t, files, table), table)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+		want string
+	}{
+		{"no credentials", func(c *Config) { c.AccessToken = "" }, "no credentials: set CLOSEDLOOP_SALESFORCE_TOKEN, or CLOSEDLOOP_SALESFORCE_CLIENT_ID and CLOSEDLOOP_SALESFORCE_CLIENT_SECRET"},
+		{"no instance", func(c *Config) { c.InstanceURL = "" }, "set CLOSEDLOOP_SALESFORCE_INSTANCE_URL"},
+		{"clear text", func(c *Config) { c.InstanceURL = "http://acme.my.salesforce.com" }, "use https"},
+		{"cookie field", func(c *Config) { c.CookieField = "Visitor_Cookie__c" },
+			`the cookie field Visitor_Cookie__c (column visitor_cookie_c in files) exists on neither Lead nor Contact: set CLOSEDLOOP_SALESFORCE_COOKIE_FIELD`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := apiConfig(org, mem, io.Discard)
+			tc.cfg(&cfg)
+			_, _, err := extractWith(t, cfg)
+			require.ErrorIs(t, err, extract.ErrConfig)
+			require.ErrorContains(t, err, tc.want)
+			require.NotContains(t, err.Error(), apiToken)
+		})
+	}
+	// "none" reads without cookies.
+	cfg := apiConfig(org, mem, io.Discard)
+	cfg.CookieField = "none"
+	c, _, err := extractWith(t, cfg)
+	require.NoError(t, err)
+	for _, r := range rowsOf(t, c, extract.TableContacts) {
+		require.Nil(t, r["cookie_id"])
+	}
+}
+
+// TestAPIConcurrency: objects are read concurrently, never more than Concurrency
+// requests at once.
+func TestAPIConcurrency(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	org.fault = func(n int, w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return false
+	}
+	cfg := apiConfig(org, mem, io.Discard)
+	cfg.Concurrency = 3
+	c, e, err := extractWith(t, cfg)
+	require.NoError(t, err)
+	checkScenario(t, c, e)
+	require.Equal(t, 3, most)
+}
+
+// TestAPICallTimeout: a request that outlives CallTimeout is abandoned and retried.
+func TestAPICallTimeout(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	org.fault = func(n int, w http.ResponseWriter, r *http.Request) bool {
+		if n == 1 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return false
+	}
+	cfg := apiConfig(org, mem, io.Discard)
+	cfg.CallTimeout = 50 * time.Millisecond
+	var logs bytes.Buffer
+	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	c, e, err := extractWith(t, cfg)
+	require.NoError(t, err)
+	checkScenario(t, c, e)
+	require.Contains(t, logs.String(), "context deadline exceeded")
+	require.Equal(t, org.log()[0].Path, org.log()[1].Path, "the same request again")
+}

@@ -1,0 +1,105 @@
+-- A row: one date basis x day x attribution model x conversion type x channel x campaign.
+-- Answers: what each campaign earned and cost, day by day, under each model:
+-- conversions (credit), revenue, spend, cost per conversion (CPA), per new customer
+-- (CAC), return on ad spend (ROAS) and ROI = (revenue - spend) / spend.
+-- date_basis 'conversion_date' counts credits on the UTC day of the conversion,
+-- 'touch_date' on the UTC day of the credited touch. A conversion without any touch
+-- (channel '(none)', no touchpoint) has no touch day: it is left out of the touch_date
+-- rows and shows under conversion_date only. Filter one date_basis: every other credit is
+-- in both.
+-- spend is the campaign's cost on that day in fct_spend (the ad platform's day), matched
+-- on channel and campaign; it is the same on every conversion_type row (and on both date
+-- bases): filter one conversion_type, never sum spend across types. cac = spend /
+-- customers, the customer credit of the same date basis, day, model, channel and
+-- campaign (the same on every conversion_type row). A day with spend and no credited
+-- conversion has conversions 0, for every model and conversion type of fct_attribution
+-- (a warehouse without any credit has no rows); its revenue is 0, not NULL, for types
+-- that carry revenue (customer, valued touch-log conversions), so a campaign that spent
+-- and earned nothing has ROAS 0 and ROI -1; types without revenue (lead, mql, ...) keep
+-- NULL revenue, ROAS and ROI.
+-- campaign NULL (a touch or a spend row without utm_campaign) is a campaign of its own:
+-- spend and touches without a campaign meet there. Ratios are per row: over a period,
+-- sum conversions, revenue and spend first, then divide.
+-- PostgreSQL dialect: days are taken in UTC whatever the session's TimeZone
+-- (AT TIME ZONE 'UTC'); measures are double precision.
+CREATE OR REPLACE VIEW v_campaign_roi AS
+WITH credited AS (
+    -- campaign_key: '=' || campaign, '' for NULL, so that NULL meets NULL and no
+    -- campaign name (not even '') can collide with it.
+    SELECT 'conversion_date' AS date_basis, CAST(occurred_at AT TIME ZONE 'UTC' AS DATE) AS day, model, conversion_type, channel,
+           COALESCE('=' || campaign, '') AS campaign_key, credit, revenue_credit
+    FROM fct_attribution
+    UNION ALL
+    SELECT 'touch_date' AS date_basis, CAST(touch_occurred_at AT TIME ZONE 'UTC' AS DATE) AS day, model, conversion_type, channel,
+           COALESCE('=' || campaign, '') AS campaign_key, credit, revenue_credit
+    FROM fct_attribution
+    WHERE touch_occurred_at IS NOT NULL
+),
+credit AS (
+    SELECT date_basis, day, model, conversion_type, channel, campaign_key,
+           SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
+    FROM credited
+    GROUP BY date_basis, day, model, conversion_type, channel, campaign_key
+),
+spend AS (
+    SELECT day, channel, campaign_key, SUM(cost) AS spend
+    FROM (SELECT date AS day, channel, COALESCE('=' || campaign, '') AS campaign_key, cost
+          FROM fct_spend) AS s
+    GROUP BY day, channel, campaign_key
+),
+valued AS (
+    SELECT DISTINCT conversion_type
+    FROM fct_attribution
+    WHERE revenue_credit IS NOT NULL
+),
+customers AS (
+    SELECT date_basis, day, model, channel, campaign_key, SUM(conversions) AS customers
+    FROM credit
+    WHERE conversion_type = 'customer'
+    GROUP BY date_basis, day, model, channel, campaign_key
+),
+grid AS (
+    SELECT date_basis, day, model, conversion_type, channel, campaign_key FROM credit
+    UNION
+    SELECT b.date_basis, s.day, m.model, m.conversion_type, s.channel, s.campaign_key
+    FROM (SELECT DISTINCT model, conversion_type FROM fct_attribution) AS m
+    CROSS JOIN (SELECT 'conversion_date' AS date_basis UNION ALL SELECT 'touch_date' AS date_basis) AS b
+    CROSS JOIN spend AS s
+),
+measured AS (
+    SELECT
+        g.date_basis,
+        g.day,
+        g.model,
+        g.conversion_type,
+        g.channel,
+        CASE WHEN g.campaign_key = '' THEN NULL ELSE SUBSTR(g.campaign_key, 2) END AS campaign,
+        COALESCE(c.conversions, 0) AS conversions,
+        CASE WHEN v.conversion_type IS NOT NULL THEN COALESCE(c.revenue, 0) ELSE c.revenue END AS revenue,
+        s.spend AS spend,
+        cu.customers AS customers
+    FROM grid AS g
+    LEFT JOIN credit AS c
+        ON c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model
+       AND c.conversion_type = g.conversion_type AND c.channel = g.channel AND c.campaign_key = g.campaign_key
+    LEFT JOIN spend AS s ON s.day = g.day AND s.channel = g.channel AND s.campaign_key = g.campaign_key
+    LEFT JOIN customers AS cu
+        ON cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model
+       AND cu.channel = g.channel AND cu.campaign_key = g.campaign_key
+    LEFT JOIN valued AS v ON v.conversion_type = g.conversion_type
+)
+SELECT
+    date_basis,
+    day,
+    model,
+    conversion_type,
+    channel,
+    campaign,
+    conversions,
+    revenue,
+    spend,
+    (spend) / NULLIF(conversions, 0) AS cpa,
+    (spend) / NULLIF(customers, 0) AS cac,
+    (revenue) / NULLIF(spend, 0) AS roas,
+    (revenue - spend) / NULLIF(spend, 0) AS roi
+FROM measured;
