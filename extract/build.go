@@ -17,22 +17,28 @@ const BatchRows = 64 * 1024
 // Fields are appended column by column through the typed helpers, one row at a time;
 // End closes a row. Not safe for concurrent use.
 type Builder struct {
-	table string
-	w     Writer
-	b     *array.RecordBuilder
-	n     int
+	table    string
+	w        Writer
+	b        *array.RecordBuilder
+	n        int
+	nullable []bool
 }
 
 // NewBuilder returns a Builder for table writing to w. Call Flush at the end and
 // Release always.
 func NewBuilder(mem memory.Allocator, table string, w Writer) *Builder {
-	return &Builder{table: table, w: w, b: array.NewRecordBuilder(mem, Schemas[table])}
+	s := Schemas[table]
+	nullable := make([]bool, s.NumFields())
+	for i, f := range s.Fields() {
+		nullable[i] = f.Nullable
+	}
+	return &Builder{table: table, w: w, b: array.NewRecordBuilder(mem, s), nullable: nullable}
 }
 
 // Str appends s to column i, null when s is empty.
 func (b *Builder) Str(i int, s string) {
 	fb := b.b.Field(i).(*array.StringBuilder)
-	if s == "" && b.b.Schema().Field(i).Nullable {
+	if s == "" && b.nullable[i] {
 		fb.AppendNull()
 		return
 	}
@@ -84,7 +90,7 @@ func (b *Builder) End(ctx context.Context) error {
 	b.n++
 	for i, f := range b.b.Fields() {
 		if f.Len() < b.n {
-			if !b.b.Schema().Field(i).Nullable {
+			if !b.nullable[i] {
 				panic("extract: " + b.table + "." + b.b.Schema().Field(i).Name + " not set")
 			}
 			f.AppendNull()
@@ -101,9 +107,27 @@ func (b *Builder) Flush(ctx context.Context) error {
 	if b.n == 0 {
 		return nil
 	}
+	full := b.n >= BatchRows
+	var data []int
+	if full { // more batches likely follow: size the next one like this one
+		data = make([]int, len(b.b.Fields()))
+		for i, f := range b.b.Fields() {
+			if sb, ok := f.(*array.StringBuilder); ok {
+				data[i] = sb.DataLen()
+			}
+		}
+	}
 	rec := b.b.NewRecordBatch()
 	defer rec.Release()
 	b.n = 0
+	if full {
+		for i, f := range b.b.Fields() {
+			f.Reserve(BatchRows)
+			if sb, ok := f.(*array.StringBuilder); ok && data[i] > 0 {
+				sb.ReserveData(data[i])
+			}
+		}
+	}
 	return b.w.Write(ctx, b.table, rec)
 }
 
