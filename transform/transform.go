@@ -577,6 +577,10 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 			if !t.Explicit {
 				t.Source, t.Medium = "", ""
 			}
+			if strings.HasPrefix(ch, SalesChannelPrefix) {
+				// A selling activity's source is its owner team, as the CRM names it.
+				t.Source, t.Medium = sv(us, i), sv(um, i)
+			}
 			parts := []string{"touch", anonID, strconv.FormatInt(atUS, 10), name.Value(i), ch}
 			if r := sv(record, i); r != "" { // CRM activities have no cookie: their record tells them apart
 				parts = append(parts, r)

@@ -31,6 +31,7 @@ type ev struct {
 	conv                       bool
 	value                      float64
 	record                     string // crm_record
+	source                     string // utm_source
 }
 
 type fixture struct {
@@ -54,7 +55,8 @@ func (f fixture) events(t *testing.T, evs ...ev) {
 		b.Str(9, e.url)
 		b.Str(10, "")
 		b.Str(11, e.ref)
-		for i := 12; i <= 17; i++ { // utm_*, gclid
+		b.Str(12, e.source)
+		for i := 13; i <= 17; i++ { // utm_*, gclid
 			b.Str(i, "")
 		}
 		b.Str(18, e.channel)
@@ -520,7 +522,7 @@ func TestCRMActivities(t *testing.T) {
 	site := "https://www.example.com"
 	f.events(t,
 		ev{at: at(0, "9h"), kind: "page_view", name: "page_view", anon: "K", session: "1", url: site + "/pricing", ref: "https://www.google.com/"},
-		ev{at: at(2, "15h"), kind: "touch", name: "call", channel: "Sales: Call", record: "hubspot_contact:501"},
+		ev{at: at(2, "15h"), kind: "touch", name: "call", channel: "Sales: Call", record: "hubspot_contact:501", source: "EMEA Account Executives"},
 		ev{at: at(3, "15h"), kind: "touch", name: "meeting", channel: "Sales: Meeting", record: "hubspot_contact:777"},
 	)
 	f.contact(t, "501", "ann@example.com", "K", at(1, "10h"), at(1, "10h"), at(2, "16h"))
@@ -545,6 +547,9 @@ func TestCRMActivities(t *testing.T) {
 	person := map[string]string{}
 	for _, r := range rows(out.Tables[load.FctTouchpoint]) {
 		person[r["channel"].(string)] = r["person_id"].(string)
+		if r["channel"] == "Sales: Call" {
+			require.Equal(t, "EMEA Account Executives", r["source"], "the owner team as the CRM names it")
+		}
 	}
 	require.Len(t, person, 3)
 	require.Equal(t, person["Organic Search"], person["Sales: Call"], "the call is the contact's, whose cookie K visited")
