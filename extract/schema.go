@@ -14,6 +14,8 @@ const (
 	TableDealContacts = "crm_deal_contacts"
 	// TableSpend holds daily ad cost per platform and campaign.
 	TableSpend = "spend"
+	// TableDealStages holds the stage changes of CRM deals (stage history).
+	TableDealStages = "crm_deal_stages"
 )
 
 // Event kinds (column kind of TableEvents).
@@ -127,6 +129,19 @@ var DealContactsSchema = arrow.NewSchema([]arrow.Field{
 	field("is_primary", bln, true),
 }, nil)
 
+// DealStagesSchema is one entry of a deal into a stage (Salesforce OpportunityHistory,
+// HubSpot's date-entered-stage properties): a deal's rows in time order are its path
+// through the pipeline.
+var DealStagesSchema = arrow.NewSchema([]arrow.Field{
+	field("input", str, false),
+	field("location", str, false),
+	field("crm", str, false),
+	field("deal_id", str, false),
+	field("pipeline", str, true),
+	field("stage", str, false),        // the stage's label as the CRM shows it
+	field("entered_at", tsUTC, false), // when the deal entered the stage
+}, nil)
+
 // SpendSchema is one day of cost for one campaign on one platform.
 var SpendSchema = arrow.NewSchema([]arrow.Field{
 	field("input", str, false),
@@ -150,4 +165,5 @@ var Schemas = map[string]*arrow.Schema{
 	TableDeals:        DealsSchema,
 	TableDealContacts: DealContactsSchema,
 	TableSpend:        SpendSchema,
+	TableDealStages:   DealStagesSchema,
 }

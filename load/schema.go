@@ -53,6 +53,7 @@ const (
 	FctMarkovRemovalEffect = "fct_markov_removal_effect"
 	IdentityConflicts      = "identity_conflicts"
 	FctSpend               = "fct_spend"
+	FctDealStage           = "fct_deal_stage"
 	RunLog                 = "run_log"
 	RejectedRows           = "rejected_rows"
 )
@@ -172,6 +173,24 @@ var Tables = []Table{
 			col("clicks", i64, true, "Clicks"),
 			col("impressions", i64, true, "Impressions"),
 			col("currency", str, false, "ISO currency of cost"),
+		)},
+	{Name: FctDealStage, Mode: ReplaceAll,
+		Description: "One stay of a CRM deal in a pipeline stage: when it entered and left, how long it stayed, and how the deal ended.",
+		Schema: schema(
+			col("crm", str, false, "CRM of the deal: hubspot or salesforce"),
+			col("deal_id", str, false, "CRM deal / opportunity id"),
+			col("person_id", str, true, "The deal's person (its primary contact)"),
+			col("pipeline", str, true, "Pipeline of the deal"),
+			col("stage", str, false, "Stage label as the CRM shows it"),
+			col("stage_number", i64, false, "1 for the deal's first stage, 2 for the next, ... in time order"),
+			col("entered_at", tsUTC, false, "When the deal entered the stage (UTC)"),
+			col("exited_at", tsUTC, true, "When it entered its next stage; NULL while it is still there"),
+			col("days_in_stage", f64, true, "Days from entered_at to exited_at; NULL while it is still there"),
+			col("is_current", bln, false, "The deal is in this stage now"),
+			col("deal_is_closed", bln, false, "The deal is closed (won or lost)"),
+			col("deal_is_won", bln, false, "The deal is won"),
+			col("amount", f64, true, "Amount of the deal"),
+			col("currency", str, true, "Currency of the amount"),
 		)},
 	{Name: RunLog, Mode: Append,
 		Description: "One run of the job: range, inputs, counts and status.",

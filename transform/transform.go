@@ -82,6 +82,8 @@ type Options struct {
 // Inputs are the canonical tables of the run (schemas of package extract).
 type Inputs struct {
 	Events, Contacts, Deals, DealContacts, Spend arrow.Table
+	// DealStages is the CRMs' deal stage history; nil means none.
+	DealStages arrow.Table
 }
 
 // Output holds one table per warehouse table of load.Tables (run_log and rejected_rows
@@ -161,6 +163,7 @@ func Build(ctx context.Context, in Inputs, opt Options) (*Output, error) {
 		{"attribution", b.attribute},
 		{"persons", b.persons},
 		{"spend", b.spend},
+		{"deal stages", b.dealStages},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -656,6 +659,81 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 	closeSession()
 	b.out[load.FctTouchpoint] = tp.table()
 	b.out[load.FctPageView] = pv.table()
+	return nil
+}
+
+// dealStages writes fct_deal_stage: each deal's stage entries in time order, with the
+// time to the next entry, the deal's outcome and its person. Entries of deals the run
+// has not read are kept, without outcome or person.
+func (b *builder) dealStages(_ context.Context, in Inputs) error {
+	if in.DealStages == nil {
+		return nil
+	}
+	ds := in.DealStages
+	crm, did, pipe := b.cols.str(ds, "crm"), b.cols.str(ds, "deal_id"), b.cols.str(ds, "pipeline")
+	stage, entered := b.cols.str(ds, "stage"), b.cols.ts(ds, "entered_at")
+	dl := in.Deals
+	dCRM, dID := b.cols.str(dl, "crm"), b.cols.str(dl, "deal_id")
+	closed, won := b.cols.bool(dl, "is_closed"), b.cols.bool(dl, "is_won")
+	amount, cur := b.cols.f64(dl, "amount"), b.cols.str(dl, "currency")
+	deal := map[string]int{}
+	for i := 0; i < dID.Len(); i++ {
+		deal[dCRM.Value(i)+":"+dID.Value(i)] = i
+	}
+	order := make([]int, did.Len())
+	for i := range order {
+		order[i] = i
+	}
+	key := func(i int) string { return crm.Value(i) + ":" + did.Value(i) }
+	slices.SortStableFunc(order, func(x, y int) int {
+		if c := strings.Compare(key(x), key(y)); c != 0 {
+			return c
+		}
+		return cmpInt64(int64(entered.Value(x)), int64(entered.Value(y)))
+	})
+	spec, _ := load.Lookup(load.FctDealStage)
+	o := newOut(b.opt.Mem, spec.Schema)
+	number := 0
+	for n, i := range order {
+		if n == 0 || key(i) != key(order[n-1]) {
+			number = 0
+		}
+		number++
+		k := key(i)
+		at := int64(entered.Value(i))
+		o.str(0, crm.Value(i))
+		o.str(1, did.Value(i))
+		person := ""
+		if node, ok := b.dealNode[k]; ok {
+			person = b.p.ID(b.p.Of(node))
+		}
+		o.str(2, person)
+		o.str(3, sv(pipe, i))
+		o.str(4, stage.Value(i))
+		o.i64(5, int64(number))
+		o.ts(6, at)
+		last := n+1 == len(order) || key(order[n+1]) != k
+		if last {
+			o.ts(7, 0)
+			o.f64(8, 0, false)
+		} else {
+			next := int64(entered.Value(order[n+1]))
+			o.ts(7, next)
+			o.f64(8, float64(next-at)/float64(24*3600*usPerSec), true)
+		}
+		o.bool(9, last)
+		d, ok := deal[k]
+		o.bool(10, ok && closed.Value(d))
+		o.bool(11, ok && won.Value(d))
+		if ok {
+			o.f64(12, amount.Value(d), amount.IsValid(d))
+			o.str(13, sv(cur, d))
+		} else {
+			o.f64(12, 0, false)
+			o.str(13, "")
+		}
+	}
+	b.out[load.FctDealStage] = o.table()
 	return nil
 }
 

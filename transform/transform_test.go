@@ -556,3 +556,64 @@ func TestCRMActivities(t *testing.T) {
 	require.NotEqual(t, person["Sales: Call"], person["Sales: Meeting"], "contact 777 is someone else")
 	require.Equal(t, 3, out.Stats.EventRows.PageViews+out.Stats.EventRows.Touches)
 }
+
+// TestDealStages: a deal's stage entries become stays with their durations, the
+// deal's outcome and person; the last stay is current.
+func TestDealStages(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	f := fixture{c, mem}
+	f.contact(t, "501", "ann@example.com", "", at(0, "9h"), at(0, "9h"))
+	f.deal(t, "d1", "501", 1000, at(1, "9h"), at(4, "9h"), true)
+	b := extract.NewBuilder(mem, extract.TableDealStages, c)
+	for _, s := range []struct {
+		deal, stage string
+		at          time.Time
+	}{{"d1", "Negotiation", at(3, "9h")}, {"d1", "Discovery", at(1, "9h")}, {"d1", "Closed Won", at(4, "9h")}, {"d9", "Discovery", at(2, "0h")}} {
+		b.Str(0, "test")
+		b.Str(1, "stages:1")
+		b.Str(2, "hubspot")
+		b.Str(3, s.deal)
+		b.Str(5, s.stage)
+		b.Time(6, s.at)
+		require.NoError(t, b.End(context.Background()))
+	}
+	require.NoError(t, b.Flush(context.Background()))
+	b.Release()
+	in := Inputs{DealStages: c.Table(extract.TableDealStages)}
+	defer in.DealStages.Release()
+	models, err := attribution.Lookup([]string{"linear"}, attribution.DefaultParams)
+	require.NoError(t, err)
+	in.Events, in.Contacts, in.Deals = c.Table(extract.TableEvents), c.Table(extract.TableContacts), c.Table(extract.TableDeals)
+	in.DealContacts, in.Spend = c.Table(extract.TableDealContacts), c.Table(extract.TableSpend)
+	defer func() {
+		for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend} {
+			tb.Release()
+		}
+	}()
+	out, err := Build(context.Background(), in, Options{Mem: mem, Range: extract.Range{From: day0, To: day0.AddDate(0, 0, 5)},
+		Lookback: 30 * 24 * time.Hour, SessionTimeout: 30 * time.Minute, Models: models, Currency: "USD"})
+	require.NoError(t, err)
+	defer out.Release()
+	type stay struct {
+		deal, stage string
+		number      int64
+		days        any
+		current     bool
+		won         bool
+		hasPerson   bool
+	}
+	var got []stay
+	for _, r := range rows(out.Tables[load.FctDealStage]) {
+		got = append(got, stay{r["deal_id"].(string), r["stage"].(string), r["stage_number"].(int64), r["days_in_stage"],
+			r["is_current"].(bool), r["deal_is_won"].(bool), r["person_id"] != nil})
+	}
+	require.Equal(t, []stay{
+		{"d1", "Discovery", 1, 2.0, false, true, true},
+		{"d1", "Negotiation", 2, 1.0, false, true, true},
+		{"d1", "Closed Won", 3, nil, true, true, true},
+		{"d9", "Discovery", 1, nil, true, false, false}, // a deal the run did not read
+	}, got)
+}

@@ -148,10 +148,10 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	in := transform.Inputs{
 		Events: col.Table(extract.TableEvents), Contacts: col.Table(extract.TableContacts),
 		Deals: col.Table(extract.TableDeals), DealContacts: col.Table(extract.TableDealContacts),
-		Spend: col.Table(extract.TableSpend),
+		Spend: col.Table(extract.TableSpend), DealStages: col.Table(extract.TableDealStages),
 	}
 	defer func() {
-		for _, t := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend} {
+		for _, t := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
 			t.Release()
 		}
 	}()

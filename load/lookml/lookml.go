@@ -52,6 +52,7 @@ var primaryKeys = map[string][]string{
 	load.FctMarkovRemovalEffect: {"conversion_type", "channel"},
 	load.IdentityConflicts:      {"identifier_type", "identifier", "other_type", "other_identifier"},
 	load.FctSpend:               {"date", "source", "medium", "campaign", "term"},
+	load.FctDealStage:           {"crm", "deal_id", "stage_number"},
 	load.RunLog:                 {"run_id"},
 	load.RejectedRows:           {"run_id", "location"},
 }
