@@ -191,6 +191,9 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 	if err := printKeywords(ctx, db, w); err != nil {
 		return err
 	}
+	if err := printPipeline(ctx, db, w); err != nil {
+		return err
+	}
 
 	var persons, multi, anonFirst, leads int
 	err = db.QueryRowContext(ctx, `
@@ -400,6 +403,39 @@ func printKeywords(ctx context.Context, db *sql.DB, w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t", opt(k.spend), ro)
 		}
 		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+// printPipeline prints the CRM pipeline's stages: how many deals reached each, where
+// the lost ones were lost, and how long deals stay (v_pipeline_stages).
+func printPipeline(ctx context.Context, db *sql.DB, w io.Writer) error {
+	rows, err := db.QueryContext(ctx, `
+		SELECT stage, deals_entered, still_here, won, lost_from_here, median_days_in_stage
+		FROM v_pipeline_stages
+		ORDER BY crm, pipeline, moved_on = 0, avg_stage_number, stage`) // closing stages last
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintln(w, "\nDeal pipeline (v_pipeline_stages): deals reaching each stage, where lost deals were lost, days in stage:")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stage\tdeals\tthere now\tlater won\tlost from here\tmedian days\t")
+	for rows.Next() {
+		var stage string
+		var deals, here, won, lost int
+		var days sql.NullFloat64
+		if err := rows.Scan(&stage, &deals, &here, &won, &lost, &days); err != nil {
+			return err
+		}
+		d := "-"
+		if days.Valid {
+			d = fmt.Sprintf("%.1f", days.Float64)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", stage, deals, here, won, lost, d)
+	}
+	if err := rows.Err(); err != nil {
+		return err
 	}
 	return tw.Flush()
 }

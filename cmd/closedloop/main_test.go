@@ -227,6 +227,8 @@ func TestRunSalesforce(t *testing.T) {
 	require.Zero(t, query(t, db, `SELECT count(*) FROM fct_attribution WHERE channel LIKE 'Sales: %'`), "CLOSEDLOOP_ATTRIBUTE_SALES_TOUCHES is off")
 	require.Positive(t, query(t, db, `SELECT count(*) FROM v_sales_activity`))
 	require.Positive(t, query(t, db, `SELECT count(*) FROM bridge_identity WHERE identifier_type = 'salesforce_lead'`))
+	require.Positive(t, query(t, db, `SELECT count(*) FROM fct_deal_stage WHERE person_id IS NOT NULL AND days_in_stage > 0`))
+	require.Positive(t, query(t, db, `SELECT count(*) FROM v_pipeline_stages WHERE crm = 'salesforce'`))
 }
 
 // TestRunSalesforceExpiredToken: a refused token fails the run with exit 1, names the

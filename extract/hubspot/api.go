@@ -191,10 +191,15 @@ func (x *run) apiContacts(ctx context.Context, c *client, r *rows) error {
 	})
 }
 
-// apiDeals reads the deals, and the contacts of each page's deals.
+// apiDeals reads the deals, and the stage history and contacts of each page's deals.
 func (x *run) apiDeals(ctx context.Context, c *client, r *rows) error {
+	type written struct {
+		d   dealRow
+		rec []byte
+	}
 	return x.eachPage(ctx, c, "deals", "hs_lastmodifieddate", dealProperties, func(label string, page []json.RawMessage) error {
-		var ids []string
+		var ids, writtenIDs []string // not skipped; written
+		var deals []written
 		for _, rec := range page {
 			var o object
 			if reason := decodeObject(rec, &o); reason != "" {
@@ -203,12 +208,25 @@ func (x *run) apiDeals(ctx context.Context, c *client, r *rows) error {
 				}
 				continue
 			}
-			archived, err := x.dealObject(ctx, r, place{page: label}, &o, rec)
+			d, status, err := x.dealObject(ctx, r, place{page: label}, &o, rec)
 			if err != nil {
 				return err
 			}
-			if id := o.ID.str(); id != "" && archived == "" {
+			if id := o.ID.str(); id != "" && status != dealSkipped {
 				ids = append(ids, id)
+			}
+			if status == dealWritten {
+				writtenIDs = append(writtenIDs, d.id)
+				deals = append(deals, written{d, rec})
+			}
+		}
+		hist, err := x.apiStageHistory(ctx, c, r, writtenIDs)
+		if err != nil {
+			return err
+		}
+		for i := range deals {
+			if err := x.objectStages(ctx, r, place{page: label}, &deals[i].d, hist[deals[i].d.id], deals[i].rec); err != nil {
+				return err
 			}
 		}
 		on, err := x.apiAssociations(ctx, c, r, "deals", "deal", ids)

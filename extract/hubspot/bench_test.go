@@ -159,3 +159,126 @@ func BenchmarkContacts(b *testing.B) {
 		})
 	}
 }
+
+// benchDeals is how many deals BenchmarkDealStages reads, each with benchHistory
+// stage changes.
+const (
+	benchDeals   = 50_000
+	benchHistory = 6
+)
+
+// benchStages are the stages deal i goes through (ids of testdata/same's default
+// pipeline), oldest first, with the time it entered each.
+func benchStages(i int) (ids []string, at []time.Time) {
+	path := []string{"appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "qualifiedtobuy", "contractsent", "closedwon"}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 7 * time.Minute)
+	for j := range benchHistory {
+		ids = append(ids, path[j])
+		at = append(at, start.Add(time.Duration(j)*26*time.Hour))
+	}
+	return ids, at
+}
+
+// writeV3Deals writes a v3 export folder of n deals with their stage history.
+func writeV3Deals(b *testing.B, dir string, n int) string {
+	writeV3Folder(b, dir, 0)
+	f, err := os.Create(filepath.Join(dir, DealsFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := range n {
+		ids, at := benchStages(i)
+		iso := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z") }
+		fmt.Fprintf(w, `{"id":"%d","properties":{"dealname":"Deal %d","amount":"1200.50","createdate":"%s","closedate":"%s","pipeline":"default","dealstage":"closedwon"},"propertiesWithHistory":{"dealstage":[`,
+			500000+i, i, iso(at[0]), iso(at[len(at)-1]))
+		for j := len(ids) - 1; j >= 0; j-- {
+			fmt.Fprintf(w, `{"value":"%s","timestamp":"%s","sourceType":"CRM_UI","sourceId":"userId:41629779","updatedByUserId":41629779}`, ids[j], iso(at[j]))
+			if j > 0 {
+				w.WriteByte(',')
+			}
+		}
+		w.WriteString("]},\"archived\":false}\n")
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return DealsFile
+}
+
+// writeFivetranDeals writes the same deals as Fivetran's deal and deal_stage tables.
+func writeFivetranDeals(b *testing.B, dir string, n int) string {
+	writeFivetranFolder(b, dir, 0)
+	deals, err := os.Create(filepath.Join(dir, "deal.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stages, err := os.Create(filepath.Join(dir, "deal_stage.csv"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	dw, sw := bufio.NewWriterSize(deals, 1<<20), bufio.NewWriterSize(stages, 1<<20)
+	dw.WriteString("deal_id,is_deleted,deal_pipeline_id,deal_pipeline_stage_id,property_dealname,property_amount,property_createdate,property_closedate\r\n")
+	sw.WriteString("_fivetran_start,deal_id,_fivetran_active,_fivetran_end,_fivetran_synced,date_entered,source,source_id,value\r\n")
+	const warehouse = "2006-01-02 15:04:05.000"
+	for i := range n {
+		ids, at := benchStages(i)
+		fmt.Fprintf(dw, "%d,false,default,closedwon,Deal %d,1200.50,%s,%s\r\n", 500000+i, i, at[0].Format(warehouse), at[len(at)-1].Format(warehouse))
+		for j := range ids {
+			end, active := "9999-12-31 23:59:59.999", "TRUE"
+			if j < len(ids)-1 {
+				end, active = at[j+1].Format(warehouse), "FALSE"
+			}
+			s := at[j].Format(warehouse)
+			fmt.Fprintf(sw, "%s,%d,%s,%s,2026-02-21 02:00:05.000,%s,CRM_UI,userId:41629779,%s\r\n", s, 500000+i, active, end, s, ids[j])
+		}
+	}
+	for _, w := range []*bufio.Writer{dw, sw} {
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, f := range []*os.File{deals, stages} {
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return "deal_stage.csv"
+}
+
+// BenchmarkDealStages reads 50,000 deals with 6 stage changes each from export files
+// and reports deals/s; the bytes are those of the file holding the history.
+func BenchmarkDealStages(b *testing.B) {
+	for _, layout := range []struct {
+		name  string
+		write func(*testing.B, string, int) string
+	}{{"v3-ndjson", writeV3Deals}, {"fivetran-csv", writeFivetranDeals}} {
+		b.Run(layout.name, func(b *testing.B) {
+			dir := b.TempDir()
+			fi, err := os.Stat(filepath.Join(dir, layout.write(b, dir, benchDeals)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(fi.Size())
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(b, 0)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				w := &countingWriter{}
+				e := New(Config{Dir: dir, Mem: mem, Currency: "USD"})
+				if err := e.Extract(context.Background(), w); err != nil {
+					b.Fatal(err)
+				}
+				// A deal row and a stage row per entry (Qualified To Buy twice: a re-entry).
+				if want := int64(benchDeals * (1 + benchHistory)); w.rows != want || w.rejected != 0 {
+					b.Fatalf("%d rows (want %d), %d rejected", w.rows, want, w.rejected)
+				}
+			}
+			b.ReportMetric(float64(benchDeals)*float64(b.N)/b.Elapsed().Seconds(), "deals/s")
+		})
+	}
+}

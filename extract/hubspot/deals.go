@@ -12,22 +12,32 @@ import (
 var dealProperties = []string{"dealname", "amount", "deal_currency_code", "createdate", "closedate",
 	"pipeline", "dealstage", "hs_lastmodifieddate"}
 
-// dealObject writes the row of one decoded deal, or its rejection. An archived deal
-// is skipped and its id returned, so links to it can be dropped too.
-func (x *run) dealObject(ctx context.Context, r *rows, p place, o *object, rec []byte) (archived string, err error) {
+// dealStatus is what became of a deal record.
+type dealStatus int
+
+const (
+	dealWritten  dealStatus = iota + 1
+	dealSkipped             // archived (deleted): counted by Skipped
+	dealRejected            // rejected with its reason
+)
+
+// dealObject writes the row of one decoded deal, or its rejection, and returns the
+// deal and what became of it: links to a skipped deal are dropped too, and only a
+// written deal gets stage rows.
+func (x *run) dealObject(ctx context.Context, r *rows, p place, o *object, rec []byte) (dealRow, dealStatus, error) {
 	id := o.ID.str()
 	if o.Archived {
 		x.e.skipped.Add(1)
-		return id, nil
+		return dealRow{id: id}, dealSkipped, nil
 	}
 	if id == "" {
-		return "", r.reject(ctx, p.reject("deal", ""), "deal has no id", rec)
+		return dealRow{}, dealRejected, r.reject(ctx, p.reject("deal", ""), "deal has no id", rec)
 	}
 	d, reason := x.deal(o, id)
 	if reason != "" {
-		return "", r.reject(ctx, p.reject("deal", id), reason, rec)
+		return d, dealRejected, r.reject(ctx, p.reject("deal", id), reason, rec)
 	}
-	return "", r.deal(ctx, p.row("deal", id), &d)
+	return d, dealWritten, r.deal(ctx, p.row("deal", id), &d)
 }
 
 // deal reads the properties of one deal, or says why it cannot be used.

@@ -33,7 +33,7 @@ func decodeObject(b []byte, o *object) (reason string) {
 
 // isField reports whether key names a field of object in another case.
 func isField(key []byte) bool {
-	for _, f := range []string{"id", "createdAt", "updatedAt", "archived", "properties"} {
+	for _, f := range []string{"id", "createdAt", "updatedAt", "archived", "properties", "propertiesWithHistory"} {
 		if strings.EqualFold(string(key), f) {
 			return true
 		}
@@ -97,6 +97,8 @@ func (d *objectDecoder) object(o *object) error {
 				o.Archived, err = d.boolean()
 			case "properties":
 				err = d.properties(o)
+			case "propertiesWithHistory":
+				err = d.histories(o)
 			default:
 				if isField(key) {
 					return errSlow // encoding/json matches field names in any case
@@ -159,6 +161,97 @@ func (d *objectDecoder) properties(o *object) error {
 			return errSlow
 		}
 	}
+}
+
+// histories reads the propertiesWithHistory object (or null): per property, an
+// array of {"value", "timestamp", ...} entries.
+func (d *objectDecoder) histories(o *object) error {
+	if d.literal("null") {
+		return nil
+	}
+	if !d.consume('{') {
+		return errSlow
+	}
+	if o.History == nil { // a repeated key adds to the map, as encoding/json does
+		o.History = map[string][]historyEntry{}
+	}
+	if d.consume('}') {
+		return nil
+	}
+	for {
+		key, err := d.rawString()
+		if err != nil || !d.consume(':') {
+			return errSlow
+		}
+		var entries []historyEntry
+		if !d.literal("null") {
+			if !d.consume('[') {
+				return errSlow
+			}
+			entries = []historyEntry{}
+			if !d.consume(']') {
+				for {
+					var h historyEntry
+					if err := d.historyEntry(&h); err != nil {
+						return err
+					}
+					entries = append(entries, h)
+					if d.consume(']') {
+						break
+					}
+					if !d.consume(',') {
+						return errSlow
+					}
+				}
+			}
+		}
+		o.History[string(key)] = entries
+		if d.consume('}') {
+			return nil
+		}
+		if !d.consume(',') {
+			return errSlow
+		}
+	}
+}
+
+// historyEntry reads one history entry, keeping its text.
+func (d *objectDecoder) historyEntry(h *historyEntry) error {
+	d.ws()
+	start := d.i
+	if !d.consume('{') {
+		return errSlow
+	}
+	if !d.consume('}') {
+		for {
+			key, err := d.rawString()
+			if err != nil || !d.consume(':') {
+				return errSlow
+			}
+			switch string(key) {
+			case "value":
+				err = d.value(&h.Value)
+			case "timestamp":
+				err = d.value(&h.Timestamp)
+			default:
+				if strings.EqualFold(string(key), "value") || strings.EqualFold(string(key), "timestamp") {
+					return errSlow
+				}
+				err = d.skip(0)
+			}
+			if err != nil {
+				return err
+			}
+			if d.consume('}') {
+				break
+			}
+			if !d.consume(',') {
+				return errSlow
+			}
+		}
+	}
+	h.raw = append([]byte(nil), d.b[start:d.i]...)
+	return nil
 }
 
 // value reads a string, null, number or boolean as value.UnmarshalJSON does.

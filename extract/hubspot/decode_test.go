@@ -32,6 +32,15 @@ var decodeCorpus = []string{
 	``,
 	`{}`,
 	`{"id":"1","x":[1,[2,{"y":"z"}],{}]}`,
+	`{"id":"1","propertiesWithHistory":{"dealstage":[{"value":"a","timestamp":"2026-01-01T00:00:00Z","sourceType":"CRM_UI","updatedByUserId":7},{ "value" : null }]}}`,
+	`{"id":"1","propertiesWithHistory":{"dealstage":[],"amount":null}}`,
+	`{"id":"1","propertiesWithHistory":null}`,
+	`{"id":"1","propertiesWithHistory":{"a":[{"value":"1"}]},"propertiesWithHistory":{"b":[]}}`,
+	`{"id":"1","propertiesWithHistory":{"dealstage":[null]}}`,
+	`{"id":"1","propertiesWithHistory":{"dealstage":[{"Value":"x"}]}}`,
+	`{"id":"1","propertiesWithHistory":{"dealstage":[{"value":{"x":1}}]}}`,
+	`{"id":"1","propertiesWithHistory":{"dealstage":{"value":"x"}}}`,
+	`{"id":"1","PropertiesWithHistory":{"dealstage":[]}}`,
 }
 
 // decodeBoth decodes b with the scanner and with encoding/json alone.

@@ -1,9 +1,9 @@
 // Package hubspot reads HubSpot CRM data into the canonical tables: contacts with
 // their lifecycle-stage dates, analytics-source properties and cookie id
 // (extract.TableContacts), deals, won, lost or open by their stage
-// (extract.TableDeals), the deal-contact links (extract.TableDealContacts), and the
-// touches HubSpot knows of (extract.TableEvents): selling activities and marketing
-// e-mail clicks.
+// (extract.TableDeals), the deals' stage history (extract.TableDealStages), the
+// deal-contact links (extract.TableDealContacts), and the touches HubSpot knows of
+// (extract.TableEvents): selling activities and marketing e-mail clicks.
 //
 // # Sources
 //
@@ -14,7 +14,7 @@
 // modes decode exactly the same objects:
 //
 //	contacts.ndjson          one CRM v3 contact per line ({"id", "properties", "createdAt", "updatedAt", "archived"})
-//	deals.ndjson             one CRM v3 deal per line
+//	deals.ndjson             one CRM v3 deal per line, with "propertiesWithHistory": {"dealstage": [...]} (the stage history)
 //	pipelines.json           the GET /crm/v3/pipelines/deals response
 //	deal_contacts.ndjson     one v4 association batch-read result per line ({"from": {"id"}, "to": [{"toObjectId"}]})
 //	contact_properties.json  optional: GET /crm/v3/properties/contacts (the declared property types)
@@ -30,11 +30,11 @@
 // A Fivetran folder holds Fivetran's HubSpot connector tables as CSV, named as a
 // warehouse export names them (contact.csv) or as Fivetran's dbt packages name
 // their seeds (contact_data.csv): contact, deal, deal_pipeline_stage and
-// deal_contact are required; contact_merge_audit, merged_deal, property, owner,
-// owner_team, team, engagement, engagement_call, engagement_meeting,
-// engagement_email, engagement_task, engagement_contact, email_event,
-// email_event_click and email_campaign are read when present. The property_*
-// columns are the HubSpot properties.
+// deal_contact are required; deal_pipeline, deal_stage (else deal_property_history),
+// contact_merge_audit, merged_deal, property, owner, owner_team, team, engagement,
+// engagement_call, engagement_meeting, engagement_email, engagement_task,
+// engagement_contact, email_event, email_event_click and email_campaign are read
+// when present. The property_* columns are the HubSpot properties.
 //
 // A missing required file, or an activity file without its contact links, is an
 // extract.ErrConfig error reported before anything is written.
@@ -64,6 +64,34 @@
 // does not have is warned about (no cookie ids are read), and one declared as a
 // date or boolean is a configuration error.
 //
+// # Stage history
+//
+// extract.TableDealStages holds one row per entry of a written deal into a stage,
+// with the stage's and the pipeline's labels (the id when the source has no label:
+// a Fivetran folder without deal_pipeline) and the time. It comes from the deal's
+// dealstage history: the API's and v3 exports' propertiesWithHistory (every value
+// the property had, with its timestamp), Fivetran's deal_stage (date_entered, else
+// _fivetran_start; value) or, without it, the dealstage rows of
+// deal_property_history (timestamp, value). Rules:
+//
+//   - Entries are put in time order; an entry naming the stage the deal is already
+//     in (a value set again by an import or a workflow) is no entry and is left
+//     out, while a return to an earlier stage is a row of its own.
+//   - A stage id is looked up in the deal's current pipeline first, else in the one
+//     pipeline that has it (a deal moved between pipelines keeps the history of its
+//     first one); an id no pipeline read has, or several have, is rejected.
+//   - An entry without a stage id or a readable time is rejected; the deal's other
+//     entries are kept.
+//   - A deal whose source has no history entry for it (an export written without
+//     propertiesWithHistory, a Fivetran deal without deal_stage rows) gets one row:
+//     its current stage, entered at its createdate (rejected without a createdate).
+//   - Archived, deleted and merged-away deals have no stage rows, as they have no
+//     deal row; Fivetran history rows of deals that were rejected, or that are not in
+//     the deal table, are rejected.
+//
+// A Fivetran folder with neither deal_stage nor deal_property_history writes no stage
+// rows, and Tables does not list the table.
+//
 // # Touches
 //
 // Selling activities become one events row of kind touch per contact they are on,
@@ -85,14 +113,17 @@
 // # API
 //
 // Definitions are read first (property definitions, pipelines, owners active and
-// deactivated), then contacts, deals with their contacts, each activity type with
-// its contacts, and the e-mail clicks, concurrently with at most Config.Concurrency
-// requests in flight. Objects are listed with GET /crm/v3/objects/{type} (100 a
+// deactivated), then contacts, deals with their stage history and contacts, each
+// activity type with its contacts, and the e-mail clicks, concurrently with at most
+// Config.Concurrency requests in flight. Objects are listed with GET /crm/v3/objects/{type} (100 a
 // page, cursor paging), or with Config.Since set, searched with POST
 // /crm/v3/objects/{type}/search (modified since, ascending, 200 a page) in windows
 // of at most Config.SearchMaxResults results, each starting at the last
 // modification time seen (an instant with more records than a window is walked by
-// hs_object_id). Associations are read with POST
+// hs_object_id). The stage history of each page's deals is read with POST
+// /crm/v3/objects/deals/batch/read and propertiesWithHistory=dealstage, 50 ids a
+// request (HubSpot's limit with history; lists and searches return no history).
+// Associations are read with POST
 // /crm/v4/associations/{type}/contacts/batch/read, 100 ids a request, following each
 // object's own paging. E-mail clicks come from GET /email/public/v1/events
 // (eventType CLICK, offset paging) and campaign names from GET

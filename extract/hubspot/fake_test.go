@@ -32,6 +32,7 @@ type fakeHubSpot struct {
 	pageSize  int
 	assocPage int // association targets per page of one object
 	searchCap int
+	gone      map[string]bool // ids batch reads no longer find (deleted after the list)
 
 	// fail, when set, may answer a request instead of the fake (n counts the
 	// requests of that method and path, from 1), or set headers and return false.
@@ -109,9 +110,12 @@ func (f *fakeHubSpot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		arch := r.URL.Query().Get("archived") == "true"
 		f.list(w, r, f.records(OwnersFile, func(o rec) bool { return o.Archived == arch }))
 	case r.Method == "GET" && len(p) == 4 && p[2] == "objects":
+		require.Empty(f.t, r.URL.Query().Get("propertiesWithHistory"), "history is read by batch read")
 		f.list(w, r, f.records(p[3]+".ndjson", func(o rec) bool { return !o.Archived }))
 	case r.Method == "POST" && len(p) == 5 && p[2] == "objects" && p[4] == "search":
 		f.search(w, p[3], body)
+	case r.Method == "POST" && len(p) == 6 && p[2] == "objects" && p[4] == "batch" && p[5] == "read":
+		f.batchRead(w, p[3], body)
 	case r.Method == "POST" && len(p) == 7 && p[1] == "v4" && p[5] == "batch":
 		f.associations(w, p[3], body)
 	case r.Method == "GET" && r.URL.Path == "/email/public/v1/events":
@@ -149,6 +153,8 @@ type rec struct {
 	Type       string           `json:"type"`
 	Created    int64            `json:"created"`
 	Filtered   bool             `json:"filteredEvent"`
+
+	History map[string]json.RawMessage `json:"propertiesWithHistory"`
 }
 
 // records reads the lines of file name that keep says to keep (nil keeps all).
@@ -168,6 +174,15 @@ func (f *fakeHubSpot) records(name string, keep func(rec) bool) []rec {
 		var o rec
 		require.NoError(f.t, json.Unmarshal(line, &o), "fake HubSpot serves only valid JSON: %s", line)
 		o.raw = append(json.RawMessage(nil), line...)
+		if o.History != nil {
+			// Lists and searches return no history: it is asked for by batch read. The
+			// line is re-encoded without it (keys sorted), so only lines without
+			// history are served exactly as written.
+			var m map[string]json.RawMessage
+			require.NoError(f.t, json.Unmarshal(line, &m))
+			delete(m, "propertiesWithHistory")
+			o.raw, _ = json.Marshal(m)
+		}
 		if keep == nil || keep(o) {
 			out = append(out, o)
 		}
@@ -271,6 +286,50 @@ func (f *fakeHubSpot) search(w http.ResponseWriter, object string, body []byte) 
 		out["paging"] = map[string]any{"next": map[string]any{"after": strconv.Itoa(to)}}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// batchRead answers a v3 batch read of objects: the ids asked for (at most 100, 50
+// with history, as HubSpot allows), each with the history asked for (the line's, else
+// none), the ids not found as errors (HTTP 207).
+func (f *fakeHubSpot) batchRead(w http.ResponseWriter, object string, body []byte) {
+	var req struct {
+		Inputs                []batchInput `json:"inputs"`
+		PropertiesWithHistory []string     `json:"propertiesWithHistory"`
+	}
+	require.NoError(f.t, json.Unmarshal(body, &req))
+	if len(req.Inputs) > 100 || len(req.PropertiesWithHistory) > 0 && len(req.Inputs) > 50 {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": "error", "category": "VALIDATION_ERROR",
+			"message": "The maximum number of inputs supported in a batch request for property histories is 50. Please reduce the number of items and try again"})
+		return
+	}
+	live := map[string]rec{}
+	for _, o := range f.records(object+".ndjson", func(o rec) bool { return !o.Archived }) {
+		live[o.ID.str()] = o
+	}
+	results, errs := []map[string]any{}, []map[string]any{}
+	for _, in := range req.Inputs {
+		o, ok := live[in.ID]
+		if !ok || f.gone[in.ID] {
+			errs = append(errs, map[string]any{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some " + object + " objects, they may be deleted or not exist."})
+			continue
+		}
+		hist := map[string]json.RawMessage{}
+		for _, name := range req.PropertiesWithHistory {
+			hist[name] = json.RawMessage("[]")
+			if h, ok := o.History[name]; ok {
+				hist[name] = h
+			}
+		}
+		results = append(results, map[string]any{"id": in.ID, "properties": map[string]any{"hs_object_id": in.ID},
+			"propertiesWithHistory": hist, "archived": false})
+	}
+	status := http.StatusOK
+	out := map[string]any{"status": "COMPLETE", "results": results, "startedAt": "2026-02-21T00:00:00Z", "completedAt": "2026-02-21T00:00:01Z"}
+	if len(errs) > 0 {
+		status = http.StatusMultiStatus
+		out["numErrors"], out["errors"] = len(errs), errs
+	}
+	writeJSON(w, status, out)
 }
 
 // associations answers a v4 batch read to contacts, assocPage targets per page of

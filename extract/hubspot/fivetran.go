@@ -35,7 +35,7 @@ func (x *run) fivetran(ctx context.Context) error {
 	defer r.release()
 	steps := []func(context.Context, *rows) error{
 		x.ftProperties, x.ftStages, x.ftOwners, x.ftMerges,
-		x.ftContacts, x.ftDeals, x.ftDealContacts, x.ftActivities, x.ftClicks,
+		x.ftContacts, x.ftDealRows, x.ftDealStages, x.ftDealContacts, x.ftActivities, x.ftClicks,
 	}
 	for _, step := range steps {
 		if err := step(ctx, r); err != nil {
@@ -132,7 +132,8 @@ func (x *run) ftProperties(ctx context.Context, r *rows) error {
 }
 
 // ftStages reads deal_pipeline_stage: closed and won from is_closed and closed_won
-// (probability when closed_won is empty). A row that cannot be read is a
+// (probability when closed_won is empty), and the labels; then the pipelines'
+// labels from deal_pipeline, when present. A stage row that cannot be read is a
 // configuration error, as a bad pipelines response is.
 func (x *run) ftStages(ctx context.Context, r *rows) error {
 	err := x.eachRow(ctx, r, "deal_pipeline_stage", false, func(tb *table) error {
@@ -145,7 +146,17 @@ func (x *run) ftStages(ctx context.Context, r *rows) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s: %s: stage %q of pipeline %q: %v", extract.ErrConfig, x.e.cfg.Spec, loc, sid, pid, err)
 		}
+		st.label = tb.get("label")
 		x.stages.add(pid, sid, st)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = x.eachRow(ctx, r, "deal_pipeline", true, func(tb *table) error {
+		if id := tb.get("pipeline_id"); id != "" {
+			x.stages.labelPipeline(id, tb.get("label"))
+		}
 		return nil
 	})
 	if err != nil {
@@ -327,11 +338,12 @@ func (x *run) ftContacts(ctx context.Context, r *rows) error {
 	})
 }
 
-// ftDeals reads deal.csv: the pipeline and stage are deal_pipeline_id and
-// deal_pipeline_stage_id.
-func (x *run) ftDeals(ctx context.Context, r *rows) error {
+// ftDealRows reads deal.csv: the pipeline and stage are deal_pipeline_id and
+// deal_pipeline_stage_id. The written deals are kept for their stage history.
+func (x *run) ftDealRows(ctx context.Context, r *rows) error {
 	var o object
 	var props map[string]int
+	x.ftDeals, x.rejectedDeals = map[string]*ftDeal{}, map[string]bool{}
 	return x.eachRow(ctx, r, "deal", false, func(tb *table) error {
 		if props == nil {
 			props = propertyColumns(tb)
@@ -343,11 +355,25 @@ func (x *run) ftDeals(ctx context.Context, r *rows) error {
 			x.e.skipped.Add(1) // merged into another deal
 			return nil
 		}
-		id, err := x.dealObject(ctx, r, tb.place(), &o, tb.raw())
-		if id != "" {
-			x.archived.deals[id] = true
+		p := tb.place()
+		d, status, err := x.dealObject(ctx, r, p, &o, tb.raw())
+		switch {
+		case err != nil:
+			return err
+		case d.id == "": // rejected without an id: no history can name it
+		case status == dealSkipped:
+			x.archived.deals[d.id] = true
+		case status == dealRejected:
+			x.rejectedDeals[d.id] = true
+		case x.ftDeals[d.id] == nil: // a repeated id has its first row's history
+			fd := &ftDeal{d: d, loc: p.row("deal", d.id), rejLoc: p.reject("deal", d.id)}
+			if d.created.IsZero() {
+				fd.raw = append([]byte(nil), tb.raw()...)
+			}
+			x.ftDeals[d.id] = fd
+			x.ftDealOrder = append(x.ftDealOrder, d.id)
 		}
-		return err
+		return nil
 	})
 }
 

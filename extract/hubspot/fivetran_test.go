@@ -27,7 +27,7 @@ func TestFivetranMatchesExportFolder(t *testing.T) {
 	defer got.Release()
 	require.NoError(t, err)
 
-	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableEvents} {
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents} {
 		w := canonical(t, want, table)
 		g := canonical(t, got, table)
 		for i := range w { // the input column names the folder
@@ -47,6 +47,12 @@ func TestFivetranMatchesExportFolder(t *testing.T) {
 	require.Equal(t, []rej{
 		{"contact.csv:5 (hubspot contact 106)", `property hs_lifecyclestage_lead_date: time "yesterday": want RFC 3339 (2018-07-03T13:02:11Z), a date, or epoch seconds/ms/µs; fix the value in HubSpot`},
 		{"deal.csv:6 (hubspot deal 9005)", `dealstage "nosuchstage" is not a stage of pipeline "default" among the deal pipelines read: re-export the pipelines together with the deals`},
+		// deal_stage.csv: the rows of deleted deal 9007 and merged deal 9010 go with
+		// their deals; those of rejected and unknown deals are rejected.
+		{"deal_stage.csv:11 (hubspot deal 9002)", `dealstage history names stage "retiredstage", which is in none of the deal pipelines read (a stage deleted from its pipeline keeps its history): re-export the pipelines together with the deals`},
+		{"deal_stage.csv:15 (hubspot deal 9004)", `dealstage history entry for stage "12347" has no date_entered, so when the deal entered the stage is unknown: the entry is left out of the deal's stage path; check the export of the stage history`},
+		{"deal_stage.csv:16 (hubspot deal 9005)", "deal 9005 was rejected (see the rejection of its deal row), so its stage history is left out too"},
+		{"deal_stage.csv:20 (hubspot deal 9999)", "deal 9999 is not in deal.csv, so its stage history belongs to no deal read: export deal.csv and deal_stage.csv at the same time"},
 		{"engagement_call.csv:4 (hubspot call 7003)", `property hs_timestamp: time "soon": want RFC 3339 (2018-07-03T13:02:11Z), a date, or epoch seconds/ms/µs; fix the activity's date in HubSpot`},
 		{"email_event.csv:5 (hubspot email event c1f0e3a4-0004)", "e-mail click has no recipient, so nobody can be credited with it"},
 	}, rejs)
@@ -81,14 +87,28 @@ func TestFivetranSeeds(t *testing.T) {
 	require.Equal(t, "contact_data.csv:2", survivor["location"])
 
 	// The seed deals have neither pipeline nor stage: none can be called won or lost.
+	// The stage history (deal_stage_data.csv) is of other deals.
 	require.Empty(t, rowsOf(t, c, extract.TableDeals))
-	var dealRejections int
+	require.Empty(t, rowsOf(t, c, extract.TableDealStages))
+	var dealRejections, stageRejections int
 	for _, r := range c.Rejections() {
-		require.True(t, strings.HasPrefix(r.Location, "deal_data.csv:"), r.Location)
-		require.Contains(t, r.Reason, "deal has no dealstage")
-		dealRejections++
+		switch file, _, _ := strings.Cut(r.Location, ":"); file {
+		case "deal_data.csv":
+			require.Contains(t, r.Reason, "deal has no dealstage")
+			dealRejections++
+		case "deal_stage_data.csv":
+			require.Regexp(t, `^deal \d+ is not in deal_data.csv, so its stage history belongs to no deal read: export deal_data.csv and deal_stage_data.csv at the same time$`, r.Reason)
+			require.NotEmpty(t, r.Raw)
+			stageRejections++
+		default:
+			t.Errorf("rejection at %s: %s", r.Location, r.Reason)
+		}
 	}
 	require.Equal(t, 8, dealRejections)
+	require.Equal(t, 14, stageRejections, "every row of deal_stage_data.csv")
+	first := c.Rejections()[8]
+	require.Equal(t, "deal_stage_data.csv:2 (hubspot deal 3954699413)", first.Location)
+	require.Equal(t, "2021-01-07 6:49:18,3954699413,TRUE,2050-01-01 00:00:00,2021-01-07 8:15:46,2021-01-07 6:49:18,2ed5fac05df5994139d16188596fab49,46693869883be3cbb31cfe143e92bfc2,f66ca9bc5a02c2f1513ce83f0a0e117d", first.Raw)
 	require.Len(t, rowsOf(t, c, extract.TableDealContacts), 11)
 
 	// One call on contact 501; the e-mail, task and meetings are on no contact, the
@@ -120,6 +140,8 @@ func TestFivetranSharedSeeds(t *testing.T) {
 	require.Equal(t, 22, len(rowsOf(t, c, extract.TableContacts))+e.Skipped()+rejected["contact_data.csv"])
 	require.Equal(t, 44, len(rowsOf(t, c, extract.TableDeals))+rejected["deal_data.csv"])
 	require.Equal(t, 44, rejected["deal_data.csv"], "no seed deal has a stage")
+	require.Equal(t, 14, rejected["deal_stage_data.csv"], "the stage history is of other deals")
+	require.Empty(t, rowsOf(t, c, extract.TableDealStages))
 	require.Len(t, rowsOf(t, c, extract.TableDealContacts), 11)
 	require.Len(t, rowsOf(t, c, extract.TableEvents), 1)
 }

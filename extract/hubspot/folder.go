@@ -16,7 +16,7 @@ import (
 // The files of a v3 export folder: what the API returns, saved as files.
 const (
 	ContactsFile     = "contacts.ndjson"      // one CRM v3 contact object per line
-	DealsFile        = "deals.ndjson"         // one CRM v3 deal object per line
+	DealsFile        = "deals.ndjson"         // one CRM v3 deal object per line, with its dealstage propertiesWithHistory
 	PipelinesFile    = "pipelines.json"       // the GET /crm/v3/pipelines/deals response
 	DealContactsFile = "deal_contacts.ndjson" // one v4 deal-to-contact association result per line
 
@@ -133,11 +133,16 @@ func (x *run) folder(ctx context.Context) error {
 		if reason := decodeObject(line, &o); reason != "" {
 			return r.reject(ctx, p.reject("deal", ""), reason, line)
 		}
-		id, err := x.dealObject(ctx, r, p, &o, line)
-		if id != "" {
-			x.archived.deals[id] = true
+		d, status, err := x.dealObject(ctx, r, p, &o, line)
+		switch {
+		case err != nil:
+			return err
+		case status == dealSkipped && d.id != "":
+			x.archived.deals[d.id] = true
+		case status == dealWritten:
+			return x.objectStages(ctx, r, p, &d, o.History["dealstage"], line)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return err

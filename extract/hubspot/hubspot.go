@@ -149,14 +149,28 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Name returns the source spec.
 func (e *Extractor) Name() string { return e.cfg.Spec }
 
-// Tables lists the tables Extract writes: events too when the source has
-// activities or e-mail events (the API always has).
+// Tables lists the tables Extract writes: deal stages unless the source is a
+// Fivetran folder without stage history, events when the source has activities or
+// e-mail events (the API always has).
 func (e *Extractor) Tables() []string {
 	t := []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts}
+	if e.cfg.Dir == "" || hasStageHistory(e.cfg.Dir) {
+		t = append(t, extract.TableDealStages)
+	}
 	if e.cfg.Dir == "" || hasTouchFiles(e.cfg.Dir) {
 		t = append(t, extract.TableEvents)
 	}
 	return t
+}
+
+// hasStageHistory reports whether an export folder has the deals' stage history: a
+// v3 export carries it in its deal objects, a Fivetran folder in deal_stage or
+// deal_property_history.
+func hasStageHistory(dir string) bool {
+	if fivetranFile(dir, "deal") == "" || exists(filepath.Join(dir, DealsFile)) {
+		return true
+	}
+	return fivetranFile(dir, "deal_stage") != "" || fivetranFile(dir, "deal_property_history") != ""
 }
 
 // hasTouchFiles reports whether an export folder of either layout holds activities
@@ -210,6 +224,11 @@ type run struct {
 	archived   archivedIDs
 	mergedInto map[string]string   // merged-away contact id -> surviving contact id
 	merges     map[string][]string // surviving contact id -> merged-away ids
+
+	// Fivetran only: the deals read, for their stage history in a table of its own.
+	ftDeals       map[string]*ftDeal // written deals by id
+	ftDealOrder   []string           // their ids in deal.csv order
+	rejectedDeals map[string]bool
 
 	stats struct {
 		touches, clicks, notTouch, noContact atomic.Int64

@@ -146,7 +146,7 @@ func TestExtractDeals(t *testing.T) {
 
 	rows := rowsOf(t, c, extract.TableDeals)
 	got := byKey(rows, "deal_id")
-	require.Len(t, got, 5)
+	require.Len(t, got, 6, "9011 has no createdate: a deal row all the same")
 	for _, id := range []string{"9005", "9006", "9007", "9008"} {
 		require.NotContains(t, got, id)
 	}
@@ -221,9 +221,15 @@ func TestRejectionsAndSkipped(t *testing.T) {
 		{"contacts.ndjson:4", "invalid JSON"},
 		{"contacts.ndjson:5", "contact has no id"},
 		{"contacts.ndjson:6 (hubspot contact 106)", "property hs_lifecyclestage_lead_date"},
+		// Deal 9001's stage history, oldest first.
+		{"deals.ndjson:1 (hubspot deal 9001)", `dealstage history names stage "retiredstage"`},
+		{"deals.ndjson:1 (hubspot deal 9001)", `dealstage history entry for stage "decisionmakerboughtin": timestamp time "yesterday"`},
+		{"deals.ndjson:1 (hubspot deal 9001)", "dealstage history entry has no value (the stage id)"},
+		{"deals.ndjson:1 (hubspot deal 9001)", `dealstage history entry for stage "contractsent" has no timestamp`},
 		{"deals.ndjson:5 (hubspot deal 9005)", `dealstage "nosuchstage"`},
 		{"deals.ndjson:6 (hubspot deal 9006)", "property amount"},
 		{"deals.ndjson:8 (hubspot deal 9008)", "property closedate"},
+		{"deals.ndjson:10 (hubspot deal 9011)", `deal has no dealstage history and no createdate, so when it entered stage "Qualified To Buy" is unknown`},
 		{"deal_contacts.ndjson:5", "invalid JSON"},
 		{"deal_contacts.ndjson:6", "no from.id"},
 	}
@@ -333,10 +339,14 @@ func TestCanceled(t *testing.T) {
 func TestNameAndTables(t *testing.T) {
 	e := New(Config{Dir: "x"})
 	require.Equal(t, "hubspot:x", e.Name())
-	require.Equal(t, []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts}, e.Tables())
-	all := []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableEvents}
+	require.Equal(t, []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages}, e.Tables(),
+		"a v3 export carries the stage history in its deals")
+	all := []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents}
 	require.Equal(t, all, New(Config{Dir: same}).Tables(), "activity files: events too")
 	require.Equal(t, all, New(Config{Dir: "testdata/fivetran"}).Tables())
+	noHistory := copyDir(t, "testdata/fivetran", "deal_stage.csv")
+	require.Equal(t, []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableEvents},
+		New(Config{Dir: noHistory}).Tables(), "a Fivetran folder without deal_stage nor deal_property_history")
 	api := New(Config{})
 	require.Equal(t, "hubspot:api", api.Name(), "no folder: the API")
 	require.Equal(t, all, api.Tables())

@@ -9,16 +9,45 @@ import (
 	"closedloop/extract"
 )
 
-// stage is what a deal's stage says about the deal.
+// stage is what a deal's stage says about the deal, and how users see it.
 type stage struct {
-	closed bool
-	won    bool
+	closed   bool
+	won      bool
+	label    string // the stage's label; its id when the source has none
+	pipeline string // the id of the stage's pipeline
 }
 
 // stageIndex finds a deal's stage by pipeline and stage id.
 type stageIndex struct {
 	byPipeline map[string]map[string]stage // pipeline id -> stage id -> stage
 	byStage    map[string][]stage          // stage id -> the stages with that id, any pipeline
+	pipelines  map[string]string           // pipeline id -> label, when known
+}
+
+// pipelineLabel returns the label of pipeline id; the id when the source has none.
+func (x stageIndex) pipelineLabel(id string) string {
+	if l := x.pipelines[id]; l != "" {
+		return l
+	}
+	return id
+}
+
+// entered finds the stage a dealstage history entry names, or the reason it cannot
+// be found: in pipeline, the deal's current one, first (a deal may have moved from
+// another pipeline, whose stage ids differ), else in the one pipeline that has the
+// stage id.
+func (x stageIndex) entered(pipeline, stageID string) (stage, string) {
+	if st, ok := x.byPipeline[pipeline][stageID]; ok {
+		return st, ""
+	}
+	switch sts := x.byStage[stageID]; len(sts) {
+	case 1:
+		return sts[0], ""
+	case 0:
+		return stage{}, fmt.Sprintf("dealstage history names stage %q, which is in none of the deal pipelines read (a stage deleted from its pipeline keeps its history): re-export the pipelines together with the deals", stageID)
+	default:
+		return stage{}, fmt.Sprintf("dealstage history names stage %q, which is not in the deal's pipeline %q but in %d others, so its label is ambiguous: rename the stage ids apart in HubSpot", stageID, pipeline, len(sts))
+	}
 }
 
 // lookup returns the stage of a deal, or the reason it cannot be found.
@@ -49,8 +78,12 @@ func (x stageIndex) lookup(pipeline, stageID string) (stage, string) {
 	}
 }
 
-// add records stage st of a pipeline.
+// add records stage st of a pipeline; an empty label becomes the stage id.
 func (x *stageIndex) add(pipeline, stageID string, st stage) {
+	st.pipeline = pipeline
+	if st.label == "" {
+		st.label = stageID
+	}
 	if x.byPipeline == nil {
 		x.byPipeline, x.byStage = map[string]map[string]stage{}, map[string][]stage{}
 	}
@@ -61,6 +94,14 @@ func (x *stageIndex) add(pipeline, stageID string, st stage) {
 		x.byStage[stageID] = append(x.byStage[stageID], st)
 	}
 	x.byPipeline[pipeline][stageID] = st
+}
+
+// labelPipeline records the label of pipeline id.
+func (x *stageIndex) labelPipeline(id, label string) {
+	if x.pipelines == nil {
+		x.pipelines = map[string]string{}
+	}
+	x.pipelines[id] = label
 }
 
 // pipelinesDoc is the GET /crm/v3/pipelines/deals response.
@@ -95,8 +136,10 @@ func (doc *pipelinesDoc) index(spec, from string) (stageIndex, error) {
 			if err != nil {
 				return stageIndex{}, fmt.Errorf("%w: %s: %s: stage %q of pipeline %q: %v", extract.ErrConfig, spec, from, sid, pid, err)
 			}
+			st.label = s.Label.str()
 			x.add(pid, sid, st)
 		}
+		x.labelPipeline(pid, p.Label.str())
 	}
 	if len(x.byPipeline) == 0 {
 		return stageIndex{}, fmt.Errorf("%w: %s: %s lists no deal pipeline, so won and lost deals cannot be told apart", extract.ErrConfig, spec, from)

@@ -49,6 +49,14 @@ var (
 	dcDealID    = extract.Col(extract.TableDealContacts, "deal_id")
 	dcContactID = extract.Col(extract.TableDealContacts, "contact_id")
 
+	dsInput     = extract.Col(extract.TableDealStages, "input")
+	dsLocation  = extract.Col(extract.TableDealStages, "location")
+	dsCRM       = extract.Col(extract.TableDealStages, "crm")
+	dsDealID    = extract.Col(extract.TableDealStages, "deal_id")
+	dsPipeline  = extract.Col(extract.TableDealStages, "pipeline")
+	dsStage     = extract.Col(extract.TableDealStages, "stage")
+	dsEnteredAt = extract.Col(extract.TableDealStages, "entered_at")
+
 	evInput      = extract.Col(extract.TableEvents, "input")
 	evLocation   = extract.Col(extract.TableEvents, "location")
 	evOccurredAt = extract.Col(extract.TableEvents, "occurred_at")
@@ -99,7 +107,7 @@ type rows struct {
 	spec string
 	w    extract.Writer
 
-	contacts, deals, dealContacts, events *extract.Builder
+	contacts, deals, dealContacts, dealStages, events *extract.Builder
 }
 
 func newRows(mem memory.Allocator, spec string, w extract.Writer) *rows {
@@ -166,6 +174,19 @@ func (r *rows) dealContact(ctx context.Context, deal, contact string) error {
 	return b.End(ctx)
 }
 
+// dealStage writes one entry of deal into a stage (labels) located at loc.
+func (r *rows) dealStage(ctx context.Context, loc, deal, pipeline, stage string, at time.Time) error {
+	b := r.builder(&r.dealStages, extract.TableDealStages)
+	b.Str(dsInput, r.spec)
+	b.Str(dsLocation, loc)
+	b.Str(dsCRM, crm)
+	b.Str(dsDealID, deal)
+	b.Str(dsPipeline, pipeline)
+	b.Str(dsStage, stage)
+	b.Time(dsEnteredAt, at)
+	return b.End(ctx)
+}
+
 // touch writes one events row of kind touch located at loc.
 func (r *rows) touch(ctx context.Context, loc string, t *touchRow) error {
 	b := r.builder(&r.events, extract.TableEvents)
@@ -192,7 +213,7 @@ func (r *rows) reject(ctx context.Context, location, reason string, record []byt
 
 // flush writes what the builders hold.
 func (r *rows) flush(ctx context.Context) error {
-	for _, b := range []*extract.Builder{r.contacts, r.deals, r.dealContacts, r.events} {
+	for _, b := range []*extract.Builder{r.contacts, r.deals, r.dealContacts, r.dealStages, r.events} {
 		if b != nil {
 			if err := b.Flush(ctx); err != nil {
 				return err
@@ -204,7 +225,7 @@ func (r *rows) flush(ctx context.Context) error {
 
 // release frees the builders; unflushed rows are dropped.
 func (r *rows) release() {
-	for _, b := range []*extract.Builder{r.contacts, r.deals, r.dealContacts, r.events} {
+	for _, b := range []*extract.Builder{r.contacts, r.deals, r.dealContacts, r.dealStages, r.events} {
 		if b != nil {
 			b.Release()
 		}

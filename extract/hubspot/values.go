@@ -49,8 +49,31 @@ type object struct {
 	CreatedAt  value            `json:"createdAt"`
 	UpdatedAt  value            `json:"updatedAt"`
 	Archived   bool             `json:"archived"`
+	// History holds the propertiesWithHistory the request asked for (deals:
+	// dealstage), newest first as HubSpot returns them.
+	History map[string][]historyEntry `json:"propertiesWithHistory"`
 
 	names map[string]string // property names seen, when the object is reused: see reusable
+}
+
+// historyEntry is one value a property had: {"value", "timestamp", "sourceType", ...}.
+type historyEntry struct {
+	Value     value
+	Timestamp value
+	raw       []byte // the entry as written, for rejections
+}
+
+// UnmarshalJSON implements json.Unmarshaler, keeping the entry as written.
+func (h *historyEntry) UnmarshalJSON(b []byte) error {
+	var e struct {
+		Value     value `json:"value"`
+		Timestamp value `json:"timestamp"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		return err
+	}
+	*h = historyEntry{Value: e.Value, Timestamp: e.Timestamp, raw: append([]byte(nil), b...)}
+	return nil
 }
 
 // reusable returns an object to decode many records into, one after the other: its
@@ -172,10 +195,19 @@ func parseTime(typ, s string) (time.Time, error) {
 	}
 }
 
-// isoTime reads an RFC 3339 time, the v3 API's form, directly; other forms go
-// through extract.ParseTime.
+// warehouseLayout is the form warehouses (Fivetran) write timestamps in: UTC,
+// without zone.
+const warehouseLayout = "2006-01-02 15:04:05.999999999"
+
+// isoTime reads an RFC 3339 time, the v3 API's form, and a warehouse timestamp
+// directly; other forms go through extract.ParseTime, which reads those two the same
+// way, after failed tries that cost an error each.
 func isoTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+	layout := time.RFC3339Nano
+	if len(s) > 10 && s[10] == ' ' {
+		layout = warehouseLayout
+	}
+	if t, err := time.Parse(layout, s); err == nil {
 		return t.UTC(), nil
 	}
 	return extract.ParseTime(s)

@@ -31,53 +31,13 @@ var (
 	dcPrimary   = extract.Col(extract.TableDealContacts, "is_primary")
 )
 
-// stageEntry is one row of an opportunity's stage history.
-type stageEntry struct {
-	stage string
-	at    time.Time
-}
-
-// readStageHistory reads OpportunityHistory (or a Fivetran history-mode opportunity
-// table): it dates when each opportunity entered its stages.
-func (r *run) readStageHistory(ctx context.Context) error {
-	obj := r.o.opportunityHistory
-	_, err := r.read(ctx, obj, func(s *stream, rec *record) error {
-		f := newFields(obj, rec)
-		if rec.gone {
-			return nil
-		}
-		var opp string
-		var at time.Time
-		if s.has[ohFivetranStart] {
-			opp, at = f.id(ohID), f.time(ohFivetranStart)
-		} else {
-			if f.bool(ohIsDeleted) {
-				return nil
-			}
-			opp, at = f.id(ohOpportunityID), f.time(ohCreatedDate)
-		}
-		stage := f.str(ohStageName)
-		if f.bad == "" && (opp == "" || at.IsZero()) {
-			f.bad = "a stage history row without its opportunity id or its time"
-		}
-		if f.bad != "" {
-			return r.reject(ctx, rejectLocation(obj, rec, f.str(ohID)), f.bad, rec)
-		}
-		r.stages[opp] = append(r.stages[opp], stageEntry{stage: stage, at: at})
-		return nil
-	})
-	return err
-}
-
 // closedAt is when opportunity id closed: CloseDate, or the time it entered its
 // current stage when the history shows that happening on CloseDate's day.
 func (r *run) closedAt(id, stage string, closeDate time.Time) time.Time {
-	h := r.stages[id]
+	h := r.stages[id] // in time order
 	if len(h) == 0 {
 		return closeDate
 	}
-	h = slices.Clone(h)
-	slices.SortStableFunc(h, func(a, b stageEntry) int { return a.at.Compare(b.at) })
 	// The last run of rows in the current stage: history rows repeat the stage when
 	// the amount or the close date change.
 	i := len(h) - 1
@@ -104,7 +64,9 @@ func (r *run) opportunities(ctx context.Context) error {
 	obj := r.o.opportunity
 	b := extract.NewBuilder(r.e.cfg.Mem, extract.TableDeals, r.w)
 	defer b.Release()
-	_, err := r.read(ctx, obj, func(s *stream, rec *record) error {
+	sb := extract.NewBuilder(r.e.cfg.Mem, extract.TableDealStages, r.w)
+	defer sb.Release()
+	found, err := r.read(ctx, obj, func(s *stream, rec *record) error {
 		f := newFields(obj, rec)
 		if r.skipGone(f, oppIsDeleted, -1) {
 			if id, err := ID18(f.str(oppID)); err == nil {
@@ -134,6 +96,9 @@ func (r *run) opportunities(ctx context.Context) error {
 			f.bad = "IsWon is true but IsClosed is false: Salesforce never writes that; fix the export"
 		}
 		if f.bad != "" {
+			if id != "" {
+				r.rejectedOpps[id] = true
+			}
 			return r.reject(ctx, rejectLocation(obj, rec, f.str(oppID)), f.bad, rec)
 		}
 		var closedAt time.Time
@@ -152,12 +117,21 @@ func (r *run) opportunities(ctx context.Context) error {
 		b.Time(dClosedAt, closedAt)
 		b.Bool(dIsClosed, closed)
 		b.Bool(dIsWon, won)
-		return b.End(ctx)
+		if err := b.End(ctx); err != nil {
+			return err
+		}
+		return r.writeStages(ctx, sb, rec, id, stage, created)
 	})
 	if err != nil {
 		return err
 	}
-	return b.Flush(ctx)
+	if err := b.Flush(ctx); err != nil {
+		return err
+	}
+	if err := r.unmatchedStages(ctx, found); err != nil {
+		return err
+	}
+	return sb.Flush(ctx)
 }
 
 // role is one live OpportunityContactRole.

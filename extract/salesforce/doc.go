@@ -1,7 +1,8 @@
 // Package salesforce reads Salesforce CRM data into closedloop's canonical tables:
-// leads and contacts (crm_contacts), opportunities (crm_deals) and their contact roles
-// (crm_deal_contacts), and the touches the CRM knows (events): selling activities
-// (Task, Event) and campaign responses (CampaignMember).
+// leads and contacts (crm_contacts), opportunities (crm_deals), their contact roles
+// (crm_deal_contacts) and stage history (crm_deal_stages), and the touches the CRM
+// knows (events): selling activities (Task, Event) and campaign responses
+// (CampaignMember).
 //
 // Two modes read the same objects with the same code after the first step:
 //
@@ -48,6 +49,18 @@
 //     change (CloseDate has no time of day, and touches on the closing day must fall
 //     before or after it correctly). Open deals have no closed_at. Amount in
 //     CurrencyIsoCode, else Config.Currency.
+//   - crm_deal_stages: one row per entry of a written opportunity into a stage: its
+//     first OpportunityHistory row (or Fivetran history-mode version) and every row
+//     whose StageName differs from the row before it in time (rows with the same
+//     stage record amount or close-date edits). stage = StageName, entered_at = the
+//     row's CreatedDate (_fivetran_start), pipeline null (RecordType is not read). An
+//     opportunity without history gets one row at its CreatedDate in its current
+//     StageName. Deleted opportunities have none. A history row without time,
+//     opportunity or stage is rejected as it is read; the rows of a rejected
+//     opportunity, or of one in neither the Opportunity export nor the org, are
+//     rejected once Opportunity is read, with the fields read as Raw (history rows
+//     are not kept whole). With Since, the history of opportunities not read (unchanged
+//     since then) is left out and logged.
 //   - crm_deal_contacts: every live OpportunityContactRole (primary first, one row
 //     per contact); an opportunity without one is tied to the contact of the lead
 //     converted into it (Lead.ConvertedOpportunityId).

@@ -28,6 +28,7 @@ func ExampleNew() {
 	// crm_contacts 4
 	// crm_deals 3
 	// crm_deal_contacts 4
+	// crm_deal_stages 7
 	// events 8
-	// rejected 3 skipped 9
+	// rejected 6 skipped 9
 }

@@ -32,6 +32,7 @@ func TestFivetranSeeds(t *testing.T) {
 	require.Equal(t, "hi@google.com", people["0031G00000qAfq1QAC"]["email"])
 
 	require.Empty(t, rowsOf(t, c, extract.TableDeals), "the seed opportunities are all is_deleted")
+	require.Empty(t, rowsOf(t, c, extract.TableDealStages), "so are those of the history-mode table")
 	require.Equal(t, int64(2), e.skipped[skipDeleted].Load())
 	require.Equal(t, int64(1), e.skipped[skipSuperseded].Load(), "_fivetran_active false")
 
@@ -74,7 +75,7 @@ func TestFileNames(t *testing.T) {
 	require.NoError(t, err)
 	renamed, _, err := extractWith(t, Config{Dir: dir, Mem: mem, CookieField: "none"})
 	require.NoError(t, err)
-	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableEvents} {
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents} {
 		require.Equal(t, canonical(t, seeds, table), canonical(t, renamed, table), table)
 	}
 	require.Len(t, renamed.Rejections(), len(seeds.Rejections()))
@@ -143,6 +144,7 @@ func TestRealSeeds(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rowsOf(t, c, extract.TableContacts), 3, "1 lead, 2 of 4 contacts (2 have 17-character ids)")
 	require.Empty(t, rowsOf(t, c, extract.TableDeals), "every seed opportunity is is_deleted")
+	require.Empty(t, rowsOf(t, c, extract.TableDealStages), "the 10 history versions are of those")
 	require.Equal(t, 10, e.Skipped(), "9 deleted opportunities, 1 superseded version")
 	events := rowsOf(t, c, extract.TableEvents)
 	require.Len(t, events, 20, "10 closed tasks, 10 events")

@@ -22,7 +22,8 @@ type run struct {
 	leadWinner, contactWinner map[string]string   // merge loser -> master record
 	leadLosers, contactLosers map[string][]string // final master -> every loser
 	status                    map[string]*statusDates
-	stages                    map[string][]stageEntry
+	stages                    map[string][]stageEntry // opportunity -> history, in time order
+	historyFile               string                  // the file stages were read from; "" in API mode
 	roles                     []role
 	users                     map[string]string // user -> team
 	roleNames                 map[string]string // UserRole id -> name (files)
@@ -36,6 +37,8 @@ type run struct {
 	oppFromLead     map[string]string    // opportunity -> contact, from converted leads
 	deletedContacts map[string]bool
 	deletedOpps     map[string]bool
+	rejectedOpps    map[string]bool
+	wroteOpps       map[string]bool // opportunities with a crm_deals row
 
 	// oppPeople are the contacts of each opportunity, primary first; oppOrder the
 	// opportunities in the order their rows are written.
@@ -51,6 +54,7 @@ func newRun(e *Extractor, w extract.Writer, src source) *run {
 		taskPeople: map[string][]string{}, eventPeople: map[string][]string{},
 		converted: map[string][]*person{}, oppFromLead: map[string]string{},
 		deletedContacts: map[string]bool{}, deletedOpps: map[string]bool{},
+		rejectedOpps: map[string]bool{}, wroteOpps: map[string]bool{},
 	}
 }
 

@@ -41,7 +41,45 @@ var (
 	contactEve                            = sid("0035g00000Eve99")
 	oppWon, oppOpen, oppLost, oppBroken   = sid("0065g00000Opp01"), sid("0065g00000Opp02"), sid("0065g00000Opp03"), sid("0065g00000Opp05")
 	taskAccount                           = sid("00T5g00000Tsk05")
+	oppUnknown                            = sid("0065g00000Opp09")
+	// OpportunityHistory rows: of the broken opportunity, of one the org lacks, without time.
+	histOfBroken, histOfUnknown, histNoTime = sid("0085g00000Oh009"), sid("0085g00000Oh010"), sid("0085g00000Oh011")
 )
+
+// checkStages asserts the crm_deal_stages rows of the hand-made org, in the order
+// written: opportunities in reading order, each one's entries in time order.
+func checkStages(t *testing.T, c *extract.Collector, e *Extractor) {
+	t.Helper()
+	files := e.cfg.Dir != ""
+	hist := func(n, line string) string {
+		if files {
+			return "OpportunityHistory.csv:" + line
+		}
+		return "salesforce OpportunityHistory " + sid("0085g00000Oh0"+n)
+	}
+	oppLoc := "salesforce Opportunity " + oppOpen
+	if files {
+		oppLoc = "Opportunity.csv:3"
+	}
+	row := func(loc, deal, stage, at string) map[string]any {
+		return map[string]any{"input": e.Name(), "location": loc, "crm": "salesforce", "deal_id": deal, "pipeline": nil,
+			"stage": stage, "entered_at": ts(at)}
+	}
+	require.Equal(t, []map[string]any{
+		// Oh005 (an amount edit in Prospecting) is no entry; Oh007 and Oh006 are
+		// listed out of time order.
+		row(hist("01", "2"), oppWon, "Prospecting", "2026-01-20T12:00:00Z"),
+		row(hist("07", "8"), oppWon, "Negotiation", "2026-02-02T10:00:00Z"),
+		row(hist("06", "7"), oppWon, "Prospecting", "2026-02-05T10:00:00Z"),
+		row(hist("02", "3"), oppWon, "Closed Won", "2026-02-18T16:45:00Z"),
+		// No history: its creation in its current stage.
+		row(oppLoc, oppOpen, "Negotiation", "2026-01-25T10:00:00Z"),
+		// Oh012 edits the amount after the loss; Oh011 has no time and is rejected.
+		row(hist("03", "4"), oppLost, "Prospecting", "2026-01-10T10:00:00Z"),
+		row(hist("04", "5"), oppLost, "Closed Lost", "2026-01-27T18:00:00Z"),
+		// Oh008, of the deleted opportunity, has no row.
+	}, rowsOf(t, c, extract.TableDealStages))
+}
 
 func ts(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -234,12 +272,14 @@ func checkScenario(t *testing.T, c *extract.Collector, e *Extractor) {
 		"2026-02-01T15:00:00Z|meeting|Sales: Meeting|EMEA Account Executives|meeting|<nil>|salesforce_contact:" + contactAnn,
 	}, touches)
 
+	checkStages(t, c, e)
+
 	rej := c.Rejections()
-	require.Len(t, rej, 3)
+	require.Len(t, rej, 6)
 	reasons := map[string]string{}
 	for _, r := range rej {
 		require.Equal(t, e.Name(), r.Input)
-		for _, id := range []string{leadFay, oppBroken, taskAccount} {
+		for _, id := range []string{leadFay, oppBroken, taskAccount, histOfBroken, histOfUnknown, histNoTime} {
 			if strings.Contains(r.Location, id) {
 				reasons[id] = r.Reason
 				require.Contains(t, r.Raw, id, "the raw record")
@@ -249,6 +289,10 @@ func checkScenario(t *testing.T, c *extract.Collector, e *Extractor) {
 	require.Contains(t, reasons[leadFay], `field CreatedDate: time "yesterday"`)
 	require.Contains(t, reasons[oppBroken], `field Amount: "12k" is not a number`)
 	require.Contains(t, reasons[taskAccount], "names no lead or contact")
+	require.Equal(t, "opportunity "+oppBroken+" was rejected (see its own rejection): its stage history is left out with it", reasons[histOfBroken])
+	require.Equal(t, "opportunity "+oppUnknown+" is neither a live nor a deleted opportunity of the Opportunity export: export Opportunity and OpportunityHistory at the same time",
+		reasons[histOfUnknown])
+	require.Equal(t, "field CreatedDate: empty: a stage history row without its time cannot be placed in the opportunity's path; fix the export", reasons[histNoTime])
 
 	// merged lead and contact; deleted lead, deal, role, task, campaign member; the
 	// open task; the invitee's copy of the meeting.

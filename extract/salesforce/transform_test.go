@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -23,9 +24,10 @@ func TestTransformCountsOnce(t *testing.T) {
 	c, _, err := extractWith(t, Config{Dir: exportDir, Mem: mem, Currency: "USD"})
 	require.NoError(t, err)
 	in := transform.Inputs{Events: c.Table(extract.TableEvents), Contacts: c.Table(extract.TableContacts),
-		Deals: c.Table(extract.TableDeals), DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend)}
+		Deals: c.Table(extract.TableDeals), DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend),
+		DealStages: c.Table(extract.TableDealStages)}
 	defer func() {
-		for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend} {
+		for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
 			tb.Release()
 		}
 	}()
@@ -94,6 +96,28 @@ func TestTransformCountsOnce(t *testing.T) {
 			require.NotEqual(t, ann, cv.person, "oppOpen belongs to Carol")
 		}
 	}
+
+	// The stage entries join their deals: the won deal's four stays end in Closed Won,
+	// the second Prospecting stay lasting from Feb 5 to Feb 18.
+	var stays []string
+	sr := array.NewTableReader(out.Tables[load.FctDealStage], 0)
+	defer sr.Release()
+	for sr.Next() {
+		rec := sr.RecordBatch()
+		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
+		for i := 0; i < int(rec.NumRows()); i++ {
+			if col("deal_id").(*array.String).Value(i) != oppWon {
+				continue
+			}
+			days := "-"
+			if d := col("days_in_stage"); d.IsValid(i) {
+				days = fmt.Sprintf("%.2f", d.(*array.Float64).Value(i))
+			}
+			stays = append(stays, fmt.Sprintf("%d %s %s won=%v", col("stage_number").(*array.Int64).Value(i),
+				col("stage").(*array.String).Value(i), days, col("deal_is_won").(*array.Boolean).Value(i)))
+		}
+	}
+	require.Equal(t, []string{"1 Prospecting 12.92 won=true", "2 Negotiation 3.00 won=true", "3 Prospecting 13.28 won=true", "4 Closed Won - won=true"}, stays)
 
 	leads := map[string]int{}
 	for _, cv := range convs {

@@ -206,10 +206,47 @@ func (g *generator) appendDeal(b []byte, d *deal) []byte {
 	o := object{b: b}
 	o.str("id", id)
 	o.raw("properties", string(props.close()))
+	o.raw("propertiesWithHistory", string(g.stageHistory(d, stage, modified)))
 	o.str("createdAt", isoTime(d.created))
 	o.str("updatedAt", isoTime(modified))
 	o.raw("archived", "false")
 	return o.close()
+}
+
+// stageHistory is the deal's propertiesWithHistory as the v3 API returns it for
+// dealstage (newest first): the open stages it went through, evenly spaced from its
+// creation, then its final stage. A won deal passed every open stage; a lost one
+// 1 to 4 of them (by its id); an open one those up to where it sits.
+func (g *generator) stageHistory(d *deal, final string, modified int64) []byte {
+	var path []string
+	end := d.closed
+	switch d.state {
+	case dealWon:
+		path = append(append(path, openStages...), final)
+	case dealLost:
+		path = append(append(path, openStages[:1+int(d.id%4)]...), final)
+	case dealOpen:
+		path = openStages[:d.openStage+1]
+		end = modified
+	}
+	at := func(i int) int64 {
+		if i == len(path)-1 && d.state != dealOpen {
+			return d.closed
+		}
+		return d.created + int64(i)*(end-d.created)/int64(len(path))
+	}
+	b := []byte(`{"dealstage":[`)
+	for i := len(path) - 1; i >= 0; i-- {
+		v := object{b: b}
+		v.str("value", path[i])
+		v.str("timestamp", isoTime(at(i)))
+		v.str("sourceType", "CRM_UI")
+		b = v.close()
+		if i > 0 {
+			b = append(b, ',')
+		}
+	}
+	return append(b, "]}"...)
 }
 
 // appendAssociation appends the v4 batch-read result of a deal's contacts.
