@@ -139,11 +139,11 @@ func (d *Decoder) DecodeRecord(ctx context.Context, rec arrow.RecordBatch, loc s
 }
 
 // decodeLine decodes line n of an NDJSON file whose origin is o. long says the line
-// was cut at maxLine.
+// was cut at extract.MaxLine.
 func (d *Decoder) decodeLine(ctx context.Context, o int, n int64, line []byte, long bool) error {
 	var reason string
 	if long {
-		reason = fmt.Sprintf("line longer than %d MiB: not one export row per line (a JSON array or pretty-printed file?); export as newline-delimited JSON", maxLine>>20)
+		reason = fmt.Sprintf("line longer than %d MiB: not one export row per line (a JSON array or pretty-printed file?); export as newline-delimited JSON", extract.MaxLine>>20)
 	} else if reason = d.sc.decode(line, &d.f); reason == "" {
 		var err error
 		if reason, err = d.take(ctx, o, n); err != nil {

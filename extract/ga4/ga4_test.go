@@ -569,13 +569,13 @@ func TestExtractLines(t *testing.T) {
 	}
 }
 
-// TestExtractLongLine: a line over maxLine is one rejection (raw cut), and the
+// TestExtractLongLine: a line over extract.MaxLine is one rejection (raw cut), and the
 // lines after it still read.
 func TestExtractLongLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 16 MiB line")
 	}
-	long := `{"event_name":"` + strings.Repeat("x", maxLine) + `"}`
+	long := `{"event_name":"` + strings.Repeat("x", extract.MaxLine) + `"}`
 	good := `{"event_timestamp":"1767603600123456","event_name":"x","user_pseudo_id":"1.2"}`
 	path, got, rej := runLines(t, long, good)
 	require.Len(t, got, 1)

@@ -19,9 +19,9 @@ import (
 
 // readNDJSON reads one NDJSON file, plain or gzipped, into d.
 func readNDJSON(ctx context.Context, path string, d *Decoder) (err error) {
-	f, err := open(path)
+	f, err := extract.Open(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("ga4: %w", err)
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
@@ -32,24 +32,24 @@ func readNDJSON(ctx context.Context, path string, d *Decoder) (err error) {
 	if err != nil {
 		return err
 	}
-	l := &lines{r: f.Reader}
+	l := extract.NewLines(f.Reader)
 	for {
-		if l.n%checkEvery == 0 {
+		if l.N%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		line, long, err := l.next()
+		line, long, err := l.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("ga4: %s:%d: %w", path, l.n+1, err)
+			return fmt.Errorf("ga4: %s:%d: %w", path, l.N+1, err)
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if err := d.decodeLine(ctx, o, int64(l.n), line, long); err != nil {
+		if err := d.decodeLine(ctx, o, int64(l.N), line, long); err != nil {
 			return err
 		}
 	}

@@ -89,36 +89,36 @@ type reader struct {
 
 // readFile reads one NDJSON file.
 func (r *reader) readFile(ctx context.Context, path string) (err error) {
-	f, err := open(path)
+	f, err := extract.Open(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("segment: %w", err)
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("segment: %s: %w", path, cerr)
 		}
 	}()
-	l := &lines{r: f.Reader}
+	l := extract.NewLines(f.Reader)
 	for {
-		if l.n%checkEvery == 0 {
+		if l.N%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		line, long, err := l.next()
+		line, long, err := l.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("segment: %s:%d: %w", path, l.n+1, err)
+			return fmt.Errorf("segment: %s:%d: %w", path, l.N+1, err)
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r.locBuf = strconv.AppendInt(append(append(r.locBuf[:0], path...), ':'), int64(l.n), 10)
+		r.locBuf = strconv.AppendInt(append(append(r.locBuf[:0], path...), ':'), int64(l.N), 10)
 		if long {
 			r.stats.Read++
-			reason := fmt.Sprintf("line longer than %d MiB: not one event per line (a JSON array or pretty-printed file?); export newline-delimited JSON", maxLine>>20)
+			reason := fmt.Sprintf("line longer than %d MiB: not one event per line (a JSON array or pretty-printed file?); export newline-delimited JSON", extract.MaxLine>>20)
 			if err := r.reject(ctx, string(r.locBuf), reason, line); err != nil {
 				return err
 			}

@@ -91,7 +91,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	paths, err := glob(e.cfg.Spec, e.cfg.Path)
+	paths, err := extract.Glob(e.cfg.Spec, e.cfg.Path)
 	if err != nil {
 		return err
 	}

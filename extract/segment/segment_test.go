@@ -478,13 +478,13 @@ func TestExtractDuplicates(t *testing.T) {
 	require.Equal(t, Stats{Read: 6, Events: 3, Rejected: 1, Duplicates: 2}, st)
 }
 
-// TestExtractLongLine: a line over maxLine is one rejection (raw cut), and the
+// TestExtractLongLine: a line over extract.MaxLine is one rejection (raw cut), and the
 // lines after it still read.
 func TestExtractLongLine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 16 MiB line")
 	}
-	long := `{"type":"track","event":"` + strings.Repeat("x", maxLine) + `"}`
+	long := `{"type":"track","event":"` + strings.Repeat("x", extract.MaxLine) + `"}`
 	good := `{"type":"track","event":"x","timestamp":"2026-01-05T09:00:00Z","anonymousId":"a1"}`
 	path, got, rej, st := runLines(t, long, good)
 	require.Len(t, got, 1)
@@ -652,7 +652,7 @@ func BenchmarkDecode(b *testing.B) {
 	const n = 100_000
 	path := filepath.Join(b.TempDir(), "events.ndjson.gz")
 	size := writeEvents(b, path, n)
-	f, err := open(path)
+	f, err := extract.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}

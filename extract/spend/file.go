@@ -9,33 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 
 	"closedloop/extract"
 )
-
-// glob expands pattern to the files it matches, sorted. Directories are skipped; no
-// file at all is a configuration error, since the run would silently read nothing.
-func glob(spec, pattern string) ([]string, error) {
-	matches, err := filepath.Glob(pattern)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: bad glob %q: %v", extract.ErrConfig, spec, pattern, err)
-	}
-	var paths []string
-	for _, m := range matches {
-		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
-			continue
-		}
-		paths = append(paths, m)
-	}
-	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: %s: no file matches %q", extract.ErrConfig, spec, pattern)
-	}
-	sort.Strings(paths)
-	return paths, nil
-}
 
 // file is an open input file, decompressed when it is gzipped.
 type file struct {

@@ -105,7 +105,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 			return err
 		}
 	}
-	paths, err := glob(e.cfg.Spec, e.cfg.Path)
+	paths, err := extract.Glob(e.cfg.Spec, e.cfg.Path)
 	if err != nil {
 		return err
 	}

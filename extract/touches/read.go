@@ -79,9 +79,9 @@ type touch struct {
 
 // readFile reads one touch-log file into b.
 func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builder, w extract.Writer) (err error) {
-	f, err := open(path)
+	f, err := extract.Open(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("touches: %w", err)
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
