@@ -398,14 +398,14 @@ func (x *run) eachLine(ctx context.Context, r *rows, name string, fn func(p plac
 	}
 	defer l.Close()
 	for {
-		line, long, err := l.next()
+		line, long, err := l.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
 		}
-		if l.n%checkEvery == 0 {
+		if l.N%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}

@@ -32,7 +32,7 @@ const crm = "hubspot"
 
 // MaxLineBytes bounds one NDJSON line. HubSpot objects are a few KiB; a longer line
 // is rejected (its first bytes kept as the raw row) and reading goes on.
-const MaxLineBytes = 16 << 20
+const MaxLineBytes = extract.MaxLine
 
 // Config configures an Extractor.
 type Config struct {
