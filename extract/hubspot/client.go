@@ -207,7 +207,7 @@ func (c *client) judge(name string, status int, hdr http.Header, body []byte, er
 		if strings.EqualFold(eb.PolicyName, "DAILY") {
 			return -1, fmt.Errorf("%v: the account's daily API limit is used up; run again after midnight in the account's time zone", ae)
 		}
-		if ra, ok := retryAfter(hdr.Get("Retry-After")); ok {
+		if ra, ok := extract.RetryAfter(hdr.Get("Retry-After")); ok {
 			if ra > maxRetryAfter {
 				return -1, fmt.Errorf("%v: HubSpot asks to wait %s before the next call; run again later", ae, ra)
 			}
@@ -229,21 +229,6 @@ func (c *client) backoff(attempt int) time.Duration {
 	d := time.Second << min(attempt-1, 10)
 	d = min(d, maxBackoff)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h string) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(h); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 // observe reads HubSpot's rate-limit headers of a successful response: when the

@@ -226,12 +226,8 @@ func (c *client) send(ctx context.Context, method, target, token string, form ur
 // at maxWait.
 func (c *client) wait(attempt int, hdr http.Header) time.Duration {
 	d := c.backoff << attempt
-	if ra := strings.TrimSpace(hdr.Get("Retry-After")); ra != "" {
-		if s, err := strconv.Atoi(ra); err == nil && s >= 0 {
-			d = time.Duration(s) * time.Second
-		} else if t, err := http.ParseTime(ra); err == nil {
-			d = max(time.Until(t), 0)
-		}
+	if ra, ok := extract.RetryAfter(hdr.Get("Retry-After")); ok {
+		d = ra
 	}
 	if d > c.maxWait || d < 0 {
 		d = c.maxWait
