@@ -17,6 +17,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/extract/ga4/bqstorage"
+	"closedloop/extract/hubspot"
 	"closedloop/transform/attribution"
 	"closedloop/transform/channel"
 	"closedloop/transform/identity"
@@ -234,6 +235,29 @@ func bad(field, format string, a ...any) error {
 	return fmt.Errorf("%w: %s (--%s): %s", errUsage, s.env, s.flag, fmt.Sprintf(format, a...))
 }
 
+// checkSource checks, without any network call, what a source needs besides its spec:
+// a BigQuery location that parses, the credentials of an API source.
+func (c *Config) checkSource(s extract.Spec) error {
+	switch {
+	case s.Kind == "ga4" && strings.HasPrefix(s.Location, "bigquery://"):
+		if _, err := bqstorage.ParseLocation(s.Location); err != nil {
+			return bad("Analytics", "%v", err)
+		}
+	case s.Kind == "hubspot" && s.Location == hubspot.APILocation:
+		if c.HubspotToken == "" {
+			return bad("HubspotToken", "hubspot:api needs a private-app access token")
+		}
+	case s.Kind == "salesforce" && s.Location == "api":
+		switch {
+		case c.SalesforceInstanceURL == "":
+			return bad("SalesforceInstanceURL", "salesforce:api needs the org's URL, e.g. https://acme.my.salesforce.com")
+		case c.SalesforceToken == "" && (c.SalesforceClientID == "" || c.SalesforceClientSecret == ""):
+			return bad("SalesforceToken", "salesforce:api needs an access token, or CLOSEDLOOP_SALESFORCE_CLIENT_ID and CLOSEDLOOP_SALESFORCE_CLIENT_SECRET for the client-credentials flow")
+		}
+	}
+	return nil
+}
+
 // sourceKinds lists the kinds each source setting accepts.
 var sourceKinds = map[string][]string{
 	"Analytics": {"ga4", "segment", "touches"},
@@ -253,8 +277,14 @@ func (c *Config) specs(field, list string) ([]extract.Spec, error) {
 // fills the defaults that depend on other settings.
 func (c *Config) validate() error {
 	for _, f := range []struct{ field, list string }{{"Analytics", c.Analytics}, {"CRM", c.CRM}, {"Spend", c.Spend}} {
-		if _, err := c.specs(f.field, f.list); err != nil {
+		specs, err := c.specs(f.field, f.list)
+		if err != nil {
 			return err
+		}
+		for _, s := range specs {
+			if err := c.checkSource(s); err != nil {
+				return err
+			}
 		}
 	}
 	if strings.TrimSpace(c.Analytics+c.CRM) == "" {
@@ -299,26 +329,6 @@ func (c *Config) validate() error {
 	}
 	if !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(c.Currency) {
 		return bad("Currency", "want an ISO 4217 code such as USD or EUR, got %q", c.Currency)
-	}
-	if specs, err := c.specs("Analytics", c.Analytics); err == nil {
-		for _, s := range specs {
-			if s.Kind == "ga4" && strings.HasPrefix(s.Location, "bigquery://") {
-				if _, err := bqstorage.ParseLocation(s.Location); err != nil {
-					return bad("Analytics", "%v", err)
-				}
-			}
-		}
-	}
-	if strings.Contains(c.CRM, "hubspot:api") && c.HubspotToken == "" {
-		return bad("HubspotToken", "hubspot:api needs a private-app access token")
-	}
-	if strings.Contains(c.CRM, "salesforce:api") {
-		switch {
-		case c.SalesforceInstanceURL == "":
-			return bad("SalesforceInstanceURL", "salesforce:api needs the org's URL, e.g. https://acme.my.salesforce.com")
-		case c.SalesforceToken == "" && (c.SalesforceClientID == "" || c.SalesforceClientSecret == ""):
-			return bad("SalesforceToken", "salesforce:api needs an access token, or CLOSEDLOOP_SALESFORCE_CLIENT_ID and CLOSEDLOOP_SALESFORCE_CLIENT_SECRET for the client-credentials flow")
-		}
 	}
 	if c.ChannelRules != "" {
 		if _, err := channel.LoadRules(c.ChannelRules); err != nil {

@@ -271,3 +271,12 @@ func TestRunHubSpotExpiredToken(t *testing.T) {
 	require.NotContains(t, stderr+stdout, "secretsecret")
 	require.NoFileExists(t, wh)
 }
+
+// TestAPISourcesNeedCredentialsOnlyForAPI: a folder whose name starts with "api" is a
+// folder, not the API, and needs no token.
+func TestAPISourcesNeedCredentialsOnlyForAPI(t *testing.T) {
+	for _, crm := range []string{"hubspot:apiexports", "salesforce:api-dump"} {
+		_, err := loadConfig("run", []string{"--crm", crm}, io.Discard)
+		require.NoError(t, err, crm)
+	}
+}
