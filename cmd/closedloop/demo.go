@@ -171,14 +171,7 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 		for _, m := range models {
 			fmt.Fprintf(tw, "%s\t", money(byChannel[ch][m]))
 		}
-		sp, ro := "-", "-"
-		if spend[ch].Valid {
-			sp = money(spend[ch].Float64)
-		}
-		if roas[ch].Valid {
-			ro = fmt.Sprintf("%.2f", roas[ch].Float64)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t\n", sp, ro)
+		fmt.Fprintf(tw, "%s\t%s\t\n", dash(spend[ch], money), dash(roas[ch], fixed("%.2f")))
 	}
 	tw.Flush()
 
@@ -319,27 +312,17 @@ func printFunnel(ctx context.Context, db *sql.DB, w io.Writer) error {
 		if err := rows.Scan(&stage, &people, &rate, &days, &stopped, &page, &exit, &lift); err != nil {
 			return err
 		}
-		pct := func(v sql.NullFloat64) string {
-			if !v.Valid {
-				return "-"
-			}
-			return fmt.Sprintf("%.0f%%", 100*v.Float64)
-		}
-		d := "-"
-		if days.Valid {
-			d = fmt.Sprintf("%.1f", days.Float64)
-		}
-		st, pg, lf := "-", "-", "-"
+		pct := func(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
+		points := func(x float64) string { return fmt.Sprintf("%+.0f pt", 100*x) }
+		st, pg := "-", "-"
 		if stopped.Valid {
 			st = fmt.Sprint(stopped.Int64)
 		}
 		if page.Valid {
 			pg = page.String
 		}
-		if lift.Valid {
-			lf = fmt.Sprintf("%+.0f pt", 100*lift.Float64)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", stage, people, pct(rate), d, st, pg, pct(exit), lf)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", stage, people, dash(rate, pct), dash(days, fixed("%.1f")),
+			st, pg, dash(exit, pct), dash(lift, points))
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -387,20 +370,11 @@ func printKeywords(ctx context.Context, db *sql.DB, w io.Writer) error {
 		fmt.Fprint(tw, "spend\tROAS\t")
 	}
 	fmt.Fprintln(tw)
-	opt := func(v sql.NullFloat64) string {
-		if !v.Valid {
-			return "-"
-		}
-		return money(v.Float64)
-	}
 	for _, k := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%s\t%s\t", k.term, k.channel, k.visitors, k.leads, k.customers, opt(k.revenue), opt(k.revFirst))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%.1f\t%s\t%s\t", k.term, k.channel, k.visitors, k.leads, k.customers,
+			dash(k.revenue, money), dash(k.revFirst, money))
 		if withSpend {
-			ro := "-"
-			if k.roas.Valid {
-				ro = fmt.Sprintf("%.2f", k.roas.Float64)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t", opt(k.spend), ro)
+			fmt.Fprintf(tw, "%s\t%s\t", dash(k.spend, money), dash(k.roas, fixed("%.2f")))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -428,11 +402,7 @@ func printPipeline(ctx context.Context, db *sql.DB, w io.Writer) error {
 		if err := rows.Scan(&stage, &deals, &here, &won, &lost, &days); err != nil {
 			return err
 		}
-		d := "-"
-		if days.Valid {
-			d = fmt.Sprintf("%.1f", days.Float64)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", stage, deals, here, won, lost, d)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", stage, deals, here, won, lost, dash(days, fixed("%.1f")))
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -455,6 +425,19 @@ func column(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// dash formats v with f, and a NULL as "-".
+func dash(v sql.NullFloat64, f func(float64) string) string {
+	if !v.Valid {
+		return "-"
+	}
+	return f(v.Float64)
+}
+
+// fixed returns a formatter of numbers with a fmt verb such as "%.2f".
+func fixed(verb string) func(float64) string {
+	return func(x float64) string { return fmt.Sprintf(verb, x) }
 }
 
 // money formats an amount with thousands separators and no cents.
