@@ -427,9 +427,9 @@ type session struct {
 
 // interaction is a tracked interaction waiting for its session to close.
 type interaction struct {
-	at          int64
-	name, path  string
-	occurrences int // earlier identical interactions of the device, for distinct ids
+	at         int64
+	name, path string
+	id         uint64
 }
 
 // sessions walks every device's events in time order, cuts them into sessions, and
@@ -504,7 +504,15 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 	}
 	b.lastSeen = map[int32]int64{}
 	timeout := b.opt.SessionTimeout.Microseconds()
+	// distinct is the id of a touch made of parts; exact duplicates (a row sent twice,
+	// the same interaction twice in a second) stay distinct touches.
 	dup := map[uint64]int{}
+	distinct := func(parts ...string) uint64 {
+		base := hashParts(parts...)
+		h := base ^ uint64(dup[base])*0x9e3779b97f4a7c15
+		dup[base]++
+		return h
+	}
 	lastNode := int32(-1)
 
 	input := func(i int) normalize.Input {
@@ -551,8 +559,7 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 		ch := b.opt.Channels.GroupTouch(t.Touch())
 		emit(h, s.person, s.anon, s.id, s.startAt, ch, t, s.landing, "session_start")
 		for _, x := range s.interactions {
-			h := hashParts("interaction", s.anon, strconv.FormatInt(x.at, 10), x.name, strconv.Itoa(x.occurrences))
-			emit(h, s.person, s.anon, s.id, x.at, ch, t, x.path, x.name)
+			emit(x.id, s.person, s.anon, s.id, x.at, ch, t, x.path, x.name)
 		}
 	}
 
@@ -588,10 +595,7 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 			if r := sv(record, i); r != "" { // CRM activities have no cookie: their record tells them apart
 				parts = append(parts, r)
 			}
-			base := hashParts(parts...)
-			h := base ^ uint64(dup[base])*0x9e3779b97f4a7c15 // exact duplicate rows stay distinct touches
-			dup[base]++
-			emit(h, person, anonID, "", atUS, ch, t, normalize.Path(sv(loc, i)), name.Value(i))
+			emit(distinct(parts...), person, anonID, "", atUS, ch, t, path(sv(loc, i)), name.Value(i))
 			continue
 		}
 
@@ -637,10 +641,8 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 			s.landing = path(sv(loc, i))
 		}
 		if touchEvents[name.Value(i)] {
-			base := hashParts("interaction", anonID, strconv.FormatInt(atUS, 10), name.Value(i))
-			s.interactions = append(s.interactions, interaction{at: atUS, name: name.Value(i),
-				path: normalize.Path(sv(loc, i)), occurrences: dup[base]})
-			dup[base]++
+			id := distinct("interaction", anonID, strconv.FormatInt(atUS, 10), name.Value(i))
+			s.interactions = append(s.interactions, interaction{at: atUS, name: name.Value(i), path: path(sv(loc, i)), id: id})
 		}
 		if k == extract.KindPageView {
 			if b.inRange(atUS) {
