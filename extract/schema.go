@@ -73,6 +73,11 @@ var EventsSchema = arrow.NewSchema([]arrow.Field{
 	// bridge_identity's types (hubspot_contact:123, salesforce_lead:00Q...): set by CRM
 	// extractors on selling activities and e-mail events, which carry no cookie.
 	field("crm_record", str, true),
+	// link_url is the link an event followed: the file of a download (GA4 file_download's
+	// link_url or file_name parameter, Segment properties.link_url, else file_url, else a
+	// track's properties.url), the target of an outbound click. Persona rules read
+	// downloads from it.
+	field("link_url", str, true),
 }, nil)
 
 // ContactsSchema is a CRM person with the lifecycle milestones that become conversions.
@@ -99,6 +104,15 @@ var ContactsSchema = arrow.NewSchema([]arrow.Field{
 	// (hubspot_contact:123), the contact a lead was converted into
 	// (salesforce_contact:003...), additional e-mails (email:x@y.com).
 	field("linked_ids", str, true),
+	// Firmographics and demographics the persona rules read (CLOSEDLOOP_PERSONAS), as
+	// the CRM holds them: job title, company (account) name, industry, number of
+	// employees (a range such as HubSpot's "25-50" or "1000+" gives its lower bound) and
+	// country.
+	field("job_title", str, true),
+	field("company", str, true),
+	field("industry", str, true),
+	field("company_size", i64, true),
+	field("country", str, true),
 }, nil)
 
 // DealsSchema is a CRM deal; lost and open deals are kept for the funnel.

@@ -17,6 +17,11 @@ func funnelConversion(id, p, typ string, t time.Time) map[string]any {
 	return map[string]any{"conversion_id": id, "person_id": p, "occurred_at": t, "conversion_type": typ}
 }
 
+func funnelPerson(p, persona string) map[string]any {
+	return map[string]any{"person_id": p, "identifier_count": 1, "anonymous_id_count": 1, "email_count": 0,
+		"is_customer": false, "persona": persona}
+}
+
 // funnelFixture: six people. Stage times are each person's first touch (visit) and first
 // conversion of each type; day(0) is 28 February.
 //
@@ -31,12 +36,22 @@ func funnelConversion(id, p, typ string, t time.Time) map[string]any {
 //	p6  (none)       2026-02  no touch: lead 2/3; cohort from their first conversion of any
 //	                          type, a webinar micro-conversion on 25/2
 //
+// Personas (dim_person): p1, p4 Buyer; p2, p3 Practitioner; p5, p6 have no dim_person row,
+// so Unclassified; p7 is a Buyer with neither touch nor conversion, in no funnel.
+//
 // Days from the previous stage (people who reached both):
 //
 //	lead:     p1 1, p2 2, p4 1           mql: p1 2, p2 1.5, p5 1
 //	sql:      p1 1 (p4 has no mql)       opportunity: p1 2        customer: p1 4
 func funnelFixture() map[string]viewtest.Rows {
 	return map[string]viewtest.Rows{
+		"dim_person": {
+			funnelPerson("p1", "Buyer"),
+			funnelPerson("p2", "Practitioner"),
+			funnelPerson("p3", "Practitioner"),
+			funnelPerson("p4", "Buyer"),
+			funnelPerson("p7", "Buyer"),
+		},
 		"fct_touchpoint": {
 			funnelTouch("t1a", "p1", "Paid Search", at(1, 0)),
 			funnelTouch("t1b", "p1", "Email", at(3, 0)),
@@ -116,6 +131,31 @@ func TestFunnel(t *testing.T) {
 				"first_touch_channel | Paid Search | sql | 4 | 2 | 2 | 1 | 0.666667 | 1",           // p1 1; p4 left out
 				"first_touch_channel | Paid Search | opportunity | 5 | 1 | 2 | 0.5 | 0.333333 | 2",
 				"first_touch_channel | Paid Search | customer | 6 | 1 | 1 | 1 | 0.333333 | 4",
+				// Buyer: p1, p4 (p7 reached nothing). Visits 2; leads 2 (p1 1 day, p4 1 day);
+				// mql p1 (2 days); sql p1 and p4, who skipped mql: 2 / 1, median over p1 only;
+				// opportunity and customer p1.
+				"persona | Buyer | visit | 1 | 2 | NULL | NULL | 1 | NULL",
+				"persona | Buyer | lead | 2 | 2 | 2 | 1 | 1 | 1",
+				"persona | Buyer | mql | 3 | 1 | 2 | 0.5 | 0.5 | 2",
+				"persona | Buyer | sql | 4 | 2 | 1 | 2 | 1 | 1",
+				"persona | Buyer | opportunity | 5 | 1 | 2 | 0.5 | 0.5 | 2",
+				"persona | Buyer | customer | 6 | 1 | 1 | 1 | 0.5 | 4",
+				// Practitioner: p2 (visit, lead 2 days later, mql 1.5 days after that), p3
+				// (visit only).
+				"persona | Practitioner | visit | 1 | 2 | NULL | NULL | 1 | NULL",
+				"persona | Practitioner | lead | 2 | 1 | 2 | 0.5 | 0.5 | 2",
+				"persona | Practitioner | mql | 3 | 1 | 1 | 1 | 0.5 | 1.5",
+				"persona | Practitioner | sql | 4 | 0 | 1 | 0 | 0 | NULL",
+				"persona | Practitioner | opportunity | 5 | 0 | 0 | NULL | 0 | NULL",
+				"persona | Practitioner | customer | 6 | 0 | 0 | NULL | 0 | NULL",
+				// Unclassified: p5, p6 without a dim_person row, both without a visit; p5's
+				// mql 1 day after the lead.
+				"persona | Unclassified | visit | 1 | 0 | NULL | NULL | NULL | NULL",
+				"persona | Unclassified | lead | 2 | 2 | 0 | NULL | NULL | NULL",
+				"persona | Unclassified | mql | 3 | 1 | 2 | 0.5 | NULL | 1",
+				"persona | Unclassified | sql | 4 | 0 | 1 | 0 | NULL | NULL",
+				"persona | Unclassified | opportunity | 5 | 0 | 0 | NULL | NULL | NULL",
+				"persona | Unclassified | customer | 6 | 0 | 0 | NULL | NULL | NULL",
 			}, viewtest.Query(t, w.DB, funnelQuery))
 
 			// Each breakdown counts every person once: the segments add up to 'all'.
@@ -123,6 +163,7 @@ func TestFunnel(t *testing.T) {
 				"all | 4 | 5 | 1",
 				"cohort_month | 4 | 5 | 1",
 				"first_touch_channel | 4 | 5 | 1",
+				"persona | 4 | 5 | 1", // visit 2 + 2 + 0, lead 2 + 1 + 2, customer 1 + 0 + 0
 			}, viewtest.Query(t, w.DB, `SELECT breakdown,
 					SUM(CASE WHEN stage = 'visit' THEN people END),
 					SUM(CASE WHEN stage = 'lead' THEN people END),
@@ -167,6 +208,7 @@ func TestFunnelEdges(t *testing.T) {
 			"cohort_month | 2026-03 | 6 | 2",
 			"first_touch_channel | Direct | 6 | 1",
 			"first_touch_channel | Organic Search | 6 | 1",
+			"persona | Unclassified | 6 | 2", // no dim_person rows
 		}, viewtest.Query(t, w.DB, `SELECT breakdown, segment, COUNT(*), SUM(people)
 			FROM v_funnel GROUP BY breakdown, segment ORDER BY breakdown, segment`), w.Dialect)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"closedloop/extract"
+	"closedloop/transform/persona"
 )
 
 // benchEvents writes n GA4-like events: cookies with sessions of page views and
@@ -102,17 +103,30 @@ func BenchmarkNormalize(b *testing.B) {
 	}()
 	opt := Options{Mem: mem, Range: extract.Range{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		To: time.Date(2026, 4, 30, 0, 0, 0, 0, time.UTC)}, Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute, Currency: "USD"}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var touchpoints int
-	for b.Loop() {
-		out, err := Build(context.Background(), in, opt)
-		if err != nil {
-			b.Fatal(err)
-		}
-		touchpoints = out.Stats.Touchpoints
-		out.Release()
+	// "personas" adds the sample's persona rules, which read every person's pages and
+	// downloads.
+	rules, err := persona.Load("../testdata/sample/personas.txt")
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(touchpoints), "touchpoints")
+	for _, bc := range []struct {
+		name  string
+		rules *persona.Rules
+	}{{"plain", nil}, {"personas", rules}} {
+		b.Run(bc.name, func(b *testing.B) {
+			opt.Personas = bc.rules
+			b.ReportAllocs()
+			var touchpoints int
+			for b.Loop() {
+				out, err := Build(context.Background(), in, opt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				touchpoints = out.Stats.Touchpoints
+				out.Release()
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(touchpoints), "touchpoints")
+		})
+	}
 }

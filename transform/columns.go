@@ -124,6 +124,7 @@ func (o *out) f64(i int, v float64, valid bool) {
 	fb.Append(v)
 }
 
+func (o *out) null(i int)         { o.b.Field(i).AppendNull() }
 func (o *out) i64(i int, v int64) { o.b.Field(i).(*array.Int64Builder).Append(v) }
 func (o *out) bool(i int, v bool) { o.b.Field(i).(*array.BooleanBuilder).Append(v) }
 func (o *out) date(i int, d arrow.Date32) {

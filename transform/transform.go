@@ -29,6 +29,7 @@ import (
 	"closedloop/transform/channel"
 	"closedloop/transform/identity"
 	"closedloop/transform/normalize"
+	"closedloop/transform/persona"
 )
 
 // SalesChannelPrefix starts the channel of every selling activity ("Sales: Call").
@@ -74,6 +75,10 @@ type Options struct {
 	// MicroConversions are event names that count as conversions of their own type
 	// (GA4 key events such as generate_lead or sign_up), valued by the event's value.
 	MicroConversions []string
+	// Personas are the user's persona rules (CLOSEDLOOP_PERSONAS), read on every
+	// person's CRM fields and behaviour for dim_person.persona; nil leaves everyone
+	// Unclassified.
+	Personas *persona.Rules
 	// Currency is the reporting currency, used for deals without one.
 	Currency string
 	Logger   *slog.Logger
@@ -220,6 +225,7 @@ type builder struct {
 	personStage                   map[int32]int
 	personCustomer                map[int32]bool
 	crmTypeOfContact, crmOfPerson map[int32]string
+	seen                          behaviour // what the persona rules read, per person
 }
 
 func (b *builder) release() {
@@ -444,6 +450,12 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 	us, um, uc := b.cols.str(ev, "utm_source"), b.cols.str(ev, "utm_medium"), b.cols.str(ev, "utm_campaign")
 	ut, uco, gclid := b.cols.str(ev, "utm_term"), b.cols.str(ev, "utm_content"), b.cols.str(ev, "gclid")
 	givenChannel, record := b.cols.str(ev, "channel"), b.cols.str(ev, "crm_record")
+	needs := b.opt.Personas.Needs()
+	var link *array.String
+	if needs.Downloads {
+		link = b.cols.str(ev, "link_url")
+	}
+	b.seen = newBehaviour()
 
 	touchEvents := make(map[string]bool, len(b.opt.TouchEvents))
 	for _, n := range b.opt.TouchEvents {
@@ -576,6 +588,19 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 		}
 		anonID := sv(anon, i)
 		k := kind.Value(i)
+		if needs.Events {
+			b.seen.add(person, seenEvent, name.Value(i))
+		}
+		if needs.Downloads && isDownload(name.Value(i)) {
+			if l := sv(link, i); l != "" {
+				b.seen.add(person, seenDownload, l)
+			}
+		}
+		if needs.Pages && k == extract.KindPageView {
+			if p := path(sv(loc, i)); p != "" {
+				b.seen.add(person, seenPage, p)
+			}
+		}
 
 		if k == extract.KindTouch { // a touch-log row: a touch by itself, no session
 			closeSession()
@@ -1045,11 +1070,12 @@ func cmpUint64(a, b uint64) int {
 }
 
 // persons writes dim_person and bridge_identity.
-func (b *builder) persons(_ context.Context, _ Inputs) error {
+func (b *builder) persons(_ context.Context, in Inputs) error {
 	np := b.p.Len()
 	first := make([]int64, np)
 	counts := make([][3]int64, np) // all, anonymous ids, e-mails
 	crmID, crmName := make([]string, np), make([]string, np)
+	emails := map[int32][]string{}
 	bs, _ := load.Lookup(load.BridgeIdentity)
 	bridge := newOut(b.opt.Mem, bs.Schema)
 	nodes := make([]int32, b.g.Len())
@@ -1084,12 +1110,14 @@ func (b *builder) persons(_ context.Context, _ Inputs) error {
 			counts[person][1]++
 		case identity.Email:
 			counts[person][2]++
+			emails[person] = append(emails[person], val)
 		case identity.HubSpotContact, identity.SalesforceContact, identity.SalesforceLead:
 			if crmID[person] == "" {
 				crmID[person], crmName[person] = val, b.crmTypeOfContact[n]
 			}
 		}
 	}
+	attrs := b.contactAttrs(in.Contacts)
 	ds, _ := load.Lookup(load.DimPerson)
 	dim := newOut(b.opt.Mem, ds.Schema)
 	for p := int32(0); p < int32(np); p++ {
@@ -1111,6 +1139,20 @@ func (b *builder) persons(_ context.Context, _ Inputs) error {
 		}
 		dim.str(8, stage)
 		dim.bool(9, b.personCustomer[p])
+		a := attrs[p]
+		dim.str(10, a.JobTitle)
+		dim.str(11, a.Company)
+		dim.str(12, a.Industry)
+		if a.HasCompanySize {
+			dim.i64(13, a.CompanySize)
+		} else {
+			dim.null(13)
+		}
+		dim.str(14, a.Country)
+		dim.str(15, a.OriginalSource)
+		a.LifecycleStage, a.CRM, a.Emails = stage, crmName[p], emails[p]
+		a.Pages, a.Downloads, a.Events = b.seen.of(p, seenPage), b.seen.of(p, seenDownload), b.seen.of(p, seenEvent)
+		dim.str(16, b.opt.Personas.Classify(&a))
 	}
 	b.out[load.DimPerson] = dim.table()
 	b.out[load.BridgeIdentity] = bridge.table()

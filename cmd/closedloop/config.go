@@ -21,6 +21,7 @@ import (
 	"closedloop/transform/attribution"
 	"closedloop/transform/channel"
 	"closedloop/transform/identity"
+	"closedloop/transform/persona"
 )
 
 // envPrefix prefixes every variable: CLOSEDLOOP_ANALYTICS, ...
@@ -47,6 +48,7 @@ type Config struct {
 	JourneyRestart         bool          `split_words:"true" default:"true" desc:"a repeated conversion of one type looks back only to the previous one (false: the whole lookback window)"`
 	MicroConversions       []string      `split_words:"true" desc:"event names that count as conversions of their own type, e.g. generate_lead,sign_up"`
 	ChannelRules           string        `split_words:"true" desc:"rules file of channels tried before GA4's default channel group (mode: extend) or instead of it (mode: replace), e.g. to split brand from generic paid search; format in transform/channel"`
+	Personas               string        `desc:"rules file of personas (ideal customers) over CRM fields and behaviour, first match wins, Unclassified otherwise: dim_person.persona, v_lead_quality and the *_by_persona views; format in the README and transform/persona"`
 	AttributeSalesTouches  bool          `split_words:"true" default:"false" desc:"let selling activities from the CRM (Sales: Call, Sales: Meeting, ...) take part in attribution; they always feed the funnel and sales views"`
 	TouchEvents            []string      `split_words:"true" desc:"event names that are touches of their own besides their session's (tracked interactions), e.g. form_submit,file_download,demo_request"`
 	SessionSplitOnCampaign bool          `split_words:"true" default:"true" desc:"for sources without session ids: an event with other campaign information starts a new session"`
@@ -333,6 +335,11 @@ func (c *Config) validate() error {
 	if c.ChannelRules != "" {
 		if _, err := channel.LoadRules(c.ChannelRules); err != nil {
 			return bad("ChannelRules", "%v", err)
+		}
+	}
+	if c.Personas != "" {
+		if _, err := persona.Load(c.Personas); err != nil {
+			return bad("Personas", "%v", err)
 		}
 	}
 	if c.SessionTimeout <= 0 {

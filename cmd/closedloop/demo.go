@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"flag"
@@ -49,6 +50,7 @@ func demoConfig(dir, warehouse string) (Config, error) {
 		IdentityLimits:        "email=5,user_id=1,hubspot_contact=5,salesforce_contact=5,salesforce_lead=5",
 		Currency:              "USD",
 		HubspotCookieProperty: "ga_client_id",
+		Personas:              filepath.Join(dir, "sample", "personas.txt"),
 		SessionTimeout:        30 * time.Minute,
 		LogFormat:             "auto",
 		LogLevel:              "warn",
@@ -70,6 +72,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	warehouse := fl.String("warehouse", "duckdb:closedloop.duckdb", "warehouse to write (duckdb:PATH)")
 	rules := fl.String("channel-rules", "", "channel rules file to try on the sample (see CLOSEDLOOP_CHANNEL_RULES)")
+	personas := fl.String("personas", "", "persona rules file to try on the sample instead of its own sample/personas.txt (see CLOSEDLOOP_PERSONAS)")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -82,8 +85,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, fmt.Errorf("demo: unpack the sample: %w", err))
 	}
 	cfg, err := demoConfig(dir, *warehouse)
-	if err == nil && *rules != "" {
+	if err == nil && (*rules != "" || *personas != "") {
 		cfg.ChannelRules = *rules
+		if *personas != "" {
+			cfg.Personas = *personas
+		}
 		err = cfg.validate()
 	}
 	if err != nil {
@@ -185,6 +191,12 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 		return err
 	}
 	if err := printPipeline(ctx, db, w); err != nil {
+		return err
+	}
+	if err := printPersonas(ctx, db, w); err != nil {
+		return err
+	}
+	if err := printLeadQuality(ctx, db, w); err != nil {
 		return err
 	}
 
@@ -409,6 +421,129 @@ func printPipeline(ctx context.Context, db *sql.DB, w io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// printPersonas prints each persona's funnel (v_funnel, breakdown persona) and what
+// its leads were worth (v_lead_quality, linear model).
+func printPersonas(ctx context.Context, db *sql.DB, w io.Writer) error {
+	rows, err := db.QueryContext(ctx, `
+		WITH f AS (
+		    SELECT segment AS persona,
+		           SUM(CASE WHEN stage = 'visit' THEN people END) AS visitors,
+		           SUM(CASE WHEN stage = 'lead' THEN people END) AS leads,
+		           SUM(CASE WHEN stage = 'mql' THEN people END) AS mqls,
+		           SUM(CASE WHEN stage = 'sql' THEN people END) AS sqls,
+		           SUM(CASE WHEN stage = 'opportunity' THEN people END) AS opportunities,
+		           SUM(CASE WHEN stage = 'customer' THEN people END) AS customers
+		    FROM v_funnel WHERE breakdown = 'persona' GROUP BY segment
+		), q AS (
+		    SELECT persona, SUM(customers) / NULLIF(SUM(leads), 0) AS rate, SUM(revenue) / NULLIF(SUM(leads), 0) AS per_lead
+		    FROM v_lead_quality WHERE model = 'linear' AND breakdown = 'channel' GROUP BY persona
+		)
+		SELECT f.persona, f.visitors, f.leads, f.mqls, f.sqls, f.opportunities, f.customers, q.rate, q.per_lead
+		FROM f LEFT JOIN q ON q.persona = f.persona
+		ORDER BY f.persona = 'Unclassified', f.customers DESC, f.persona`)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer rows.Close()
+	fmt.Fprintln(w, "\nPersonas (CLOSEDLOOP_PERSONAS; v_funnel by persona, v_lead_quality): people at each stage, and")
+	fmt.Fprintln(w, "how many of the leads became customers and what a lead was worth:")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "persona\tvisitors\tleads\tMQL\tSQL\topportunities\tcustomers\tlead→customer\trevenue per lead\t")
+	for rows.Next() {
+		var persona string
+		var visitors, leads, mqls, sqls, opps, customers int
+		var rate, perLead sql.NullFloat64
+		if err := rows.Scan(&persona, &visitors, &leads, &mqls, &sqls, &opps, &customers, &rate, &perLead); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", persona, visitors, leads, mqls, sqls, opps, customers,
+			dash(rate, percent), dash(perLead, money))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tw.Flush()
+}
+
+// printLeadQuality prints, per channel, the leads it brought (linear model), how many
+// became customers and which personas they were (v_lead_quality).
+func printLeadQuality(ctx context.Context, db *sql.DB, w io.Writer) error {
+	rows, err := db.QueryContext(ctx, `
+		SELECT channel, persona, leads, customers, revenue
+		FROM v_lead_quality WHERE model = 'linear' AND breakdown = 'channel'`)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer rows.Close()
+	type quality struct {
+		channel                   string
+		leads, customers, revenue float64
+		personas                  map[string]float64
+	}
+	byChannel := map[string]*quality{}
+	for rows.Next() {
+		var ch, persona string
+		var leads, customers float64
+		var revenue sql.NullFloat64
+		if err := rows.Scan(&ch, &persona, &leads, &customers, &revenue); err != nil {
+			return err
+		}
+		q := byChannel[ch]
+		if q == nil {
+			q = &quality{channel: ch, personas: map[string]float64{}}
+			byChannel[ch] = q
+		}
+		q.leads += leads
+		q.customers += customers
+		q.revenue += revenue.Float64
+		q.personas[persona] += leads
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	list := make([]*quality, 0, len(byChannel))
+	for _, q := range byChannel {
+		if q.leads >= 0.5 {
+			list = append(list, q)
+		}
+	}
+	slices.SortFunc(list, func(a, b *quality) int {
+		if a.leads != b.leads {
+			return cmp.Compare(b.leads, a.leads)
+		}
+		return strings.Compare(a.channel, b.channel)
+	})
+	fmt.Fprintln(w, "\nLead quality by channel (v_lead_quality, linear model): more leads are not always better:")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "channel\tleads\tcustomers\tlead→customer\trevenue per lead\tthe leads' personas\t")
+	for _, q := range list {
+		type share struct {
+			persona string
+			leads   float64
+		}
+		var mix []share
+		for p, l := range q.personas {
+			mix = append(mix, share{p, l})
+		}
+		slices.SortFunc(mix, func(a, b share) int {
+			if a.leads != b.leads {
+				return cmp.Compare(b.leads, a.leads)
+			}
+			return strings.Compare(a.persona, b.persona)
+		})
+		var parts []string
+		for _, m := range mix[:min(2, len(mix))] {
+			parts = append(parts, fmt.Sprintf("%s %s", m.persona, percent(m.leads/q.leads)))
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t%s\t\n", q.channel, q.leads, q.customers, percent(q.customers/q.leads),
+			money(q.revenue/q.leads), strings.Join(parts, ", "))
+	}
+	return tw.Flush()
+}
+
+// percent formats a share as a whole percentage.
+func percent(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
 
 func column(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	rows, err := db.QueryContext(ctx, q)

@@ -28,6 +28,7 @@ import (
 	"closedloop/transform/attribution"
 	"closedloop/transform/channel"
 	"closedloop/transform/identity"
+	"closedloop/transform/persona"
 )
 
 // maxExtractors bounds the extractors running at once: each holds a file or an API
@@ -165,7 +166,13 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			return nil, fmt.Errorf("%w: CLOSEDLOOP_CHANNEL_RULES: %v", errUsage, err)
 		}
 	}
-	out, err := transform.Build(ctx, in, transform.Options{Channels: channels, Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
+	var personas *persona.Rules
+	if cfg.Personas != "" {
+		if personas, err = persona.Load(cfg.Personas); err != nil {
+			return nil, fmt.Errorf("%w: CLOSEDLOOP_PERSONAS: %v", errUsage, err)
+		}
+	}
+	out, err := transform.Build(ctx, in, transform.Options{Channels: channels, Personas: personas, Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
 		SessionTimeout: cfg.SessionTimeout, Models: models, Currency: cfg.Currency, Logger: log,
 		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
 		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
@@ -272,6 +279,10 @@ func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[
 		}
 		if d, ok := ex.(interface{ Duplicates() int }); ok && d.Duplicates() > 0 {
 			m["duplicates"] = int64(d.Duplicates())
+		}
+		// CRM records kept with a NULL company_size: their number of employees was unreadable.
+		if b, ok := ex.(interface{ BadCompanySizes() int }); ok && b.BadCompanySizes() > 0 {
+			m["bad_company_sizes"] = int64(b.BadCompanySizes())
 		}
 		out[ex.Name()] = m
 	}

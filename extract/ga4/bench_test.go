@@ -40,10 +40,14 @@ var genPages = []struct{ path, title string }{
 	{"/blog/attribution", "Attribution 101 | Example"}, {"/demo", "Book a demo | Example"}, {"/checkout/thank-you", "Thank you | Example"},
 }
 
+var genDownloads = []struct{ path, ext string }{
+	{"/assets/security-whitepaper.pdf", "pdf"}, {"/assets/pricing-guide.pdf", "pdf"}, {"/assets/roi-calculator.xlsx", "xlsx"},
+}
+
 // genExport calls emit with n export rows in BigQuery's JSON export shape, each a line
 // ending in "\n" valid until the next call:
 // web sessions of 2 to 12 events (session_start, page views, engagement, scrolls,
-// sometimes a purchase with items), with device, geo, privacy_info, traffic_source,
+// file downloads, sometimes a purchase with items), with device, geo, privacy_info, traffic_source,
 // collected_traffic_source on the landing events and session_traffic_source_last_click,
 // about 1.2 KB a row. Every row is unique and usable.
 func genExport(n int, seed uint64, emit func(line []byte)) {
@@ -68,6 +72,8 @@ func genExport(n int, seed uint64, emit func(line []byte)) {
 				name = "user_engagement"
 			case r.IntN(5) == 0:
 				name = "scroll"
+			case r.IntN(12) == 0:
+				name = "file_download"
 			}
 			url := "https://www.example.com" + page.path
 			if k <= 1 {
@@ -102,6 +108,21 @@ func genExport(n int, seed uint64, emit func(line []byte)) {
 			b = append(b, `,{"key":"engagement_time_msec","value":{"int_value":"`...)
 			b = strconv.AppendInt(b, r.Int64N(60000), 10)
 			b = append(b, `"}},{"key":"session_engaged","value":{"string_value":"1"}}`...)
+			if name == "file_download" {
+				// Enhanced measurement sends link_url; every third one here, as a tag
+				// made by hand would, only file_name.
+				file := &genDownloads[r.IntN(len(genDownloads))]
+				b = append(b, `,{"key":"file_extension","value":{"string_value":"`...)
+				b = append(b, file.ext...)
+				b = append(b, `"}},{"key":"file_name","value":{"string_value":"`...)
+				b = append(b, file.path...)
+				b = append(b, `"}},{"key":"link_text","value":{"string_value":"Download"}}`...)
+				if r.IntN(3) > 0 {
+					b = append(b, `,{"key":"link_url","value":{"string_value":"https://www.example.com`...)
+					b = append(b, file.path...)
+					b = append(b, `"}}`...)
+				}
+			}
 			if name == "purchase" {
 				b = append(b, `,{"key":"currency","value":{"string_value":"EUR"}},{"key":"value","value":{"double_value":149.0}}`...)
 			}
@@ -202,7 +223,7 @@ func (c *countWriter) Reject(context.Context, extract.Rejection) error {
 }
 
 // TestGeneratedFormatsAgree: the generated events give the same rows from NDJSON.gz
-// and from Parquet (across row groups), and none is rejected.
+// and from Parquet (across row groups), link_url included, and none is rejected.
 func TestGeneratedFormatsAgree(t *testing.T) {
 	n := 12_000
 	if testing.Short() {
@@ -215,11 +236,22 @@ func TestGeneratedFormatsAgree(t *testing.T) {
 	require.Empty(t, wantRej)
 	require.Len(t, got, n)
 	require.Len(t, want, n)
+	var links, fileNames int
 	for i := range want {
 		require.Equal(t, strings.Replace(want[i]["location"].(string), nd+":", pq+":row ", 1), got[i]["location"])
 		want[i]["location"], want[i]["input"] = got[i]["location"], got[i]["input"]
 		require.Equal(t, want[i], got[i], "row %d", i)
+		if l, ok := got[i]["link_url"].(string); ok {
+			if strings.HasPrefix(l, "https://") {
+				links++
+			} else {
+				fileNames++
+			}
+		}
 	}
+	// Downloads with link_url and with file_name only are among the rows compared.
+	require.Positive(t, links)
+	require.Positive(t, fileNames)
 }
 
 // BenchmarkDecode1M decodes 1,048,576 generated events (about 1.2 KB each as JSON)

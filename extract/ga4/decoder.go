@@ -39,6 +39,7 @@ var (
 	cIsConv       = extract.Col(extract.TableEvents, "is_conversion")
 	cConvValue    = extract.Col(extract.TableEvents, "conversion_value")
 	cCurrency     = extract.Col(extract.TableEvents, "currency")
+	cLinkURL      = extract.Col(extract.TableEvents, "link_url")
 )
 
 // checkEvery is how many rows go by between two looks at the context.
@@ -228,6 +229,7 @@ func (d *Decoder) appendRow(ctx context.Context, loc string, ev *event) error {
 	b.Bool(cIsConv, false)
 	b.Float(cConvValue, ev.value, ev.hasValue)
 	b.Str(cCurrency, ev.currency)
+	b.Str(cLinkURL, ev.linkURL)
 	return b.End(ctx)
 }
 

@@ -54,6 +54,10 @@
 //     per user_pseudo_id, as GA4 does.
 //   - page_location, page_title, page_referrer, email and currency: the event params
 //     of those names.
+//   - link_url: the link_url param (enhanced measurement's file_download and click
+//     events: the file downloaded, the outbound link followed), else the file_name
+//     param (a download tagged by hand may send only that, often a path such as
+//     "/assets/guide.pdf"); kept as sent, on any event that has one.
 //   - utm_source, utm_medium, utm_campaign, utm_term, utm_content: what the event
 //     states itself: collected_traffic_source.manual_source, manual_medium,
 //     manual_campaign_name, manual_term, manual_content (what GA4 read off this

@@ -152,7 +152,7 @@ type event struct {
 	anonymousID, userID, email, sessionKey  string
 	pageLocation, pageTitle, pageReferrer   string
 	source, medium, campaign, term, content string
-	gclid, currency                         string
+	gclid, currency, linkURL                string
 	value                                   float64
 	hasValue                                bool
 }
@@ -183,7 +183,7 @@ func (f *fields) event() (ev event, reason string) {
 		ev.kind = extract.KindPageView
 	}
 
-	var own struct{ source, medium, campaign, term, content, gclid, entrances string }
+	var own struct{ source, medium, campaign, term, content, gclid, entrances, fileName string }
 	var value *param
 	for i := range f.params {
 		p := &f.params[i]
@@ -215,6 +215,10 @@ func (f *fields) event() (ev event, reason string) {
 			dst = &own.gclid
 		case "entrances":
 			dst = &own.entrances
+		case "link_url":
+			dst = &ev.linkURL
+		case "file_name":
+			dst = &own.fileName
 		case "value":
 			value = p
 			continue
@@ -227,6 +231,10 @@ func (f *fields) event() (ev event, reason string) {
 		}
 		*dst = s
 	}
+
+	// Enhanced measurement's file_download and click send link_url; a download sent
+	// without it (a hand-made tag) may name its file_name only.
+	ev.linkURL = or(ev.linkURL, own.fileName)
 
 	// collected_traffic_source is what GA4 itself read off this event's URL; the
 	// params are the older (and the apps') way to state the same.

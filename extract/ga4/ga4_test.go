@@ -202,6 +202,22 @@ func fixtureRows() (lines []int, rows []map[string]any) {
 		"page_location": "https://www.example.com/checkout/thank-you", "page_title": "Thank you | Example",
 		"conversion_value": 89.5, "currency": "USD",
 	})
+	add(24, map[string]any{ // enhanced measurement's file_download: link_url, not file_name
+		"occurred_at": utc("2026-01-05T16:22:30.25Z"), "kind": extract.KindEvent, "event_name": "file_download",
+		"anonymous_id": userC, "session_key": "1767630000", "page_location": "https://www.example.com/features",
+		"page_title": "Features | Example", "page_referrer": adURL,
+		"link_url": "https://www.example.com/assets/security-whitepaper.pdf",
+	})
+	add(25, map[string]any{ // an outbound click
+		"occurred_at": utc("2026-01-05T16:23:30Z"), "kind": extract.KindEvent, "event_name": "click",
+		"anonymous_id": userC, "session_key": "1767630000", "page_location": "https://www.example.com/features",
+		"page_title": "Features | Example", "link_url": "https://github.com/example/sdk",
+	})
+	add(26, map[string]any{ // a download tagged by hand: an empty link_url, the file_name
+		"occurred_at": utc("2026-01-05T18:20:00Z"), "kind": extract.KindEvent, "event_name": "file_download",
+		"anonymous_id": userA, "session_key": "1767636000", "page_location": "https://www.example.com/pricing",
+		"page_title": "Pricing | Example", "link_url": "/assets/pricing-guide.pdf",
+	})
 	return lines, rows
 }
 
@@ -545,6 +561,17 @@ func TestExtractLines(t *testing.T) {
 		{name: "last click: placeholder name", line: `{` + ts + `,"event_name":"session_start",` + ids +
 			`,"collected_traffic_source":{"gclid":"G5"},"session_traffic_source_last_click":{"google_ads_campaign":{"campaign_name":"(not set)"}}}`,
 			want: map[string]any{"utm_source": nil, "utm_campaign": nil, "gclid": "G5"}},
+		{name: "link_url over file_name", line: `{` + ts + `,"event_name":"file_download",` + ids +
+			`,"event_params":[{"key":"file_name","value":{"string_value":"/a.pdf"}},{"key":"link_url","value":{"string_value":"https://x.example/a.pdf"}}]}`,
+			want: map[string]any{"link_url": "https://x.example/a.pdf"}},
+		{name: "file_name without link_url", line: `{` + ts + `,"event_name":"file_download",` + ids +
+			`,"event_params":[{"key":"file_name","value":{"string_value":"/a.pdf"}},{"key":"link_url","value":null}]}`,
+			want: map[string]any{"link_url": "/a.pdf"}},
+		{name: "link_url on any event", line: `{` + ts + `,"event_name":"cta_click",` + ids +
+			`,"event_params":[{"key":"link_url","value":{"string_value":"https://x.example/"}}]}`,
+			want: map[string]any{"link_url": "https://x.example/", "kind": extract.KindEvent}},
+		{name: "no link", line: `{` + ts + `,"event_name":"file_download",` + ids + `,"event_params":[{"key":"file_extension","value":{"string_value":"pdf"}}]}`,
+			want: map[string]any{"link_url": nil}},
 		{name: "dclid with a gclid", line: `{` + ts + `,"event_name":"x",` + ids + `,"collected_traffic_source":{"gclid":"G6","dclid":"D1"}}`,
 			want: map[string]any{"utm_source": nil, "gclid": "G6"}},
 	}

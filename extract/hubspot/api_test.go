@@ -83,6 +83,20 @@ func TestAPIRowsAndRequests(t *testing.T) {
 	require.Equal(t, "1234567890.1767600000", ann["cookie_id"])
 	require.Equal(t, ts("2026-02-18T16:45:00Z"), ann["customer_at"])
 	require.Equal(t, "hubspot_contact:95;hubspot_contact:96;email:ann.alt@example.com", ann["linked_ids"])
+	require.Equal(t, "VP of Marketing", ann["job_title"])
+	require.Equal(t, "Acme Analytics GmbH", ann["company"])
+	require.Equal(t, "Computer Software", ann["industry"])
+	require.Equal(t, int64(25), ann["company_size"])
+	require.Equal(t, "Germany", ann["country"])
+	require.Equal(t, int64(1000), contacts["102"]["company_size"], `"1000+"`)
+	require.Equal(t, int64(250), contacts["107"]["company_size"], "a plain number")
+	require.Nil(t, contacts["107"]["job_title"], "empty: null")
+	require.Nil(t, contacts["107"]["industry"])
+	carol := contacts["108"]
+	require.Nil(t, carol["company_size"], `numemployees "Unknown" is no size`)
+	require.Equal(t, "Fabrikam", carol["company"], "the contact is kept")
+	require.Equal(t, 1, a.e.BadCompanySizes())
+	require.Contains(t, a.logs.String(), `"location":"hubspot contact 108","value":"Unknown"`)
 
 	deals := byKey(rowsOf(t, a.c, extract.TableDeals), "deal_id")
 	require.Len(t, deals, 4)
@@ -124,7 +138,8 @@ func TestAPIRowsAndRequests(t *testing.T) {
 	require.Empty(t, q.Get("after"))
 	props := strings.Split(q.Get("properties"), ",")
 	for _, p := range []string{"email", "createdate", "lastmodifieddate", "lifecyclestage", "hs_lifecyclestage_customer_date",
-		"hs_v2_date_entered_marketingqualifiedlead", "hs_analytics_source", "hs_analytics_source_data_1", "hs_merged_object_ids", "ga_client_id"} {
+		"hs_v2_date_entered_marketingqualifiedlead", "hs_analytics_source", "hs_analytics_source_data_1", "hs_merged_object_ids", "ga_client_id",
+		"jobtitle", "company", "industry", "numemployees", "country"} {
 		require.Contains(t, props, p)
 	}
 	require.Equal(t, "cursor-2", list[1].query.Get("after"), "the cursor of the previous page")

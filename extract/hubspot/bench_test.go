@@ -31,6 +31,9 @@ func (w *countingWriter) Reject(context.Context, extract.Rejection) error {
 	return nil
 }
 
+// sizeOptions are the options of HubSpot's numemployees property.
+var sizeOptions = []string{"1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+"}
+
 // benchContact returns the properties of generated contact i, as (name, value) pairs.
 func benchContact(i int) (id string, props [][2]string) {
 	created := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 31 * time.Second)
@@ -47,6 +50,11 @@ func benchContact(i int) (id string, props [][2]string) {
 		{"hs_analytics_source_data_1", "closed loop attribution"},
 		{"hs_analytics_source_data_2", "google"},
 		{"ga_client_id", fmt.Sprintf("%d.%d", 1000000000+i, created.Unix())},
+		{"jobtitle", "Marketing Manager"},
+		{"company", fmt.Sprintf("Company %d", i%50000)},
+		{"industry", "Computer Software"},
+		{"numemployees", sizeOptions[i%len(sizeOptions)]},
+		{"country", "Germany"},
 	}
 	return fmt.Sprint(100000 + i), props
 }
@@ -151,8 +159,8 @@ func BenchmarkContacts(b *testing.B) {
 				if err := e.Extract(context.Background(), w); err != nil {
 					b.Fatal(err)
 				}
-				if w.rows != benchContacts || w.rejected != 0 {
-					b.Fatalf("%d rows, %d rejected", w.rows, w.rejected)
+				if w.rows != benchContacts || w.rejected != 0 || e.BadCompanySizes() != 0 {
+					b.Fatalf("%d rows, %d rejected, %d unreadable sizes", w.rows, w.rejected, e.BadCompanySizes())
 				}
 			}
 			b.ReportMetric(float64(benchContacts)*float64(b.N)/b.Elapsed().Seconds(), "records/s")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"closedloop/extract"
 )
 
 // lifecycleStages maps HubSpot's internal lifecyclestage values to ours. Any other
@@ -27,7 +29,8 @@ var milestoneStages = []string{"lead", "marketingqualifiedlead", "salesqualified
 var contactProperties = func() []string {
 	p := []string{"email", "createdate", "lastmodifieddate", "lifecyclestage",
 		"hs_analytics_source", "hs_analytics_source_data_1", "hs_analytics_source_data_2",
-		"hs_merged_object_ids", "hs_calculated_merged_vids", "hs_additional_emails"}
+		"hs_merged_object_ids", "hs_calculated_merged_vids", "hs_additional_emails",
+		propJobTitle, propCompany, propIndustry, propEmployees, propCountry}
 	for _, s := range milestoneStages {
 		p = append(p, "hs_lifecyclestage_"+s+"_date", "hs_v2_date_entered_"+s)
 	}
@@ -78,6 +81,9 @@ func (x *run) contactObject(ctx context.Context, r *rows, p place, o *object, re
 	if bad != nil {
 		return "", r.reject(ctx, p.reject("contact", id), bad.Error()+"; fix the value in HubSpot", rec)
 	}
+	if c.badSize != "" {
+		x.e.badSize(p.reject("contact", id), c.badSize)
+	}
 	return "", r.contact(ctx, p.row("contact", id), &c)
 }
 
@@ -91,6 +97,15 @@ func (x *run) contact(o *object, id string) (contactRow, *badField) {
 		source:      o.prop("hs_analytics_source"),
 		sourceData1: o.prop("hs_analytics_source_data_1"),
 		sourceData2: o.prop("hs_analytics_source_data_2"),
+		jobTitle:    o.prop(propJobTitle),
+		company:     o.prop(propCompany),
+		industry:    o.prop(propIndustry),
+		country:     o.prop(propCountry),
+	}
+	if s := o.prop(propEmployees); s != "" {
+		if r.size, r.hasSize = extract.CompanySize(s); !r.hasSize {
+			r.badSize = s
+		}
 	}
 	if x.cookieProperty != "" {
 		r.cookie = o.prop(x.cookieProperty)

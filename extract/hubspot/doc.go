@@ -1,6 +1,6 @@
 // Package hubspot reads HubSpot CRM data into the canonical tables: contacts with
-// their lifecycle-stage dates, analytics-source properties and cookie id
-// (extract.TableContacts), deals, won, lost or open by their stage
+// their lifecycle-stage dates, analytics-source properties, cookie id and
+// firmographics (extract.TableContacts), deals, won, lost or open by their stage
 // (extract.TableDeals), the deals' stage history (extract.TableDealStages), the
 // deal-contact links (extract.TableDealContacts), and the touches HubSpot knows of
 // (extract.TableEvents): selling activities and marketing e-mail clicks.
@@ -63,6 +63,18 @@
 // (user_pseudo_id): when the property definitions are known, a property the account
 // does not have is warned about (no cookie ids are read), and one declared as a
 // date or boolean is a configuration error.
+//
+// # Firmographics
+//
+// job_title, company, industry and country are the contact properties jobtitle,
+// company, industry and country (Fivetran: property_jobtitle ...), trimmed, empty
+// as null. company_size is numemployees, HubSpot's "Number of Employees"
+// enumeration: a range ("25-50") gives its lower bound, "1000+" its number, a plain
+// integer is taken as is (commas grouping thousands and a zero fraction allowed).
+// Any other value leaves company_size null and the contact is written anyway: it is
+// logged with its location (the first few one by one, then a count) and counted by
+// BadCompanySizes. A merged contact has the survivor's values, as HubSpot merged
+// them; Fivetran's merged-away rows, being skipped, give none.
 //
 // # Stage history
 //

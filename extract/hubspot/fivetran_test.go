@@ -37,6 +37,10 @@ func TestFivetranMatchesExportFolder(t *testing.T) {
 		require.Equal(t, w, g, table)
 	}
 	require.Equal(t, 6, e.Skipped(), "contact 103 and deal 9007 deleted, contacts 95 and 96 and deal 9010 merged, call 7004 deleted")
+	ann := byKey(rowsOf(t, got, extract.TableContacts), "contact_id")["101"]
+	require.Equal(t, "Acme Analytics GmbH", ann["company"], "the survivor's values; merged-away contact 95 has others")
+	require.Equal(t, int64(25), ann["company_size"])
+	require.Equal(t, 1, e.BadCompanySizes())
 
 	type rej struct{ loc, reason string }
 	var rejs []rej
@@ -85,6 +89,8 @@ func TestFivetranSeeds(t *testing.T) {
 	require.Equal(t, "fcb67ef339b691956cc85fa12be6490c", survivor["email"])
 	require.Equal(t, ts("2021-04-01T17:32:47Z"), survivor["created_at"])
 	require.Equal(t, "contact_data.csv:2", survivor["location"])
+	require.Equal(t, "SampleCompany", survivor["company"], "property_company")
+	require.Nil(t, survivor["job_title"], "property_jobtitle is empty in the seed")
 
 	// The seed deals have neither pipeline nor stage: none can be called won or lost.
 	// The stage history (deal_stage_data.csv) is of other deals.

@@ -50,6 +50,8 @@ func rowsOf(t *testing.T, c *extract.Collector, table string) []map[string]any {
 						v = a.Value(j)
 					case *array.Float64:
 						v = a.Value(j)
+					case *array.Int64:
+						v = a.Value(j)
 					case *array.Boolean:
 						v = a.Value(j)
 					case *array.Timestamp:
@@ -113,6 +115,11 @@ func TestExtractContacts(t *testing.T) {
 	require.Equal(t, "closedloop", ann["original_source_data_2"])
 	require.Equal(t, "hubspot_contact:95;hubspot_contact:96;email:ann.alt@example.com", ann["linked_ids"],
 		"merged contacts (not itself) and additional e-mails")
+	require.Equal(t, "VP of Marketing", ann["job_title"])
+	require.Equal(t, "Acme Analytics GmbH", ann["company"])
+	require.Equal(t, "Computer Software", ann["industry"])
+	require.Equal(t, int64(25), ann["company_size"], `numemployees "25-50": its lower bound`)
+	require.Equal(t, "Germany", ann["country"], "trimmed")
 
 	// Bob's dates are epoch-millisecond strings for the same instants as Ann's.
 	bob := got["102"]
@@ -127,6 +134,9 @@ func TestExtractContacts(t *testing.T) {
 
 	// A numeric id, a null e-mail, the newer hs_v2_date_entered_* property.
 	c107 := got["107"]
+	for _, col := range []string{"job_title", "company", "industry", "company_size", "country"} {
+		require.Nil(t, c107[col], "%s: no such property on the record", col)
+	}
 	require.Equal(t, "sql", c107["lifecycle_stage"])
 	require.Nil(t, c107["email"])
 	require.Nil(t, c107["cookie_id"])

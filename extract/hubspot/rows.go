@@ -29,6 +29,11 @@ var (
 	ctSourceData1 = extract.Col(extract.TableContacts, "original_source_data_1")
 	ctSourceData2 = extract.Col(extract.TableContacts, "original_source_data_2")
 	ctLinkedIDs   = extract.Col(extract.TableContacts, "linked_ids")
+	ctJobTitle    = extract.Col(extract.TableContacts, "job_title")
+	ctCompany     = extract.Col(extract.TableContacts, "company")
+	ctIndustry    = extract.Col(extract.TableContacts, "industry")
+	ctSize        = extract.Col(extract.TableContacts, "company_size")
+	ctCountry     = extract.Col(extract.TableContacts, "country")
 
 	dInput     = extract.Col(extract.TableDeals, "input")
 	dLocation  = extract.Col(extract.TableDeals, "location")
@@ -79,6 +84,11 @@ type contactRow struct {
 	lead, mql, sql, opportunity, customer time.Time
 	source, sourceData1, sourceData2      string
 	linked                                string // linked_ids: merged contacts, additional e-mails
+
+	jobTitle, company, industry, country string
+	size                                 int64 // company_size, set when hasSize
+	hasSize                              bool
+	badSize                              string // a numemployees value that is not a size
 }
 
 // dealRow is one deal, checked before anything is appended to a builder.
@@ -142,6 +152,11 @@ func (r *rows) contact(ctx context.Context, loc string, c *contactRow) error {
 	b.Str(ctSourceData1, c.sourceData1)
 	b.Str(ctSourceData2, c.sourceData2)
 	b.Str(ctLinkedIDs, c.linked)
+	b.Str(ctJobTitle, c.jobTitle)
+	b.Str(ctCompany, c.company)
+	b.Str(ctIndustry, c.industry)
+	b.Int(ctSize, c.size, c.hasSize)
+	b.Str(ctCountry, c.country)
 	return b.End(ctx)
 }
 

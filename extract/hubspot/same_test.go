@@ -47,6 +47,19 @@ func TestAPIAndFilesAgree(t *testing.T) {
 		require.Equal(t, want, canonical(t, api.c, table), table)
 	}
 
+	// The firmographic columns are compared above: each is filled for some contact.
+	for _, col := range []string{"job_title", "company", "industry", "company_size", "country"} {
+		filled := 0
+		for _, r := range rowsOf(t, files, extract.TableContacts) {
+			if r[col] != nil {
+				filled++
+			}
+		}
+		require.NotZero(t, filled, col)
+	}
+	require.Equal(t, 1, fe.BadCompanySizes(), `contact 108's numemployees "Unknown"`)
+	require.Equal(t, fe.BadCompanySizes(), api.e.BadCompanySizes())
+
 	// The same records are rejected for the same reasons, with the same raw record.
 	rejections := func(c *extract.Collector) []string {
 		var out []string

@@ -73,7 +73,12 @@ func TestAPIExtract(t *testing.T) {
 	}
 	require.Equal(t, "/services/data/v62.0/queryAll", queries["Lead"].Path, "deleted leads are seen, to be counted")
 	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId, Email, CreatedDate, LastModifiedDate, SystemModstamp, LeadSource, Status, "+
-		"IsConverted, ConvertedDate, ConvertedContactId, ConvertedOpportunityId, GA_Client_ID__c FROM Lead", queries["Lead"].Query)
+		"IsConverted, ConvertedDate, ConvertedContactId, ConvertedOpportunityId, Title, Company, Industry, NumberOfEmployees, Country, GA_Client_ID__c FROM Lead",
+		queries["Lead"].Query)
+	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId, Email, CreatedDate, LastModifiedDate, SystemModstamp, LeadSource, AccountId, Title, MailingCountry, "+
+		"Account.Name, Account.Industry, Account.NumberOfEmployees, GA_Client_ID__c FROM Contact", queries["Contact"].Query,
+		"the company's fields through the Account relationship")
+	require.NotContains(t, queries, "Account", "Account is not queried on its own")
 	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId FROM Lead WHERE IsDeleted = true AND MasterRecordId != null", queries["Lead/merges"].Query)
 	require.Equal(t, "/services/data/v62.0/query", queries["LeadHistory"].Path)
 	require.Equal(t, "SELECT Id, LeadId, Field, NewValue, CreatedDate, IsDeleted FROM LeadHistory WHERE Field = 'Status'", queries["LeadHistory"].Query,
@@ -108,6 +113,18 @@ func TestAPIAndFilesAgree(t *testing.T) {
 		require.NotEmpty(t, a, table)
 		require.Equal(t, a, f, table)
 	}
+	// The firmographic columns are compared above: each is filled for some person.
+	for _, col := range []string{"job_title", "company", "industry", "company_size", "country"} {
+		filled := 0
+		for _, r := range rowsOf(t, files, extract.TableContacts) {
+			if r[col] != nil {
+				filled++
+			}
+		}
+		require.NotZero(t, filled, col)
+	}
+	require.Zero(t, apiEx.BadCompanySizes())
+	require.Zero(t, filesEx.BadCompanySizes())
 	reasons := func(rs []extract.Rejection) []string {
 		var out []string
 		for _, r := range rs {

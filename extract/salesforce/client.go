@@ -470,6 +470,7 @@ func decodeRecord(obj *object, raw json.RawMessage, rec *record) {
 		rec.bad = "not a JSON object: " + err.Error()
 		return
 	}
+	var parents map[string]map[string]json.RawMessage // decoded once for all its fields (Account.Name, Account.Industry)
 	for i, f := range obj.fields {
 		parent, child, dotted := strings.Cut(f, ".")
 		v, ok := lookup(m, parent)
@@ -477,9 +478,15 @@ func decodeRecord(obj *object, raw json.RawMessage, rec *record) {
 			continue
 		}
 		if dotted {
-			var sub map[string]json.RawMessage
-			if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &sub) != nil {
-				continue // null parent
+			sub, seen := parents[parent]
+			if !seen {
+				if len(v) == 0 || v[0] != '{' || json.Unmarshal(v, &sub) != nil {
+					sub = nil // null parent
+				}
+				if parents == nil {
+					parents = map[string]map[string]json.RawMessage{}
+				}
+				parents[parent] = sub
 			}
 			if v, ok = lookup(sub, child); !ok {
 				continue

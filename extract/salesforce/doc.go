@@ -18,8 +18,9 @@
 //     tables (lead.csv or the dbt seeds' sf_lead_data.csv: snake_case columns).
 //     Column names are matched without regard to case and underscores, so
 //     ConvertedContactId and converted_contact_id are one field. Lead and Contact
-//     are required; the other objects are optional. Fivetran rows with
-//     _fivetran_deleted true or (history mode) _fivetran_active false are skipped.
+//     are required; the other objects (Account among them) are optional. Fivetran
+//     rows with _fivetran_deleted true or (history mode) _fivetran_active false are
+//     skipped.
 //
 // Rules where Salesforce leaves a choice:
 //
@@ -37,6 +38,18 @@
 //     conversion, not two. When that contact is not read (deleted, or outside Since),
 //     the lead gets a row of its own with linked_ids salesforce_contact:<contact>.
 //   - A contact no lead was converted into: lead_at = CreatedDate.
+//   - Firmographics: a lead's job_title, company, industry, company_size and country
+//     are its Title, Company, Industry, NumberOfEmployees and Country; a contact's are
+//     its Title and MailingCountry and its Account's Name, Industry and
+//     NumberOfEmployees (API: the relationship fields Account.Name ...; files: the
+//     Account export joined on AccountId, its deleted and superseded rows left out;
+//     contacts naming an account the export lacks are counted in a warning). A
+//     converted lead folded into its contact fills what the contact lacks. Values are
+//     trimmed, empty is null. company_size takes a whole number (commas grouping
+//     thousands and a zero fraction allowed), a range's lower bound ("25-50") or an
+//     open range's ("1000+"); any other value leaves it null without rejecting the
+//     person: it is logged with its location (the first few one by one, then a
+//     count) and counted by Extractor.BadCompanySizes. Merged-away records give none.
 //   - mql_at / sql_at: when the lead's Status first entered Config.MQLStatuses /
 //     SQLStatuses according to LeadHistory (Field = Status; in files the
 //     LeadHistory export or a Fivetran history-mode lead table). A lead without any

@@ -28,6 +28,13 @@ func TestFivetranSeeds(t *testing.T) {
 	require.Equal(t, ts("2019-11-11T17:23:34Z"), lead["created_at"])
 	require.Equal(t, ts("2019-11-11T17:23:34Z"), lead["sql_at"], "converted, no history: converted_date")
 	require.Equal(t, "salesforce_contact:0031G00001QtDPlQAN", lead["linked_ids"], "its contact is not in the seeds")
+	require.Equal(t, "Z", lead["company"])
+	require.Equal(t, "Internet Software & Services", lead["industry"])
+	require.Nil(t, lead["job_title"], "empty in the seed")
+	require.Nil(t, lead["company_size"])
+	require.Equal(t, "Markeing Direcor", people["0031G00000qAfq1QAC"]["job_title"])
+	require.Equal(t, "Unied Saes", people["0031G00000qAfq1QAC"]["country"], "mailing_country")
+	require.Nil(t, people["0031G00000qAfq1QAC"]["company"], "its account is not among the seed accounts")
 	require.Equal(t, "Vendor Lis", people["0031G00000rfAvuQAE"]["original_source"])
 	require.Equal(t, "hi@google.com", people["0031G00000qAfq1QAC"]["email"])
 

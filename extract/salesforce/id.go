@@ -26,12 +26,16 @@ func ID18(s string) (string, error) {
 		}
 	}
 	head := s[:15]
-	want := suffix(head)
+	sum := suffixOf(head)
+	want := sum[:]
 	if len(s) == 15 {
-		return head + want, nil
+		return head + string(want), nil
 	}
 	got := strings.ToUpper(s[15:])
-	if got == want {
+	if got == string(want) {
+		if got == s[15:] { // already in its 18-character form: no copy
+			return s, nil
+		}
 		return head + got, nil
 	}
 	if restored, ok := restoreCase(head, got); ok {
@@ -42,6 +46,12 @@ func ID18(s string) (string, error) {
 
 // suffix computes the three suffix characters of a 15-character id.
 func suffix(head string) string {
+	out := suffixOf(head)
+	return string(out[:])
+}
+
+// suffixOf is suffix without an allocation.
+func suffixOf(head string) [3]byte {
 	var out [3]byte
 	for chunk := 0; chunk < 3; chunk++ {
 		bits := 0
@@ -52,7 +62,7 @@ func suffix(head string) string {
 		}
 		out[chunk] = suffixChars[bits]
 	}
-	return string(out[:])
+	return out
 }
 
 // restoreCase rebuilds the case of head from suffix suf, when head's letters are all

@@ -34,6 +34,11 @@ const (
 	leadConvertedDate
 	leadConvertedContactID
 	leadConvertedOpportunityID
+	leadTitle
+	leadCompany
+	leadIndustry
+	leadNumberOfEmployees
+	leadCountry
 	leadCookie // the configured cookie field, appended at run time
 )
 
@@ -42,7 +47,8 @@ var leadFields = []string{
 	leadCreatedDate: "CreatedDate", leadLastModifiedDate: "LastModifiedDate", leadSystemModstamp: "SystemModstamp",
 	leadLeadSource: "LeadSource", leadStatus: "Status", leadIsConverted: "IsConverted",
 	leadConvertedDate: "ConvertedDate", leadConvertedContactID: "ConvertedContactId",
-	leadConvertedOpportunityID: "ConvertedOpportunityId",
+	leadConvertedOpportunityID: "ConvertedOpportunityId", leadTitle: "Title", leadCompany: "Company",
+	leadIndustry: "Industry", leadNumberOfEmployees: "NumberOfEmployees", leadCountry: "Country",
 }
 
 const (
@@ -54,6 +60,12 @@ const (
 	contactLastModifiedDate
 	contactSystemModstamp
 	contactLeadSource
+	contactAccountID
+	contactTitle
+	contactMailingCountry
+	contactAccountName // the Account's fields through the relationship: API only
+	contactAccountIndustry
+	contactAccountEmployees
 	contactCookie // the configured cookie field, appended at run time
 )
 
@@ -61,6 +73,22 @@ var contactFields = []string{
 	contactID: "Id", contactIsDeleted: "IsDeleted", contactMasterRecordID: "MasterRecordId", contactEmail: "Email",
 	contactCreatedDate: "CreatedDate", contactLastModifiedDate: "LastModifiedDate",
 	contactSystemModstamp: "SystemModstamp", contactLeadSource: "LeadSource",
+	contactAccountID: "AccountId", contactTitle: "Title", contactMailingCountry: "MailingCountry",
+	contactAccountName: "Account.Name", contactAccountIndustry: "Account.Industry",
+	contactAccountEmployees: "Account.NumberOfEmployees",
+}
+
+const (
+	accountID = iota
+	accountIsDeleted
+	accountName
+	accountIndustry
+	accountNumberOfEmployees
+)
+
+var accountFields = []string{
+	accountID: "Id", accountIsDeleted: "IsDeleted", accountName: "Name", accountIndustry: "Industry",
+	accountNumberOfEmployees: "NumberOfEmployees",
 }
 
 // Merges: the deleted losers of a lead or contact merge and their master record.
@@ -246,10 +274,11 @@ var campaignMemberFields = []string{
 // objects are the objects of one run; Lead and Contact carry the configured cookie
 // field, when there is one.
 type objects struct {
-	lead, contact, leadMerges, contactMerges, leadHistory *object
-	opportunity, opportunityHistory, contactRoles         *object
-	task, event, taskRelations, eventRelations            *object
-	user, userRole, campaign, campaignMember              *object
+	lead, contact, account, leadMerges, contactMerges *object
+	leadHistory                                       *object
+	opportunity, opportunityHistory, contactRoles     *object
+	task, event, taskRelations, eventRelations        *object
+	user, userRole, campaign, campaignMember          *object
 }
 
 func newObjects(cookieField string) objects {
@@ -265,6 +294,9 @@ func newObjects(cookieField string) objects {
 			queryAll: true, since: true},
 		contact: &object{name: "Contact", snake: "contact", fields: withCookie(contactFields), required: []string{"Id", "CreatedDate"},
 			queryAll: true, since: true},
+		// Account is read only from files: the API gives Contact's Account.Name,
+		// Account.Industry and Account.NumberOfEmployees directly.
+		account: &object{name: "Account", snake: "account", fields: accountFields, required: []string{"Id"}, optional: true},
 		leadMerges: &object{name: "Lead", snake: "lead", fields: mergeFields, required: []string{"Id"},
 			queryAll: true, where: "IsDeleted = true AND MasterRecordId != null"},
 		contactMerges: &object{name: "Contact", snake: "contact", fields: mergeFields, required: []string{"Id"},

@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -25,6 +26,11 @@ var (
 	ctSQLAt     = extract.Col(extract.TableContacts, "sql_at")
 	ctSource    = extract.Col(extract.TableContacts, "original_source")
 	ctLinkedIDs = extract.Col(extract.TableContacts, "linked_ids")
+	ctJobTitle  = extract.Col(extract.TableContacts, "job_title")
+	ctCompany   = extract.Col(extract.TableContacts, "company")
+	ctIndustry  = extract.Col(extract.TableContacts, "industry")
+	ctSize      = extract.Col(extract.TableContacts, "company_size")
+	ctCountry   = extract.Col(extract.TableContacts, "country")
 )
 
 // statusDates are when a lead's Status first entered the MQL and SQL lists.
@@ -87,6 +93,10 @@ type person struct {
 	linked                         []string
 	contact, opp                   string // a converted lead: its contact and opportunity
 	folded                         bool   // a converted lead written as part of its contact's row
+
+	title, company, industry, country string
+	size                              int64 // company_size, set when hasSize
+	hasSize                           bool
 }
 
 // old reports whether a record changed before Config.Since (files: the API filters in
@@ -122,6 +132,10 @@ func (r *run) people(ctx context.Context) error {
 		if err := r.writePerson(ctx, b, p); err != nil {
 			return err
 		}
+	}
+	if r.missingAccounts > 0 {
+		r.e.log.Warn("salesforce: contacts name an AccountId the Account export does not have: they get no company, industry or company_size; export Account and Contact at the same time",
+			"contacts", r.missingAccounts)
 	}
 	return b.Flush(ctx)
 }
@@ -177,6 +191,8 @@ func (r *run) lead(ctx context.Context, b *extract.Builder, rec *record) error {
 		return r.reject(ctx, rejectLocation(obj, rec, f.str(leadID)), f.bad, rec)
 	}
 	p.loc = location(obj, rec, id)
+	p.title, p.company, p.industry, p.country = f.str(leadTitle), f.str(leadCompany), f.str(leadIndustry), f.str(leadCountry)
+	r.setSize(p, f.str(leadNumberOfEmployees), obj, rec, "NumberOfEmployees")
 	p.lead = p.created
 	if d := r.status[id]; d != nil {
 		p.mql, p.sql = d.mql, d.sql
@@ -247,6 +263,10 @@ func (r *run) contact(ctx context.Context, b *extract.Builder, rec *record) erro
 		return r.reject(ctx, rejectLocation(obj, rec, f.str(contactID)), f.bad, rec)
 	}
 	p.loc = location(obj, rec, id)
+	p.title, p.country = f.str(contactTitle), f.str(contactMailingCountry)
+	var employees string
+	p.company, p.industry, employees = r.contactAccount(f)
+	r.setSize(p, employees, obj, rec, "Account.NumberOfEmployees")
 	p.lead = p.created
 	leads := r.converted[id]
 	delete(r.converted, id)
@@ -271,11 +291,24 @@ func (r *run) contact(ctx context.Context, b *extract.Builder, rec *record) erro
 		if p.source == "" {
 			p.source = l.source
 		}
+		p.foldFirmographics(l)
 	}
 	for _, l := range r.contactLosers[id] {
 		p.linked = append(p.linked, "salesforce_contact:"+l)
 	}
 	return r.writePerson(ctx, b, p)
+}
+
+// foldFirmographics fills what the contact lacks with the values of l, a lead
+// converted into it.
+func (p *person) foldFirmographics(l *person) {
+	p.title = cmp.Or(p.title, l.title)
+	p.company = cmp.Or(p.company, l.company)
+	p.industry = cmp.Or(p.industry, l.industry)
+	p.country = cmp.Or(p.country, l.country)
+	if !p.hasSize {
+		p.size, p.hasSize = l.size, l.hasSize
+	}
 }
 
 // writePerson appends one crm_contacts row.
@@ -301,6 +334,11 @@ func (r *run) writePerson(ctx context.Context, b *extract.Builder, p *person) er
 	b.Time(ctSQLAt, p.sql)
 	b.Str(ctSource, p.source)
 	b.Str(ctLinkedIDs, joinLinked(p.id, p.linked))
+	b.Str(ctJobTitle, p.title)
+	b.Str(ctCompany, p.company)
+	b.Str(ctIndustry, p.industry)
+	b.Int(ctSize, p.size, p.hasSize)
+	b.Str(ctCountry, p.country)
 	return b.End(ctx)
 }
 

@@ -30,6 +30,8 @@ type run struct {
 	campaigns                 map[string]campaign
 	haveCampaigns             bool
 	taskPeople, eventPeople   map[string][]string // activity -> people of TaskRelation / EventRelation
+	accounts                  map[string]account  // files: Account by id
+	haveAccounts              bool                // files: the Account export was read
 
 	// People and deals.
 	converted       map[string][]*person // contact -> leads converted into it, not yet written
@@ -39,6 +41,7 @@ type run struct {
 	deletedOpps     map[string]bool
 	rejectedOpps    map[string]bool
 	wroteOpps       map[string]bool // opportunities with a crm_deals row
+	missingAccounts int             // contacts naming an account the Account export lacks
 
 	// oppPeople are the contacts of each opportunity, primary first; oppOrder the
 	// opportunities in the order their rows are written.
@@ -51,7 +54,7 @@ func newRun(e *Extractor, w extract.Writer, src source) *run {
 		leadWinner: map[string]string{}, contactWinner: map[string]string{},
 		status: map[string]*statusDates{}, stages: map[string][]stageEntry{},
 		users: map[string]string{}, roleNames: map[string]string{}, campaigns: map[string]campaign{},
-		taskPeople: map[string][]string{}, eventPeople: map[string][]string{},
+		taskPeople: map[string][]string{}, eventPeople: map[string][]string{}, accounts: map[string]account{},
 		converted: map[string][]*person{}, oppFromLead: map[string]string{},
 		deletedContacts: map[string]bool{}, deletedOpps: map[string]bool{},
 		rejectedOpps: map[string]bool{}, wroteOpps: map[string]bool{},
@@ -70,6 +73,7 @@ func (r *run) run(ctx context.Context) error {
 	p.Go(r.readRoles)
 	p.Go(r.readUsers)
 	p.Go(r.readCampaigns)
+	p.Go(r.readAccounts)
 	p.Go(func(ctx context.Context) error { return r.readRelations(ctx, r.o.taskRelations, r.taskPeople) })
 	p.Go(func(ctx context.Context) error { return r.readRelations(ctx, r.o.eventRelations, r.eventPeople) })
 	if err := p.Wait(); err != nil {

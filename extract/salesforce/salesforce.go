@@ -90,7 +90,8 @@ type Extractor struct {
 	log   *slog.Logger
 	sleep func(ctx context.Context, d time.Duration) error // tests record waits
 
-	skipped [nSkip]atomic.Int64
+	skipped  [nSkip]atomic.Int64
+	badSizes atomic.Int64 // leads and contacts whose number of employees could not be read
 }
 
 var _ extract.Extractor = (*Extractor)(nil)
@@ -195,6 +196,12 @@ func (e *Extractor) Skipped() int {
 
 func (e *Extractor) skip(why int) { e.skipped[why].Add(1) }
 
+// BadCompanySizes returns how many leads and contacts the last Extract read with a
+// number of employees that is neither a number nor a range: their company_size is
+// null (unless a lead folded into the contact gave one). Each is logged (the first
+// few one by one); none is rejected, as the person is kept.
+func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Load()) }
+
 // source opens what Extract reads from.
 type source interface {
 	// open prepares reading obj; an object the source lacks is errAbsent.
@@ -208,6 +215,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	for i := range e.skipped {
 		e.skipped[i].Store(0)
 	}
+	e.badSizes.Store(0)
 	src, err := e.source(ctx)
 	if err != nil {
 		return err
@@ -223,6 +231,10 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	}
 	if len(attrs) > 0 {
 		e.log.Info("salesforce: records skipped", attrs...)
+	}
+	if n := e.badSizes.Load(); n > 0 {
+		e.log.Warn("salesforce: leads and contacts whose number of employees is neither a number nor a range were read with a null company_size",
+			"records", n, "logged", min(n, maxSizeWarnings))
 	}
 	return nil
 }

@@ -130,6 +130,8 @@ func rowsOf(t *testing.T, c *extract.Collector, table string) []map[string]any {
 						v = a.Value(j)
 					case *array.Float64:
 						v = a.Value(j)
+					case *array.Int64:
+						v = a.Value(j)
 					case *array.Boolean:
 						v = a.Value(j)
 					case *array.Timestamp:
@@ -200,6 +202,12 @@ func checkScenario(t *testing.T, c *extract.Collector, e *Extractor) {
 	require.Equal(t, "Web", ann["original_source"])
 	require.Equal(t, "salesforce_lead:"+leadAnn, ann["linked_ids"])
 	require.NotContains(t, people, leadAnn, "a converted lead is not a second person")
+	// The contact's values win; her lead's fill what the contact and its account lack.
+	require.Equal(t, "VP of Marketing", ann["job_title"], "the contact's Title, not the lead's")
+	require.Equal(t, "Acme Analytics GmbH", ann["company"], "the Account's Name, not the lead's Company")
+	require.Equal(t, "Technology", ann["industry"])
+	require.Equal(t, int64(120), ann["company_size"], "the account has no NumberOfEmployees: the lead's")
+	require.Equal(t, "Germany", ann["country"], "no MailingCountry: the lead's Country")
 
 	bob := people[leadBob]
 	require.Equal(t, "bob@example.com", bob["email"])
@@ -211,12 +219,20 @@ func checkScenario(t *testing.T, c *extract.Collector, e *Extractor) {
 	require.Equal(t, "Webinar", bob["original_source"])
 	require.Equal(t, "salesforce_lead:"+leadBobOld, bob["linked_ids"], "the lead merged into Bob's")
 	require.NotContains(t, people, leadBobOld, "merged lead skipped")
+	require.Equal(t, "Data Analyst", bob["job_title"])
+	require.Equal(t, "Initech", bob["company"], "the lead's own Company, not the merged lead's")
+	require.Equal(t, "Banking", bob["industry"])
+	require.Equal(t, int64(50), bob["company_size"])
+	require.Equal(t, "United States", bob["country"])
 	require.NotContains(t, people, leadDee, "deleted lead skipped")
 
 	eve := people[leadEve]
 	require.Equal(t, "salesforce_contact:"+contactEve, eve["linked_ids"])
 	require.Equal(t, ts("2026-01-25T00:00:00Z"), eve["sql_at"], "converted without Status history: ConvertedDate")
 	require.Nil(t, eve["mql_at"])
+	require.Equal(t, "Hooli", eve["company"], "a lead whose contact is not read: its own values")
+	require.Nil(t, eve["industry"])
+	require.Nil(t, eve["company_size"])
 
 	carol := people[contactCarol]
 	require.Equal(t, ts("2026-01-07T10:00:00Z"), carol["lead_at"], "no lead converted into her: CreatedDate")
@@ -224,6 +240,11 @@ func checkScenario(t *testing.T, c *extract.Collector, e *Extractor) {
 	require.Equal(t, "9999.0000", carol["cookie_id"])
 	require.Equal(t, "salesforce_contact:"+contactOld, carol["linked_ids"], "15-char MasterRecordId in files, joined")
 	require.NotContains(t, people, contactOld)
+	require.Equal(t, "Head of Operations", carol["job_title"])
+	require.Equal(t, "Globex Corporation", carol["company"], "her Account (15-character AccountId in files)")
+	require.Equal(t, "Manufacturing", carol["industry"])
+	require.Equal(t, int64(5400), carol["company_size"])
+	require.Equal(t, "United States", carol["country"], "MailingCountry, trimmed")
 
 	deals := byKey(t, rowsOf(t, c, extract.TableDeals), "deal_id")
 	require.Len(t, deals, 3, "the deleted won deal is not revenue; the broken one is rejected")

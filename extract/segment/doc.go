@@ -58,6 +58,10 @@
 //     properties.total (Segment's e-commerce spec: revenue with discounts), else
 //     properties.value; a number or a string holding one, else a rejection.
 //     currency is properties.currency, upper-cased, kept only with a value.
+//   - link_url (track, page, screen): properties.link_url, else properties.file_url,
+//     else, for track only, properties.url: the file downloaded or the link followed
+//     ("File Downloaded", "Link Clicked"). A page's properties.url is the page itself,
+//     never a link.
 //   - is_conversion: true for track "Order Completed" (Segment's e-commerce spec,
 //     matched ignoring case) only; other conversions are picked by name in transform
 //     (CLOSEDLOOP_MICRO_CONVERSIONS).

@@ -91,7 +91,7 @@ type referrerFields struct{ url, link val }
 type propertyFields struct {
 	url, title, referrer            val
 	revenue, total, value, currency val
-	email                           val
+	email, linkURL, fileURL         val
 }
 
 // maxDepth is encoding/json's nesting limit, kept so that both accept the same
@@ -277,6 +277,10 @@ func propertyMember(d *decoder, m *message, key []byte) error {
 		return d.scalar(&p.currency)
 	case "email":
 		return d.scalar(&p.email)
+	case "link_url":
+		return d.scalar(&p.linkURL)
+	case "file_url":
+		return d.scalar(&p.fileURL)
 	}
 	return d.skip()
 }

@@ -51,6 +51,8 @@ var fields = []struct {
 	{[]string{"properties", "value"}, func(m *message) val { return m.props.value }},
 	{[]string{"properties", "currency"}, func(m *message) val { return m.props.currency }},
 	{[]string{"properties", "email"}, func(m *message) val { return m.props.email }},
+	{[]string{"properties", "link_url"}, func(m *message) val { return m.props.linkURL }},
+	{[]string{"properties", "file_url"}, func(m *message) val { return m.props.fileURL }},
 	{[]string{"traits"}, func(m *message) val { return m.traits }},
 	{[]string{"traits", "email"}, func(m *message) val { return m.traitsEmail }},
 }

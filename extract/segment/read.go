@@ -40,6 +40,7 @@ var (
 	cIsConv       = extract.Col(extract.TableEvents, "is_conversion")
 	cConvValue    = extract.Col(extract.TableEvents, "conversion_value")
 	cCurrency     = extract.Col(extract.TableEvents, "currency")
+	cLinkURL      = extract.Col(extract.TableEvents, "link_url")
 )
 
 // checkEvery is how many lines go by between two looks at the context.
@@ -70,7 +71,7 @@ type event struct {
 	isConversion                            bool
 	value                                   float64
 	hasValue                                bool
-	currency                                string
+	currency, linkURL                       string
 }
 
 // reader holds the state of one Extract.
@@ -328,6 +329,15 @@ func mapEvent(m *message, ev *event) (reason string, skip bool) {
 	if ev.pageReferrer == "" && page {
 		ev.pageReferrer = c.referrer(p.referrer, "properties.referrer")
 	}
+	if page || typ == "track" {
+		if ev.linkURL = c.str(p.linkURL, "properties.link_url"); ev.linkURL == "" {
+			ev.linkURL = c.str(p.fileURL, "properties.file_url")
+		}
+		// A page's properties.url is the page itself; a track's is what it followed.
+		if ev.linkURL == "" && typ == "track" {
+			ev.linkURL = c.str(p.url, "properties.url")
+		}
+	}
 
 	if typ == "track" {
 		ev.isConversion = strings.EqualFold(ev.name, orderCompleted)
@@ -436,5 +446,6 @@ func appendRow(ctx context.Context, b *extract.Builder, spec, loc string, ev *ev
 	b.Bool(cIsConv, ev.isConversion)
 	b.Float(cConvValue, ev.value, ev.hasValue)
 	b.Str(cCurrency, ev.currency)
+	b.Str(cLinkURL, ev.linkURL)
 	return b.End(ctx)
 }

@@ -178,6 +178,18 @@ func TestExtractSegment(t *testing.T) {
 			"kind": extract.KindPageView, "event_name": "page_view", "anonymous_id": anon,
 			"page_location": "https://www.example.com/café", "page_title": `Café "Noir"`,
 		}),
+		eventRow(map[string]any{ // properties.link_url wins over file_url
+			"input": spec, "location": loc("19"), "occurred_at": utc("2015-02-26T11:00:00.25Z"),
+			"kind": extract.KindEvent, "event_name": "File Downloaded", "anonymous_id": anon, "user_id": user,
+			"page_location": "https://www.example.com/security", "page_title": "Security | Example",
+			"page_referrer": "https://www.google.com/", "link_url": "https://www.example.com/assets/security-whitepaper.pdf",
+		}),
+		eventRow(map[string]any{ // a track's properties.url is the link it followed
+			"input": spec, "location": loc("20"), "occurred_at": utc("2015-02-26T11:02:10.1Z"),
+			"kind": extract.KindEvent, "event_name": "Link Clicked", "anonymous_id": anon, "user_id": user,
+			"page_location": "https://www.example.com/docs/sdk", "page_title": "SDK docs | Example",
+			"page_referrer": "https://www.example.com/security", "link_url": "https://github.com/example/sdk",
+		}),
 	}
 	require.Len(t, got, len(want))
 	for i := range want {
@@ -210,7 +222,7 @@ func TestExtractSegment(t *testing.T) {
 		require.Equal(t, w, rej[i], "rejection %d", i)
 	}
 
-	require.Equal(t, Stats{Read: 19, Events: 4, PageViews: 4, Identifies: 2, Rejected: 7, Skipped: 1, Duplicates: 1}, st)
+	require.Equal(t, Stats{Read: 21, Events: 6, PageViews: 4, Identifies: 2, Rejected: 7, Skipped: 1, Duplicates: 1}, st)
 }
 
 func TestExtractRudderStack(t *testing.T) {
@@ -226,12 +238,13 @@ func TestExtractRudderStack(t *testing.T) {
 			"kind": extract.KindPageView, "event_name": "page_view", "anonymous_id": anon, "session_key": session,
 			"page_location": "http://localhost:3000/", "page_title": "Home",
 		}),
-		eventRow(map[string]any{ // e-mail from the SDK's context.traits; channel "web" is not kept
+		eventRow(map[string]any{ // e-mail from the SDK's context.traits; channel "web" is not kept; properties.file_url
 			"input": spec, "location": loc("2"), "occurred_at": utc("2020-01-09T10:03:10.042Z"),
 			"kind": extract.KindEvent, "event_name": "Whitepaper Downloaded", "anonymous_id": anon,
 			"email": "alex@example.com", "session_key": session, "page_location": "http://localhost:3000/features?utm_source=linkedin&utm_medium=paid_social&utm_campaign=winter_launch&utm_content=carousel_a",
 			"page_title": "Features", "page_referrer": "https://www.linkedin.com/",
 			"utm_source": "linkedin", "utm_medium": "paid_social", "utm_campaign": "winter_launch", "utm_content": "carousel_a",
+			"link_url": "http://localhost:3000/files/attribution-101.pdf",
 		}),
 		eventRow(map[string]any{
 			"input": spec, "location": loc("3"), "occurred_at": utc("2020-01-09T10:04:00.039Z"),
@@ -359,7 +372,21 @@ func TestExtractLines(t *testing.T) {
 		{name: "context.referrer boolean", line: page(`,"context":{"referrer":true}`),
 			reason: "context.referrer is a boolean: want an object or a string"},
 		{name: "track ignores page properties", line: track(`,"properties":{"url":"https://b.example/","title":"B","referrer":"https://s.example/"},"name":"N"`),
-			want: map[string]any{"page_location": nil, "page_title": nil, "page_referrer": nil}},
+			want: map[string]any{"page_location": nil, "page_title": nil, "page_referrer": nil, "link_url": "https://b.example/"}},
+		{name: "link_url over file_url over url", line: track(`,"properties":{"url":"https://u.example/","file_url":"https://f.example/a.pdf","link_url":"https://l.example/a.pdf"}`),
+			want: map[string]any{"link_url": "https://l.example/a.pdf"}},
+		{name: "file_url over url", line: track(`,"properties":{"url":"https://u.example/","file_url":"/a.pdf","link_url":""}`),
+			want: map[string]any{"link_url": "/a.pdf"}},
+		{name: "page url is no link", line: page(`,"properties":{"url":"https://b.example/2"}`),
+			want: map[string]any{"page_location": "https://b.example/2", "link_url": nil}},
+		{name: "page link_url and file_url", line: page(`,"properties":{"url":"https://b.example/2","file_url":"https://b.example/a.pdf"}`),
+			want: map[string]any{"page_location": "https://b.example/2", "link_url": "https://b.example/a.pdf"}},
+		{name: "identify ignores link properties", line: `{"type":"identify",` + ts + `,` + ids + `,"properties":{"link_url":"https://l.example/"}}`,
+			want: map[string]any{"kind": extract.KindIdentify, "link_url": nil}},
+		{name: "link_url object", line: track(`,"properties":{"link_url":{"href":"https://l.example/"}}`),
+			reason: "properties.link_url is an object: want a string"},
+		{name: "track url array", line: track(`,"properties":{"url":["https://u.example/"]}`),
+			reason: "properties.url is an array: want a string"},
 		{name: "properties string on page", line: page(`,"properties":"x"`), reason: "properties is a string: want an object"},
 		{name: "identify ignores properties", line: `{"type":"identify",` + ts + `,` + ids + `,"properties":"x","traits":{"email":"a@example.com"}}`,
 			want: map[string]any{"kind": extract.KindIdentify, "email": "a@example.com"}},

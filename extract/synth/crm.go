@@ -109,7 +109,8 @@ func (g *generator) appendContact(b []byte, c *contact) []byte {
 	data1, data2 := g.sourceData(c, src)
 
 	props := object{}
-	props.str("company", companyName(int(c.company)))
+	props.strOrNull("company", c.companyName())
+	props.strOrNull("country", c.countryName())
 	props.str("createdate", ht(c.stage[stLead]))
 	props.str("email", messyEmail(c.email, c.messy))
 	props.str("firstname", firstNames[c.firstName])
@@ -123,9 +124,16 @@ func (g *generator) appendContact(b []byte, c *contact) []byte {
 	props.strOrNull("hs_lifecyclestage_opportunity_date", ht(c.stage[stOpportunity]))
 	props.strOrNull("hs_lifecyclestage_salesqualifiedlead_date", ht(c.stage[stSQL]))
 	props.str("hs_object_id", id)
+	props.strOrNull("industry", c.industryName())
+	if t, ok := c.jobTitle(); ok {
+		props.str("jobtitle", t)
+	} else {
+		props.null("jobtitle")
+	}
 	props.str("lastmodifieddate", ht(c.modified))
 	props.str("lastname", lastNames[c.lastName])
 	props.str("lifecyclestage", c.lifecycle())
+	props.strOrNull("numemployees", c.employees())
 
 	o := object{b: b}
 	o.str("id", id)
@@ -134,6 +142,53 @@ func (g *generator) appendContact(b []byte, c *contact) []byte {
 	o.str("updatedAt", isoTime(c.modified))
 	o.raw("archived", "false")
 	return o.close()
+}
+
+// companyName returns the contact's company property, "" for none.
+func (c *contact) companyName() string {
+	if c.company < 0 {
+		return ""
+	}
+	return companyName(int(c.company))
+}
+
+// countryName returns the contact's country property, "" for none.
+func (c *contact) countryName() string {
+	if c.country == 0 {
+		return ""
+	}
+	return countries[c.country-1]
+}
+
+// industryName returns the contact's industry property, "" for none.
+func (c *contact) industryName() string {
+	if c.industry == 0 {
+		return ""
+	}
+	return industries[c.industry-1]
+}
+
+// employees returns the contact's numemployees property, "" for none.
+func (c *contact) employees() string {
+	if c.size == 0 {
+		return ""
+	}
+	return employeeRanges[c.size-1]
+}
+
+// jobTitle returns the contact's jobtitle property as written; ok is false when the
+// property is not set.
+func (c *contact) jobTitle() (t string, ok bool) {
+	t = profiles[c.persona].titles[c.title].v
+	switch c.titleStyle {
+	case titleNull:
+		return "", false
+	case titleEmpty:
+		return "", true
+	case titleMessy:
+		return messyTitle(t, int(c.id)), true
+	}
+	return t, t != ""
 }
 
 // sourceData returns hs_analytics_source_data_1 and _2 for the contact's original
@@ -174,7 +229,11 @@ func (g *generator) appendDeal(b []byte, d *deal) []byte {
 	c := &g.contacts[d.contact]
 	id := itoa(d.id)
 	ht := func(t int64) string { return hubspotTime(t, d.epoch) }
-	stage, name := "", companyName(int(c.company))+" - New Business"
+	org := c.companyName()
+	if org == "" {
+		org = firstNames[c.firstName] + " " + lastNames[c.lastName]
+	}
+	stage, name := "", org+" - New Business"
 	modified := d.closed + hour
 	switch d.state {
 	case dealWon:
@@ -186,7 +245,7 @@ func (g *generator) appendDeal(b []byte, d *deal) []byte {
 		modified = g.end - minute
 	}
 	if d.sub == 1 {
-		name = companyName(int(c.company)) + " - Pilot"
+		name = org + " - Pilot"
 	}
 	modified = min(modified, g.end-second)
 

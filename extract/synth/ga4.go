@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,7 @@ const (
 	evLead
 	evLogin
 	evEngagement
+	evDownload
 )
 
 var eventNames = [...]string{
@@ -39,6 +41,7 @@ var eventNames = [...]string{
 	evLead:         "generate_lead",
 	evLogin:        "login",
 	evEngagement:   "user_engagement",
+	evDownload:     "file_download",
 }
 
 // hit flags.
@@ -61,23 +64,24 @@ type hit struct {
 	page  uint8
 	prev  uint8 // the page before (page_referrer)
 	flags uint8
+	file  uint8 // evDownload: index in downloads
 }
 
 // Page-view counts of a plain session (1..6), landing page included.
 var pagesCum = cumulative([]float64{30, 25, 20, 12, 8, 5})
 
-// dwell returns the time spent on page p (µs): blog posts are read longer.
+// dwell returns the time spent on page p (µs): docs and blog posts are read longer.
 func dwell(r *rand.Rand, p uint8) int64 {
-	if p >= pBlog {
+	if p >= pDocs {
 		return int64(logUniform(r, 30, 420) * float64(second))
 	}
 	return int64(logUniform(r, 8, 180) * float64(second))
 }
 
-// nextPage picks the page browsed to from cur.
-func nextPage(r *rand.Rand, cur uint8) uint8 {
+// nextPage picks the page browsed to from cur, by the browse weights cum.
+func nextPage(r *rand.Rand, cur uint8, cum []float64) uint8 {
 	for {
-		if p := uint8(pick(r, browseCum)); p != cur {
+		if p := uint8(pick(r, cum)); p != cur {
 			return p
 		}
 	}
@@ -90,6 +94,7 @@ func nextPage(r *rand.Rand, cur uint8) uint8 {
 func (g *generator) timeline(s *session, h []hit) []hit {
 	g.tlSrc.Seed(g.cfg.Seed^saltTimeline, s.key())
 	r := g.tlRng
+	browse := browseCum[g.people[s.person].persona]
 	var uid uint8
 	if s.uid {
 		uid = fUserID
@@ -125,7 +130,17 @@ func (g *generator) timeline(s *session, h []hit) []hit {
 		n = 1
 	}
 	for k := 1; k < n; k++ {
-		move(nextPage(r, cur))
+		move(nextPage(r, cur, browse))
+	}
+	if s.dl != 0 {
+		// The file is downloaded from a page that links to it, while reading it.
+		f := &downloads[s.dl-1]
+		if !slices.Contains(f.pages, cur) {
+			move(f.pages[r.IntN(len(f.pages))])
+		}
+		at := t + int64(uniform(r, 0.3, 0.9)*float64(dwell(r, cur)))
+		h = append(h, hit{t: at, eng: int32((at - t) / 1000), kind: evDownload, page: cur, prev: prev, flags: landing | uid | fEngaged, file: s.dl - 1})
+		t = at
 	}
 	switch s.kind {
 	case sDemo, sSignup:
@@ -152,7 +167,7 @@ func (g *generator) timeline(s *session, h []hit) []hit {
 		uid = fUserID
 		h = append(h, hit{t: t, eng: int32(d / 1000), kind: evLogin, page: cur, prev: prev, flags: uid | fEngaged})
 		for k := r.IntN(3); k > 0; k-- {
-			move(nextPage(r, cur))
+			move(nextPage(r, cur, browse))
 		}
 	}
 	d := int64(logUniform(r, 5, 120) * float64(second))
@@ -195,6 +210,11 @@ func (g *generator) writeGA4(dir string) error {
 			return err
 		}
 		g.stats.Events += len(cur)
+		for k := range cur {
+			if cur[k].kind == evDownload {
+				g.stats.Downloads++
+			}
+		}
 		cur, next = next, cur[:0]
 	}
 	if len(cur) > 0 {
@@ -298,6 +318,17 @@ func (g *generator) appendEvent(b []byte, ev *event, date string) []byte {
 	case evLogin:
 		b = append(b, ',')
 		b = strParam(b, "method", "email")
+	case evDownload:
+		// Enhanced measurement's parameters; link_url on every download.
+		f := &downloads[ev.file]
+		b = append(b, ',')
+		b = strParam(b, "file_extension", f.path[strings.LastIndexByte(f.path, '.')+1:])
+		b = append(b, ',')
+		b = strParam(b, "file_name", f.path)
+		b = append(b, ',')
+		b = strParam(b, "link_text", f.text)
+		b = append(b, ',')
+		b = strParam(b, "link_url", host+f.path)
 	}
 	b = append(b, ']')
 	if ev.flags&fUserID != 0 {

@@ -17,19 +17,13 @@ const (
 	day    = 24 * hour
 )
 
-// Journey knobs. The funnel rates are the brief's; the rest are chosen so that a
-// 61-day period holds complete journeys for about half of the customers.
+// Journey knobs, chosen so that a 61-day period holds complete journeys for about half
+// of the customers. The rates of forms and funnel steps are the personas' (profiles).
 const (
-	rateTwoDevices  = 0.30 // people browsing on a second device
-	rateConvert     = 0.62 // people who plan to submit a form (some run out of period)
-	rateSignup      = 0.45 // forms that are a trial sign-up (the rest book a demo)
-	rateLinked      = 0.46 // two-device converters who log in on both devices
-	rateMQL         = 0.60 // lead -> MQL
-	rateSQL         = 0.60 // MQL -> SQL
-	rateOpportunity = 0.70 // SQL -> opportunity (a deal is created)
-	rateWon         = 0.50 // opportunity -> customer; else the deal is lost
-	maxSessions     = 8    // sessions per person
-	minSessionGap   = 2 * hour
+	rateTwoDevices = 0.30 // people browsing on a second device
+	rateLinked     = 0.46 // two-device converters who log in on both devices
+	maxSessions    = 8    // sessions per person
+	minSessionGap  = 2 * hour
 )
 
 // Session kinds.
@@ -66,6 +60,7 @@ type person struct {
 	prof         [2]uint8  // device profile
 	geo          uint8
 	ndev         uint8
+	persona      persona
 	user         bool // has an account: user_id "u_<index>" once logged in
 }
 
@@ -80,6 +75,7 @@ type session struct {
 	traffic uint8
 	landing uint8
 	kind    uint8 // sPlain, sDemo, sSignup, sLogin
+	dl      uint8 // a file downloaded in the session: index in downloads + 1, 0 for none
 	uid     bool  // logged in from the start
 }
 
@@ -96,14 +92,29 @@ type contact struct {
 	srcAt      int64          // its time
 	modified   int64          // lastmodifieddate
 	id         int64          // HubSpot id
-	company    int32          // company index: email domain and deal names
+	company    int32          // company index: email domain and deal names; -1 for none
 	firstName  uint8          //
 	lastName   uint8          //
+	persona    persona        //
+	title      uint8          // index in the persona's titles
+	titleStyle uint8          // how jobtitle is written: titleAsIs, titleMessy, titleEmpty, titleNull
+	size       uint8          // numemployees: index in employeeRanges + 1, 0 for none
+	industry   uint8          // index in industries + 1, 0 for none
+	country    uint8          // index in countries + 1, 0 for none
+	personal   bool           // e-mail at a free mail provider, not the company's domain
 	epoch      bool           // dates written as epoch milliseconds
 	messy      bool           // e-mail written in mixed case with blanks around
 	colleague  bool           // associated with a colleague's deal
 	email      string         // canonical (lower-case) e-mail
 }
+
+// How a contact's jobtitle is written.
+const (
+	titleAsIs  = iota
+	titleMessy // typed by hand: odd casing, blanks around
+	titleEmpty // the property holds ""
+	titleNull  // the property is not set
+)
 
 // dealPlan is the outcome of an opportunity.
 type dealPlan struct {
@@ -173,6 +184,9 @@ func newGenerator(cfg Config) (*generator, error) {
 	g.tlSrc = rand.NewPCG(0, 0)
 	g.tlRng = rand.New(g.tlSrc)
 	g.stats.People = cfg.People
+	for ps := range g.stats.Personas {
+		g.stats.Personas[ps].Persona = profiles[ps].name
+	}
 	return g, nil
 }
 
@@ -238,11 +252,37 @@ func (g *generator) firstVisit(r *rand.Rand, share float64) int64 {
 	}
 }
 
-// newSession plans a session of person i at t in role ro.
+// newSession plans a session of person i at t in role ro. A persona with pages of its
+// own (docs, careers) often lands on them from an unpaid, non-e-mail source.
 func (g *generator) newSession(r *rand.Rand, i uint32, idx int, t int64, ro role) session {
-	tr := pick(r, trafficCum[ro][:])
-	land := traffics[tr].landing[r.IntN(len(traffics[tr].landing))]
+	ps := g.people[i].persona
+	tr := pick(r, trafficCum[ps][ro])
+	tf := &traffics[tr]
+	land := tf.landing[r.IntN(len(tf.landing))]
+	if pr := &profiles[ps]; tf.spend < 0 && tf.ch != chEmail && r.Float64() < pr.land {
+		land = pr.landing[r.IntN(len(pr.landing))]
+	}
 	return session{start: t, person: i, idx: uint8(idx), traffic: uint8(tr), landing: land}
+}
+
+// planDownloads draws the files the person downloads, by their persona's rates, and
+// gives each to one of the sessions ss, one file a session at most.
+func (g *generator) planDownloads(r *rand.Rand, ps persona, ss []session) {
+	if len(ss) == 0 {
+		return
+	}
+	for d := range nDownloads {
+		if r.Float64() >= profiles[ps].download[d] {
+			continue
+		}
+		k := r.IntN(len(ss))
+		for n := 0; n < len(ss) && ss[k].dl != 0; n++ {
+			k = (k + 1) % len(ss)
+		}
+		if ss[k].dl == 0 {
+			ss[k].dl = uint8(d) + 1
+		}
+	}
 }
 
 // randCookie draws the random part of a GA4 client id ("1234567890.1767600000").
@@ -252,6 +292,8 @@ func randCookie(r *rand.Rand) uint32 { return 100_000_000 + r.Uint32N(2_047_483_
 func (g *generator) planPerson(i uint32) {
 	r := g.reseed(saltPerson, uint64(i))
 	p := &g.people[i]
+	p.persona = persona(pick(r, personaCum))
+	g.stats.Personas[p.persona].People++
 	p.geo = uint8(pick(r, countryCum))
 	two := r.Float64() < rateTwoDevices
 	if two {
@@ -262,7 +304,7 @@ func (g *generator) planPerson(i uint32) {
 	p.cookie = [2]uint32{randCookie(r), randCookie(r)}
 	ss := g.buf[:0]
 	var c *contact
-	if r.Float64() < rateConvert {
+	if r.Float64() < profiles[p.persona].convert {
 		ss, c = g.planConverter(r, i, two, ss)
 	} else {
 		ss = g.planVisitor(r, i, two, ss)
@@ -331,6 +373,7 @@ func (g *generator) planVisitor(r *rand.Rand, i uint32, two bool, ss []session) 
 		ss = append(ss, s)
 		t = later(r, t, 0.3, 10)
 	}
+	g.planDownloads(r, g.people[i].persona, ss)
 	return ss
 }
 
@@ -369,19 +412,22 @@ func (g *generator) planConverter(r *rand.Rand, i uint32, two bool, ss []session
 			ss[k].dev = uint8(r.IntN(2))
 		}
 	}
+	// Downloads come before or with the form: the whitepaper is a lead magnet.
+	ps := g.people[i].persona
+	g.planDownloads(r, ps, ss)
 	if !submitted {
 		return ss, nil
 	}
 	sub := &ss[last]
 	linked := two && r.Float64() < rateLinked
 	sub.kind = sDemo
-	if linked || r.Float64() < rateSignup {
+	if linked || r.Float64() < profiles[ps].signup {
 		sub.kind = sSignup
 	}
 	// The form's time comes from the session's own event stream, so that the contact's
 	// createdate is the generate_lead event's time (to the millisecond).
 	submitAt := g.leadTime(sub)
-	c := &contact{person: i, dev: sub.dev}
+	c := &contact{person: i, dev: sub.dev, persona: ps}
 	end := g.funnel(r, c, submitAt)
 	if sub.kind == sSignup {
 		g.people[i].user = true
@@ -482,6 +528,7 @@ func (g *generator) leadTime(s *session) int64 {
 // step happens with its rate, days to weeks after the previous one, and only within
 // the period. It returns the time of the last thing that happened.
 func (g *generator) funnel(r *rand.Rand, c *contact, lead int64) int64 {
+	pr := &profiles[c.persona]
 	c.stage[stLead] = lead
 	last := lead
 	step := func(st int, p, minDays, maxDays float64) bool {
@@ -496,14 +543,14 @@ func (g *generator) funnel(r *rand.Rand, c *contact, lead int64) int64 {
 		c.stage[st], last = t, t
 		return true
 	}
-	step(stMQL, rateMQL, 0.2, 6)
-	step(stSQL, rateSQL, 1, 10)
-	if !step(stOpportunity, rateOpportunity, 1, 10) {
+	step(stMQL, pr.funnel[0], 0.2, 6)
+	step(stSQL, pr.funnel[1], 1, 10)
+	if !step(stOpportunity, pr.funnel[2], 1, 10) {
 		return last
 	}
 	opp := c.stage[stOpportunity]
-	c.deal = dealPlan{created: opp, amount: dealAmount(r)}
-	won := r.Float64() < rateWon
+	c.deal = dealPlan{created: opp, amount: dealAmount(r, pr.amount)}
+	won := r.Float64() < pr.funnel[3]
 	closed := opp + days(uniform(r, 5, 25))
 	closed -= closed % 1000
 	c.deal.closed = closed
@@ -525,12 +572,12 @@ func (g *generator) funnel(r *rand.Rand, c *contact, lead int64) int64 {
 	return closed
 }
 
-// dealAmount draws a deal's amount in USD: 2,000 to 60,000, mostly round.
-func dealAmount(r *rand.Rand) float64 {
-	a := logUniform(r, 2000, 60000)
+// dealAmount draws a deal's amount in USD within span (log-uniform), mostly round.
+func dealAmount(r *rand.Rand, span [2]float64) float64 {
+	a := logUniform(r, span[0], span[1])
 	switch x := r.Float64(); {
 	case x < 0.7:
-		a = math.Max(2000, math.Round(a/500)*500)
+		a = math.Max(span[0], math.Round(a/500)*500)
 	case x < 0.9:
 		a = math.Round(a/10) * 10
 	default:
@@ -556,6 +603,7 @@ func (g *generator) planCRM() {
 		c.lastName = uint8(r.IntN(len(lastNames)))
 		c.epoch = k%5 == 2 // HubSpot returns both ISO and epoch-ms strings
 		c.messy = k%7 == 3 // typed by hand, pasted with blanks
+		g.firmographics(r, c, k)
 		g.countStages(c)
 	}
 
@@ -597,6 +645,7 @@ func (g *generator) planCRM() {
 		case dealWon:
 			g.stats.DealsWon++
 			g.stats.Revenue += d.amount
+			g.stats.Personas[g.contacts[d.contact].persona].Revenue += d.amount
 			// Now and then a colleague from the same company is on the deal too.
 			if wonIdx%40 == 0 {
 				d.colleague = g.findColleague(d)
@@ -615,13 +664,23 @@ func (g *generator) planCRM() {
 	g.stats.Deals = len(g.deals)
 	g.stats.Contacts = len(g.contacts)
 	g.stats.Revenue = math.Round(g.stats.Revenue*100) / 100
+	for ps := range g.stats.Personas {
+		g.stats.Personas[ps].Revenue = math.Round(g.stats.Personas[ps].Revenue*100) / 100
+	}
 
 	// E-mails last: a colleague shares the company's domain.
 	seen := make(map[string]bool, len(g.contacts))
 	for k := range g.contacts {
 		c := &g.contacts[k]
 		local := lower(firstNames[c.firstName]) + "." + lower(lastNames[c.lastName])
-		domain := companyDomain(int(c.company))
+		var domain string
+		if c.personal || c.company < 0 {
+			// Free-mail users pick a handle of their own.
+			local = lower(firstNames[c.firstName]) + lower(lastNames[c.lastName]) + itoa(int64(10+r.IntN(90)))
+			domain = freeMail[pick(r, freeMailCum)]
+		} else {
+			domain = companyDomain(int(c.company))
+		}
 		e := local + "@" + domain
 		for n := 2; seen[e]; n++ {
 			e = local + itoa(int64(n)) + "@" + domain
@@ -642,9 +701,10 @@ func (g *generator) findColleague(d *deal) int32 {
 				continue
 			}
 			c := &g.contacts[j]
-			if c.stage[stMQL] == 0 && !c.colleague && c.stage[stLead] < d.closed {
+			if c.stage[stMQL] == 0 && !c.colleague && c.stage[stLead] < d.closed && c.company >= 0 {
+				owner := &g.contacts[k]
 				c.colleague = true
-				c.company = g.contacts[k].company
+				c.company, c.size, c.industry, c.personal = owner.company, owner.size, owner.industry, false
 				return int32(j)
 			}
 		}
@@ -658,6 +718,41 @@ func (g *generator) countStages(c *contact) {
 		if n != nil && c.stage[st] != 0 {
 			*n++
 		}
+	}
+	ps := &g.stats.Personas[c.persona]
+	ps.Contacts++
+	if c.stage[stMQL] != 0 {
+		ps.MQLs++
+	}
+	if c.stage[stCustomer] != 0 {
+		ps.Customers++
+	}
+}
+
+// firmographics draws the CRM fields of contact c, the k-th by creation: its persona's
+// job title, company size and industry, and the person's country. A few records are
+// messy as hand-typed CRM data is: an odd casing, an empty or missing job title, no
+// country.
+func (g *generator) firmographics(r *rand.Rand, c *contact, k int) {
+	pr := &profiles[c.persona]
+	c.title = uint8(pick(r, titleCum[c.persona]))
+	switch {
+	case pr.titles[c.title].v == "" || k%23 == 11:
+		c.titleStyle = titleNull
+	case k%29 == 7:
+		c.titleStyle = titleEmpty
+	case k%13 == 5:
+		c.titleStyle = titleMessy
+	}
+	if sizeCum[c.persona] == nil {
+		c.company = -1
+	} else {
+		c.size = uint8(pick(r, sizeCum[c.persona])) + 1
+		c.industry = uint8(pick(r, industryCum[c.persona])) + 1
+	}
+	c.personal = r.Float64() < pr.personal
+	if r.Float64() >= pr.noCountry {
+		c.country = g.people[c.person].geo + 1
 	}
 }
 

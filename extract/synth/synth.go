@@ -23,6 +23,19 @@
 // retargeting ads bring contacts back in between. Some people log in on both devices,
 // so their cookies share a user_id. Paid sessions are the clicks of the spend file.
 //
+// Every person has a hidden persona that shapes all of this, so that the data tells the
+// lead-quality story ("more leads are not always better"): a few enterprise IT buyers
+// (CIO, CTO, VP of IT at companies of 500 or more) find the site through brand search,
+// LinkedIn and review sites, download the security whitepaper, view /pricing and buy
+// the largest deals at the best rate; developers bring many trial sign-ups from organic
+// search, Stack Overflow and GitHub, read /docs and rarely buy; small business owners
+// come from Meta ads and e-mail, some download the pricing guide, and buy small deals
+// at a medium rate; students and job seekers come from TikTok, Instagram, YouTube and
+// Reddit, visit /careers and never buy; everyone else (marketers, consultants,
+// analysts) is average. The persona is never written: contacts carry what a CRM would
+// hold (jobtitle, company, industry, numemployees, country, some of them messy) and GA4
+// carries what people did (file_download events with link_url, the pages they read).
+//
 // The output is byte-for-byte the same for the same Config: every random choice comes
 // from PCG streams keyed by the seed and the person or session, nothing iterates over
 // a Go map, and gzip headers carry no time. Memory grows with the number of people and
@@ -68,8 +81,23 @@ type Stats struct {
 	DealsOpen     int     // deals still open at the end of the period
 	DealContacts  int     // deal-contact associations
 	Revenue       float64 // sum of the won deals' amounts, USD
+	Downloads     int     // GA4 file_download events
 	SpendRows     int     // rows of spend.csv
 	Spend         float64 // sum of spend.csv's cost, USD
+	// Personas breaks people, contacts and revenue down by the hidden persona that
+	// shaped them: enterprise IT buyers, developers, small business owners, students
+	// and job seekers, everyone else (PersonaStats.Persona names it).
+	Personas [nPersonas]PersonaStats
+}
+
+// PersonaStats counts what one persona produced.
+type PersonaStats struct {
+	Persona   string  // "Enterprise IT buyer", "Developer", "Small business owner", "Student or job seeker", "Other"
+	People    int     // simulated people
+	Contacts  int     // of them, HubSpot contacts (leads)
+	MQLs      int     // contacts that reached MQL
+	Customers int     // contacts that became customers
+	Revenue   float64 // their won deals, USD
 }
 
 // Generate writes the data set for cfg under dir (dir/ga4, dir/hubspot, dir/spend,

@@ -81,7 +81,7 @@ func touchRow(spec, loc string, at time.Time, name, cookie, channel string, conv
 		"session_key": nil, "page_location": nil, "page_title": nil, "page_referrer": nil,
 		"utm_source": nil, "utm_medium": nil, "utm_campaign": nil, "utm_term": nil,
 		"utm_content": nil, "gclid": nil, "channel": channel, "is_conversion": conv,
-		"conversion_value": value, "currency": nil, "crm_record": nil,
+		"conversion_value": value, "currency": nil, "crm_record": nil, "link_url": nil,
 	}
 }
 

@@ -174,6 +174,16 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 		}
 		defs = append(defs, def)
 	}
+	if len(have) > 0 && t.Mode == load.ReplaceAll && strings.Join(have, ", ") != strings.Join(want, ", ") {
+		// A table replaced whole by every run holds nothing to keep: an older version's
+		// is recreated with this version's columns.
+		if _, err := l.conn.ExecContext(ctx, "DROP TABLE "+quote(t.Name)); err != nil {
+			return fmt.Errorf("duckdb: recreate %s with this version's columns: %w", t.Name, err)
+		}
+		l.cfg.Logger.Info("table recreated with this version's columns (it is replaced whole by every run)", "table", t.Name,
+			"had", strings.Join(have, ", "))
+		have = nil
+	}
 	if len(have) == 0 {
 		ddl := fmt.Sprintf("CREATE TABLE %s (\n  %s\n)", quote(t.Name), strings.Join(defs, ",\n  "))
 		if _, err := l.conn.ExecContext(ctx, ddl); err != nil {

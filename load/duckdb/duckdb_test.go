@@ -100,7 +100,7 @@ func TestLoadReplaceRangeAndViews(t *testing.T) {
 		load.FctSpend: tableOf(t, mem, load.FctSpend, spendRow(day(1), "a", 10), spendRow(day(2), "a", 20), spendRow(day(3), "a", 30)),
 		load.FctConversion: tableOf(t, mem, load.FctConversion,
 			convRow("c1", day(1).Add(5*time.Hour)), convRow("c2", day(2).Add(23*time.Hour+59*time.Minute)), convRow("c3", day(3))),
-		load.DimPerson: tableOf(t, mem, load.DimPerson, []any{"p1", day(1), day(3), 1, 1, 0, nil, nil, "lead", false}),
+		load.DimPerson: tableOf(t, mem, load.DimPerson, []any{"p1", day(1), day(3), 1, 1, 0, nil, nil, "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified"}),
 		load.RunLog:    tableOf(t, mem, load.RunLog, []any{"r1", day(4), day(4), day(1), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev"}),
 		load.FctAttribution: tableOf(t, mem, load.FctAttribution,
 			[]any{"c9", "t1", "linear", 1.0, 500.0, "Paid Search", "a", nil, "customer", day(2), day(1), "p1"}),
@@ -256,4 +256,41 @@ func TestTimestampsStayUTC(t *testing.T) {
 	var s string
 	require.NoError(t, db.QueryRow(`SELECT strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%f') FROM fct_conversion`).Scan(&s))
 	require.Equal(t, "2026-01-05T23:30:00.123456", s, Ingest)
+}
+
+// TestOlderReplaceAllTableIsRecreated: a table every run replaces whole (dim_person)
+// written by an older version with fewer columns is recreated with this version's;
+// a date-keyed table with other columns is still refused, its history kept.
+func TestOlderReplaceAllTableIsRecreated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.duckdb")
+	ctx := context.Background()
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE dim_person (person_id VARCHAR NOT NULL, is_customer BOOLEAN NOT NULL);
+		INSERT INTO dim_person VALUES ('p_old', true);
+		CREATE VIEW v_old AS SELECT count(*) AS n FROM dim_person`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	l, err := Open(ctx, Config{Path: path, Range: load.Range{From: day(1), To: day(1)}})
+	require.NoError(t, err)
+	require.NoError(t, l.Commit(ctx))
+	require.NoError(t, l.Close())
+	ro, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	var cols, rows int
+	require.NoError(t, ro.QueryRow(`SELECT count(*) FROM information_schema.columns WHERE table_name = 'dim_person'`).Scan(&cols))
+	require.NoError(t, ro.QueryRow(`SELECT count(*) FROM dim_person`).Scan(&rows))
+	require.NoError(t, ro.Close())
+	spec, _ := load.Lookup(load.DimPerson)
+	require.Equal(t, spec.Schema.NumFields(), cols)
+	require.Zero(t, rows)
+
+	db, err = sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`DROP TABLE fct_spend; CREATE TABLE fct_spend (date DATE NOT NULL, cost VARCHAR)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	_, err = Open(ctx, Config{Path: path, Range: load.Range{From: day(1), To: day(1)}})
+	require.ErrorContains(t, err, "table fct_spend in "+path+" has columns")
 }

@@ -161,7 +161,7 @@ func generic(column, key string, at time.Time, i int) any {
 		return at
 	case "revenue", "removal_effect", "removal_effect_share", "conversions", "value":
 		return float64(i + 1)
-	case "identifier_count", "anonymous_id_count", "email_count", "markov_order", "rejected_count":
+	case "identifier_count", "anonymous_id_count", "email_count", "markov_order", "rejected_count", "company_size":
 		return int64(i + 1)
 	case "is_customer":
 		return i == 0

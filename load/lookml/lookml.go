@@ -170,10 +170,18 @@ func view(r Relation) string {
 	fmt.Fprintf(&b, "\n  measure: count {\n    type: count\n  }\n")
 	var measures []string
 	for _, c := range r.Columns {
-		if m, ok := sums[c.Name]; ok && c.Type == "number" {
-			measures = append(measures, m)
-			fmt.Fprintf(&b, "\n  measure: total_%s {\n    type: sum\n    sql: ${TABLE}.%s ;;\n    value_format_name: decimal_2\n  }\n", m, c.Name)
+		m, ok := sums[c.Name]
+		if !ok || c.Type != "number" {
+			continue
 		}
+		measures = append(measures, m)
+		if c.Name == "spend" && hasColumn(r, "persona") {
+			// Spend repeats on every persona's row of its key: summed once per key.
+			fmt.Fprintf(&b, "\n  measure: total_%s {\n    description: \"Spend is not split by persona: each key's spend counts once\"\n    type: sum_distinct\n    sql_distinct_key: %s ;;\n    sql: ${TABLE}.%s ;;\n    value_format_name: decimal_2\n  }\n",
+				m, distinctKey(r, "persona"), c.Name)
+			continue
+		}
+		fmt.Fprintf(&b, "\n  measure: total_%s {\n    type: sum\n    sql: ${TABLE}.%s ;;\n    value_format_name: decimal_2\n  }\n", m, c.Name)
 	}
 	if slices.Contains(measures, "revenue") && slices.Contains(measures, "spend") {
 		fmt.Fprintf(&b, "\n  measure: roas {\n    description: \"Revenue per unit of spend\"\n    type: number\n    sql: ${total_revenue} / NULLIF(${total_spend}, 0) ;;\n    value_format_name: decimal_2\n  }\n")
@@ -235,7 +243,11 @@ explore: fct_touchpoint {
 		}
 		var filters []string
 		for _, c := range r.Columns {
-			if v, ok := viewFilters[c.Name]; ok {
+			v, ok := viewFilters[c.Name]
+			if o, over := viewFilterOverrides[r.Name+"."+c.Name]; over {
+				v, ok = o, true
+			}
+			if ok {
 				filters = append(filters, fmt.Sprintf("%s.%s: %q", r.Name, c.Name, v))
 			}
 		}
@@ -248,10 +260,41 @@ explore: fct_touchpoint {
 	return b.String()
 }
 
+func hasColumn(r Relation, name string) bool {
+	for _, c := range r.Columns {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// distinctKey is the SQL of a key of a view's row without its column except: its
+// dimension columns (strings and dates) but that one, joined.
+func distinctKey(r Relation, except string) string {
+	var parts []string
+	for _, c := range r.Columns {
+		if c.Name == except || c.Type == "number" || c.Type == "yesno" {
+			continue
+		}
+		col := "${TABLE}." + c.Name
+		if c.Type != "string" {
+			col = "CAST(" + col + " AS {% if _dialect._name == 'bigquery_standard_sql' %}STRING{% else %}TEXT{% endif %})"
+		}
+		parts = append(parts, "COALESCE("+col+", '')")
+	}
+	return "CONCAT(" + strings.Join(parts, ", '|', ") + ")"
+}
+
 // viewFilters are the columns of the SQL views whose rows must not be summed across
 // values (credits of several models, spend repeated on every conversion type, every
 // credit under both date bases, the funnel's breakdowns), with the value an explore
 // starts filtered to; users change the value, never drop the filter.
 var viewFilters = map[string]string{
 	"model": "linear", "date_basis": "conversion_date", "conversion_type": "customer", "breakdown": "all",
+}
+
+// viewFilterOverrides start a view's filter at another value than viewFilters' (VIEW.COLUMN).
+var viewFilterOverrides = map[string]string{
+	"v_lead_quality.breakdown": "channel", // channel, campaign or keyword: no "all"
 }

@@ -313,9 +313,9 @@ func TestReadBackExact(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Date(2026, 1, 1, 23, 59, 59, 999999000, time.UTC)
 	person := rows(
-		[]any{"p1", at, day(2).Add(123456 * time.Microsecond), 3, 1, 2, "c9", "hubspot", "customer", true},
-		[]any{"p2", nil, nil, 1, 0, 0, nil, nil, nil, false},
-		[]any{"p\u00e9 \"3\"", day(1), day(1), 9, 9, 9, "", "salesforce", "lead", false},
+		[]any{"p1", at, day(2).Add(123456 * time.Microsecond), 3, 1, 2, "c9", "hubspot", "customer", true, "VP of IT", "Ünïcode AG", "Retail", 1000, "Germany", "LinkedIn", "Enterprise IT buyer"},
+		[]any{"p2", nil, nil, 1, 0, 0, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified"},
+		[]any{"p\u00e9 \"3\"", day(1), day(1), 9, 9, 9, "", "salesforce", "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified"},
 	)
 	chunk1 := rows(spendRow(day(1), "a", 1.5), spendRow(day(2), "b", 2.25), spendRow(day(1), "c", -0.125))
 	chunk2 := rows(spendRow(day(2), "d", 1e300), spendRow(day(2), "e", 0), spendRow(day(1), "f", 3))
@@ -435,7 +435,7 @@ func TestCrashSafety(t *testing.T) {
 	old := map[string]arrow.Table{
 		load.FctSpend:      tableOf(t, mem, load.FctSpend, rows(spendRow(day(1), "a", 10), spendRow(day(2), "a", 20))),
 		load.FctTouchpoint: tableOf(t, mem, load.FctTouchpoint, rows(touchRow("t1", "cookie", day(1)))),
-		load.DimPerson:     tableOf(t, mem, load.DimPerson, rows([]any{"p1", nil, nil, 1, 1, 0, nil, nil, nil, false})),
+		load.DimPerson:     tableOf(t, mem, load.DimPerson, rows([]any{"p1", nil, nil, 1, 1, 0, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified"})),
 	}
 	defer release(old)
 	run(t, dir, days(1, 2), mem, old)

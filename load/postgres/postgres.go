@@ -276,6 +276,15 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("postgres: %s: %w", name, err)
 	}
+	if diff := columnsDiff(have, want); diff != "" && t.Mode == load.ReplaceAll {
+		// A table replaced whole by every run holds nothing to keep: an older version's
+		// is recreated with this version's columns (its views are recreated by ApplyViews).
+		if _, err := l.tx.Exec(ctx, "DROP TABLE "+l.ident(t.Name)+" CASCADE"); err != nil {
+			return fmt.Errorf("postgres: recreate %s with this version's columns: %w", name, err)
+		}
+		l.cfg.Logger.Info("table recreated with this version's columns (it is replaced whole by every run)", "table", name, "difference", diff)
+		return l.create(ctx, t, want)
+	}
 	if diff := columnsDiff(have, want); diff != "" {
 		return fmt.Errorf("postgres: table %s has columns (%s), this version writes (%s): %s. "+
 			"Drop the table (DROP TABLE %s CASCADE: views are recreated by the next run) or migrate it with ALTER TABLE, then re-run the date ranges you need",

@@ -207,7 +207,7 @@ func spendRow(d time.Time, campaign string, cost float64) []any {
 }
 
 func personRow(id string) []any {
-	return []any{id, day(1), day(2), 1, 1, 0, nil, nil, "lead", false}
+	return []any{id, day(1), day(2), 1, 1, 0, nil, nil, "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified"}
 }
 
 func attributionRow(conv string, at time.Time, person string) []any {
@@ -560,8 +560,8 @@ func TestTypesRoundTrip(t *testing.T) {
 	text := `é ü 東京 'single' "double" \back\slash` + "\ttab\nnewline"
 	tables := map[string]arrow.Table{
 		load.DimPerson: tableOf(t, mem, load.DimPerson,
-			[]any{"p1", ts1, ts2, int64(math.MaxInt64), int64(math.MinInt64), 0, text, "", "lead", true},
-			[]any{"p2", nil, ts3, 1, 1, 1, nil, nil, nil, false}),
+			[]any{"p1", ts1, ts2, int64(math.MaxInt64), int64(math.MinInt64), 0, text, "", "lead", true, "CIO", "Acme", "Retail", int64(5000), "Germany", "PAID_SEARCH", "Enterprise IT buyer"},
+			[]any{"p2", nil, ts3, 1, 1, 1, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified"}),
 		load.FctSpend: tableOf(t, mem, load.FctSpend,
 			[]any{day(1), "c", "s", "m", nil, nil, 0.1, nil, 0, "USD"},
 			[]any{time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), "c", "s", "m", "x", "", math.Inf(1), -1, nil, "USD"},
@@ -750,4 +750,24 @@ func orNull[T any](v *T) string {
 func TestOpenRefusesABackwardRange(t *testing.T) {
 	_, err := Open(context.Background(), Config{DSN: "postgres://127.0.0.1:1/x", Range: days(3, 1)})
 	require.ErrorContains(t, err, "range 2026-01-03..2026-01-01 ends before it starts")
+}
+
+// TestOlderReplaceAllTableIsRecreated: dim_person (replaced whole by every run) written
+// by an older version, with a view on it, is recreated with this version's columns.
+func TestOlderReplaceAllTableIsRecreated(t *testing.T) {
+	schema := freshSchema(t)
+	ctx := context.Background()
+	admin := connect(t)
+	_, err := admin.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s;
+		CREATE TABLE %[1]s.dim_person (person_id text NOT NULL, is_customer boolean NOT NULL);
+		INSERT INTO %[1]s.dim_person VALUES ('p_old', true);
+		CREATE VIEW %[1]s.v_old AS SELECT count(*) AS n FROM %[1]s.dim_person`, pgx.Identifier{schema}.Sanitize()))
+	require.NoError(t, err)
+	l := open(t, schema, days(1, 1))
+	require.NoError(t, l.ApplyViews(ctx))
+	require.NoError(t, l.Commit(ctx))
+	spec, _ := load.Lookup(load.DimPerson)
+	assert.Equal(t, spec.Schema.NumFields(), queryInt(t, admin,
+		"SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'dim_person'", schema))
+	assert.Equal(t, 0, queryInt(t, admin, "SELECT count(*) FROM "+pgx.Identifier{schema, "dim_person"}.Sanitize()))
 }

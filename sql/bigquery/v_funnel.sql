@@ -4,10 +4,12 @@
 --   'first_touch_channel'  segment = channel of the person's first touch ever
 --                          (fct_touchpoint; '(none)' for people without a touch);
 --   'cohort_month'         segment = 'YYYY-MM' (UTC) of the person's first touch, or of
---                          their first conversion of any type when they have no touch.
+--                          their first conversion of any type when they have no touch;
+--   'persona'              segment = the person's persona, dim_person.persona
+--                          ('Unclassified' for people without a dim_person row).
 -- Answers: how many people reach each stage, the stage-to-stage and visit-to-stage
 -- conversion rates, and how many days people take from one stage to the next, overall,
--- by first-touch channel and by cohort.
+-- by first-touch channel, by cohort and by persona.
 -- A person reaches visit with a touch and the other stages with a conversion of that type
 -- (fct_conversion); the stage's time is their first touch / first conversion of the type.
 --   stage_order                1 (visit) .. 6 (customer): sort the bars by it
@@ -62,7 +64,8 @@ reached AS (
 person AS (
     SELECT p.person_id,
            COALESCE(t.channel, '(none)') AS first_touch_channel,
-           FORMAT_TIMESTAMP('%Y-%m', COALESCE(t.occurred_at, c.first_at), 'UTC') AS cohort_month
+           FORMAT_TIMESTAMP('%Y-%m', COALESCE(t.occurred_at, c.first_at), 'UTC') AS cohort_month,
+           COALESCE(dp.persona, 'Unclassified') AS persona
     FROM (SELECT DISTINCT person_id FROM reached) AS p
     LEFT JOIN first_touch AS t ON t.person_id = p.person_id
     LEFT JOIN (
@@ -70,6 +73,7 @@ person AS (
         FROM ${dataset}.fct_conversion
         GROUP BY person_id
     ) AS c ON c.person_id = p.person_id
+    LEFT JOIN ${dataset}.dim_person AS dp ON dp.person_id = p.person_id
 ),
 segmented AS (
     SELECT person_id, 'all' AS breakdown, 'all' AS segment FROM person
@@ -77,6 +81,8 @@ segmented AS (
     SELECT person_id, 'first_touch_channel', first_touch_channel FROM person
     UNION ALL
     SELECT person_id, 'cohort_month', cohort_month FROM person
+    UNION ALL
+    SELECT person_id, 'persona', persona FROM person
 ),
 step AS (
     SELECT r.person_id, r.stage_order,

@@ -1,7 +1,7 @@
 package channel
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"closedloop/extract"
+	"closedloop/transform/rulefile"
 )
 
 // Grouper assigns channels with a user's rules (CLOSEDLOOP_CHANNEL_RULES) and Google's.
@@ -97,70 +98,61 @@ func LoadRules(path string) (*Grouper, error) {
 // ParseRules reads rules (see Grouper) from r; name is the file name used in errors.
 func ParseRules(r io.Reader, name string) (*Grouper, error) {
 	g := &Grouper{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	fail := func(line int, format string, args ...any) error {
 		return fmt.Errorf("%w: %s:%d: %s", extract.ErrConfig, name, line, fmt.Sprintf(format, args...))
 	}
 	sawMode := false
 	var cur *rule
 	var curKeys map[field]bool
-	n := 0
-	for sc.Scan() {
-		n++
-		text := strings.TrimSpace(sc.Text())
-		if n == 1 {
-			text = strings.TrimPrefix(text, "\ufeff")
-		}
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		key, value, ok := strings.Cut(text, ":")
-		if !ok {
-			return nil, fail(n, "%q is not \"key: value\" (keys: mode, channel, %s)", text, fieldList)
-		}
-		key, value = strings.ToLower(strings.TrimSpace(key)), strings.TrimSpace(value)
+	err := rulefile.Scan(r, name, func(l rulefile.Line) error {
+		n, key, value := l.N, l.Key, l.Value
 		switch key {
+		case "":
+			return fail(n, "%q is not \"key: value\" (keys: mode, channel, %s)", value, fieldList)
 		case "mode":
 			if sawMode || len(g.rules) > 0 {
-				return nil, fail(n, "mode must come once, before the first rule")
+				return fail(n, "mode must come once, before the first rule")
 			}
 			switch strings.ToLower(value) {
 			case "extend":
 			case "replace":
 				g.replace = true
 			default:
-				return nil, fail(n, "unknown mode %q: use extend (your rules first, then Google's) or replace (only yours)", value)
+				return fail(n, "unknown mode %q: use extend (your rules first, then Google's) or replace (only yours)", value)
 			}
 			sawMode = true
-			continue
+			return nil
 		case "channel":
 			if value == "" {
-				return nil, fail(n, "empty channel name: write the channel the rule assigns, e.g. \"channel: Paid Search - Brand\"")
+				return fail(n, "empty channel name: write the channel the rule assigns, e.g. \"channel: Paid Search - Brand\"")
 			}
 			g.rules = append(g.rules, rule{channel: value})
 			cur, curKeys = &g.rules[len(g.rules)-1], map[field]bool{}
-			continue
+			return nil
 		}
 		f, known := fieldNames[key]
 		if !known {
-			return nil, fail(n, "unknown key %q (keys: mode, channel, %s)", key, fieldList)
+			return fail(n, "unknown key %q (keys: mode, channel, %s)", key, fieldList)
 		}
 		if cur == nil {
-			return nil, fail(n, "condition %q outside a rule: start the rule with \"channel: NAME\"", key)
+			return fail(n, "condition %q outside a rule: start the rule with \"channel: NAME\"", key)
 		}
 		if curKeys[f] {
-			return nil, fail(n, "%s given twice in rule %q: list the values on one line (a, b) or write one expression", key, cur.channel)
+			return fail(n, "%s given twice in rule %q: list the values on one line (a, b) or write one expression", key, cur.channel)
 		}
 		curKeys[f] = true
 		c, err := parseCond(f, key, value)
 		if err != nil {
-			return nil, fail(n, "%v", err)
+			return fail(n, "%v", err)
 		}
 		cur.conds = append(cur.conds, c)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%w: channel rules %s: line %d: %v", extract.ErrConfig, name, n+1, err)
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, extract.ErrConfig) {
+			err = fmt.Errorf("%w: channel rules %v", extract.ErrConfig, err)
+		}
+		return nil, err
 	}
 	if len(g.rules) == 0 {
 		return nil, fmt.Errorf("%w: channel rules %s: no rule: add a \"channel: NAME\" line and its conditions, or unset CLOSEDLOOP_CHANNEL_RULES", extract.ErrConfig, name)

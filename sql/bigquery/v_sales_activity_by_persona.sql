@@ -1,0 +1,109 @@
+-- A row: one persona x funnel stage a salesperson works (lead, mql, sql, opportunity) x
+-- selling activity x owner team, over every loaded day.
+-- Answers: v_sales_activity for each persona: which selling activities, by which team, go
+-- with the people of a persona moving on to the next funnel stage, and which go with
+-- those who drop out.
+-- persona is dim_person.persona of the person ('Unclassified' for a person without a
+-- dim_person row or a row without a person); the other columns are v_sales_activity's.
+-- A persona's rows are exactly what v_sales_activity shows on a warehouse holding only
+-- that persona's people (their touches and conversions): people at a stage and rates are
+-- the persona's.
+-- A selling activity is a touch whose channel starts with 'Sales: '; activity is that
+-- channel. owner_team is the touch's source (the team of the activity's owner),
+-- '(unknown)' when it is missing or empty.
+-- A person reaches a stage at their first conversion of that type (fct_conversion) and
+-- leaves it at their first conversion of any later stage (mql, sql, opportunity,
+-- customer: a CRM may skip a stage). Their activities at the stage are those at or after
+-- reaching it and before leaving it (or ever after, if they never left); activities
+-- before their first stage, or after reaching customer, are at no stage.
+--   people_at_stage        people of the persona who reached the stage (the same on every
+--                          row of the persona and stage)
+--   people_with_activity   of them, people with at least one such activity at the stage
+--   activities             those activities (touches)
+--   advanced_with_activity people with the activity at the stage who reached a later one
+--   advance_rate_with      advanced_with_activity / people_with_activity
+--   advance_rate_without   the same for the persona's people at the stage without this
+--                          activity of this team: advanced / people
+--   lift                   advance_rate_with - advance_rate_without (a difference of rates)
+--   dropped_with_activity  people with the activity who never reached a later stage
+-- Rates are NULL when their divisor is 0. No selling activity, no row. A person with
+-- several activities counts on each of their rows: never add people_* or advanced_*
+-- across activities or teams. Across personas, people_with_activity, activities,
+-- advanced_with_activity and dropped_with_activity of a row add up to v_sales_activity's;
+-- people_at_stage to it or less (a persona without the activity at the stage has no row);
+-- rates and lift never add up.
+--
+-- BigQuery dialect. ${dataset} stands for the dataset the tables live in: the loader
+-- (load/bigquery) replaces it with `project.dataset`, backquoted. Checked with ZetaSQL
+-- (load/bigquery/zetasql_test.go): no GROUP BY ALL, no pipe syntax.
+CREATE OR REPLACE VIEW ${dataset}.v_sales_activity_by_persona AS
+WITH stage AS (
+    SELECT 'lead' AS stage, 1 AS stage_no
+    UNION ALL SELECT 'mql', 2
+    UNION ALL SELECT 'sql', 3
+    UNION ALL SELECT 'opportunity', 4
+    UNION ALL SELECT 'customer', 5
+),
+reached AS (
+    SELECT COALESCE(d.persona, 'Unclassified') AS persona, c.person_id, s.stage, s.stage_no,
+           MIN(c.occurred_at) AS reached_at
+    FROM ${dataset}.fct_conversion AS c
+    JOIN stage AS s ON s.stage = c.conversion_type
+    LEFT JOIN ${dataset}.dim_person AS d ON d.person_id = c.person_id
+    GROUP BY COALESCE(d.persona, 'Unclassified'), c.person_id, s.stage, s.stage_no
+),
+at_stage AS (
+    -- a person at a worked stage: from reaching it until reaching a later one
+    SELECT r.persona, r.person_id, r.stage, r.reached_at, MIN(l.reached_at) AS left_at
+    FROM reached AS r
+    LEFT JOIN reached AS l ON l.person_id = r.person_id AND l.stage_no > r.stage_no
+    WHERE r.stage_no <= 4
+    GROUP BY r.persona, r.person_id, r.stage, r.reached_at
+),
+stage_total AS (
+    SELECT persona, stage, COUNT(*) AS people_at_stage, COUNT(left_at) AS advanced
+    FROM at_stage
+    GROUP BY persona, stage
+),
+activity AS (
+    SELECT person_id, occurred_at, channel AS activity,
+           COALESCE(NULLIF(source, ''), '(unknown)') AS owner_team
+    FROM ${dataset}.fct_touchpoint
+    WHERE channel LIKE 'Sales: %'
+),
+worked AS (
+    -- activities join on person_id: a person's touches are of their persona
+    SELECT a.persona, a.stage, t.activity, t.owner_team,
+           COUNT(DISTINCT a.person_id) AS people_with_activity,
+           COUNT(*) AS activities,
+           COUNT(DISTINCT CASE WHEN a.left_at IS NOT NULL THEN a.person_id END) AS advanced_with_activity
+    FROM at_stage AS a
+    JOIN activity AS t
+        ON t.person_id = a.person_id
+       AND t.occurred_at >= a.reached_at
+       AND (a.left_at IS NULL OR t.occurred_at < a.left_at)
+    GROUP BY a.persona, a.stage, t.activity, t.owner_team
+),
+measure AS (
+    SELECT w.persona, w.stage, w.activity, w.owner_team,
+           s.people_at_stage, w.people_with_activity, w.activities, w.advanced_with_activity,
+           SAFE_DIVIDE(w.advanced_with_activity, w.people_with_activity) AS advance_rate_with,
+           SAFE_DIVIDE(s.advanced - w.advanced_with_activity,
+                       s.people_at_stage - w.people_with_activity) AS advance_rate_without
+    FROM worked AS w
+    JOIN stage_total AS s ON s.persona = w.persona AND s.stage = w.stage
+)
+SELECT
+    persona,
+    stage,
+    activity,
+    owner_team,
+    people_at_stage,
+    people_with_activity,
+    activities,
+    advanced_with_activity,
+    advance_rate_with,
+    advance_rate_without,
+    advance_rate_with - advance_rate_without AS lift,
+    people_with_activity - advanced_with_activity AS dropped_with_activity
+FROM measure;

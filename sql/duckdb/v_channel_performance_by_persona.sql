@@ -1,0 +1,109 @@
+-- A row: one persona x date basis x day x attribution model x conversion type x channel.
+-- Answers: v_channel_performance's question for each persona (the ideal customers of
+-- CLOSEDLOOP_PERSONAS): which channels earn that persona's conversions and revenue under
+-- each model, and what one conversion or customer of that persona costs.
+-- persona is the persona of the conversion's person: COALESCE(dim_person.persona,
+-- 'Unclassified') on fct_attribution.person_id (a person without a dim_person row is
+-- 'Unclassified'). A persona's rows are exactly v_channel_performance's on a warehouse
+-- holding only that persona's people: conversions, revenue and customers, the models and
+-- conversion types of the grid and the types that carry revenue all come from that
+-- persona's credits; fct_spend has no person and is NOT split.
+-- spend is the channel's whole cost on that day, the same on every persona's row (and on
+-- every conversion_type row of a model): never sum spend across personas or types.
+-- cpa = the whole spend / that persona's conversions, cac = the whole spend / that
+-- persona's customers credited to the channel that day: what one conversion or customer
+-- of that persona costs. roas = that persona's revenue / the whole spend: the personas'
+-- roas add up to v_channel_performance's; roi = (that persona's revenue - spend) / spend
+-- does not (recompute it from the sums).
+-- date_basis 'conversion_date' counts credits on the UTC day of the conversion,
+-- 'touch_date' on the UTC day of the credited touch (a conversion without any touch,
+-- channel '(none)', has no touch day and shows under conversion_date only). Filter one
+-- date_basis: every credit is in both.
+-- A day with spend and no credit of the persona has conversions 0, for every model and
+-- conversion type of that persona's credits (a persona without credits has no rows).
+-- revenue is 0, not NULL, for the conversion types that carry revenue in the persona's
+-- credits (customer, valued touch-log conversions) on days without such conversions, so
+-- a channel that spent and earned nothing from the persona has ROAS 0 and ROI -1; types
+-- without revenue (lead, mql, ...) keep NULL revenue, ROAS and ROI. Ratios are per row:
+-- over a period, sum conversions, revenue and spend (spend of one persona) first, then
+-- divide.
+CREATE OR REPLACE VIEW v_channel_performance_by_persona AS
+WITH attributed AS (
+    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.conversion_type, a.channel,
+           a.credit, a.revenue_credit, a.occurred_at, a.touch_occurred_at
+    FROM fct_attribution AS a
+    LEFT JOIN dim_person AS dp ON dp.person_id = a.person_id
+),
+credit AS (
+    SELECT persona, 'conversion_date' AS date_basis, CAST(occurred_at AS DATE) AS day, model, conversion_type, channel,
+           SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
+    FROM attributed
+    GROUP BY persona, CAST(occurred_at AS DATE), model, conversion_type, channel
+    UNION ALL
+    SELECT persona, 'touch_date' AS date_basis, CAST(touch_occurred_at AS DATE) AS day, model, conversion_type, channel,
+           SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
+    FROM attributed
+    WHERE touch_occurred_at IS NOT NULL
+    GROUP BY persona, CAST(touch_occurred_at AS DATE), model, conversion_type, channel
+),
+spend AS (
+    SELECT date AS day, channel, SUM(cost) AS spend
+    FROM fct_spend
+    GROUP BY date, channel
+),
+valued AS (
+    SELECT DISTINCT persona, conversion_type
+    FROM attributed
+    WHERE revenue_credit IS NOT NULL
+),
+customers AS (
+    SELECT persona, date_basis, day, model, channel, SUM(conversions) AS customers
+    FROM credit
+    WHERE conversion_type = 'customer'
+    GROUP BY persona, date_basis, day, model, channel
+),
+grid AS (
+    SELECT persona, date_basis, day, model, conversion_type, channel FROM credit
+    UNION
+    SELECT m.persona, b.date_basis, s.day, m.model, m.conversion_type, s.channel
+    FROM (SELECT DISTINCT persona, model, conversion_type FROM attributed) AS m
+    CROSS JOIN (SELECT 'conversion_date' AS date_basis UNION ALL SELECT 'touch_date' AS date_basis) AS b
+    CROSS JOIN spend AS s
+),
+measured AS (
+    SELECT
+        g.persona,
+        g.date_basis,
+        g.day,
+        g.model,
+        g.conversion_type,
+        g.channel,
+        COALESCE(c.conversions, 0) AS conversions,
+        CASE WHEN v.conversion_type IS NOT NULL THEN COALESCE(c.revenue, 0) ELSE c.revenue END AS revenue,
+        s.spend AS spend,
+        cu.customers AS customers
+    FROM grid AS g
+    LEFT JOIN credit AS c
+        ON c.persona = g.persona AND c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model
+       AND c.conversion_type = g.conversion_type AND c.channel = g.channel
+    LEFT JOIN spend AS s ON s.day = g.day AND s.channel = g.channel
+    LEFT JOIN customers AS cu
+        ON cu.persona = g.persona AND cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model
+       AND cu.channel = g.channel
+    LEFT JOIN valued AS v ON v.persona = g.persona AND v.conversion_type = g.conversion_type
+)
+SELECT
+    persona,
+    date_basis,
+    day,
+    model,
+    conversion_type,
+    channel,
+    conversions,
+    revenue,
+    spend,
+    (spend) / NULLIF(conversions, 0) AS cpa,
+    (spend) / NULLIF(customers, 0) AS cac,
+    (revenue) / NULLIF(spend, 0) AS roas,
+    (revenue - spend) / NULLIF(spend, 0) AS roi
+FROM measured;
