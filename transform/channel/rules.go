@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 
 	"closedloop/extract"
@@ -78,10 +77,8 @@ var fieldNames = map[string]field{
 const fieldList = "source, medium, campaign, term, content, click_id, source_platform, source_category, default_channel"
 
 type cond struct {
-	field  field
-	negate bool
-	values []string // lower-case exact values
-	re     *regexp.Regexp
+	field field
+	rulefile.Values
 }
 
 // LoadRules reads a rules file (see Grouper). Errors wrap extract.ErrConfig and name
@@ -161,49 +158,27 @@ func ParseRules(r io.Reader, name string) (*Grouper, error) {
 }
 
 func parseCond(f field, key, value string) (cond, error) {
-	c := cond{field: f}
-	if rest, ok := strings.CutPrefix(value, "!"); ok {
-		c.negate, value = true, strings.TrimSpace(rest)
-	}
-	if value == "" {
-		return c, fmt.Errorf("%s has no value: write a value, a list (a, b), \"\" for empty, or ~EXPRESSION", key)
-	}
-	if expr, ok := strings.CutPrefix(value, "~"); ok {
-		if f == fSourceCategory || f == fDefaultChannel {
-			return c, fmt.Errorf("%s takes a list of names, not an expression", key)
-		}
-		re, err := regexp.Compile("(?i)" + strings.TrimSpace(expr))
-		if err != nil {
-			return c, fmt.Errorf("%s: bad regular expression %q: %v", key, expr, err)
-		}
-		c.re = re
-		return c, nil
-	}
-	for _, v := range strings.Split(value, ",") {
-		v = strings.ToLower(strings.TrimSpace(v))
-		switch {
-		case v == `""`:
-			v = ""
-		case v == "":
-			return c, fmt.Errorf("%s: empty item in %q: write \"\" for the empty value", key, value)
-		}
-		switch f {
-		case fSourceCategory:
+	var item func(string) (string, error)
+	switch f {
+	case fSourceCategory:
+		item = func(v string) (string, error) {
 			cat, ok := categoryNames[strings.TrimPrefix(v, "source_category_")]
 			if !ok {
-				return c, fmt.Errorf("source_category: unknown category %q: use search, social, shopping, video or none", v)
+				return "", fmt.Errorf("source_category: unknown category %q: use search, social, shopping, video or none", v)
 			}
-			v = cat
-		case fDefaultChannel:
+			return cat, nil
+		}
+	case fDefaultChannel:
+		item = func(v string) (string, error) {
 			ch := canonicalChannel(v)
 			if ch == "" {
-				return c, fmt.Errorf("default_channel: %q is not a GA4 default channel (%s)", v, strings.Join(Channels, ", "))
+				return "", fmt.Errorf("default_channel: %q is not a GA4 default channel (%s)", v, strings.Join(Channels, ", "))
 			}
-			v = ch
+			return ch, nil
 		}
-		c.values = append(c.values, v)
 	}
-	return c, nil
+	vs, err := rulefile.ParseValues(key, value, f != fSourceCategory && f != fDefaultChannel, item)
+	return cond{field: f, Values: vs}, err
 }
 
 var categoryNames = map[string]string{
@@ -276,12 +251,12 @@ func (r *rule) match(t Touch, def *string) bool {
 			v = *def
 		}
 		var ok bool
-		if c.re != nil {
-			ok = c.re.MatchString(v)
+		if c.Re != nil {
+			ok = c.Re.MatchString(v)
 		} else {
-			ok = in(v, c.values...)
+			ok = in(v, c.List...)
 		}
-		if ok == c.negate {
+		if ok == c.Negate {
 			return false
 		}
 	}

@@ -57,7 +57,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -128,11 +127,9 @@ const keyList = "job_title, company, industry, country, original_source, lifecyc
 func (f field) repeatable() bool { return f == fPage || f == fDownloaded || f == fEvent }
 
 type cond struct {
-	field  field
-	negate bool
-	values []string // lower-case exact values
-	re     *regexp.Regexp
-	sizes  []sizeRange
+	field field
+	rulefile.Values
+	sizes []sizeRange // company_size: its ranges instead of List
 }
 
 type sizeRange struct{ lo, hi int64 } // inclusive
@@ -211,44 +208,33 @@ func Parse(r io.Reader, name string) (*Rules, error) {
 }
 
 func parseCond(f field, key, value string) (cond, error) {
-	c := cond{field: f}
-	if rest, ok := strings.CutPrefix(value, "!"); ok {
-		c.negate, value = true, strings.TrimSpace(rest)
-	}
-	if value == "" {
-		return c, fmt.Errorf("%s has no value: write a value, a list (a, b), \"\" for empty, or ~EXPRESSION", key)
-	}
-	if f == fCompanySize {
-		for _, part := range strings.Split(value, ",") {
-			r, err := parseSize(strings.TrimSpace(part))
-			if err != nil {
-				return c, fmt.Errorf("company_size: %v", err)
+	var item func(string) (string, error)
+	switch f {
+	case fLifecycleStage:
+		item = func(v string) (string, error) {
+			if v != "" && !validStage[v] {
+				return "", fmt.Errorf("lifecycle_stage: unknown stage %q: use lead, mql, sql, opportunity or customer", v)
 			}
-			c.sizes = append(c.sizes, r)
+			return v, nil
 		}
-		return c, nil
+	case fCompanySize:
+		item = func(v string) (string, error) {
+			if _, err := parseSize(v); err != nil {
+				return "", fmt.Errorf("company_size: %v", err)
+			}
+			return v, nil
+		}
 	}
-	if expr, ok := strings.CutPrefix(value, "~"); ok {
-		re, err := regexp.Compile("(?i)" + strings.TrimSpace(expr))
-		if err != nil {
-			return c, fmt.Errorf("%s: bad regular expression %q: %v", key, expr, err)
-		}
-		c.re = re
-		return c, nil
+	vs, err := rulefile.ParseValues(key, value, f != fCompanySize, item)
+	c := cond{field: f, Values: vs}
+	if err != nil || f != fCompanySize {
+		return c, err
 	}
-	for _, v := range strings.Split(value, ",") {
-		v = strings.ToLower(strings.TrimSpace(v))
-		switch {
-		case v == `""`:
-			v = ""
-		case v == "":
-			return c, fmt.Errorf("%s: empty item in %q: write \"\" for the empty value", key, value)
-		}
-		if f == fLifecycleStage && v != "" && !validStage[v] {
-			return c, fmt.Errorf("lifecycle_stage: unknown stage %q: use lead, mql, sql, opportunity or customer", v)
-		}
-		c.values = append(c.values, v)
+	for _, v := range vs.List {
+		r, _ := parseSize(v) // checked by item
+		c.sizes = append(c.sizes, r)
 	}
+	c.List = nil
 	return c, nil
 }
 
@@ -378,9 +364,9 @@ func (c *cond) holds(p *Person) bool {
 	default:
 		v := p.field(c.field)
 		// A missing field matches only a list holding "".
-		ok = v != "" && c.value(v) || v == "" && c.re == nil && c.hasEmpty()
+		ok = v != "" && c.value(v) || v == "" && c.Re == nil && c.hasEmpty()
 	}
-	return ok != c.negate
+	return ok != c.Negate
 }
 
 func (c *cond) any(vals []string) bool {
@@ -393,7 +379,7 @@ func (c *cond) any(vals []string) bool {
 }
 
 func (c *cond) hasEmpty() bool {
-	for _, v := range c.values {
+	for _, v := range c.List {
 		if v == "" {
 			return true
 		}
@@ -402,10 +388,10 @@ func (c *cond) hasEmpty() bool {
 }
 
 func (c *cond) value(v string) bool {
-	if c.re != nil {
-		return c.re.MatchString(v)
+	if c.Re != nil {
+		return c.Re.MatchString(v)
 	}
-	for _, w := range c.values {
+	for _, w := range c.List {
 		if w != "" && strings.EqualFold(w, v) {
 			return true
 		}

@@ -157,6 +157,7 @@ func TestErrors(t *testing.T) {
 		{"persona: A\n company_size: big\n", "personas.txt:2: company_size: \"big\" is not a size"},
 		{"persona: A\n company_size: 900-100\n", "personas.txt:2: company_size: \"900-100\": the range's low end is above its high end"},
 		{"persona: A\n company_size: >= -3\n", "personas.txt:2: company_size: \">= -3\" is not a size"},
+		{"persona: A\n company_size: ~5\n", "personas.txt:2: company_size takes a list of names, not an expression"},
 		{"persona: A\n lifecycle_stage: prospect\n", "personas.txt:2: lifecycle_stage: unknown stage \"prospect\""},
 		{"# only a comment\n", "persona rules personas.txt: no rule"},
 	}
