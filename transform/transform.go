@@ -596,11 +596,6 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 				b.seen.add(person, seenDownload, l)
 			}
 		}
-		if needs.Pages && k == extract.KindPageView {
-			if p := path(sv(loc, i)); p != "" {
-				b.seen.add(person, seenPage, p)
-			}
-		}
 
 		if k == extract.KindTouch { // a touch-log row: a touch by itself, no session
 			closeSession()
@@ -670,14 +665,22 @@ func (b *builder) sessions(ctx context.Context, in Inputs) error {
 			s.interactions = append(s.interactions, interaction{at: atUS, name: name.Value(i), path: path(sv(loc, i)), id: id})
 		}
 		if k == extract.KindPageView {
-			if b.inRange(atUS) {
+			in := b.inRange(atUS)
+			var page string
+			if in || needs.Pages {
+				page = path(sv(loc, i))
+			}
+			if needs.Pages && page != "" {
+				b.seen.add(person, seenPage, page)
+			}
+			if in {
 				b.stats.PageViews++
 				pv.str(0, b.p.ID(person))
 				pv.str(1, anonID)
 				pv.str(2, s.id)
 				pv.ts(3, atUS)
 				pv.str(4, sv(loc, i))
-				pv.str(5, path(sv(loc, i)))
+				pv.str(5, page)
 				pv.str(6, sv(title, i))
 				pv.str(7, normalize.Host(sv(ref, i)))
 			}
