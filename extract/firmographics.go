@@ -1,10 +1,37 @@
 package extract
 
 import (
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
+
+// MaxLoggedBadValues is how many unreadable values a BadValues logs one by one.
+const MaxLoggedBadValues = 5
+
+// BadValues counts the values an extractor could not read and wrote as NULL, keeping
+// the row (a CRM record's number of employees), and logs the first MaxLoggedBadValues
+// of them one by one; the extractor logs the count at the end. Safe for concurrent use.
+type BadValues struct{ n atomic.Int64 }
+
+// Add counts one value, and logs msg with attrs while fewer than MaxLoggedBadValues
+// were logged.
+func (b *BadValues) Add(log *slog.Logger, msg string, attrs ...any) {
+	if b.n.Add(1) <= MaxLoggedBadValues {
+		log.Warn(msg, attrs...)
+	}
+}
+
+// Count is how many values were counted since the last Reset.
+func (b *BadValues) Count() int64 { return b.n.Load() }
+
+// Logged is how many of them were logged one by one.
+func (b *BadValues) Logged() int64 { return min(b.n.Load(), MaxLoggedBadValues) }
+
+// Reset starts counting again, for the next Extract.
+func (b *BadValues) Reset() { b.n.Store(0) }
 
 // CompanySize reads a number of employees as CRMs hold it: a whole number ("250",
 // "1,200", or "250.0" as warehouses write integer columns), a range, whose lower

@@ -1,6 +1,8 @@
 package extract
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,4 +51,18 @@ func TestCompanySize(t *testing.T) {
 		require.Equal(t, tc.ok, ok, "%q", tc.in)
 		require.Equal(t, tc.want, n, "%q", tc.in)
 	}
+}
+
+func TestBadValues(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	var b BadValues
+	for i := 0; i < MaxLoggedBadValues+2; i++ {
+		b.Add(log, "bad size", "value", i)
+	}
+	require.Equal(t, int64(MaxLoggedBadValues+2), b.Count())
+	require.Equal(t, int64(MaxLoggedBadValues), b.Logged())
+	require.Equal(t, MaxLoggedBadValues, strings.Count(logs.String(), "bad size"))
+	b.Reset()
+	require.Zero(t, b.Count())
 }

@@ -46,7 +46,7 @@ func TestBadCompanySizesLogged(t *testing.T) {
 	}
 	require.Empty(t, c.Rejections())
 	require.Equal(t, 7, e.BadCompanySizes())
-	require.Equal(t, maxSizeWarnings, strings.Count(logs.String(), `msg="hubspot: numemployees is neither a number nor a range`))
+	require.Equal(t, extract.MaxLoggedBadValues, strings.Count(logs.String(), `msg="hubspot: numemployees is neither a number nor a range`))
 	require.Contains(t, logs.String(), `location="contacts.ndjson:2 (hubspot contact 501)" value="about 10"`)
 	require.NotContains(t, logs.String(), "hubspot contact 506", "past the first few, only counted")
 	require.Contains(t, logs.String(), "contacts=7 logged=5")

@@ -86,7 +86,7 @@ type Config struct {
 type Extractor struct {
 	cfg      Config
 	skipped  atomic.Int64
-	badSizes atomic.Int64 // contacts written with a null company_size for an unreadable numemployees
+	badSizes extract.BadValues // contacts written with a null company_size for an unreadable numemployees
 
 	// sleep waits d or until ctx ends; tests replace it to observe back-offs.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -193,13 +193,13 @@ func (e *Extractor) Skipped() int { return int(e.skipped.Load()) }
 // BadCompanySizes returns how many contacts the last Extract wrote with a null
 // company_size because their numemployees was neither a number nor a range. Each
 // is logged (the first few one by one); none is rejected, as the contact is kept.
-func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Load()) }
+func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Count()) }
 
 // Extract reads the API or the folder to its end. Configuration problems (a missing
 // file, a token HubSpot refuses) are reported before any row is written.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	e.skipped.Store(0)
-	e.badSizes.Store(0)
+	e.badSizes.Reset()
 	x := &run{e: e, w: w, cookieProperty: e.cfg.CookieProperty, owners: newOwners()}
 	var err error
 	if e.cfg.Dir == "" {
@@ -213,9 +213,9 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	e.cfg.Log.Info("hubspot read", "source", e.cfg.Spec, "activities_as_touches", x.stats.touches.Load(),
 		"email_clicks", x.stats.clicks.Load(), "not_touches", x.stats.notTouch.Load(),
 		"activities_without_contact", x.stats.noContact.Load(), "skipped", e.skipped.Load())
-	if n := e.badSizes.Load(); n > 0 {
+	if n := e.badSizes.Count(); n > 0 {
 		e.cfg.Log.Warn("hubspot: contacts whose numemployees is neither a number nor a range were written with a null company_size",
-			"source", e.cfg.Spec, "contacts", n, "logged", min(n, maxSizeWarnings))
+			"source", e.cfg.Spec, "contacts", n, "logged", e.badSizes.Logged())
 	}
 	return nil
 }

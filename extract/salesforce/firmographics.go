@@ -75,14 +75,7 @@ func (r *run) setSize(p *person, value string, obj *object, rec *record, field s
 		return
 	}
 	if p.size, p.hasSize = extract.CompanySize(value); !p.hasSize {
-		e := r.e
-		if e.badSizes.Add(1) <= maxSizeWarnings {
-			e.log.Warn("salesforce: the number of employees is neither a number nor a range such as 25-50 or 1000+: the person is kept with a null company_size; fix the value in Salesforce or the export",
-				"location", rejectLocation(obj, rec, p.id), "field", field, "value", extract.ShortValue(value))
-		}
+		r.e.badSizes.Add(r.e.log, "salesforce: the number of employees is neither a number nor a range such as 25-50 or 1000+: the person is kept with a null company_size; fix the value in Salesforce or the export",
+			"location", rejectLocation(obj, rec, p.id), "field", field, "value", extract.ShortValue(value))
 	}
 }
-
-// maxSizeWarnings bounds the unreadable numbers of employees logged one by one; the
-// final log line of Extract counts them all.
-const maxSizeWarnings = 5

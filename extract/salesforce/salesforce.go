@@ -91,7 +91,7 @@ type Extractor struct {
 	sleep func(ctx context.Context, d time.Duration) error // tests record waits
 
 	skipped  [nSkip]atomic.Int64
-	badSizes atomic.Int64 // leads and contacts whose number of employees could not be read
+	badSizes extract.BadValues // leads and contacts whose number of employees could not be read
 }
 
 var _ extract.Extractor = (*Extractor)(nil)
@@ -200,7 +200,7 @@ func (e *Extractor) skip(why int) { e.skipped[why].Add(1) }
 // number of employees that is neither a number nor a range: their company_size is
 // null (unless a lead folded into the contact gave one). Each is logged (the first
 // few one by one); none is rejected, as the person is kept.
-func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Load()) }
+func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Count()) }
 
 // source opens what Extract reads from.
 type source interface {
@@ -215,7 +215,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	for i := range e.skipped {
 		e.skipped[i].Store(0)
 	}
-	e.badSizes.Store(0)
+	e.badSizes.Reset()
 	src, err := e.source(ctx)
 	if err != nil {
 		return err
@@ -232,9 +232,9 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if len(attrs) > 0 {
 		e.log.Info("salesforce: records skipped", attrs...)
 	}
-	if n := e.badSizes.Load(); n > 0 {
+	if n := e.badSizes.Count(); n > 0 {
 		e.log.Warn("salesforce: leads and contacts whose number of employees is neither a number nor a range were read with a null company_size",
-			"records", n, "logged", min(n, maxSizeWarnings))
+			"records", n, "logged", e.badSizes.Logged())
 	}
 	return nil
 }

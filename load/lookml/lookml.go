@@ -135,16 +135,11 @@ func view(r Relation) string {
 		for _, c := range r.Columns {
 			types[c.Name] = c.Type
 		}
-		var parts []string
+		var key []Column
 		for _, c := range r.PrimaryKey {
-			col := "${TABLE}." + c
-			if types[c] != "string" { // BigQuery's CONCAT takes strings only; its type is STRING, elsewhere TEXT
-				col = "CAST(" + col + " AS {% if _dialect._name == 'bigquery_standard_sql' %}STRING{% else %}TEXT{% endif %})"
-			}
-			parts = append(parts, "COALESCE("+col+", '')")
+			key = append(key, Column{Name: c, Type: types[c]})
 		}
-		fmt.Fprintf(&b, "\n  dimension: pk {\n    primary_key: yes\n    hidden: yes\n    type: string\n    sql: CONCAT(%s) ;;\n  }\n",
-			strings.Join(parts, ", '|', "))
+		fmt.Fprintf(&b, "\n  dimension: pk {\n    primary_key: yes\n    hidden: yes\n    type: string\n    sql: %s ;;\n  }\n", concatKey(key))
 	}
 	for _, c := range r.Columns {
 		desc := ""
@@ -272,13 +267,21 @@ func hasColumn(r Relation, name string) bool {
 // distinctKey is the SQL of a key of a view's row without its column except: its
 // dimension columns (strings and dates) but that one, joined.
 func distinctKey(r Relation, except string) string {
-	var parts []string
+	var key []Column
 	for _, c := range r.Columns {
-		if c.Name == except || c.Type == "number" || c.Type == "yesno" {
-			continue
+		if c.Name != except && c.Type != "number" && c.Type != "yesno" {
+			key = append(key, c)
 		}
+	}
+	return concatKey(key)
+}
+
+// concatKey is the SQL joining columns into one string key, a NULL as the empty string.
+func concatKey(cols []Column) string {
+	var parts []string
+	for _, c := range cols {
 		col := "${TABLE}." + c.Name
-		if c.Type != "string" {
+		if c.Type != "string" { // BigQuery's CONCAT takes strings only; its type is STRING, elsewhere TEXT
 			col = "CAST(" + col + " AS {% if _dialect._name == 'bigquery_standard_sql' %}STRING{% else %}TEXT{% endif %})"
 		}
 		parts = append(parts, "COALESCE("+col+", '')")
