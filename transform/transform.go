@@ -118,7 +118,23 @@ type Stats struct {
 	Conversions, ConversionsWithoutTouch      int
 	Persons, Identifiers, Journeys, SpendRows int
 	IdentityEdges, IdentityConflicts          int
+	// CRMCookies counts, per CRM ("hubspot", "salesforce"), the cookie ids stored on
+	// its records and how many of them the run's analytics events carry; nil when the
+	// run read no analytics cookie at all.
+	CRMCookies map[string]*CookieLinks
 }
+
+// CookieLinks tells whether the cookie ids stored on a CRM's records are the ids its
+// analytics sources export: few links mean the property holds something else.
+type CookieLinks struct {
+	Stored, Linked int
+	// Unlinked holds a few stored values no analytics event carries, and Analytics a
+	// few ids the events do carry, to show what each looks like.
+	Unlinked, Analytics []string
+}
+
+// maxCookieExamples bounds CookieLinks' examples.
+const maxCookieExamples = 3
 
 // EventRows counts the analytics rows of one Build by their use; the fields add up to
 // Stats.Events.
@@ -288,12 +304,41 @@ func (b *builder) stitch(_ context.Context, in Inputs) error {
 		}
 	}
 
+	var analytics []string // a few cookie ids the events carry
+	for i := 0; i < n && len(analytics) < maxCookieExamples; i++ {
+		if v := sv(anon, i); v != "" && !slices.Contains(analytics, v) {
+			analytics = append(analytics, strings.Clone(v))
+		}
+	}
+
 	ct := in.Contacts
 	crm, cid := b.cols.str(ct, "crm"), b.cols.str(ct, "contact_id")
 	cemail, cookie, linked := b.cols.str(ct, "email"), b.cols.str(ct, "cookie_id"), b.cols.str(ct, "linked_ids")
 	created := b.cols.ts(ct, "created_at")
 	b.contactNode = make([]int32, cid.Len())
 	b.crmTypeOfContact = map[int32]string{}
+	// Before any contact adds its cookie to the graph: which stored cookies did the
+	// analytics events carry?
+	for i := 0; i < cid.Len() && len(analytics) > 0; i++ {
+		v := sv(cookie, i)
+		if v == "" {
+			continue
+		}
+		if b.stats.CRMCookies == nil {
+			b.stats.CRMCookies = map[string]*CookieLinks{}
+		}
+		l := b.stats.CRMCookies[crm.Value(i)]
+		if l == nil {
+			l = &CookieLinks{Analytics: analytics}
+			b.stats.CRMCookies[crm.Value(i)] = l
+		}
+		l.Stored++
+		if b.g.Lookup(identity.AnonymousID, v) >= 0 {
+			l.Linked++
+		} else if len(l.Unlinked) < maxCookieExamples {
+			l.Unlinked = append(l.Unlinked, strings.Clone(v))
+		}
+	}
 	for i := 0; i < cid.Len(); i++ {
 		typ, err := identity.CRMRecordType(crm.Value(i), cid.Value(i))
 		if err != nil {
@@ -819,13 +864,9 @@ func (b *builder) conversions(_ context.Context, in Inputs) error {
 	dl := in.Deals
 	dCRM, did, dAmount, dCur := b.cols.str(dl, "crm"), b.cols.str(dl, "deal_id"), b.cols.f64(dl, "amount"), b.cols.str(dl, "currency")
 	dCreated, dClosed, dWon := b.cols.ts(dl, "created_at"), b.cols.ts(dl, "closed_at"), b.cols.bool(dl, "is_won")
-	hasDeal := map[string]bool{} // crm:contact -> the contact is a deal's primary contact
 	for i := 0; i < did.Len(); i++ {
 		k := dCRM.Value(i) + ":" + did.Value(i)
 		person := b.p.Of(b.dealNode[k])
-		if c, ok := b.dealContact[k]; ok {
-			hasDeal[dCRM.Value(i)+":"+c] = true
-		}
 		cur := sv(dCur, i)
 		if cur == "" {
 			cur = b.opt.Currency
@@ -845,7 +886,11 @@ func (b *builder) conversions(_ context.Context, in Inputs) error {
 	}
 
 	// Contacts: lead (lead date, else creation), mql, sql; opportunity and customer
-	// only for contacts without a deal of their own (else the deal stands for them).
+	// only for contacts associated with no deal the run read. CRMs copy a deal's
+	// lifecycle dates onto every contact on it (HubSpot's lifecycle sync, Salesforce
+	// contact roles), so those dates on a deal's second contact are the same deal
+	// again: the deal's own conversions stand for all of its contacts.
+	hasDeal := b.dealAssociated(in)
 	ct := in.Contacts
 	crm, cid := b.cols.str(ct, "crm"), b.cols.str(ct, "contact_id")
 	created := b.cols.ts(ct, "created_at")
@@ -911,6 +956,20 @@ func (b *builder) conversions(_ context.Context, in Inputs) error {
 	}
 	b.out[load.FctConversion] = o.table()
 	return nil
+}
+
+// dealAssociated returns the contacts (crm:contact_id) associated with a deal the run
+// read, by any association, primary or not.
+func (b *builder) dealAssociated(in Inputs) map[string]bool {
+	dc := in.DealContacts
+	dcCRM, dcDeal, dcContact := b.cols.str(dc, "crm"), b.cols.str(dc, "deal_id"), b.cols.str(dc, "contact_id")
+	out := map[string]bool{}
+	for i := 0; i < dcDeal.Len(); i++ {
+		if _, ok := b.dealNode[dcCRM.Value(i)+":"+dcDeal.Value(i)]; ok {
+			out[dcCRM.Value(i)+":"+dcContact.Value(i)] = true
+		}
+	}
+	return out
 }
 
 // attribute builds each conversion's journey and writes every model's credits. The

@@ -181,6 +181,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		return nil, err
 	}
 	defer out.Release()
+	warnUnlinkedCookies(cfg, out.Stats, log)
 	if st := out.Stats; st.Events > 0 && st.Touchpoints == 0 && st.PageViews == 0 && st.Conversions == 0 {
 		log.Warn("no event of the sources falls in the run's range: set --from and --to (CLOSEDLOOP_FROM, CLOSEDLOOP_TO) to the data's dates",
 			"events_read", st.Events, "from", cfg.From.Format(time.DateOnly), "to", cfg.To.Format(time.DateOnly))
@@ -228,9 +229,12 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 				log.Info("rows of earlier runs moved to their stitched person", "rows", remapped)
 			}
 			st := out.Stats
-			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows,
-				"identity": map[string]int{"identifiers": st.Identifiers, "persons": st.Persons, "edges": st.IdentityEdges,
-					"edges_refused": st.IdentityConflicts, "rows_repointed": int(remapped)}}
+			ids := map[string]int{"identifiers": st.Identifiers, "persons": st.Persons, "edges": st.IdentityEdges,
+				"edges_refused": st.IdentityConflicts, "rows_repointed": int(remapped)}
+			for crm, l := range st.CRMCookies {
+				ids[crm+"_cookies"], ids[crm+"_cookies_linked"] = l.Stored, l.Linked
+			}
+			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows, "identity": ids}
 			countsJSON, _ := json.Marshal(counts)
 			runLog := runLogTable(mem, runID, started, rng, strings.Join(inputs, ","), cfg.Warehouse, string(countsJSON), len(rejections))
 			defer runLog.Release()
@@ -254,6 +258,29 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	log.Info("run finished", "seconds", time.Since(started).Seconds(), "touchpoints", out.Stats.Touchpoints,
 		"conversions", out.Stats.Conversions, "persons", out.Stats.Persons, "rejected", len(rejections))
 	return res, nil
+}
+
+// minCookiesToJudge is how many cookie ids a CRM must store before their link rate
+// says something about the property that holds them.
+const minCookiesToJudge = 10
+
+// warnUnlinkedCookies warns when most cookie ids stored on a CRM's records are carried
+// by no analytics event of the run: the property most likely holds something other
+// than the analytics client id, and those people's journeys are empty.
+func warnUnlinkedCookies(cfg Config, st transform.Stats, log *slog.Logger) {
+	for crm, l := range st.CRMCookies {
+		if l.Stored < minCookiesToJudge || 2*l.Linked >= l.Stored {
+			continue
+		}
+		property := "CLOSEDLOOP_HUBSPOT_COOKIE_PROPERTY=" + cfg.HubspotCookieProperty
+		if crm == "salesforce" {
+			property = "CLOSEDLOOP_SALESFORCE_COOKIE_FIELD=" + cfg.SalesforceCookieField
+		}
+		log.Warn("most cookie ids stored on CRM records match no analytics cookie of the run: those people have no web journey and their deals are credited to (none); "+
+			"check that the property holds the GA client id (user_pseudo_id, or the _ga cookie GA1.1.<client id>) and that the analytics sources cover the people's visits",
+			"crm", crm, "property", property, "stored", l.Stored, "linked", l.Linked,
+			"stored_values_look_like", strings.Join(l.Unlinked, " | "), "analytics_ids_look_like", strings.Join(l.Analytics, " | "))
+	}
 }
 
 func newRunID(t time.Time) string {
@@ -283,6 +310,10 @@ func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[
 		// CRM records kept with a NULL company_size: their number of employees was unreadable.
 		if b, ok := ex.(interface{ BadCompanySizes() int }); ok && b.BadCompanySizes() > 0 {
 			m["bad_company_sizes"] = int64(b.BadCompanySizes())
+		}
+		// CRM records kept without a cookie id: their cookie property held no client id.
+		if b, ok := ex.(interface{ BadCookieIDs() int }); ok && b.BadCookieIDs() > 0 {
+			m["bad_cookie_ids"] = int64(b.BadCookieIDs())
 		}
 		out[ex.Name()] = m
 	}

@@ -84,6 +84,9 @@ func (x *run) contactObject(ctx context.Context, r *rows, p place, o *object, re
 	if c.badSize != "" {
 		x.e.badSize(p.reject("contact", id), c.badSize)
 	}
+	if c.badCookie != "" {
+		x.e.badCookie(p.reject("contact", id), x.cookieProperty, c.badCookie)
+	}
 	return "", r.contact(ctx, p.row("contact", id), &c)
 }
 
@@ -108,7 +111,12 @@ func (x *run) contact(o *object, id string) (contactRow, *badField) {
 		}
 	}
 	if x.cookieProperty != "" {
-		r.cookie = o.prop(x.cookieProperty)
+		raw := o.prop(x.cookieProperty)
+		if id, ok := extract.CookieID(raw); ok {
+			r.cookie = id
+		} else {
+			r.badCookie = raw
+		}
 	}
 	merged := o.prop("hs_merged_object_ids")
 	if merged == "" {

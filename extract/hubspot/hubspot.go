@@ -84,9 +84,10 @@ type Config struct {
 // Extractor reads HubSpot: the API, a v3 export folder, or Fivetran CSV tables. It is
 // used for one Extract at a time.
 type Extractor struct {
-	cfg      Config
-	skipped  atomic.Int64
-	badSizes extract.BadValues // contacts written with a null company_size for an unreadable numemployees
+	cfg        Config
+	skipped    atomic.Int64
+	badSizes   extract.BadValues // contacts written with a null company_size for an unreadable numemployees
+	badCookies extract.BadValues // contacts whose cookie property held no client id
 
 	// sleep waits d or until ctx ends; tests replace it to observe back-offs.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -195,11 +196,17 @@ func (e *Extractor) Skipped() int { return int(e.skipped.Load()) }
 // is logged (the first few one by one); none is rejected, as the contact is kept.
 func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Count()) }
 
+// BadCookieIDs returns how many contacts the last Extract wrote without a cookie id
+// because their cookie property held something that is not an analytics client id
+// (an e-mail, a session cookie, free text). Each is logged (the first few one by one).
+func (e *Extractor) BadCookieIDs() int { return int(e.badCookies.Count()) }
+
 // Extract reads the API or the folder to its end. Configuration problems (a missing
 // file, a token HubSpot refuses) are reported before any row is written.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	e.skipped.Store(0)
 	e.badSizes.Reset()
+	e.badCookies.Reset()
 	x := &run{e: e, w: w, cookieProperty: e.cfg.CookieProperty, owners: newOwners()}
 	var err error
 	if e.cfg.Dir == "" {
@@ -216,6 +223,10 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if n := e.badSizes.Count(); n > 0 {
 		e.cfg.Log.Warn("hubspot: contacts whose numemployees is neither a number nor a range were written with a null company_size",
 			"source", e.cfg.Spec, "contacts", n, "logged", e.badSizes.Logged())
+	}
+	if n := e.badCookies.Count(); n > 0 {
+		e.cfg.Log.Warn("hubspot: contacts whose cookie property holds no analytics client id were written without a cookie id",
+			"source", e.cfg.Spec, "property", x.cookieProperty, "contacts", n, "logged", e.badCookies.Logged())
 	}
 	return nil
 }

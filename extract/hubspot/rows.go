@@ -89,6 +89,7 @@ type contactRow struct {
 	size                                 int64 // company_size, set when hasSize
 	hasSize                              bool
 	badSize                              string // a numemployees value that is not a size
+	badCookie                            string // a cookie property value that is no client id
 }
 
 // dealRow is one deal, checked before anything is appended to a builder.

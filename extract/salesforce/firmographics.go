@@ -68,6 +68,19 @@ func (r *run) contactAccount(f *fields) (name, industry, employees string) {
 	return a.name, a.industry, a.employees
 }
 
+// setCookie sets p's cookie id from value, the cookie field of record rec of obj,
+// normalized to the analytics client id (a stored _ga cookie "GA1.1.<id>" gives <id>).
+// A value that is no client id leaves it empty, and is logged and counted.
+func (r *run) setCookie(p *person, value string, obj *object, rec *record) {
+	id, ok := extract.CookieID(value)
+	if ok {
+		p.cookie = id
+		return
+	}
+	r.e.badCookies.Add(r.e.log, "salesforce: the cookie field holds no analytics client id (an e-mail, a _ga_<container> session cookie or free text?): the person is kept without a cookie id and joins its web history by e-mail only; fill the field from the _ga cookie (GA1.1.<client id> is read as the client id)",
+		"location", rejectLocation(obj, rec, p.id), "field", r.e.cfg.CookieField, "value", extract.ShortValue(value))
+}
+
 // setSize sets p's company_size from value, field of record rec of obj. A value
 // that is not a size leaves it null, and is logged and counted.
 func (r *run) setSize(p *person, value string, obj *object, rec *record, field string) {

@@ -170,7 +170,7 @@ func (r *run) lead(ctx context.Context, b *extract.Builder, rec *record) error {
 		p.updated = f.time(leadSystemModstamp)
 	}
 	if len(obj.fields) > leadCookie {
-		p.cookie = f.str(leadCookie)
+		r.setCookie(p, f.str(leadCookie), obj, rec)
 	}
 	status := f.str(leadStatus)
 	converted := f.bool(leadIsConverted)
@@ -250,7 +250,7 @@ func (r *run) contact(ctx context.Context, b *extract.Builder, rec *record) erro
 		p.updated = f.time(contactSystemModstamp)
 	}
 	if len(obj.fields) > contactCookie {
-		p.cookie = f.str(contactCookie)
+		r.setCookie(p, f.str(contactCookie), obj, rec)
 	}
 	switch {
 	case f.bad != "":

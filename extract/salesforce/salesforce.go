@@ -90,8 +90,9 @@ type Extractor struct {
 	log   *slog.Logger
 	sleep func(ctx context.Context, d time.Duration) error // tests record waits
 
-	skipped  [nSkip]atomic.Int64
-	badSizes extract.BadValues // leads and contacts whose number of employees could not be read
+	skipped    [nSkip]atomic.Int64
+	badSizes   extract.BadValues // leads and contacts whose number of employees could not be read
+	badCookies extract.BadValues // leads and contacts whose cookie field held no client id
 }
 
 var _ extract.Extractor = (*Extractor)(nil)
@@ -202,6 +203,12 @@ func (e *Extractor) skip(why int) { e.skipped[why].Add(1) }
 // few one by one); none is rejected, as the person is kept.
 func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Count()) }
 
+// BadCookieIDs returns how many leads and contacts the last Extract read without a
+// cookie id because their cookie field held something that is not an analytics
+// client id (an e-mail, a session cookie, free text). Each is logged (the first few
+// one by one).
+func (e *Extractor) BadCookieIDs() int { return int(e.badCookies.Count()) }
+
 // source opens what Extract reads from.
 type source interface {
 	// open prepares reading obj; an object the source lacks is errAbsent.
@@ -216,6 +223,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 		e.skipped[i].Store(0)
 	}
 	e.badSizes.Reset()
+	e.badCookies.Reset()
 	src, err := e.source(ctx)
 	if err != nil {
 		return err
@@ -235,6 +243,10 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if n := e.badSizes.Count(); n > 0 {
 		e.log.Warn("salesforce: leads and contacts whose number of employees is neither a number nor a range were read with a null company_size",
 			"records", n, "logged", e.badSizes.Logged())
+	}
+	if n := e.badCookies.Count(); n > 0 {
+		e.log.Warn("salesforce: leads and contacts whose cookie field holds no analytics client id were read without a cookie id",
+			"field", e.cfg.CookieField, "records", n, "logged", e.badCookies.Logged())
 	}
 	return nil
 }

@@ -36,6 +36,8 @@ import (
 	"strings"
 
 	"github.com/zeebo/xxh3"
+
+	"closedloop/extract"
 )
 
 // Type is an identifier type; a lower value has a higher priority for the person id.
@@ -85,11 +87,20 @@ var blocked = map[string]bool{"": true, "null": true, "undefined": true, "none":
 	"[object object]": true, "nan": true, "-": true, "n/a": true, "noemail@example.com": true}
 
 // Normalize returns the canonical form of an identifier value: e-mails trimmed and
-// lower-cased, others trimmed.
+// lower-cased, a `_ga` cookie value ("GA1.1.<client id>", as forms store it on CRM
+// records) reduced to the client id the GA4 export carries (extract.CookieID),
+// others trimmed.
 func Normalize(t Type, v string) string {
 	v = strings.TrimSpace(v)
-	if t == Email {
+	switch t {
+	case Email:
 		v = strings.ToLower(v)
+	case AnonymousID:
+		if strings.HasPrefix(v, "GA") || strings.HasPrefix(v, "_ga=") || strings.HasPrefix(v, `"`) {
+			if id, ok := extract.CookieID(v); ok && id != "" {
+				v = id
+			}
+		}
 	}
 	return v
 }
