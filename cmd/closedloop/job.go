@@ -24,6 +24,7 @@ import (
 	"closedloop/extract/spend"
 	"closedloop/extract/touches"
 	"closedloop/load"
+	"closedloop/load/redact"
 	"closedloop/transform"
 	"closedloop/transform/attribution"
 	"closedloop/transform/channel"
@@ -121,7 +122,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	log.Info("run starting", "from", rng.From.Format(time.DateOnly), "to", rng.To.Format(time.DateOnly), "sources", len(exs), "warehouse", cfg.Warehouse)
+	log.Info("run starting", "from", rng.From.Format(time.DateOnly), "to", rng.To.Format(time.DateOnly), "sources", len(exs), "warehouse", redact.Spec(cfg.Warehouse))
 
 	// Extract: every source at once; the first error cancels the others.
 	col := extract.NewCollector(mem)
@@ -236,7 +237,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			}
 			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows, "identity": ids}
 			countsJSON, _ := json.Marshal(counts)
-			runLog := runLogTable(mem, runID, started, rng, strings.Join(inputs, ","), cfg.Warehouse, string(countsJSON), len(rejections))
+			runLog := runLogTable(mem, runID, started, rng, strings.Join(redact.Specs(inputs), ","), redact.Spec(cfg.Warehouse), string(countsJSON), len(rejections))
 			defer runLog.Release()
 			tbl = runLog
 		case load.RejectedRows:

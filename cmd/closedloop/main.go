@@ -28,6 +28,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"closedloop/extract"
+	"closedloop/load/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -60,7 +61,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		fmt.Fprintf(stdout, "run %s: %d touchpoints, %d conversions, %d persons, %d rows rejected -> %s\n",
-			res.RunID, res.Stats.Touchpoints, res.Stats.Conversions, res.Stats.Persons, res.Rejected, cfg.Warehouse)
+			res.RunID, res.Stats.Touchpoints, res.Stats.Conversions, res.Stats.Persons, res.Rejected, redact.Spec(cfg.Warehouse))
 		return 0
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
@@ -81,7 +82,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // fail prints err and returns its exit code: 2 for configuration, 1 otherwise.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintln(stderr, "closedloop:", err)
+	fmt.Fprintln(stderr, "closedloop:", redact.String(err.Error()))
 	if errors.Is(err, extract.ErrConfig) {
 		return 2
 	}
@@ -140,6 +141,19 @@ the binary (a synthetic B2B company: GA4 export files, HubSpot exports, ad spend
 
 // newLogger logs JSON for log collectors (Cloud Logging reads severity and message)
 // unless stderr is a terminal.
+// redactAttr removes credentials from a log attribute's string or error value.
+func redactAttr(a slog.Attr) slog.Attr {
+	switch v := a.Value.Resolve(); v.Kind() {
+	case slog.KindString:
+		a.Value = slog.StringValue(redact.String(v.String()))
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			a.Value = slog.StringValue(redact.String(err.Error()))
+		}
+	}
+	return a
+}
+
 func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
@@ -153,10 +167,14 @@ func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
 			}
 		}
 	}
+	// No credential reaches the log, whoever wrote the line: every string value
+	// (messages, specs, errors) is redacted.
+	opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr { return redactAttr(a) }
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(stderr, opts))
 	}
 	opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+		a = redactAttr(a)
 		if len(groups) == 0 {
 			switch a.Key {
 			case slog.LevelKey:

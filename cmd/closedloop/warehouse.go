@@ -11,6 +11,7 @@ import (
 	"closedloop/load/duckdb"
 	"closedloop/load/parquet"
 	"closedloop/load/postgres"
+	"closedloop/load/redact"
 )
 
 // warehouseKinds are the warehouse specs this build writes.
@@ -61,5 +62,5 @@ func openWarehouse(ctx context.Context, cfg Config, rng load.Range, runID string
 		return bigquery.Open(ctx, bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigqueryLocation,
 			Range: rng, RunID: runID, Labels: map[string]string{"app": "closedloop"}, Logger: log})
 	}
-	return nil, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE: want %s, got %q", errUsage, warehouseKinds, cfg.Warehouse)
+	return nil, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE: want %s, got %q", errUsage, warehouseKinds, redact.Spec(cfg.Warehouse))
 }
