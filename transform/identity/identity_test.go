@@ -392,3 +392,18 @@ func TestLimitsDefault(t *testing.T) {
 	assert.Equal(t, 5, DefaultLimits[Email])
 	assert.Zero(t, DefaultLimits[AnonymousID])
 }
+
+// TestGACookieFormsAreOneIdentifier: a _ga cookie value stored as websites store it
+// (GA1.1.<client id>, from a form, a Segment anonymousId or a touch log) and the GA4
+// export's user_pseudo_id are one identifier; other cookie ids are kept as given.
+func TestGACookieFormsAreOneIdentifier(t *testing.T) {
+	g := New(Options{})
+	a := g.Node(AnonymousID, "1234567890.1712345678", 1)
+	for _, v := range []string{"GA1.1.1234567890.1712345678", " GA1.2.1234567890.1712345678", "_ga=GA1.1.1234567890.1712345678", `"GA1.1.1234567890.1712345678"`} {
+		require.Equal(t, a, g.Lookup(AnonymousID, v), v)
+	}
+	for _, v := range []string{"GA1.1.abcdefgh123", "00000FkCnDfDDf0iC97iC703B", "507f191e-810c-19a7-29de-860ea5cf8a11"} {
+		require.Equal(t, v, Normalize(AnonymousID, v))
+	}
+	require.Equal(t, "ga1.1.x@y.com", Normalize(Email, "GA1.1.X@y.com"), "only cookie ids are reduced")
+}
