@@ -15,8 +15,8 @@ import (
 //
 // ok is false for a value that is no client id at all: an e-mail address, a
 // `_ga_<container>` session cookie ("GS1.1.…", "GS2.1.s…"), free text (spaces),
-// placeholders ("unknown", "n/a", "null") or anything else without a digit or shorter
-// than 8 characters. Such a value must not be used as a cookie id (shared
+// placeholders ("unknown", "n/a", "null") or, unless it has GA's "<digits>.<digits>"
+// form, anything without a digit or shorter than 8 characters. Such a value must not be used as a cookie id (shared
 // placeholders would join strangers): callers drop it, and count and report it.
 // An empty value gives ("", true): nothing was stored.
 func CookieID(v string) (id string, ok bool) {
@@ -28,6 +28,9 @@ func CookieID(v string) (id string, ok bool) {
 	}
 	v = strings.TrimPrefix(v, "_ga=")
 	v = stripGAPrefix(v)
+	if r, ok := digitsDot(v); ok && allDigits(r) {
+		return v, true // <random>.<timestamp>: GA's client id, whatever its length
+	}
 	if len(v) < 8 || strings.ContainsAny(v, "@ \t\r\n") || strings.HasPrefix(v, "GS1.") || strings.HasPrefix(v, "GS2.") {
 		return v, false
 	}

@@ -35,6 +35,8 @@ func TestCookieID(t *testing.T) {
 		{"n/a", "n/a", false},
 		{"undefined", "undefined", false},
 		{"12345", "12345", false},
+		{"111.222", "111.222", true},
+		{"GA1.1.111.222", "111.222", true},
 	} {
 		got, ok := CookieID(c.in)
 		assert.Equal(t, c.want, got, c.in)
