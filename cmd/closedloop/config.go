@@ -392,12 +392,6 @@ func (c *Config) params() attribution.Params {
 	return p
 }
 
-// warehousePath is the DuckDB file of the warehouse spec.
-func (c *Config) warehousePath() string {
-	_, loc, _ := strings.Cut(c.Warehouse, ":")
-	return loc
-}
-
 // printSettings writes the table of variables for `closedloop help run`.
 func printSettings(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)

@@ -18,7 +18,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"closedloop"
-	"closedloop/load/duckdb"
 	"closedloop/transform/attribution"
 )
 
@@ -29,32 +28,35 @@ var (
 )
 
 // demoConfig is the run configuration of the demo over the sample unpacked in
-// dir/sample; the source specs name it "sample/...", the same on every machine.
-// It ignores CLOSEDLOOP_* variables: the demo must show the same thing everywhere.
-func demoConfig(dir, warehouse string) (Config, error) {
-	cfg := Config{
-		Analytics:             "ga4:sample/ga4/*.ndjson.gz",
-		CRM:                   "hubspot:sample/hubspot",
-		Spend:                 "spend:sample/spend/*.csv",
-		baseDir:               dir,
-		Warehouse:             warehouse,
-		From:                  Date{sampleFrom},
-		To:                    Date{sampleTo},
-		LateDays:              3,
-		Lookback:              Days(90 * 24 * time.Hour),
-		Models:                attribution.Names(),
-		DecayHalfLife:         Days(7 * 24 * time.Hour),
-		PositionWeights:       []float64{0.4, 0.4},
-		MarkovOrder:           1,
-		JourneyRestart:        true,
-		IdentityLimits:        "email=5,user_id=1,hubspot_contact=5,salesforce_contact=5,salesforce_lead=5",
-		Currency:              "USD",
-		HubspotCookieProperty: "ga_client_id",
-		Personas:              filepath.Join(dir, "sample", "personas.txt"),
-		SessionTimeout:        30 * time.Minute,
-		LogFormat:             "auto",
-		LogLevel:              "warn",
+// base/sample. The demo unpacks it in a temporary base and names it "sample/..." in
+// the source specs, the same on every machine; --write-sample gives an absolute sample
+// and no base. Settings it does not pin are closedloop run's defaults: it ignores
+// CLOSEDLOOP_* variables, as the demo must show the same thing everywhere.
+func demoConfig(base, sample, warehouse string) (Config, error) {
+	cfg, err := runDefaults()
+	if err != nil {
+		return Config{}, err
 	}
+	cfg.Analytics = "ga4:" + filepath.Join(sample, "ga4", "*.ndjson.gz")
+	cfg.CRM = "hubspot:" + filepath.Join(sample, "hubspot")
+	cfg.Spend = "spend:" + filepath.Join(sample, "spend", "*.csv")
+	cfg.Personas = filepath.Join(base, sample, "personas.txt")
+	cfg.baseDir = base
+	cfg.Warehouse = warehouse
+	cfg.From, cfg.To = Date{sampleFrom}, Date{sampleTo}
+	cfg.LateDays = 3
+	cfg.Lookback = Days(90 * 24 * time.Hour)
+	cfg.Models = attribution.Names()
+	cfg.DecayHalfLife = Days(7 * 24 * time.Hour)
+	cfg.PositionWeights = []float64{0.4, 0.4}
+	cfg.MarkovOrder = 1
+	cfg.JourneyRestart = true
+	cfg.IdentityLimits = "email=5,user_id=1,hubspot_contact=5,salesforce_contact=5,salesforce_lead=5"
+	cfg.Currency = "USD"
+	cfg.HubspotCookieProperty = "ga_client_id"
+	cfg.SessionTimeout = 30 * time.Minute
+	cfg.LogFormat = "auto"
+	cfg.LogLevel = "warn"
 	return cfg, cfg.validate()
 }
 
@@ -70,11 +72,24 @@ func unpackSample(dir string) error {
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	warehouse := fl.String("warehouse", "duckdb:closedloop.duckdb", "warehouse to write (duckdb:PATH)")
+	warehouse := fl.String("warehouse", "duckdb:closedloop.duckdb", "warehouse to write, and read the report from: duckdb:PATH, postgres:DSN or parquet:DIR")
 	rules := fl.String("channel-rules", "", "channel rules file to try on the sample (see CLOSEDLOOP_CHANNEL_RULES)")
 	personas := fl.String("personas", "", "persona rules file to try on the sample instead of its own sample/personas.txt (see CLOSEDLOOP_PERSONAS)")
+	sample := fl.String("write-sample", "", "write the sample's files into `DIR` and print the closedloop run command that loads them as the demo does, into any warehouse (bigquery:PROJECT.DATASET too)")
 	if err := fl.Parse(args); err != nil {
 		return 2
+	}
+	if fl.NArg() > 0 {
+		return fail(stderr, fmt.Errorf("%w: demo: unexpected argument %q (closedloop demo --help lists the flags)", errUsage, fl.Arg(0)))
+	}
+	if *sample != "" {
+		if err := writeSample(*sample, *warehouse, *rules, *personas, stdout); err != nil {
+			return fail(stderr, err)
+		}
+		return 0
+	}
+	if err := checkDemoWarehouse(*warehouse); err != nil {
+		return fail(stderr, err)
 	}
 	dir, err := os.MkdirTemp("", "closedloop-sample-")
 	if err != nil {
@@ -84,13 +99,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := unpackSample(filepath.Join(dir, "sample")); err != nil {
 		return fail(stderr, fmt.Errorf("demo: unpack the sample: %w", err))
 	}
-	cfg, err := demoConfig(dir, *warehouse)
+	cfg, err := demoConfig(dir, "sample", *warehouse)
 	if err == nil && (*rules != "" || *personas != "") {
-		cfg.ChannelRules = *rules
-		if *personas != "" {
-			cfg.Personas = *personas
-		}
-		err = cfg.validate()
+		cfg, err = withRules(cfg, *rules, *personas)
 	}
 	if err != nil {
 		return fail(stderr, err)
@@ -100,20 +111,19 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	db, err := duckdb.OpenReadOnly(cfg.warehousePath())
+	rd, err := openDemoReader(ctx, cfg)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	defer db.Close()
-	abs, _ := filepath.Abs(cfg.warehousePath())
+	defer rd.db.Close()
 	fmt.Fprintf(stdout, "closedloop demo: the sample (a B2B software company, %s..%s) is in %s\n",
-		sampleFrom.Format(time.DateOnly), sampleTo.Format(time.DateOnly), abs)
+		sampleFrom.Format(time.DateOnly), sampleTo.Format(time.DateOnly), rd.where)
 	fmt.Fprintf(stdout, "%d events, %d sessions, %d touchpoints, %d persons, %d conversions, %d rows rejected\n\n",
 		res.Stats.Events, res.Stats.Sessions, res.Stats.Touchpoints, res.Stats.Persons, res.Stats.Conversions, res.Rejected)
-	if err := printReport(ctx, db, stdout); err != nil {
+	if err := printReport(ctx, rd.db, stdout); err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "\nNext: open %s in DuckDB (read-only) or Metabase and query the fct_* tables and v_* views.\n", abs)
+	fmt.Fprintf(stdout, "\nNext: %s\n", rd.next)
 	return 0
 }
 
@@ -172,6 +182,7 @@ func printReport(ctx context.Context, db *sql.DB, w io.Writer) error {
 		}
 	}
 	rows.Close()
+	slices.Sort(channels) // byte order, whatever the warehouse's collation
 	for _, ch := range channels {
 		fmt.Fprintf(tw, "%s\t", ch)
 		for _, m := range models {
@@ -301,9 +312,9 @@ func printFunnel(ctx context.Context, db *sql.DB, w io.Writer) error {
 		SELECT f.stage, f.people, f.rate_from_previous, f.median_days_from_previous,
 		       d.stopped_people, d.page_path, d.exit_share, d.lift
 		FROM v_funnel f
-		LEFT JOIN (SELECT * FROM v_dropoff_pages
-		           QUALIFY row_number() OVER (PARTITION BY stage ORDER BY stopped_with_page DESC, page_path) = 1) d
-		       ON d.stage = f.stage
+		LEFT JOIN (SELECT *, row_number() OVER (PARTITION BY stage ORDER BY stopped_with_page DESC NULLS LAST, page_path) AS n
+		           FROM v_dropoff_pages) d
+		       ON d.stage = f.stage AND d.n = 1
 		WHERE f.breakdown = 'all'
 		ORDER BY f.stage_order`)
 	if err != nil {
@@ -441,7 +452,7 @@ func printPersonas(ctx context.Context, db *sql.DB, w io.Writer) error {
 		)
 		SELECT f.persona, f.visitors, f.leads, f.mqls, f.sqls, f.opportunities, f.customers, q.rate, q.per_lead
 		FROM f LEFT JOIN q ON q.persona = f.persona
-		ORDER BY f.persona = 'Unclassified', f.customers DESC, f.persona`)
+		ORDER BY f.persona = 'Unclassified', f.customers DESC NULLS LAST, f.persona`)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -49,7 +49,8 @@ func lookmlCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // viewRelations describes the SQL views: their columns come from DuckDB, which
-// creates them over empty contract tables in a scratch file.
+// creates them over empty contract tables in a scratch file, and their descriptions
+// from the column comments of the DuckDB view files (lookml.ColumnComments).
 func viewRelations(ctx context.Context) ([]lookml.Relation, error) {
 	dir, err := os.MkdirTemp("", "closedloop-lookml-")
 	if err != nil {
@@ -87,12 +88,14 @@ func viewRelations(ctx context.Context) ([]lookml.Relation, error) {
 		return nil, err
 	}
 	var out []lookml.Relation
+	described := map[string]map[string]string{} // view -> column -> description
 	for _, v := range list {
 		r := lookml.Relation{Name: v.Name, Description: headerComment(v.SQL)}
 		rows, err := db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position`, v.Name)
 		if err != nil {
 			return nil, err
 		}
+		var names []string
 		for rows.Next() {
 			var name, typ string
 			if err := rows.Scan(&name, &typ); err != nil {
@@ -100,9 +103,27 @@ func viewRelations(ctx context.Context) ([]lookml.Relation, error) {
 				return nil, err
 			}
 			r.Columns = append(r.Columns, lookml.Column{Name: name, Type: lookmlType(typ)})
+			names = append(names, name)
 		}
+		err = rows.Err()
 		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+		described[v.Name] = lookml.ColumnComments(v.SQL, names)
 		out = append(out, r)
+	}
+	for i, r := range out {
+		// A _by_persona view's columns are its base view's, per persona: those its own
+		// comment leaves out take the base view's description.
+		base := described[strings.TrimSuffix(r.Name, "_by_persona")]
+		for j, c := range r.Columns {
+			d, ok := described[r.Name][c.Name]
+			if !ok {
+				d = base[c.Name]
+			}
+			out[i].Columns[j].Description = d
+		}
 	}
 	return out, nil
 }

@@ -42,11 +42,20 @@ func TestLookML(t *testing.T) {
 	assert.Contains(t, attr, "dimension_group: occurred {")
 	assert.Contains(t, read("fct_spend.view.lkml"), "measure: total_spend {")
 	vcp := read("v_channel_performance.view.lkml")
-	assert.Contains(t, vcp, "measure: roas {")
+	// The row's roas is a dimension; the ratio of the selected rows is the measure
+	// total_roas (Looker refuses a view with two fields called roas).
+	assert.Contains(t, vcp, "dimension: roas {\n    type: number")
+	assert.NotContains(t, vcp, "measure: roas {")
+	assert.Contains(t, vcp, "measure: total_roas {")
 	assert.Contains(t, vcp, "dimension: channel {\n    type: string")
 	assert.Contains(t, vcp, "dimension: roi {\n    type: number")
+	assert.Contains(t, vcp, "dimension: spend {\n    type: number\n    description: \"spend is the channel's cost on that day (fct_spend)")
+	assert.Contains(t, read("v_funnel.view.lkml"), "dimension: people {\n    type: number\n    description: \"people who reached the stage\"")
 	model := read("closedloop.model.lkml")
 	assert.Contains(t, model, "explore: fct_attribution {")
+	assert.NotContains(t, model, "join: fct_spend", "spend joined on channel and conversion day drops and repeats spend")
+	assert.Contains(t, model, "datagroup: closedloop_run {")
+	assert.Contains(t, model, "\npersist_with: closedloop_run\n")
 	assert.Contains(t, model, "explore: v_channel_performance {\n  always_filter: {\n    filters: [v_channel_performance.date_basis: \"conversion_date\", "+
 		"v_channel_performance.model: \"linear\", v_channel_performance.conversion_type: \"customer\"]\n  }\n}")
 	assert.Contains(t, model, "explore: v_funnel {\n  always_filter: {\n    filters: [v_funnel.breakdown: \"all\"]")

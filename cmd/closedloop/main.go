@@ -124,9 +124,14 @@ Example:
 Exit codes: 0 success, 1 failed run (the warehouse is left as it was), 2 bad configuration.
 `)
 	case "demo":
-		fmt.Fprint(stdout, `closedloop demo [--warehouse duckdb:PATH]: runs the job on the sample that travels inside
-the binary (a synthetic B2B company: GA4 export files, HubSpot exports, ad spend;
-2026-01-01..2026-03-02) into ./closedloop.duckdb, and prints a short report.
+		fmt.Fprint(stdout, `closedloop demo [--warehouse duckdb:PATH | postgres:DSN | parquet:DIR] [--channel-rules FILE] [--personas FILE]:
+runs the job on the sample that travels inside the binary (a synthetic B2B company: GA4
+export files, HubSpot exports, ad spend; 2026-01-01..2026-03-02) into ./closedloop.duckdb
+or the warehouse given, and prints a short report read from it.
+
+closedloop demo --write-sample DIR [--warehouse W]: writes the sample's files into DIR and
+prints the closedloop run command that loads them as the demo does, into any warehouse
+(bigquery:PROJECT.DATASET too).
 `)
 	case "attribute":
 		return attribute(context.Background(), []string{"--help"}, stdout, stdout)
