@@ -72,26 +72,11 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 		e.cfg.Log.Info("ga4: intraday table skipped: the daily table of its day is read instead",
 			"source", e.cfg.Spec, "file", s.path, "daily", s.daily)
 	}
-	d := NewDecoder(e.cfg.Spec, e.cfg.Mem, w)
-	defer d.Release()
-	for _, path := range paths {
-		pq, err := isParquet(path)
-		if err != nil {
-			return err
-		}
-		if pq {
-			err = readParquet(ctx, path, e.cfg.Mem, d)
-		} else {
-			err = readNDJSON(ctx, path, d)
-		}
-		if err != nil {
-			return err
-		}
+	st, err := readAll(ctx, e.cfg.Spec, e.cfg.Mem, paths, w)
+	if err != nil {
+		return err
 	}
-	if err := d.Flush(ctx); err != nil {
-		return fmt.Errorf("ga4: %s: %w", e.cfg.Spec, err)
-	}
-	if st := d.Stats(); st.Duplicates > 0 {
+	if st.Duplicates > 0 {
 		e.cfg.Log.Info("ga4: exact duplicate rows dropped (each is in rejected_rows)",
 			"source", e.cfg.Spec, "duplicates", st.Duplicates, "events", st.Events)
 	}

@@ -1,0 +1,189 @@
+package ga4
+
+import (
+	"context"
+	"runtime"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/sourcegraph/conc/pool"
+	"github.com/zeebo/xxh3"
+
+	"closedloop/extract"
+)
+
+// buffer is an extract.Writer that keeps a file's batches and rejections, in order,
+// until they are passed on.
+type buffer struct {
+	recs    []arrow.RecordBatch
+	rejects []extract.Rejection
+}
+
+func (b *buffer) Write(_ context.Context, _ string, rec arrow.RecordBatch) error {
+	rec.Retain()
+	b.recs = append(b.recs, rec)
+	return nil
+}
+
+func (b *buffer) Reject(_ context.Context, r extract.Rejection) error {
+	b.rejects = append(b.rejects, r)
+	return nil
+}
+
+// drain writes everything to w and releases the batches.
+func (b *buffer) drain(ctx context.Context, w extract.Writer) error {
+	defer b.release()
+	for _, r := range b.recs {
+		if err := w.Write(ctx, extract.TableEvents, r); err != nil {
+			return err
+		}
+	}
+	for _, r := range b.rejects {
+		if err := w.Reject(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *buffer) release() {
+	for _, r := range b.recs {
+		r.Release()
+	}
+	b.recs, b.rejects = nil, nil
+}
+
+// decoded is one file decoded on its own, waiting for its turn.
+type decoded struct {
+	buf   buffer
+	d     *Decoder // its seen rows and origins
+	stats Stats
+	err   error
+	done  chan struct{}
+}
+
+// readAll decodes the files on every core and writes them to w in the order given,
+// exactly as one Decoder reading them one after the other would: the same rows in the
+// same order, the same rejections, exact duplicates dropped across all the files. Each
+// file is decoded by a Decoder of its own into a buffer; in file order, a buffer whose
+// rows repeat none of the earlier files' is passed on and its rows join the seen set,
+// while a file that does repeat an earlier row (rare: the same day exported twice) is
+// decoded again against the whole seen set, so the first copy in file order is kept.
+// At most a few files beyond the one being passed on are held decoded.
+func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []string, w extract.Writer) (Stats, error) {
+	workers := runtime.GOMAXPROCS(0)
+	ahead := 2 * workers // decoded files held at most
+	results := make([]*decoded, len(paths))
+	for i := range results {
+		results[i] = &decoded{done: make(chan struct{})}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make(chan struct{}, ahead)
+	p := pool.New().WithMaxGoroutines(workers)
+	go func() {
+		for i, path := range paths {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				for _, r := range results[i:] {
+					r.err = ctx.Err()
+					close(r.done)
+				}
+				return
+			}
+			p.Go(func() {
+				r := results[i]
+				defer close(r.done)
+				d := NewDecoder(spec, mem, &r.buf)
+				if r.err = readFile(ctx, path, mem, d); r.err == nil {
+					r.err = d.Flush(ctx)
+				}
+				d.Release() // the builder; the seen rows and origins stay for adopt
+				r.d, r.stats = d, d.Stats()
+			})
+		}
+	}()
+	defer p.Wait()
+
+	var total Stats
+	global := NewDecoder(spec, mem, w) // the seen set of every file passed on
+	defer global.Release()
+	for i, r := range results {
+		<-r.done
+		<-slots
+		if r.err != nil {
+			r.buf.release()
+			cancel()
+			for _, rest := range results[i+1:] { // wait for the others to stop, then free
+				<-rest.done
+				rest.buf.release()
+			}
+			return total, r.err
+		}
+		if repeats(r.d.seen, global.seen) {
+			r.buf.release()
+			before := global.stats
+			if err := readFile(ctx, paths[i], mem, global); err != nil {
+				cancel()
+				return total, err
+			}
+			if err := global.Flush(ctx); err != nil {
+				return total, err
+			}
+			total.add(global.stats.minus(before))
+		} else {
+			global.adopt(r.d)
+			if err := r.buf.drain(ctx, w); err != nil {
+				return total, err
+			}
+			total.add(r.stats)
+		}
+		r.d = nil
+	}
+	return total, nil
+}
+
+// readFile reads one file, NDJSON or Parquet, into d.
+func readFile(ctx context.Context, path string, mem memory.Allocator, d *Decoder) error {
+	pq, err := isParquet(path)
+	if err != nil {
+		return err
+	}
+	if pq {
+		return readParquet(ctx, path, mem, d)
+	}
+	return readNDJSON(ctx, path, d)
+}
+
+// repeats reports whether a row of seen is in earlier.
+func repeats(seen, earlier map[xxh3.Uint128]uint64) bool {
+	if len(earlier) < len(seen) {
+		seen, earlier = earlier, seen
+	}
+	for h := range seen {
+		if _, ok := earlier[h]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// adopt adds the rows other has seen, and their origins, to d's.
+func (d *Decoder) adopt(other *Decoder) {
+	base := uint64(len(d.origins))
+	d.origins = append(d.origins, other.origins...)
+	for h, at := range other.seen {
+		d.seen[h] = at + base<<originShift
+	}
+}
+
+func (s *Stats) add(o Stats) {
+	s.Events += o.Events
+	s.Rejected += o.Rejected
+	s.Duplicates += o.Duplicates
+}
+
+func (s Stats) minus(o Stats) Stats {
+	return Stats{Events: s.Events - o.Events, Rejected: s.Rejected - o.Rejected, Duplicates: s.Duplicates - o.Duplicates}
+}

@@ -1,0 +1,95 @@
+package ga4
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/extract"
+)
+
+// sequential reads paths with one Decoder, one file after the other: what readAll
+// must reproduce.
+func sequential(t *testing.T, mem memory.Allocator, spec string, paths []string, w extract.Writer) Stats {
+	d := NewDecoder(spec, mem, w)
+	defer d.Release()
+	for _, p := range paths {
+		require.NoError(t, readFile(context.Background(), p, mem, d))
+	}
+	require.NoError(t, d.Flush(context.Background()))
+	return d.Stats()
+}
+
+// TestReadAllIsSequential: files decoded on several cores give the rows, in the same
+// order, the rejections and the counts of one Decoder reading them in turn — exact
+// duplicates across files included (a day exported twice under another name), which
+// makes the later file be decoded again against every row seen before it.
+func TestReadAllIsSequential(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	src, err := os.ReadFile(fixture)
+	require.NoError(t, err)
+	var paths []string
+	for i := range 12 {
+		p := filepath.Join(dir, fmt.Sprintf("events_202601%02d.ndjson", i+1))
+		body := strings.ReplaceAll(string(src), `"user_pseudo_id":"`, fmt.Sprintf(`"user_pseudo_id":"f%d_`, i))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		paths = append(paths, p)
+	}
+	again := filepath.Join(dir, "events_20260103_copy.ndjson") // file 3's rows once more
+	copyFile(t, paths[2], again)
+	pq := filepath.Join(dir, "events_20260105.parquet")
+	copyFile(t, "testdata/events_20260105.parquet", pq)
+	paths = append(paths[:5], append([]string{again, pq}, paths[5:]...)...)
+
+	const spec = "ga4:test"
+	want := extract.NewCollector(mem)
+	defer want.Release()
+	wantStats := sequential(t, mem, spec, paths, want)
+	require.Positive(t, wantStats.Duplicates)
+
+	for range 3 { // scheduling differs from run to run; the result must not
+		got := extract.NewCollector(mem)
+		gotStats, err := readAll(context.Background(), spec, mem, paths, got)
+		require.NoError(t, err)
+		require.Equal(t, wantStats, gotStats)
+		wt, gt := want.Table(extract.TableEvents), got.Table(extract.TableEvents)
+		require.Equal(t, rows(t, wt), rows(t, gt))
+		wt.Release()
+		gt.Release()
+		require.Equal(t, want.Rejections(), got.Rejections())
+		got.Release()
+	}
+}
+
+// TestReadAllStopsOnError: a file that cannot be read stops the run with its error,
+// and every batch decoded by then is released.
+func TestReadAllStopsOnError(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	var paths []string
+	for i := range 8 {
+		p := filepath.Join(dir, fmt.Sprintf("events_202601%02d.ndjson", i+1))
+		copyFile(t, fixture, p)
+		paths = append(paths, p)
+	}
+	bad := filepath.Join(dir, "events_20260104.ndjson.gz")
+	require.NoError(t, os.WriteFile(bad, []byte("\x1f\x8b\x08 not gzip at all"), 0o644))
+	paths = append(paths[:3], append([]string{bad}, paths[3:]...)...)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	_, err := readAll(context.Background(), "ga4:test", mem, paths, c)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "events_20260104.ndjson.gz")
+}
