@@ -243,9 +243,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		case load.RejectedRows:
 			tbl = rejected
 		}
+		t0 := time.Now()
 		if err := ld.Load(ctx, t.Name, tbl); err != nil {
 			return nil, err
 		}
+		log.Debug("table loaded", "table", t.Name, "rows", tbl.NumRows(), "seconds", time.Since(t0).Seconds())
 	}
 	if n := out.Stats.IdentityConflicts; n > 0 {
 		log.Warn("identity edges refused by the guardrails; see identity_conflicts", "edges_refused", n)
@@ -253,9 +255,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if err := ld.ApplyViews(ctx); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	if err := ld.Commit(ctx); err != nil {
 		return nil, err
 	}
+	log.Debug("warehouse committed", "seconds", time.Since(t0).Seconds())
 	log.Info("run finished", "seconds", time.Since(started).Seconds(), "touchpoints", out.Stats.Touchpoints,
 		"conversions", out.Stats.Conversions, "persons", out.Stats.Persons, "rejected", len(rejections))
 	return res, nil

@@ -9,11 +9,13 @@
 // next version at once.
 //
 // Rows go in through DuckDB's Arrow interface when built with -tags duckdb_arrow (the
-// Dockerfile does: DuckDB scans the Arrow buffers in place), and otherwise through a
-// Parquet file staged beside the database that DuckDB's parallel reader inserts in one
-// statement, so that a plain `go build`, `go run` or `go test` gets a columnar path too
-// (the appender it replaces took one cgo call per value). BenchmarkLoadAttribution
-// measures the path a build uses.
+// Dockerfile does: DuckDB scans the Arrow buffers in place, about three times the
+// appender's speed), and through the appender otherwise, so that a plain `go run` or
+// `go test` needs no tag. BenchmarkLoadAttribution measures both. (A Parquet file
+// staged beside the database and inserted with read_parquet was tried as the untagged
+// path: on 2.15M GA4 events it loaded and committed in 22 s against the appender's
+// 11 s, with 0.8 GB more peak memory, as the inserted rows wait in memory for the
+// checkpoint.)
 package duckdb
 
 import (

@@ -1,0 +1,73 @@
+//go:build !duckdb_arrow
+
+package duckdb
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Ingest names the way rows go in, for logs and benchmarks.
+const Ingest = "appender"
+
+// append writes every row of t with the appender.
+func (l *Loader) append(ctx context.Context, name string, t arrow.Table) (int64, error) {
+	var n int64
+	err := l.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", name)
+		if err != nil {
+			return err
+		}
+		tr := array.NewTableReader(t, 0)
+		defer tr.Release()
+		row := make([]driver.Value, t.NumCols())
+		for tr.Next() {
+			rec := tr.RecordBatch()
+			cols := rec.Columns()
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if i%4096 == 0 && ctx.Err() != nil {
+					app.Close()
+					return ctx.Err()
+				}
+				for c, col := range cols {
+					row[c] = value(col, i)
+				}
+				if err := app.AppendRow(row...); err != nil {
+					app.Close()
+					return fmt.Errorf("row %d: %w", n, err)
+				}
+				n++
+			}
+		}
+		return app.Close()
+	})
+	return n, err
+}
+
+// value is row i of col as the appender takes it.
+func value(col arrow.Array, i int) driver.Value {
+	if col.IsNull(i) {
+		return nil
+	}
+	switch a := col.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.Int64:
+		return a.Value(i)
+	case *array.Float64:
+		return a.Value(i)
+	case *array.Boolean:
+		return a.Value(i)
+	case *array.Date32:
+		return a.Value(i).ToTime()
+	case *array.Timestamp:
+		return time.UnixMicro(int64(a.Value(i))).UTC()
+	}
+	panic("duckdb: no appender value for " + col.DataType().String())
+}
