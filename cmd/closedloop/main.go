@@ -9,6 +9,7 @@
 //	closedloop demo            the job on the bundled sample, into ./closedloop.duckdb
 //	closedloop attribute       the models on a paths: or touches: input, no warehouse
 //	closedloop lookml --out D  LookML for every table and view
+//	closedloop gen --out D     synthetic GA4, HubSpot and spend files (and a touch log) at any scale
 //	closedloop version
 //	closedloop help [command]
 //
@@ -69,6 +70,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return attribute(ctx, rest, stdout, stderr)
 	case "lookml":
 		return lookmlCmd(ctx, rest, stdout, stderr)
+	case "gen":
+		return gen(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "closedloop", version)
 		return 0
@@ -97,6 +100,7 @@ Commands:
   demo      the job on the bundled sample data, into ./closedloop.duckdb, with a report
   attribute the models on aggregated paths or a touch log, no warehouse: closedloop attribute --input paths:Data.csv
   lookml    LookML views, model and explores for Looker: closedloop lookml --out DIR
+  gen       synthetic GA4, HubSpot and spend files and a touch log at any scale: closedloop gen --out DIR --people N
   version   print the version
   help      help on a command: closedloop help run
 
@@ -135,6 +139,8 @@ prints the closedloop run command that loads them as the demo does, into any war
 `)
 	case "attribute":
 		return attribute(context.Background(), []string{"--help"}, stdout, stdout)
+	case "gen":
+		return gen(context.Background(), []string{"--help"}, stdout, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "closedloop version: print the version.")
 	default:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -186,10 +187,13 @@ type event struct {
 // writeGA4 writes one events_YYYYMMDD.ndjson.gz per day of the period. Sessions are
 // expanded in start order, a day at a time; events past midnight wait for the next
 // day's file, as in the GA4 export (event_date is the event's own date).
-func (g *generator) writeGA4(dir string) error {
+func (g *generator) writeGA4(ctx context.Context, dir string) error {
 	var cur, next []event
 	si := 0
 	for d := range g.days {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		end := g.start + int64(d+1)*day
 		for ; si < len(g.sessions) && g.sessions[si].start < end; si++ {
 			g.tl = g.timeline(&g.sessions[si], g.tl[:0])

@@ -14,6 +14,10 @@
 //	spend/spend.csv                daily cost per paid campaign:
 //	                               date,source,medium,campaign,cost,clicks,impressions,currency
 //
+// GenerateTo writes the same files, a flat touch log in the layout of the public
+// "Multi-Touch Attribution" data set (one row per session and per won deal, read by
+// extract/touches) drawn from the same simulation, or both.
+//
 // The story: people arrive through the GA4 default channels (organic and social
 // traffic opens journeys; brand search, e-mail and direct visits close them), browse
 // over several anonymous sessions on one or two devices, and some submit a form on
@@ -44,6 +48,7 @@
 package synth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -63,7 +68,9 @@ type Config struct {
 	Days int
 }
 
-// Stats counts what Generate wrote.
+// Stats counts what Generate or GenerateTo wrote. Events, Downloads, SpendRows and
+// Spend are counted as the files are written: they stay zero when GenerateTo writes
+// the touch log alone.
 type Stats struct {
 	People        int     // simulated people
 	Cookies       int     // distinct GA4 user_pseudo_ids (devices)
@@ -84,6 +91,7 @@ type Stats struct {
 	Downloads     int     // GA4 file_download events
 	SpendRows     int     // rows of spend.csv
 	Spend         float64 // sum of spend.csv's cost, USD
+	TouchRows     int     // rows of the touch log (header excluded), when GenerateTo writes one
 	// Personas breaks people, contacts and revenue down by the hidden persona that
 	// shaped them: enterprise IT buyers, developers, small business owners, students
 	// and job seekers, everyone else (PersonaStats.Persona names it).
@@ -108,21 +116,31 @@ func Generate(cfg Config, dir string) (Stats, error) {
 		return Stats{}, err
 	}
 	g.plan()
-	for _, sub := range []string{"ga4", "hubspot", "spend"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return Stats{}, fmt.Errorf("synth: %w", err)
-		}
-	}
-	if err := g.writeGA4(filepath.Join(dir, "ga4")); err != nil {
-		return Stats{}, err
-	}
-	if err := g.writeHubSpot(filepath.Join(dir, "hubspot")); err != nil {
-		return Stats{}, err
-	}
-	if err := g.writeSpend(filepath.Join(dir, "spend")); err != nil {
+	// Generate has no context to pass on: it is quick at the sizes of the sample and
+	// the tests; GenerateTo is the cancellable form for large runs.
+	if err := g.writeDir(context.Background(), dir); err != nil {
 		return Stats{}, err
 	}
 	return g.stats, nil
+}
+
+// writeDir writes dir/ga4, dir/hubspot and dir/spend.
+func (g *generator) writeDir(ctx context.Context, dir string) error {
+	for _, sub := range []string{"ga4", "hubspot", "spend"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+	}
+	if err := g.writeGA4(ctx, filepath.Join(dir, "ga4")); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := g.writeHubSpot(filepath.Join(dir, "hubspot")); err != nil {
+		return err
+	}
+	return g.writeSpend(filepath.Join(dir, "spend"))
 }
 
 // maxPeople keeps person indexes within the session key (person<<4 | session).
