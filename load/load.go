@@ -41,6 +41,14 @@ type Loader interface {
 	Close() error
 }
 
+// ConcurrentLoader is a Loader whose Load may run for several tables at once, from as
+// many goroutines, at most ConcurrentLoads at a time. RemapPersons still follows the
+// last Load.
+type ConcurrentLoader interface {
+	Loader
+	ConcurrentLoads() int
+}
+
 // Range is the run's date range, days From..To inclusive (UTC): ReplaceRange tables
 // lose their rows of these days and get the run's.
 type Range struct {

@@ -216,8 +216,30 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		return nil, err
 	}
 	defer ld.Close()
+	loadOne := func(ctx context.Context, name string, tbl arrow.Table) error {
+		t0 := time.Now()
+		if err := ld.Load(ctx, name, tbl); err != nil {
+			return err
+		}
+		log.Debug("table loaded", "table", name, "rows", tbl.NumRows(), "seconds", time.Since(t0).Seconds())
+		return nil
+	}
+	// The run's tables, at once where the warehouse allows; then run_log and
+	// rejected_rows, after older rows are re-pointed.
+	loads := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(1)
+	if cl, ok := ld.(load.ConcurrentLoader); ok {
+		loads = loads.WithMaxGoroutines(max(1, cl.ConcurrentLoads()))
+	}
 	for _, t := range load.Tables {
-		tbl := out.Tables[t.Name]
+		if t.Name != load.RunLog && t.Name != load.RejectedRows {
+			loads.Go(func(ctx context.Context) error { return loadOne(ctx, t.Name, out.Tables[t.Name]) })
+		}
+	}
+	if err := loads.Wait(); err != nil {
+		return nil, err
+	}
+	for _, t := range load.Tables {
+		var tbl arrow.Table
 		switch t.Name {
 		case load.RunLog:
 			// Older rows first move to the persons their identifiers now belong to,
@@ -242,12 +264,12 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			tbl = runLog
 		case load.RejectedRows:
 			tbl = rejected
+		default:
+			continue
 		}
-		t0 := time.Now()
-		if err := ld.Load(ctx, t.Name, tbl); err != nil {
+		if err := loadOne(ctx, t.Name, tbl); err != nil {
 			return nil, err
 		}
-		log.Debug("table loaded", "table", t.Name, "rows", tbl.NumRows(), "seconds", time.Since(t0).Seconds())
 	}
 	if n := out.Stats.IdentityConflicts; n > 0 {
 		log.Warn("identity edges refused by the guardrails; see identity_conflicts", "edges_refused", n)

@@ -4,6 +4,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"time"
@@ -16,10 +17,10 @@ import (
 // Ingest names the way rows go in, for logs and benchmarks.
 const Ingest = "appender"
 
-// append writes every row of t with the appender.
-func (l *Loader) append(ctx context.Context, name string, t arrow.Table) (int64, error) {
+// appendTable writes every row of t, on conn, with the appender.
+func appendTable(ctx context.Context, conn *sql.Conn, name string, t arrow.Table) (int64, error) {
 	var n int64
-	err := l.conn.Raw(func(dc any) error {
+	err := conn.Raw(func(dc any) error {
 		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", name)
 		if err != nil {
 			return err

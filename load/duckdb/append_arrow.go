@@ -4,6 +4,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"strings"
@@ -16,11 +17,11 @@ import (
 // Ingest names the way rows go in, for logs and benchmarks.
 const Ingest = "arrow"
 
-// append writes every row of t through DuckDB's Arrow interface: the table is
+// appendTable writes every row of t, on conn, through DuckDB's Arrow interface: the table is
 // registered as a (single-pass) view over its own buffers and inserted with one
 // INSERT ... SELECT. Timestamps arrive as TIMESTAMP WITH TIME ZONE and are stored as
 // their UTC wall time, whatever the session's time zone.
-func (l *Loader) append(ctx context.Context, name string, t arrow.Table) (int64, error) {
+func appendTable(ctx context.Context, conn *sql.Conn, name string, t arrow.Table) (int64, error) {
 	if t.NumRows() == 0 {
 		return 0, nil
 	}
@@ -35,7 +36,7 @@ func (l *Loader) append(ctx context.Context, name string, t arrow.Table) (int64,
 	view := "_closedloop_arrow_" + strings.ReplaceAll(name, ".", "_")
 	q := fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s", quote(name), strings.Join(cols, ", "), view)
 	var n int64
-	err := l.conn.Raw(func(dc any) error {
+	err := conn.Raw(func(dc any) error {
 		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
 		if err != nil {
 			return err

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -205,7 +206,13 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 	return nil
 }
 
-// Load replaces the rows of table name as its mode says.
+// ConcurrentLoads says how many tables Load may write at once, from as many
+// goroutines (load.ConcurrentLoader): one per core. Each appends on a connection of
+// its own into its own table; the run stays atomic, as Commit swaps the whole file.
+func (l *Loader) ConcurrentLoads() int { return runtime.GOMAXPROCS(0) }
+
+// Load replaces the rows of table name as its mode says. Loads of different tables
+// may run at once.
 func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) error {
 	spec, ok := load.Lookup(name)
 	if !ok {
@@ -214,18 +221,24 @@ func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) error {
 	if !t.Schema().Equal(spec.Schema) {
 		return fmt.Errorf("duckdb: %s: schema %s differs from the contract's %s", name, t.Schema(), spec.Schema)
 	}
+	// Each Load has a connection of its own, so that tables load at once (ConcurrentLoads).
+	conn, err := l.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("duckdb: load %s: %w", name, err)
+	}
+	defer conn.Close()
 	switch spec.Mode {
 	case load.ReplaceAll:
-		if _, err := l.conn.ExecContext(ctx, "DELETE FROM "+quote(name)); err != nil {
+		if _, err := conn.ExecContext(ctx, "DELETE FROM "+quote(name)); err != nil {
 			return fmt.Errorf("duckdb: clear %s: %w", name, err)
 		}
 	case load.ReplaceRange:
 		q := fmt.Sprintf("DELETE FROM %s WHERE CAST(%s AS DATE) BETWEEN ? AND ?", quote(name), quote(spec.DateColumn))
-		if _, err := l.conn.ExecContext(ctx, q, l.cfg.Range.From, l.cfg.Range.To); err != nil {
+		if _, err := conn.ExecContext(ctx, q, l.cfg.Range.From, l.cfg.Range.To); err != nil {
 			return fmt.Errorf("duckdb: clear %s for %s..%s: %w", name, l.cfg.Range.From.Format(time.DateOnly), l.cfg.Range.To.Format(time.DateOnly), err)
 		}
 	}
-	n, err := l.append(ctx, name, t)
+	n, err := appendTable(ctx, conn, name, t)
 	if err != nil {
 		return fmt.Errorf("duckdb: load %s: %w", name, err)
 	}
@@ -244,7 +257,7 @@ func (l *Loader) RemapPersons(ctx context.Context, aliases arrow.Table) (int64, 
 		return 0, fmt.Errorf("duckdb: person aliases: %w", err)
 	}
 	defer l.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
-	if _, err := l.append(ctx, tmp, aliases); err != nil {
+	if _, err := appendTable(ctx, l.conn, tmp, aliases); err != nil {
 		return 0, fmt.Errorf("duckdb: person aliases: %w", err)
 	}
 	var total int64

@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,7 +198,8 @@ func appendValue(b array.Builder, v any) {
 	}
 }
 
-// load runs one whole run: every table of the fixture over r, then views, then Commit.
+// loadRun runs one whole run: every table of the fixture over r (all at once, from as
+// many goroutines, when the loader is a load.ConcurrentLoader), then views, then Commit.
 func loadRun(t *testing.T, tg Target, mem memory.Allocator, r load.Range) {
 	t.Helper()
 	ctx := context.Background()
@@ -209,8 +211,20 @@ func loadRun(t *testing.T, tg Target, mem memory.Allocator, r load.Range) {
 	}()
 	ld := tg.Open(t, r)
 	defer ld.Close()
-	for _, spec := range load.Tables {
-		require.NoError(t, ld.Load(ctx, spec.Name, tables[spec.Name]), spec.Name)
+	if _, ok := ld.(load.ConcurrentLoader); ok {
+		errs := make([]error, len(load.Tables))
+		var wg sync.WaitGroup
+		for i, spec := range load.Tables {
+			wg.Go(func() { errs[i] = ld.Load(ctx, spec.Name, tables[spec.Name]) })
+		}
+		wg.Wait()
+		for i, spec := range load.Tables {
+			require.NoError(t, errs[i], spec.Name)
+		}
+	} else {
+		for _, spec := range load.Tables {
+			require.NoError(t, ld.Load(ctx, spec.Name, tables[spec.Name]), spec.Name)
+		}
 	}
 	_, err := ld.RemapPersons(ctx, nil)
 	require.NoError(t, err)
