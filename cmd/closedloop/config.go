@@ -76,6 +76,23 @@ type Config struct {
 	// baseDir, when set, is the folder relative source locations are read from (the
 	// demo's unpacked sample); the specs keep the relative names.
 	baseDir string
+	// parsed holds the typed values validate parsed the settings into, once: a run
+	// reads them and never the strings again.
+	parsed *parsed
+}
+
+// parsed is a validated configuration as typed values.
+type parsed struct {
+	analytics, crm, spend []extract.Spec
+	limits                identity.Limits
+	models                []attribution.Model
+	channels              *channel.Grouper // nil: GA4's default channel group
+	personas              *persona.Rules   // nil: no persona rules
+}
+
+// sources returns every source spec: analytics, then CRM, then spend.
+func (p *parsed) sources() []extract.Spec {
+	return append(append(append([]extract.Spec(nil), p.analytics...), p.crm...), p.spend...)
 }
 
 // Date is a day (UTC) given as YYYY-MM-DD.
@@ -275,10 +292,16 @@ func (c *Config) specs(field, list string) ([]extract.Spec, error) {
 	return specs, nil
 }
 
-// validate checks the configuration without touching the network or the files, and
-// fills the defaults that depend on other settings.
+// validate checks the configuration without touching the network (rules files are
+// read), fills the defaults that depend on other settings, and keeps the typed values
+// it parsed for the run (c.parsed).
 func (c *Config) validate() error {
-	for _, f := range []struct{ field, list string }{{"Analytics", c.Analytics}, {"CRM", c.CRM}, {"Spend", c.Spend}} {
+	c.parsed = nil
+	p := &parsed{}
+	for _, f := range []struct {
+		field, list string
+		into        *[]extract.Spec
+	}{{"Analytics", c.Analytics, &p.analytics}, {"CRM", c.CRM, &p.crm}, {"Spend", c.Spend, &p.spend}} {
 		specs, err := c.specs(f.field, f.list)
 		if err != nil {
 			return err
@@ -288,6 +311,7 @@ func (c *Config) validate() error {
 				return err
 			}
 		}
+		*f.into = specs
 	}
 	if strings.TrimSpace(c.Analytics+c.CRM) == "" {
 		return bad("Analytics", "no source: set CLOSEDLOOP_ANALYTICS and/or CLOSEDLOOP_CRM, e.g. --analytics 'touches:log.csv'")
@@ -320,25 +344,26 @@ func (c *Config) validate() error {
 		}
 		return bad(field, "%v", err)
 	}
-	if _, err := c.identityLimits(); err != nil {
+	var err error
+	if p.limits, err = c.identityLimits(); err != nil {
 		return bad("IdentityLimits", "%v", err)
 	}
 	if len(c.Models) == 0 {
 		return bad("Models", "name at least one of %s", strings.Join(attribution.Names(), ", "))
 	}
-	if _, err := attribution.Lookup(c.Models, c.params()); err != nil {
+	if p.models, err = attribution.Lookup(c.Models, c.params()); err != nil {
 		return bad("Models", "%v", err)
 	}
 	if !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(c.Currency) {
 		return bad("Currency", "want an ISO 4217 code such as USD or EUR, got %q", c.Currency)
 	}
 	if c.ChannelRules != "" {
-		if _, err := channel.LoadRules(c.ChannelRules); err != nil {
+		if p.channels, err = channel.LoadRules(c.ChannelRules); err != nil {
 			return bad("ChannelRules", "%v", err)
 		}
 	}
 	if c.Personas != "" {
-		if _, err := persona.Load(c.Personas); err != nil {
+		if p.personas, err = persona.Load(c.Personas); err != nil {
 			return bad("Personas", "%v", err)
 		}
 	}
@@ -355,6 +380,7 @@ func (c *Config) validate() error {
 	default:
 		return bad("LogLevel", "want debug, info, warn or error, got %q", c.LogLevel)
 	}
+	c.parsed = p
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sourcegraph/conc/pool"
 
@@ -26,10 +26,7 @@ import (
 	"closedloop/load"
 	"closedloop/load/redact"
 	"closedloop/transform"
-	"closedloop/transform/attribution"
-	"closedloop/transform/channel"
 	"closedloop/transform/identity"
-	"closedloop/transform/persona"
 )
 
 // maxExtractors bounds the extractors running at once: each holds a file or an API
@@ -45,60 +42,54 @@ type result struct {
 	Rows     map[string]int64 // rows loaded per warehouse table
 }
 
-// extractors builds one extractor per source spec of cfg.
+// extractors builds one extractor per source spec of cfg (validated).
 func extractors(cfg Config, mem memory.Allocator, log *slog.Logger) ([]extract.Extractor, error) {
 	var out []extract.Extractor
-	for _, f := range []struct{ field, list string }{{"Analytics", cfg.Analytics}, {"CRM", cfg.CRM}, {"Spend", cfg.Spend}} {
-		specs, err := cfg.specs(f.field, f.list)
-		if err != nil {
-			return nil, err
+	for _, s := range cfg.parsed.sources() {
+		loc := s.Location
+		if cfg.baseDir != "" && !filepath.IsAbs(loc) {
+			loc = filepath.Join(cfg.baseDir, loc)
 		}
-		for _, s := range specs {
-			loc := s.Location
-			if cfg.baseDir != "" && !filepath.IsAbs(loc) {
-				loc = filepath.Join(cfg.baseDir, loc)
+		switch s.Kind {
+		case "ga4":
+			if strings.HasPrefix(s.Location, "bigquery://") {
+				// The run's days widened by the lookback (journeys look back past
+				// the range), plus a day for sessions crossing midnight at the edge.
+				days := int((time.Duration(cfg.Lookback) + 24*time.Hour - 1) / (24 * time.Hour))
+				out = append(out, ga4.NewBigQuery(ga4.BigQueryConfig{Spec: s.String(), Location: s.Location,
+					Range: extract.Range{From: cfg.From.AddDate(0, 0, -days-1), To: cfg.To.Time},
+					Mem:   mem, Log: log.With("source", s.String())}))
+			} else {
+				out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem, Log: log.With("source", s.String())}))
 			}
-			switch s.Kind {
-			case "ga4":
-				if strings.HasPrefix(s.Location, "bigquery://") {
-					// The run's days widened by the lookback (journeys look back past
-					// the range), plus a day for sessions crossing midnight at the edge.
-					days := int((time.Duration(cfg.Lookback) + 24*time.Hour - 1) / (24 * time.Hour))
-					out = append(out, ga4.NewBigQuery(ga4.BigQueryConfig{Spec: s.String(), Location: s.Location,
-						Range: extract.Range{From: cfg.From.AddDate(0, 0, -days-1), To: cfg.To.Time},
-						Mem:   mem, Log: log.With("source", s.String())}))
-				} else {
-					out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem, Log: log.With("source", s.String())}))
-				}
-			case "segment":
-				out = append(out, segment.New(segment.Config{Spec: s.String(), Path: loc, Mem: mem}))
-			case "touches":
-				out = append(out, touches.New(touches.Config{Spec: s.String(), Path: loc, Mem: mem}))
-			case "hubspot":
-				hc := hubspot.Config{Spec: s.String(), Mem: mem, CookieProperty: cfg.HubspotCookieProperty,
-					Currency: cfg.Currency, Log: log.With("source", s.String())}
-				if s.Location == hubspot.APILocation {
-					hc.Token, hc.BaseURL = cfg.HubspotToken, cfg.HubspotBaseURL
-				} else {
-					hc.Dir = loc
-				}
-				out = append(out, hubspot.New(hc))
-			case "salesforce":
-				sc := salesforce.Config{Spec: s.String(), Mem: mem, Log: log, Currency: cfg.Currency,
-					CookieField: cfg.SalesforceCookieField, MQLStatuses: cfg.SalesforceMqlStatuses, SQLStatuses: cfg.SalesforceSqlStatuses}
-				if s.Location == "api" {
-					sc.InstanceURL, sc.AccessToken, sc.APIVersion = cfg.SalesforceInstanceURL, cfg.SalesforceToken, cfg.SalesforceAPIVersion
-					sc.ClientID, sc.ClientSecret = cfg.SalesforceClientID, cfg.SalesforceClientSecret
-				} else {
-					sc.Dir = loc
-				}
-				out = append(out, salesforce.New(sc))
-			case "spend":
-				out = append(out, spend.New(spend.Config{Spec: s.String(), Path: loc, Mem: mem, Currency: cfg.Currency,
-					CampaignMap: cfg.SpendCampaignMap, Rates: cfg.CurrencyRates}))
-			default:
-				return nil, fmt.Errorf("%w: source kind %q is not supported by this build", errUsage, s.Kind)
+		case "segment":
+			out = append(out, segment.New(segment.Config{Spec: s.String(), Path: loc, Mem: mem}))
+		case "touches":
+			out = append(out, touches.New(touches.Config{Spec: s.String(), Path: loc, Mem: mem}))
+		case "hubspot":
+			hc := hubspot.Config{Spec: s.String(), Mem: mem, CookieProperty: cfg.HubspotCookieProperty,
+				Currency: cfg.Currency, Log: log.With("source", s.String())}
+			if s.Location == hubspot.APILocation {
+				hc.Token, hc.BaseURL = cfg.HubspotToken, cfg.HubspotBaseURL
+			} else {
+				hc.Dir = loc
 			}
+			out = append(out, hubspot.New(hc))
+		case "salesforce":
+			sc := salesforce.Config{Spec: s.String(), Mem: mem, Log: log, Currency: cfg.Currency,
+				CookieField: cfg.SalesforceCookieField, MQLStatuses: cfg.SalesforceMqlStatuses, SQLStatuses: cfg.SalesforceSqlStatuses}
+			if s.Location == "api" {
+				sc.InstanceURL, sc.AccessToken, sc.APIVersion = cfg.SalesforceInstanceURL, cfg.SalesforceToken, cfg.SalesforceAPIVersion
+				sc.ClientID, sc.ClientSecret = cfg.SalesforceClientID, cfg.SalesforceClientSecret
+			} else {
+				sc.Dir = loc
+			}
+			out = append(out, salesforce.New(sc))
+		case "spend":
+			out = append(out, spend.New(spend.Config{Spec: s.String(), Path: loc, Mem: mem, Currency: cfg.Currency,
+				CampaignMap: cfg.SpendCampaignMap, Rates: cfg.CurrencyRates}))
+		default:
+			return nil, fmt.Errorf("%w: source kind %q is not supported by this build", errUsage, s.Kind)
 		}
 	}
 	return out, nil
@@ -114,9 +105,8 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	runID := newRunID(started)
 	log = log.With("run_id", runID)
 	rng := extract.Range{From: cfg.From.Time, To: cfg.To.Time}
-	models, err := attribution.Lookup(cfg.Models, cfg.params())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	if cfg.parsed == nil {
+		return nil, errors.New("closedloop: the configuration was not validated")
 	}
 	exs, err := extractors(cfg, mem, log)
 	if err != nil {
@@ -157,27 +147,12 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			t.Release()
 		}
 	}()
-	limits, err := cfg.identityLimits()
-	if err != nil {
-		return nil, fmt.Errorf("%w: CLOSEDLOOP_IDENTITY_LIMITS: %v", errUsage, err)
-	}
-	var channels *channel.Grouper
-	if cfg.ChannelRules != "" {
-		if channels, err = channel.LoadRules(cfg.ChannelRules); err != nil {
-			return nil, fmt.Errorf("%w: CLOSEDLOOP_CHANNEL_RULES: %v", errUsage, err)
-		}
-	}
-	var personas *persona.Rules
-	if cfg.Personas != "" {
-		if personas, err = persona.Load(cfg.Personas); err != nil {
-			return nil, fmt.Errorf("%w: CLOSEDLOOP_PERSONAS: %v", errUsage, err)
-		}
-	}
-	out, err := transform.Build(ctx, in, transform.Options{Channels: channels, Personas: personas, Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
-		SessionTimeout: cfg.SessionTimeout, Models: models, Currency: cfg.Currency, Logger: log,
+	pc := cfg.parsed
+	out, err := transform.Build(ctx, in, transform.Options{Channels: pc.channels, Personas: pc.personas, Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
+		SessionTimeout: cfg.SessionTimeout, Models: pc.models, Currency: cfg.Currency, Logger: log,
 		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
 		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
-		IdentityLimits: limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist}})
+		IdentityLimits: pc.limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist}})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +183,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	for _, ex := range exs {
 		inputs = append(inputs, ex.Name())
 	}
-	rejected := rejectedTable(mem, runID, rejections)
+	rejected := load.RejectedRowsTable(mem, runID, rejections)
 	defer rejected.Release()
 
 	ld, err := openWarehouse(ctx, cfg, load.Range{From: rng.From, To: rng.To}, runID, log)
@@ -259,7 +234,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			}
 			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows, "identity": ids}
 			countsJSON, _ := json.Marshal(counts)
-			runLog := runLogTable(mem, runID, started, rng, strings.Join(redact.Specs(inputs), ","), redact.Spec(cfg.Warehouse), string(countsJSON), len(rejections))
+			runLog := load.RunLogTable(mem, load.Run{ID: runID, Started: started, Finished: time.Now().UTC(), From: rng.From, To: rng.To,
+				Inputs: redact.Specs(inputs), Warehouse: redact.Spec(cfg.Warehouse), RowCounts: string(countsJSON),
+				Rejected: len(rejections), Status: "success", Version: version})
 			defer runLog.Release()
 			tbl = runLog
 		case load.RejectedRows:
@@ -351,41 +328,4 @@ func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[
 		out[r.Input]["rejected"]++
 	}
 	return out
-}
-
-func runLogTable(mem memory.Allocator, runID string, started time.Time, rng extract.Range, inputs, warehouse, counts string, rejected int) arrow.Table {
-	spec, _ := load.Lookup(load.RunLog)
-	b := array.NewRecordBuilder(mem, spec.Schema)
-	defer b.Release()
-	b.Field(0).(*array.StringBuilder).Append(runID)
-	b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(started.UnixMicro()))
-	b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(time.Now().UTC().UnixMicro()))
-	b.Field(3).(*array.Date32Builder).Append(arrow.Date32FromTime(rng.From))
-	b.Field(4).(*array.Date32Builder).Append(arrow.Date32FromTime(rng.To))
-	b.Field(5).(*array.StringBuilder).Append(inputs)
-	b.Field(6).(*array.StringBuilder).Append(warehouse)
-	b.Field(7).(*array.StringBuilder).Append(counts)
-	b.Field(8).(*array.Int64Builder).Append(int64(rejected))
-	b.Field(9).(*array.StringBuilder).Append("success")
-	b.Field(10).(*array.StringBuilder).AppendNull()
-	b.Field(11).(*array.StringBuilder).Append(version)
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	return array.NewTableFromRecords(spec.Schema, []arrow.RecordBatch{rec})
-}
-
-func rejectedTable(mem memory.Allocator, runID string, rs []extract.Rejection) arrow.Table {
-	spec, _ := load.Lookup(load.RejectedRows)
-	b := array.NewRecordBuilder(mem, spec.Schema)
-	defer b.Release()
-	for _, r := range rs {
-		b.Field(0).(*array.StringBuilder).Append(runID)
-		b.Field(1).(*array.StringBuilder).Append(r.Input)
-		b.Field(2).(*array.StringBuilder).Append(r.Location)
-		b.Field(3).(*array.StringBuilder).Append(r.Reason)
-		b.Field(4).(*array.StringBuilder).Append(r.Raw)
-	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	return array.NewTableFromRecords(spec.Schema, []arrow.RecordBatch{rec})
 }
