@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/load/duckdb"
+	termreport "closedloop/sql/report"
 )
 
 // dialectOnly marks a README statement that runs on one SQL dialect only: a comment
@@ -140,7 +141,7 @@ func checkRevenuePivot(t *testing.T, q string, cols []string, rows [][]any, repo
 				v, ok = row[i+1].(float64)
 				require.True(t, ok, "%s %s: %T", ch, c, row[i+1])
 			}
-			require.Equal(t, cell, money(v), "README PIVOT: revenue of %s under %s", ch, c)
+			require.Equal(t, cell, termreport.Money(v), "README PIVOT: revenue of %s under %s", ch, c)
 			compared++
 		}
 		require.GreaterOrEqual(t, compared, 7, "the PIVOT's columns %v miss the report's models", cols)
