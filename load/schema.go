@@ -243,3 +243,17 @@ func Description(f arrow.Field) string {
 	}
 	return ""
 }
+
+// Col returns the index of a column of the warehouse table called table, panicking on
+// a typo: transforms resolve the columns they write once, at start.
+func Col(table, name string) int {
+	t, ok := Lookup(table)
+	if !ok {
+		panic("load: no table " + table)
+	}
+	idx := t.Schema.FieldIndices(name)
+	if len(idx) != 1 {
+		panic("load: no column " + name + " in " + table)
+	}
+	return idx[0]
+}

@@ -1,9 +1,13 @@
 package transform
 
 import (
+	"strings"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"closedloop/transform/normalize"
 )
 
 // columns hands out the columns of input tables as single arrays (chunks
@@ -76,94 +80,158 @@ func tv(a *array.Timestamp, i int) int64 {
 	return int64(a.Value(i))
 }
 
-// out builds one warehouse table row by row.
-type out struct {
-	b *array.RecordBuilder
+// eventCols are the columns of the events table (extract.EventsSchema) the steps read.
+type eventCols struct {
+	n                                     int
+	at                                    *array.Timestamp
+	kind, name                            *array.String
+	anon, user, email, record, sessionKey *array.String
+	location, title, referrer             *array.String
+	utmSource, utmMedium, utmCampaign     *array.String
+	utmTerm, utmContent, gclid            *array.String
+	channel, currency                     *array.String
+	isConversion                          *array.Boolean
+	value                                 *array.Float64
+	// link is nil unless the persona rules read downloads.
+	link *array.String
 }
 
-func newOut(mem memory.Allocator, s *arrow.Schema) *out {
-	return &out{b: array.NewRecordBuilder(mem, s)}
-}
-
-// reserve makes room for n more rows (and some string bytes each), so that large
-// outputs grow their buffers once instead of by repeated doubling and copying.
-func (o *out) reserve(n int) {
-	for i := range o.b.Fields() {
-		f := o.b.Field(i)
-		f.Reserve(n)
-		if sb, ok := f.(*array.StringBuilder); ok {
-			sb.ReserveData(n * 16)
-		}
+func readEvents(c *columns, t arrow.Table, links bool) *eventCols {
+	e := &eventCols{
+		at:   c.ts(t, "occurred_at"),
+		kind: c.str(t, "kind"), name: c.str(t, "event_name"),
+		anon: c.str(t, "anonymous_id"), user: c.str(t, "user_id"), email: c.str(t, "email"),
+		record: c.str(t, "crm_record"), sessionKey: c.str(t, "session_key"),
+		location: c.str(t, "page_location"), title: c.str(t, "page_title"), referrer: c.str(t, "page_referrer"),
+		utmSource: c.str(t, "utm_source"), utmMedium: c.str(t, "utm_medium"), utmCampaign: c.str(t, "utm_campaign"),
+		utmTerm: c.str(t, "utm_term"), utmContent: c.str(t, "utm_content"), gclid: c.str(t, "gclid"),
+		channel: c.str(t, "channel"), currency: c.str(t, "currency"),
+		isConversion: c.bool(t, "is_conversion"), value: c.f64(t, "conversion_value"),
 	}
-}
-
-func (o *out) str(i int, s string) {
-	fb := o.b.Field(i).(*array.StringBuilder)
-	if s == "" && o.b.Schema().Field(i).Nullable {
-		fb.AppendNull()
-		return
+	if links {
+		e.link = c.str(t, "link_url")
 	}
-	fb.Append(s)
+	e.n = e.at.Len()
+	return e
 }
 
-func (o *out) ts(i int, us int64) {
-	fb := o.b.Field(i).(*array.TimestampBuilder)
-	if us == 0 && o.b.Schema().Field(i).Nullable {
-		fb.AppendNull()
-		return
+// traffic is what normalize.Classify reads of event i.
+func (e *eventCols) traffic(i int) normalize.Input {
+	return normalize.Input{PageLocation: sv(e.location, i), Referrer: sv(e.referrer, i),
+		UTMSource: sv(e.utmSource, i), UTMMedium: sv(e.utmMedium, i), UTMCampaign: sv(e.utmCampaign, i),
+		UTMTerm: sv(e.utmTerm, i), UTMContent: sv(e.utmContent, i), GCLID: sv(e.gclid, i)}
+}
+
+// mayChangeCampaign tells whether event i carries anything that can make campaign
+// information: an explicit source, a click id, a referrer or a query string.
+func (e *eventCols) mayChangeCampaign(i int) bool {
+	return sv(e.utmSource, i) != "" || sv(e.gclid, i) != "" || sv(e.referrer, i) != "" ||
+		strings.Contains(sv(e.location, i), "?")
+}
+
+// contactCols are the columns of the contacts table (extract.ContactsSchema).
+type contactCols struct {
+	n                                    int
+	crm, id, email, cookie, linked       *array.String
+	created, updated                     *array.Timestamp
+	jobTitle, company, industry, country *array.String
+	originalSource                       *array.String
+	size                                 *array.Int64
+	// stages are lead_at, mql_at, sql_at, opportunity_at and customer_at: the dates
+	// of milestones, in order.
+	stages []*array.Timestamp
+}
+
+func readContacts(c *columns, t arrow.Table) *contactCols {
+	ct := &contactCols{
+		crm: c.str(t, "crm"), id: c.str(t, "contact_id"), email: c.str(t, "email"),
+		cookie: c.str(t, "cookie_id"), linked: c.str(t, "linked_ids"),
+		created: c.ts(t, "created_at"), updated: c.ts(t, "updated_at"),
+		jobTitle: c.str(t, "job_title"), company: c.str(t, "company"), industry: c.str(t, "industry"),
+		country: c.str(t, "country"), originalSource: c.str(t, "original_source"),
+		size: c.i64(t, "company_size"),
 	}
-	fb.Append(arrow.Timestamp(us))
-}
-
-func (o *out) f64(i int, v float64, valid bool) {
-	fb := o.b.Field(i).(*array.Float64Builder)
-	if !valid {
-		fb.AppendNull()
-		return
+	for _, m := range milestones {
+		ct.stages = append(ct.stages, c.ts(t, m+"_at"))
 	}
-	fb.Append(v)
+	ct.n = ct.id.Len()
+	return ct
 }
 
-func (o *out) null(i int)         { o.b.Field(i).AppendNull() }
-func (o *out) i64(i int, v int64) { o.b.Field(i).(*array.Int64Builder).Append(v) }
-func (o *out) bool(i int, v bool) { o.b.Field(i).(*array.BooleanBuilder).Append(v) }
-func (o *out) date(i int, d arrow.Date32) {
-	o.b.Field(i).(*array.Date32Builder).Append(d)
+// dealCols are the columns of the deals table (extract.DealsSchema).
+type dealCols struct {
+	n                 int
+	crm, id, currency *array.String
+	amount            *array.Float64
+	created, closed   *array.Timestamp
+	isClosed, isWon   *array.Boolean
 }
 
-// table finishes the builder into a table (the builder is released).
-func (o *out) table() arrow.Table {
-	rec := o.b.NewRecordBatch()
-	defer rec.Release()
-	defer o.b.Release()
-	return array.NewTableFromRecords(rec.Schema(), []arrow.RecordBatch{rec})
+func readDeals(c *columns, t arrow.Table) *dealCols {
+	d := &dealCols{crm: c.str(t, "crm"), id: c.str(t, "deal_id"), currency: c.str(t, "currency"),
+		amount: c.f64(t, "amount"), created: c.ts(t, "created_at"), closed: c.ts(t, "closed_at"),
+		isClosed: c.bool(t, "is_closed"), isWon: c.bool(t, "is_won")}
+	d.n = d.id.Len()
+	return d
 }
 
-// dict encodes strings as int32 codes; code 0 is the empty string (null).
-type dict struct {
-	idx  map[string]int32
-	vals []string
+// key is the deal's id across CRMs, "crm:deal_id".
+func (d *dealCols) key(i int) string { return d.crm.Value(i) + ":" + d.id.Value(i) }
+
+// dealContactCols are the columns of the deal-contact associations
+// (extract.DealContactsSchema).
+type dealContactCols struct {
+	n                  int
+	crm, deal, contact *array.String
+	primary            *array.Boolean
 }
 
-func newDict() *dict { return &dict{idx: map[string]int32{"": 0}, vals: []string{""}} }
-
-func (d *dict) code(s string) int32 {
-	if c, ok := d.idx[s]; ok {
-		return c
-	}
-	c := int32(len(d.vals))
-	d.idx[s] = c
-	d.vals = append(d.vals, s)
-	return c
+func readDealContacts(c *columns, t arrow.Table) *dealContactCols {
+	dc := &dealContactCols{crm: c.str(t, "crm"), deal: c.str(t, "deal_id"), contact: c.str(t, "contact_id"),
+		primary: c.bool(t, "is_primary")}
+	dc.n = dc.deal.Len()
+	return dc
 }
 
-func (d *dict) val(c int32) string { return d.vals[c] }
-
-// release frees a builder whose table is not wanted (a failed step).
-func (o *out) release() { o.b.Release() }
-
-// Empty returns a table with schema s and no rows (for tables a run has nothing for).
-// The caller releases it.
-func Empty(mem memory.Allocator, s *arrow.Schema) arrow.Table {
-	return newOut(mem, s).table()
+// crmCols are the CRM tables: contacts, deals and their associations.
+type crmCols struct {
+	contacts     *contactCols
+	deals        *dealCols
+	dealContacts *dealContactCols
 }
+
+// spendCols are the columns of the spend table (extract.SpendSchema).
+type spendCols struct {
+	n                        int
+	day                      *array.Date32
+	channel, source, medium  *array.String
+	campaign, term, currency *array.String
+	cost                     *array.Float64
+	clicks, impressions      *array.Int64
+}
+
+func readSpend(c *columns, t arrow.Table) *spendCols {
+	s := &spendCols{day: c.date(t, "date"), channel: c.str(t, "channel"), source: c.str(t, "source"),
+		medium: c.str(t, "medium"), campaign: c.str(t, "campaign"), term: c.str(t, "term"),
+		currency: c.str(t, "currency"), cost: c.f64(t, "cost"),
+		clicks: c.i64(t, "clicks"), impressions: c.i64(t, "impressions")}
+	s.n = s.day.Len()
+	return s
+}
+
+// dealStageCols are the columns of the deal stage history (extract.DealStagesSchema).
+type dealStageCols struct {
+	n                          int
+	crm, deal, pipeline, stage *array.String
+	entered                    *array.Timestamp
+}
+
+func readDealStages(c *columns, t arrow.Table) *dealStageCols {
+	ds := &dealStageCols{crm: c.str(t, "crm"), deal: c.str(t, "deal_id"), pipeline: c.str(t, "pipeline"),
+		stage: c.str(t, "stage"), entered: c.ts(t, "entered_at")}
+	ds.n = ds.deal.Len()
+	return ds
+}
+
+// key is the entry's deal id across CRMs, "crm:deal_id".
+func (ds *dealStageCols) key(i int) string { return ds.crm.Value(i) + ":" + ds.deal.Value(i) }

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -12,56 +13,51 @@ import (
 // journeys walks the conversions and touches person by person: every conversion's
 // journey, and the non-converting journeys the data-driven models learn from.
 type journeys struct {
-	b        *builder
+	t        *touches
+	cv       *conversions
 	ts       []int32 // touches by person, time, id
 	cs       []int32 // conversions by person, time, type, id
 	lookback int64   // µs
+	overlap  bool    // Options.OverlapJourneys
 	direct   int32   // channel code of Direct, -1 when no touch has it
 	// conversion type codes of the CRM milestones, -1 when absent
 	lead, mql, sql, opp, customer int32
 }
 
-func (b *builder) newJourneys() *journeys {
-	jb := &journeys{b: b, lookback: b.opt.Lookback.Microseconds(), direct: -1}
-	if c, ok := b.channels.idx["Direct"]; ok {
-		jb.direct = c
-	}
-	code := func(s string) int32 {
-		if c, ok := b.types.idx[s]; ok {
-			return c
-		}
-		return -1
-	}
-	jb.lead, jb.mql, jb.sql, jb.opp, jb.customer = code("lead"), code("mql"), code("sql"), code("opportunity"), code("customer")
+func newJourneys(t *touches, cv *conversions, lookback int64, overlap bool) *journeys {
+	jb := &journeys{t: t, cv: cv, lookback: lookback, overlap: overlap, direct: t.channels.lookup("Direct")}
+	types := cv.types
+	jb.lead, jb.mql, jb.sql = types.lookup("lead"), types.lookup("mql"), types.lookup("sql")
+	jb.opp, jb.customer = types.lookup("opportunity"), types.lookup("customer")
 
-	jb.ts = make([]int32, len(b.tAt))
+	jb.ts = make([]int32, t.len())
 	for i := range jb.ts {
 		jb.ts[i] = int32(i)
 	}
 	slices.SortFunc(jb.ts, func(x, y int32) int {
-		if c := b.tPerson[x] - b.tPerson[y]; c != 0 {
+		if c := t.person[x] - t.person[y]; c != 0 {
 			return int(c)
 		}
-		if b.tAt[x] != b.tAt[y] {
-			return cmpInt64(b.tAt[x], b.tAt[y])
+		if t.at[x] != t.at[y] {
+			return cmp.Compare(t.at[x], t.at[y])
 		}
-		return cmpUint64(b.tID[x], b.tID[y])
+		return cmp.Compare(t.id[x], t.id[y])
 	})
-	jb.cs = make([]int32, len(b.cAt))
+	jb.cs = make([]int32, cv.len())
 	for i := range jb.cs {
 		jb.cs[i] = int32(i)
 	}
 	slices.SortFunc(jb.cs, func(x, y int32) int {
-		if c := b.cPerson[x] - b.cPerson[y]; c != 0 {
+		if c := cv.person[x] - cv.person[y]; c != 0 {
 			return int(c)
 		}
-		if b.cAt[x] != b.cAt[y] {
-			return cmpInt64(b.cAt[x], b.cAt[y])
+		if cv.at[x] != cv.at[y] {
+			return cmp.Compare(cv.at[x], cv.at[y])
 		}
-		if c := strings.Compare(b.types.val(b.cType[x]), b.types.val(b.cType[y])); c != 0 {
+		if c := strings.Compare(types.val(cv.typ[x]), types.val(cv.typ[y])); c != 0 {
 			return c
 		}
-		return cmpUint64(b.cID[x], b.cID[y])
+		return cmp.Compare(cv.id[x], cv.id[y])
 	})
 	return jb
 }
@@ -75,7 +71,7 @@ type person struct {
 
 // walk calls fn for every person with a touch or a conversion.
 func (jb *journeys) walk(ctx context.Context, fn func(p *person)) error {
-	b := jb.b
+	t, cv := jb.t, jb.cv
 	var p person
 	ti, ci := 0, 0
 	for n := 0; ti < len(jb.ts) || ci < len(jb.cs); n++ {
@@ -84,23 +80,23 @@ func (jb *journeys) walk(ctx context.Context, fn func(p *person)) error {
 		}
 		id := int32(math.MaxInt32)
 		if ti < len(jb.ts) {
-			id = b.tPerson[jb.ts[ti]]
+			id = t.person[jb.ts[ti]]
 		}
 		if ci < len(jb.cs) {
-			id = min(id, b.cPerson[jb.cs[ci]])
+			id = min(id, cv.person[jb.cs[ci]])
 		}
 		tEnd := ti
-		for tEnd < len(jb.ts) && b.tPerson[jb.ts[tEnd]] == id {
+		for tEnd < len(jb.ts) && t.person[jb.ts[tEnd]] == id {
 			tEnd++
 		}
 		cEnd := ci
-		for cEnd < len(jb.cs) && b.cPerson[jb.cs[cEnd]] == id {
+		for cEnd < len(jb.cs) && cv.person[jb.cs[cEnd]] == id {
 			cEnd++
 		}
 		p.touches, p.convs = jb.ts[ti:tEnd], jb.cs[ci:cEnd]
 		p.at = p.at[:0]
-		for _, t := range p.touches {
-			p.at = append(p.at, b.tAt[t])
+		for _, k := range p.touches {
+			p.at = append(p.at, t.at[k])
 		}
 		fn(&p)
 		ti, ci = tEnd, cEnd
@@ -111,7 +107,7 @@ func (jb *journeys) walk(ctx context.Context, fn func(p *person)) error {
 // each calls fn for every conversion (all days) with its journey and the indexes of
 // its touches; both are reused by the next call.
 func (jb *journeys) each(ctx context.Context, fn func(c int32, j *attribution.Journey, touches []int32)) error {
-	b := jb.b
+	t, cv := jb.t, jb.cv
 	var (
 		j    attribution.Journey
 		idx  []int32
@@ -121,19 +117,19 @@ func (jb *journeys) each(ctx context.Context, fn func(c int32, j *attribution.Jo
 		clear(prev)
 		firstLead, oppOfDeal := jb.milestoneTimes(p)
 		for _, c := range p.convs {
-			at := b.cAt[c]
+			at := cv.at[c]
 			from := at - jb.lookback
-			if last, ok := prev[b.cType[c]]; ok && last >= from && !b.opt.OverlapJourneys {
+			if last, ok := prev[cv.typ[c]]; ok && last >= from && !jb.overlap {
 				from = last + 1 // the next journey of a type starts after the previous conversion
 			}
-			prev[b.cType[c]] = at
+			prev[cv.typ[c]] = at
 			lo, _ := slices.BinarySearch(p.at, from)
 			hi, _ := slices.BinarySearch(p.at, at+1)
 			idx = append(idx[:0], p.touches[lo:hi]...)
 			j.At, j.Channel = j.At[:0], j.Channel[:0]
-			for _, t := range idx {
-				j.At = append(j.At, b.tAt[t])
-				j.Channel = append(j.Channel, b.tChannel[t])
+			for _, k := range idx {
+				j.At = append(j.At, t.at[k])
+				j.Channel = append(j.Channel, t.channel[k])
 			}
 			j.ConvAt, j.Direct = at, jb.direct
 			jb.setMilestones(&j, c, firstLead, oppOfDeal)
@@ -145,19 +141,19 @@ func (jb *journeys) each(ctx context.Context, fn func(c int32, j *attribution.Jo
 // milestoneTimes returns the person's first lead time (0 if none) and the
 // opportunity time of each of their deals.
 func (jb *journeys) milestoneTimes(p *person) (firstLead int64, oppOfDeal map[int32]int64) {
-	b := jb.b
+	cv := jb.cv
 	for _, c := range p.convs {
-		switch b.cType[c] {
+		switch cv.typ[c] {
 		case jb.lead:
-			if firstLead == 0 || b.cAt[c] < firstLead {
-				firstLead = b.cAt[c]
+			if firstLead == 0 || cv.at[c] < firstLead {
+				firstLead = cv.at[c]
 			}
 		case jb.opp:
 			if oppOfDeal == nil {
 				oppOfDeal = map[int32]int64{}
 			}
-			if t, ok := oppOfDeal[b.cDeal[c]]; !ok || b.cAt[c] < t {
-				oppOfDeal[b.cDeal[c]] = b.cAt[c]
+			if t, ok := oppOfDeal[cv.deal[c]]; !ok || cv.at[c] < t {
+				oppOfDeal[cv.deal[c]] = cv.at[c]
 			}
 		}
 	}
@@ -171,7 +167,7 @@ func (jb *journeys) milestoneTimes(p *person) (firstLead int64, oppOfDeal map[in
 // conversion type outside the CRM funnel (a touch-log or micro-conversion) has its
 // last touch stand for both the lead-creation and the closing touch.
 func (jb *journeys) setMilestones(j *attribution.Journey, c int32, firstLead int64, oppOfDeal map[int32]int64) {
-	b := jb.b
+	cv := jb.cv
 	j.Lead, j.Opportunity, j.Won = -1, -1, -1
 	n := len(j.At)
 	if n == 0 {
@@ -184,7 +180,7 @@ func (jb *journeys) setMilestones(j *attribution.Journey, c int32, firstLead int
 		i, _ := slices.BinarySearch(j.At, t+1)
 		return i - 1 // -1 when every touch is later
 	}
-	switch typ := b.cType[c]; typ {
+	switch typ := cv.typ[c]; typ {
 	case jb.lead:
 		j.Lead = n - 1
 	case jb.mql, jb.sql:
@@ -193,7 +189,7 @@ func (jb *journeys) setMilestones(j *attribution.Journey, c int32, firstLead int
 		j.Lead, j.Opportunity = lastAtOrBefore(firstLead), n-1
 	case jb.customer:
 		j.Lead, j.Won = lastAtOrBefore(firstLead), n-1
-		if t, ok := oppOfDeal[b.cDeal[c]]; ok && b.cDeal[c] != 0 {
+		if t, ok := oppOfDeal[cv.deal[c]]; ok && cv.deal[c] != 0 {
 			j.Opportunity = lastAtOrBefore(t)
 		} else if len(oppOfDeal) > 0 {
 			first := int64(math.MaxInt64)
@@ -213,14 +209,14 @@ func (jb *journeys) setMilestones(j *attribution.Journey, c int32, firstLead int
 // the type, or all their touches if they never converted, within the lookback window
 // before their last touch.
 func (jb *journeys) paths(ctx context.Context, ntypes int) ([]attribution.PathSet, error) {
-	b := jb.b
+	t, cv := jb.t, jb.cv
 	sets := make([]attribution.PathSet, ntypes)
 	err := jb.each(ctx, func(c int32, j *attribution.Journey, _ []int32) {
-		v := b.cRevenue[c]
+		v := cv.revenue[c]
 		if math.IsNaN(v) {
 			v = 0
 		}
-		sets[b.cType[c]].Add(j.Channel, 1, v, 0)
+		sets[cv.typ[c]].Add(j.Channel, 1, v, 0)
 	})
 	if err != nil {
 		return nil, err
@@ -235,7 +231,7 @@ func (jb *journeys) paths(ctx context.Context, ntypes int) ([]attribution.PathSe
 			last[i] = math.MinInt64
 		}
 		for _, c := range p.convs {
-			last[b.cType[c]] = max(last[b.cType[c]], b.cAt[c])
+			last[cv.typ[c]] = max(last[cv.typ[c]], cv.at[c])
 		}
 		from := p.at[len(p.at)-1] - jb.lookback
 		for typ := 1; typ < ntypes; typ++ { // code 0 is the empty type
@@ -244,8 +240,8 @@ func (jb *journeys) paths(ctx context.Context, ntypes int) ([]attribution.PathSe
 				continue
 			}
 			ch = ch[:0]
-			for _, t := range p.touches[lo:] {
-				ch = append(ch, b.tChannel[t])
+			for _, k := range p.touches[lo:] {
+				ch = append(ch, t.channel[k])
 			}
 			sets[typ].Add(ch, 0, 0, 1)
 		}

@@ -3,7 +3,6 @@ package transform
 import (
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"closedloop/transform/persona"
@@ -21,28 +20,30 @@ const (
 type seenKey struct {
 	person int32
 	kind   seenKind
-	value  string
+	value  int32 // code in behaviour.vals
 }
 
 // behaviour holds the distinct pages, downloads and events of each person, for the
 // persona rules; only what the rules read is collected.
 type behaviour struct {
+	vals   *dict // every value, once (copied: it may point into an Arrow buffer)
 	dup    map[seenKey]struct{}
-	values map[seenKey][]string // value "" in the key: the person's list of a kind
+	values map[seenKey][]string // value 0 in the key: the person's list of a kind
 }
 
 func newBehaviour() behaviour {
-	return behaviour{dup: map[seenKey]struct{}{}, values: map[seenKey][]string{}}
+	return behaviour{vals: newDict(), dup: map[seenKey]struct{}{}, values: map[seenKey][]string{}}
 }
 
 func (s behaviour) add(person int32, k seenKind, v string) {
-	key := seenKey{person, k, v}
+	c := s.vals.code(v)
+	key := seenKey{person, k, c}
 	if _, ok := s.dup[key]; ok {
 		return
 	}
 	s.dup[key] = struct{}{}
 	list := seenKey{person: person, kind: k}
-	s.values[list] = append(s.values[list], v)
+	s.values[list] = append(s.values[list], s.vals.val(c))
 }
 
 func (s behaviour) of(person int32, k seenKind) []string {
@@ -55,30 +56,48 @@ func isDownload(name string) bool {
 	return strings.Contains(strings.ToLower(name), "download")
 }
 
+// activity is what the persons step reads of the events, per person: the time of the
+// last event and the behaviour the persona rules read.
+type activity struct {
+	lastSeen map[int32]int64
+	seen     behaviour
+}
+
+func newActivity() activity { return activity{lastSeen: map[int32]int64{}, seen: newBehaviour()} }
+
+// event records event i of person at µs named name, with its link for downloads.
+func (a activity) event(person int32, at int64, name string, link *array.String, i int, needs persona.Needs) {
+	if at > a.lastSeen[person] {
+		a.lastSeen[person] = at
+	}
+	if needs.Events {
+		a.seen.add(person, seenEvent, name)
+	}
+	if needs.Downloads && isDownload(name) {
+		if l := sv(link, i); l != "" {
+			a.seen.add(person, seenDownload, l)
+		}
+	}
+}
+
 // contactAttrs gathers each person's CRM fields for dim_person and the persona rules:
 // for each field, the value of the person's most recently updated contact record that
 // has it.
-func (b *builder) contactAttrs(ct arrow.Table) []persona.Person {
-	out := make([]persona.Person, b.p.Len())
-	if ct == nil || ct.NumRows() == 0 {
+func contactAttrs(ct *contactCols, id *stitched) []persona.Person {
+	out := make([]persona.Person, id.persons.Len())
+	if ct.n == 0 {
 		return out
 	}
-	updated, created := b.cols.ts(ct, "updated_at"), b.cols.ts(ct, "created_at")
 	str := []struct {
-		col  string
+		col  *array.String
 		dest func(*persona.Person) *string
 	}{
-		{"job_title", func(p *persona.Person) *string { return &p.JobTitle }},
-		{"company", func(p *persona.Person) *string { return &p.Company }},
-		{"industry", func(p *persona.Person) *string { return &p.Industry }},
-		{"country", func(p *persona.Person) *string { return &p.Country }},
-		{"original_source", func(p *persona.Person) *string { return &p.OriginalSource }},
+		{ct.jobTitle, func(p *persona.Person) *string { return &p.JobTitle }},
+		{ct.company, func(p *persona.Person) *string { return &p.Company }},
+		{ct.industry, func(p *persona.Person) *string { return &p.Industry }},
+		{ct.country, func(p *persona.Person) *string { return &p.Country }},
+		{ct.originalSource, func(p *persona.Person) *string { return &p.OriginalSource }},
 	}
-	cols := make([]*array.String, len(str))
-	for f, s := range str {
-		cols[f] = b.cols.str(ct, s.col)
-	}
-	size := b.cols.i64(ct, "company_size")
 	// when[f][person] is the update time of the record the field's value came from.
 	when := make([]map[int32]int64, len(str)+1)
 	for f := range when {
@@ -92,21 +111,20 @@ func (b *builder) contactAttrs(ct arrow.Table) []persona.Person {
 		when[f][person] = at
 		return true
 	}
-	n := int(ct.NumRows())
-	for i := 0; i < n; i++ {
-		person := b.p.Of(b.contactNode[i])
-		at := tv(updated, i)
+	for i := 0; i < ct.n; i++ {
+		person := id.persons.Of(id.contacts[i])
+		at := tv(ct.updated, i)
 		if at == 0 {
-			at = tv(created, i)
+			at = tv(ct.created, i)
 		}
 		p := &out[person]
 		for f, s := range str {
-			if v := strings.TrimSpace(sv(cols[f], i)); v != "" && newer(f, person, at) {
+			if v := strings.TrimSpace(sv(s.col, i)); v != "" && newer(f, person, at) {
 				*s.dest(p) = v
 			}
 		}
-		if size.IsValid(i) && newer(len(str), person, at) {
-			p.CompanySize, p.HasCompanySize = size.Value(i), true
+		if ct.size.IsValid(i) && newer(len(str), person, at) {
+			p.CompanySize, p.HasCompanySize = ct.size.Value(i), true
 		}
 	}
 	return out

@@ -1,0 +1,199 @@
+package transform
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"closedloop/load"
+	"closedloop/transform/attribution"
+	"closedloop/transform/identity"
+)
+
+// attributed is the attribution step's result.
+type attributed struct {
+	credits        arrow.Table // fct_attribution
+	removalEffects arrow.Table // fct_markov_removal_effect
+	// journeys counts the range's conversions, withoutTouch those whose journey has no
+	// touch.
+	journeys, withoutTouch int
+}
+
+// attribute builds each conversion's journey and writes every model's credits. The
+// data-driven models are first fitted per conversion type on the paths of every
+// journey the run sees (all days, converting and non-converting), then weigh the
+// range's journeys like the others.
+func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *identity.Persons) (*attributed, error) {
+	jb := newJourneys(t, cv, r.opt.Lookback.Microseconds(), r.opt.OverlapJourneys)
+	models, fitted, err := fitModels(ctx, r.opt.Models, jb, cv.types)
+	if err != nil {
+		return nil, err
+	}
+	res := &attributed{removalEffects: removalEffects(r.opt.Mem, fitted, t.channels, cv.types)}
+	w := &creditWriter{o: newTable(r.opt.Mem, load.FctAttribution), t: t, cv: cv, persons: p}
+	var weights []float64
+	err = jb.each(ctx, func(c int32, j *attribution.Journey, touches []int32) {
+		if !r.inRange(cv.at[c]) {
+			return
+		}
+		res.journeys++
+		if len(touches) == 0 {
+			res.withoutTouch++
+		}
+		if cap(weights) < len(touches) {
+			weights = make([]float64, len(touches))
+		}
+		weights = weights[:len(touches)]
+		for _, m := range models[cv.typ[c]] {
+			if len(touches) == 0 {
+				w.credit(c, -1, m.Name(), 1)
+				continue
+			}
+			m.Weights(*j, weights)
+			for k, tp := range touches {
+				if weights[k] > 0 {
+					w.credit(c, tp, m.Name(), weights[k])
+				}
+			}
+		}
+	})
+	if err != nil {
+		w.o.release()
+		res.removalEffects.Release()
+		return nil, err
+	}
+	res.credits = w.o.table()
+	return res, nil
+}
+
+// fittedModel is a data-driven model fitted on one conversion type's paths.
+type fittedModel struct {
+	typ   int32
+	model attribution.Model
+}
+
+// fitModels returns the models of each conversion type (by code): the rule-based ones
+// as given, the data-driven ones fitted on that type's paths.
+func fitModels(ctx context.Context, given []attribution.Model, jb *journeys, types *dict) ([][]attribution.Model, []fittedModel, error) {
+	models := make([][]attribution.Model, len(types.vals))
+	var fitted []fittedModel
+	needPaths := false
+	for _, m := range given {
+		if _, ok := m.(attribution.DataDriven); ok {
+			needPaths = true
+		}
+	}
+	var paths []attribution.PathSet
+	if needPaths {
+		var err error
+		if paths, err = jb.paths(ctx, len(types.vals)); err != nil {
+			return nil, nil, err
+		}
+	}
+	for typ := range models {
+		for _, m := range given {
+			dd, ok := m.(attribution.DataDriven)
+			if !ok || paths[typ].Len() == 0 { // no path: every journey of the type is empty
+				models[typ] = append(models[typ], m)
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			f, err := dd.Fit(paths[typ].Paths)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s for %q conversions: %w", m.Name(), types.val(int32(typ)), err)
+			}
+			models[typ] = append(models[typ], f)
+			fitted = append(fitted, fittedModel{typ: int32(typ), model: f})
+		}
+	}
+	return models, fitted, nil
+}
+
+// Columns of fct_markov_removal_effect.
+var (
+	reConversionType = col(load.FctMarkovRemovalEffect, "conversion_type")
+	reChannel        = col(load.FctMarkovRemovalEffect, "channel")
+	reMarkovOrder    = col(load.FctMarkovRemovalEffect, "markov_order")
+	reRemovalEffect  = col(load.FctMarkovRemovalEffect, "removal_effect")
+	reShare          = col(load.FctMarkovRemovalEffect, "removal_effect_share")
+	reConversions    = col(load.FctMarkovRemovalEffect, "conversions")
+	reValue          = col(load.FctMarkovRemovalEffect, "value")
+)
+
+// removalEffects writes fct_markov_removal_effect from the fitted markov models.
+func removalEffects(mem memory.Allocator, fitted []fittedModel, channels, types *dict) arrow.Table {
+	o := newTable(mem, load.FctMarkovRemovalEffect)
+	for _, f := range fitted {
+		mk := attribution.MarkovOf(f.model)
+		if mk == nil {
+			continue
+		}
+		for i, ch := range mk.Channels {
+			share := mk.Share(ch)
+			o.str(reConversionType, types.val(f.typ))
+			o.str(reChannel, channels.val(ch))
+			o.i64(reMarkovOrder, int64(mk.Order), true)
+			o.f64(reRemovalEffect, mk.RemovalEffect[i], true)
+			o.f64(reShare, share, true)
+			o.f64(reConversions, share*mk.Conversions, true)
+			o.f64(reValue, share*mk.Value, true)
+		}
+	}
+	return o.table()
+}
+
+// Columns of fct_attribution.
+var (
+	atConversionID    = col(load.FctAttribution, "conversion_id")
+	atTouchpointID    = col(load.FctAttribution, "touchpoint_id")
+	atModel           = col(load.FctAttribution, "model")
+	atCredit          = col(load.FctAttribution, "credit")
+	atRevenueCredit   = col(load.FctAttribution, "revenue_credit")
+	atChannel         = col(load.FctAttribution, "channel")
+	atCampaign        = col(load.FctAttribution, "campaign")
+	atTerm            = col(load.FctAttribution, "term")
+	atConversionType  = col(load.FctAttribution, "conversion_type")
+	atOccurredAt      = col(load.FctAttribution, "occurred_at")
+	atTouchOccurredAt = col(load.FctAttribution, "touch_occurred_at")
+	atPersonID        = col(load.FctAttribution, "person_id")
+)
+
+// creditWriter writes fct_attribution rows.
+type creditWriter struct {
+	o       *out
+	t       *touches
+	cv      *conversions
+	persons *identity.Persons
+}
+
+// credit writes one row: the credit of touch for conversion c under model; touch -1 is
+// the (none) row of a conversion without touches.
+func (w *creditWriter) credit(c, touch int32, model string, credit float64) {
+	o, t, cv := w.o, w.t, w.cv
+	rev := cv.revenue[c]
+	o.str(atConversionID, hexID("c_", cv.id[c]))
+	o.str(atModel, model)
+	o.f64(atCredit, credit, true)
+	o.f64(atRevenueCredit, credit*rev, !math.IsNaN(rev))
+	if touch < 0 {
+		o.str(atTouchpointID, "")
+		o.str(atChannel, "(none)")
+		o.str(atCampaign, "")
+		o.str(atTerm, "")
+		o.ts(atTouchOccurredAt, 0)
+	} else {
+		o.str(atTouchpointID, hexID("t_", t.id[touch]))
+		o.str(atChannel, t.channels.val(t.channel[touch]))
+		o.str(atCampaign, t.campaigns.val(t.campaign[touch]))
+		o.str(atTerm, t.terms.val(t.term[touch]))
+		o.ts(atTouchOccurredAt, t.at[touch])
+	}
+	o.str(atConversionType, cv.types.val(cv.typ[c]))
+	o.ts(atOccurredAt, cv.at[c])
+	o.str(atPersonID, w.persons.ID(cv.person[c]))
+}

@@ -1,0 +1,46 @@
+package transform
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/zeebo/xxh3"
+)
+
+// dict encodes strings as int32 codes; code 0 is the empty string (null).
+type dict struct {
+	idx  map[string]int32
+	vals []string
+}
+
+func newDict() *dict { return &dict{idx: map[string]int32{"": 0}, vals: []string{""}} }
+
+// code returns the code of s, adding it when new; a new value is copied, as s may point
+// into an Arrow buffer the dictionary outlives.
+func (d *dict) code(s string) int32 {
+	if c, ok := d.idx[s]; ok {
+		return c
+	}
+	s = strings.Clone(s)
+	c := int32(len(d.vals))
+	d.idx[s] = c
+	d.vals = append(d.vals, s)
+	return c
+}
+
+func (d *dict) val(c int32) string { return d.vals[c] }
+
+// lookup returns the code of s, -1 when absent.
+func (d *dict) lookup(s string) int32 {
+	if c, ok := d.idx[s]; ok {
+		return c
+	}
+	return -1
+}
+
+// hexID is a stable id of the warehouse: a prefix ("t_", "c_", "s_") and a hash.
+func hexID(prefix string, h uint64) string { return prefix + strconv.FormatUint(h, 16) }
+
+func hashParts(parts ...string) uint64 {
+	return xxh3.HashString(strings.Join(parts, "\x00"))
+}

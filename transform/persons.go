@@ -1,0 +1,148 @@
+package transform
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"closedloop/load"
+	"closedloop/transform/identity"
+)
+
+// personTables are the persons step's result.
+type personTables struct {
+	dim    arrow.Table // dim_person
+	bridge arrow.Table // bridge_identity
+}
+
+// Columns of bridge_identity.
+var (
+	biPersonID       = col(load.BridgeIdentity, "person_id")
+	biIdentifierType = col(load.BridgeIdentity, "identifier_type")
+	biIdentifier     = col(load.BridgeIdentity, "identifier")
+	biFirstSeenAt    = col(load.BridgeIdentity, "first_seen_at")
+)
+
+// Columns of dim_person.
+var (
+	dpPersonID         = col(load.DimPerson, "person_id")
+	dpFirstSeenAt      = col(load.DimPerson, "first_seen_at")
+	dpLastSeenAt       = col(load.DimPerson, "last_seen_at")
+	dpIdentifierCount  = col(load.DimPerson, "identifier_count")
+	dpAnonymousIDCount = col(load.DimPerson, "anonymous_id_count")
+	dpEmailCount       = col(load.DimPerson, "email_count")
+	dpCRMContactID     = col(load.DimPerson, "crm_contact_id")
+	dpCRM              = col(load.DimPerson, "crm")
+	dpLifecycleStage   = col(load.DimPerson, "lifecycle_stage")
+	dpIsCustomer       = col(load.DimPerson, "is_customer")
+	dpJobTitle         = col(load.DimPerson, "job_title")
+	dpCompany          = col(load.DimPerson, "company")
+	dpIndustry         = col(load.DimPerson, "industry")
+	dpCompanySize      = col(load.DimPerson, "company_size")
+	dpCountry          = col(load.DimPerson, "country")
+	dpOriginalSource   = col(load.DimPerson, "original_source")
+	dpPersona          = col(load.DimPerson, "persona")
+)
+
+// persons writes bridge_identity (every identifier of every person) and dim_person
+// (every person, with what the identifiers, the events, the conversions and the CRM
+// records tell of them, and their persona).
+func persons(r *run, id *stitched, act *activity, cv *conversions, ct *contactCols) *personTables {
+	ids, bridge := bridgeIdentity(r, id)
+	return &personTables{dim: dimPerson(r, id, ids, act, cv, ct), bridge: bridge}
+}
+
+// identifiers is what bridge_identity tells of each person.
+type identifiers struct {
+	first          []int64    // first seen, µs
+	counts         [][3]int64 // all, anonymous ids, e-mails
+	crmID, crmName []string
+	emails         map[int32][]string
+}
+
+// bridgeIdentity writes bridge_identity: every identifier, by person, type and value.
+func bridgeIdentity(r *run, id *stitched) (*identifiers, arrow.Table) {
+	p := id.persons
+	np := p.Len()
+	ids := &identifiers{first: make([]int64, np), counts: make([][3]int64, np),
+		crmID: make([]string, np), crmName: make([]string, np), emails: map[int32][]string{}}
+	nodes := make([]int32, id.graph.Len())
+	for i := range nodes {
+		nodes[i] = int32(i)
+	}
+	slices.SortFunc(nodes, func(x, y int32) int { // stable output order
+		px, py := p.Of(x), p.Of(y)
+		if px != py {
+			return int(px - py)
+		}
+		tx, vx, _ := p.Node(x)
+		ty, vy, _ := p.Node(y)
+		if tx != ty {
+			return int(tx) - int(ty)
+		}
+		return strings.Compare(vx, vy)
+	})
+	o := newTable(r.opt.Mem, load.BridgeIdentity)
+	for _, n := range nodes {
+		person := p.Of(n)
+		typ, val, seen := p.Node(n)
+		o.str(biPersonID, p.ID(person))
+		o.str(biIdentifierType, typ.String())
+		o.str(biIdentifier, val)
+		o.ts(biFirstSeenAt, seen)
+		if seen != 0 && (ids.first[person] == 0 || seen < ids.first[person]) {
+			ids.first[person] = seen
+		}
+		ids.counts[person][0]++
+		switch typ {
+		case identity.AnonymousID:
+			ids.counts[person][1]++
+		case identity.Email:
+			ids.counts[person][2]++
+			ids.emails[person] = append(ids.emails[person], val)
+		case identity.HubSpotContact, identity.SalesforceContact, identity.SalesforceLead:
+			if ids.crmID[person] == "" {
+				ids.crmID[person], ids.crmName[person] = val, id.crmOf[n]
+			}
+		}
+	}
+	return ids, o.table()
+}
+
+// dimPerson writes dim_person.
+func dimPerson(r *run, id *stitched, ids *identifiers, act *activity, cv *conversions, ct *contactCols) arrow.Table {
+	attrs := contactAttrs(ct, id)
+	o := newTable(r.opt.Mem, load.DimPerson)
+	for p := int32(0); p < int32(id.persons.Len()); p++ {
+		o.str(dpPersonID, id.persons.ID(p))
+		o.ts(dpFirstSeenAt, ids.first[p])
+		last := max(act.lastSeen[p], cv.last[p])
+		if last < ids.first[p] {
+			last = ids.first[p]
+		}
+		o.ts(dpLastSeenAt, last)
+		o.i64(dpIdentifierCount, ids.counts[p][0], true)
+		o.i64(dpAnonymousIDCount, ids.counts[p][1], true)
+		o.i64(dpEmailCount, ids.counts[p][2], true)
+		o.str(dpCRMContactID, ids.crmID[p])
+		o.str(dpCRM, ids.crmName[p])
+		stage := ""
+		if rank := cv.stage[p]; rank > 0 {
+			stage = milestones[rank-1]
+		}
+		o.str(dpLifecycleStage, stage)
+		o.bool(dpIsCustomer, cv.customer[p])
+		a := attrs[p]
+		o.str(dpJobTitle, a.JobTitle)
+		o.str(dpCompany, a.Company)
+		o.str(dpIndustry, a.Industry)
+		o.i64(dpCompanySize, a.CompanySize, a.HasCompanySize)
+		o.str(dpCountry, a.Country)
+		o.str(dpOriginalSource, a.OriginalSource)
+		a.LifecycleStage, a.CRM, a.Emails = stage, ids.crmName[p], ids.emails[p]
+		a.Pages, a.Downloads, a.Events = act.seen.of(p, seenPage), act.seen.of(p, seenDownload), act.seen.of(p, seenEvent)
+		o.str(dpPersona, r.opt.Personas.Classify(&a))
+	}
+	return o.table()
+}
