@@ -92,3 +92,19 @@ func TestOneWonDealOneCustomer(t *testing.T) {
 		}
 	}
 }
+
+// TestContactWithPlaceholderID: a contact whose id is a placeholder that identifies no
+// one ("0", "null") belongs to no person; the run goes on.
+func TestContactWithPlaceholderID(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	f := fixture{c, mem}
+	f.events(t, ev{at: at(0, "9h"), kind: "page_view", name: "page_view", anon: "A", session: "1", url: "https://x.com/"})
+	f.contact(t, "0", "a@corp.com", "A", at(1, "9h"), at(1, "9h"))
+	f.contact(t, "7", "b@corp.com", "", at(1, "9h"), at(1, "9h"))
+	out := build(t, mem, c, day0, day0.AddDate(0, 0, 5))
+	defer out.Release()
+	require.NotEmpty(t, rows(out.Tables[load.DimPerson]), "the run goes on without a person for contact 0")
+}

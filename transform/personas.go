@@ -113,6 +113,9 @@ func contactAttrs(ct *contactCols, id *stitched) []persona.Person {
 	}
 	for i := 0; i < ct.n; i++ {
 		person := id.persons.Of(id.contacts[i])
+		if person < 0 { // an id that identifies no one ("0", "null"): no person
+			continue
+		}
 		at := tv(ct.updated, i)
 		if at == 0 {
 			at = tv(ct.created, i)
