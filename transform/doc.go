@@ -11,7 +11,9 @@
 //     touches of every day (*touches), the events that are conversions
 //     ([]eventConversion) and each person's last event and behaviour (activity);
 //     fct_touchpoint, fct_page_view. The session state machine, the touchpoint writer
-//     and the page-view writer are separate pieces of the walk.
+//     and the page-view writer are separate pieces of the walk. Devices are
+//     independent, so the walk is cut at device boundaries and its parts run on every
+//     core; their results join in walk order into what one walk gives.
 //  3. collectConversions (conversions.go): contacts, deals, deal contacts, *stitched,
 //     []eventConversion -> *conversions, of every day; fct_conversion.
 //  4. attribute (attribute.go, journeys.go): *touches, *conversions, persons ->

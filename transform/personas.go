@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -64,6 +66,25 @@ type activity struct {
 }
 
 func newActivity() activity { return activity{lastSeen: map[int32]int64{}, seen: newBehaviour()} }
+
+// join adds o's activity, which comes after a's in walk order.
+func (a activity) join(o activity) {
+	for p, at := range o.lastSeen {
+		if at > a.lastSeen[p] {
+			a.lastSeen[p] = at
+		}
+	}
+	keys := make([]seenKey, 0, len(o.seen.values))
+	for k := range o.seen.values {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y seenKey) int { return cmp.Or(cmp.Compare(x.person, y.person), cmp.Compare(x.kind, y.kind)) })
+	for _, k := range keys {
+		for _, v := range o.seen.values[k] {
+			a.seen.add(k.person, k.kind, v)
+		}
+	}
+}
 
 // event records event i of person at µs named name, with its link for downloads.
 func (a activity) event(person int32, at int64, name string, link *array.String, i int, needs persona.Needs) {

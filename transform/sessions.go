@@ -2,11 +2,14 @@ package transform
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/extract"
 	"closedloop/transform/identity"
@@ -35,18 +38,103 @@ func sessions(ctx context.Context, r *run, ev *eventCols, id *stitched) (*sessio
 		touchEvents[n] = true
 	}
 	order, rows := walkOrder(ev, id.events, touchEvents)
-	w := &walker{r: r, ev: ev, nodes: id.events, persons: id.persons, touchEvents: touchEvents,
-		needs: r.opt.Personas.Needs(), timeout: r.opt.SessionTimeout.Microseconds(), lastNode: -1,
-		tp:  newTouchpointWriter(r, id.persons, rows.Touches+rows.Interactions+rows.PageViews/4),
-		pv:  newPageViewWriter(r.opt.Mem, id.persons, rows.PageViews+rows.Interactions),
-		ids: touchIDs{}, paths: pathCache{}, act: newActivity()}
-	if err := w.walk(ctx, order); err != nil {
-		w.tp.o.release()
-		w.pv.o.release()
+	// Devices are independent: the walk is cut into parts at device boundaries, one
+	// walker each on every core, and the parts' results joined in walk order give what
+	// one walker would have.
+	parts := splitByDevice(order, id.events, runtime.GOMAXPROCS(0))
+	walkers := make([]*walker, len(parts))
+	for k, part := range parts {
+		share := float64(len(part)) / float64(max(1, len(order)))
+		walkers[k] = &walker{r: r, ev: ev, nodes: id.events, persons: id.persons, touchEvents: touchEvents,
+			needs: r.opt.Personas.Needs(), timeout: r.opt.SessionTimeout.Microseconds(), lastNode: -1,
+			tp:  newTouchpointWriter(r, id.persons, int(share*float64(rows.Touches+rows.Interactions+rows.PageViews/4))),
+			pv:  newPageViewWriter(r.opt.Mem, id.persons, int(share*float64(rows.PageViews+rows.Interactions))),
+			ids: touchIDs{}, paths: pathCache{}, act: newActivity()}
+	}
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	for k, part := range parts {
+		p.Go(func(ctx context.Context) error { return walkers[k].walk(ctx, part) })
+	}
+	if err := p.Wait(); err != nil {
+		for _, w := range walkers {
+			w.tp.o.release()
+			w.pv.o.release()
+		}
 		return nil, err
 	}
-	return &sessionized{touchpoints: w.tp.o.table(), pageViews: w.pv.o.table(), touches: w.tp.touches,
-		conversions: eventConversions(r, ev, id.events), activity: w.act, rows: rows, sessions: w.sessions}, nil
+	return joinWalks(r, walkers, eventConversions(r, ev, id.events), rows), nil
+}
+
+// minPart is the fewest events worth a walker of their own (a variable for tests).
+var minPart = 1 << 16
+
+// splitByDevice cuts order, sorted by device, into at most n parts of about equal
+// size, each holding whole devices.
+func splitByDevice(order []int32, nodes []int32, n int) [][]int32 {
+	n = min(n, len(order)/minPart)
+	if n <= 1 {
+		return [][]int32{order}
+	}
+	var parts [][]int32
+	from := 0
+	for k := 1; k < n && from < len(order); k++ {
+		cut := max(from, len(order)*k/n)
+		for cut > from && cut < len(order) && nodes[order[cut]] == nodes[order[cut-1]] {
+			cut++ // to the end of the device
+		}
+		if cut > from {
+			parts = append(parts, order[from:cut])
+			from = cut
+		}
+	}
+	if from < len(order) {
+		parts = append(parts, order[from:])
+	}
+	return parts
+}
+
+// joinWalks joins the walkers' results in walk order: their tables' rows one after
+// the other, their touches with the dictionaries' codes as one walker would have
+// given them (values numbered in order of first use), their persons' activity.
+func joinWalks(r *run, walkers []*walker, conversions []eventConversion, rows EventRows) *sessionized {
+	first := walkers[0]
+	s := &sessionized{touches: first.tp.touches, conversions: conversions, activity: first.act, rows: rows}
+	tps, pvs := make([]arrow.Table, len(walkers)), make([]arrow.Table, len(walkers))
+	for k, w := range walkers {
+		tps[k], pvs[k] = w.tp.o.table(), w.pv.o.table()
+		s.sessions += w.sessions
+		if k > 0 {
+			s.touches.join(w.tp.touches)
+			s.activity.join(w.act)
+		}
+	}
+	s.touchpoints, s.pageViews = concatTables(tps), concatTables(pvs)
+	return s
+}
+
+// concatTables is one table of the rows of ts in order; it releases ts.
+func concatTables(ts []arrow.Table) arrow.Table {
+	if len(ts) == 1 {
+		return ts[0]
+	}
+	var recs []arrow.RecordBatch
+	for _, t := range ts {
+		tr := array.NewTableReader(t, 0)
+		for tr.Next() {
+			rec := tr.RecordBatch()
+			rec.Retain()
+			recs = append(recs, rec)
+		}
+		tr.Release()
+	}
+	out := array.NewTableFromRecords(ts[0].Schema(), recs)
+	for _, rec := range recs {
+		rec.Release()
+	}
+	for _, t := range ts {
+		t.Release()
+	}
+	return out
 }
 
 // walkOrder counts every event by its use and returns the events the walk reads (all
@@ -157,12 +245,12 @@ func (w *walker) event(i int) {
 
 	if kind == extract.KindTouch { // a touch-log row: a touch by itself, no session
 		w.closeSession()
-		w.touchRow(i, person, anon, at, name)
+		w.touchRow(i, node, person, anon, at, name)
 		return
 	}
 	w.advance(i, node, person, at, anon)
 	if w.touchEvents[name] {
-		id := w.ids.distinct("interaction", anon, strconv.FormatInt(at, 10), name)
+		id := w.ids.distinct(w.device("interaction", anon, node, strconv.FormatInt(at, 10), name)...)
 		w.s.interactions = append(w.s.interactions, interaction{at: at, name: name, path: w.paths.of(sv(ev.location, i)), id: id})
 	}
 	if kind == extract.KindPageView {
@@ -246,7 +334,7 @@ func (w *walker) closeSession() {
 }
 
 // touchRow writes touch-log row i: its own channel, else its traffic's.
-func (w *walker) touchRow(i int, person int32, anon string, at int64, name string) {
+func (w *walker) touchRow(i int, node, person int32, anon string, at int64, name string) {
 	ev := w.ev
 	t := normalize.Classify(ev.traffic(i))
 	ch := sv(ev.channel, i)
@@ -263,6 +351,8 @@ func (w *walker) touchRow(i int, person int32, anon string, at int64, name strin
 	parts := []string{"touch", anon, strconv.FormatInt(at, 10), name, ch}
 	if rec := sv(ev.record, i); rec != "" { // CRM activities have no cookie: their record tells them apart
 		parts = append(parts, rec)
+	} else {
+		parts = w.device(parts[0], anon, node, parts[2:]...)
 	}
 	w.tp.write(&touchpoint{id: w.ids.distinct(parts...), person: person, anon: anon, at: at,
 		channel: ch, traffic: t, landing: w.paths.of(sv(ev.location, i)), event: name})
@@ -284,6 +374,19 @@ func (w *walker) pageView(i int, person int32, anon string, at int64) {
 		w.pv.write(&pageView{person: person, anon: anon, session: w.s.id, at: at, location: sv(ev.location, i),
 			path: page, title: sv(ev.title, i), referrerHost: normalize.Host(sv(ev.referrer, i))})
 	}
+}
+
+// device returns the parts of a touch id: kind, the cookie, then rest. A touch without
+// a cookie (a server-side event of a user id) names its device's identifier after
+// the empty cookie, so that two devices never share an id: the walk's parts each count
+// exact duplicates of their own devices only.
+func (w *walker) device(kind, anon string, node int32, rest ...string) []string {
+	parts := append([]string{kind, anon}, rest...)
+	if anon == "" && node >= 0 {
+		typ, v, _ := w.persons.Node(node)
+		parts = append(parts, typ.String()+":"+v)
+	}
+	return parts
 }
 
 // touchIDs make touch ids from their parts; exact duplicates (a row sent twice, the

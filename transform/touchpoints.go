@@ -36,6 +36,28 @@ func (t *touches) add(person int32, at int64, id uint64, channel string, tr *nor
 
 func (t *touches) len() int { return len(t.at) }
 
+// join appends o's touches after t's, recoding o's channels, campaigns and terms in
+// t's dictionaries.
+func (t *touches) join(o *touches) {
+	recode := func(d, od *dict, codes []int32) []int32 {
+		m := make([]int32, len(od.vals))
+		for c, v := range od.vals {
+			m[c] = d.code(v)
+		}
+		out := make([]int32, len(codes))
+		for i, c := range codes {
+			out[i] = m[c]
+		}
+		return out
+	}
+	t.person = append(t.person, o.person...)
+	t.at = append(t.at, o.at...)
+	t.id = append(t.id, o.id...)
+	t.channel = append(t.channel, recode(t.channels, o.channels, o.channel)...)
+	t.campaign = append(t.campaign, recode(t.campaigns, o.campaigns, o.campaign)...)
+	t.term = append(t.term, recode(t.terms, o.terms, o.term)...)
+}
+
 // touchpoint is one touch to write.
 type touchpoint struct {
 	id             uint64

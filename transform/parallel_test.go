@@ -1,0 +1,78 @@
+package transform
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/extract"
+	"closedloop/extract/ga4"
+	"closedloop/extract/hubspot"
+	"closedloop/load"
+	"closedloop/transform/attribution"
+	"closedloop/transform/persona"
+)
+
+// TestWalkOnEveryCoreIsTheWalk: the sample (GA4 export, HubSpot, personas) built with the
+// sessions walk cut into many parts on several cores gives every table, row for row,
+// and every count of one walk.
+func TestWalkOnEveryCoreIsTheWalk(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	sample := filepath.Join("..", "testdata", "sample")
+	require.NoError(t, ga4.New(ga4.Config{Spec: "ga4:sample", Path: filepath.Join(sample, "ga4", "*.ndjson.gz"), Mem: mem}).Extract(context.Background(), c))
+	require.NoError(t, hubspot.New(hubspot.Config{Spec: "hubspot:sample", Dir: filepath.Join(sample, "hubspot"), Mem: mem,
+		CookieProperty: "ga_client_id", Currency: "USD"}).Extract(context.Background(), c))
+	rules, err := persona.Load(filepath.Join(sample, "personas.txt"))
+	require.NoError(t, err)
+	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
+	require.NoError(t, err)
+	run := func() *Output {
+		in := Inputs{Events: c.Table(extract.TableEvents), Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
+			DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend), DealStages: c.Table(extract.TableDealStages)}
+		defer func() {
+			for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
+				tb.Release()
+			}
+		}()
+		out, err := Build(context.Background(), in, Options{Mem: mem, Personas: rules, Models: models, Currency: "USD",
+			Range:    extract.Range{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
+			Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute, TouchEvents: []string{"generate_lead", "file_download"}})
+		require.NoError(t, err)
+		return out
+	}
+	one := run()
+	defer one.Release()
+
+	defer func(n int) { minPart = n }(minPart)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(7))
+	minPart = 100 // the sample's 17k events in 7 parts
+	many := run()
+	defer many.Release()
+
+	require.Equal(t, one.Stats, many.Stats)
+	same := func(name string, a, b arrow.Table) {
+		ra, rb := rows(a), rows(b)
+		require.Len(t, rb, len(ra), name)
+		for i := range ra {
+			if !reflect.DeepEqual(ra[i], rb[i]) {
+				require.Equal(t, ra[i], rb[i], "%s row %d", name, i)
+			}
+		}
+	}
+	for _, tb := range load.Tables {
+		if one.Tables[tb.Name] != nil {
+			same(tb.Name, one.Tables[tb.Name], many.Tables[tb.Name])
+		}
+	}
+	same("aliases", one.Aliases, many.Aliases)
+}
