@@ -86,6 +86,17 @@ func (c *Collector) Rows(input, table string) int64 {
 	return c.rows[input+"\x00"+table]
 }
 
+// Drop frees the batches of table name: a caller that holds the table (Table) is then
+// its only owner, and memory goes when it releases it.
+func (c *Collector) Drop(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.batches[name] {
+		b.Release()
+	}
+	delete(c.batches, name)
+}
+
 // Release frees every batch; the Collector is empty afterwards.
 func (c *Collector) Release() {
 	c.mu.Lock()

@@ -76,6 +76,10 @@ type Inputs struct {
 	Events, Contacts, Deals, DealContacts, Spend arrow.Table
 	// DealStages is the CRMs' deal stage history; nil means none.
 	DealStages arrow.Table
+	// EventsDone, when set, is called once the steps that read Events are done (after
+	// the sessions step), so that the caller can free the events before the later
+	// steps and the loads: the events are most of a run's memory.
+	EventsDone func()
 }
 
 // Output holds one table per warehouse table of load.Tables (run_log and rejected_rows
@@ -194,6 +198,9 @@ func (r *run) build(ctx context.Context, in Inputs, out *Output) error {
 	st.EventRows, st.Sessions = ses.rows, ses.sessions
 	st.Touchpoints, st.PageViews = int(ses.touchpoints.NumRows()), int(ses.pageViews.NumRows())
 	evCols.release() // the later steps read no event
+	if in.EventsDone != nil {
+		in.EventsDone()
+	}
 
 	cv, err := step(ctx, r, "conversions", func() (*conversions, error) {
 		cv := collectConversions(r, crm, id, ses.conversions)

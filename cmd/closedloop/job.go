@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -142,9 +143,20 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		Deals: col.Table(extract.TableDeals), DealContacts: col.Table(extract.TableDealContacts),
 		Spend: col.Table(extract.TableSpend), DealStages: col.Table(extract.TableDealStages),
 	}
+	col.Drop(extract.TableEvents) // in.Events is their only holder now
+	in.EventsDone = func() {
+		// The events are most of the run's memory, and the loads ahead allocate in
+		// DuckDB's C heap, which cannot reuse the Go heap's free pages: free them now
+		// and hand their pages back.
+		in.Events.Release()
+		in.Events = nil
+		debug.FreeOSMemory()
+	}
 	defer func() {
 		for _, t := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
-			t.Release()
+			if t != nil {
+				t.Release()
+			}
 		}
 	}()
 	pc := cfg.parsed
