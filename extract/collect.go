@@ -86,15 +86,64 @@ func (c *Collector) Rows(input, table string) int64 {
 	return c.rows[input+"\x00"+table]
 }
 
-// Drop frees the batches of table name: a caller that holds the table (Table) is then
-// its only owner, and memory goes when it releases it.
-func (c *Collector) Drop(name string) {
+// Take returns every batch written to name as one table of one chunk per column, and
+// gives the Collector's batches up: the caller owns the table, and releases it. The
+// columns are joined one at a time, each column's batches freed as soon as it is
+// joined, so the memory held at once is the table plus one column, not the table
+// twice (as joining a Table's chunks afterwards would).
+func (c *Collector) Take(name string) (arrow.Table, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, b := range c.batches[name] {
+	batches := c.batches[name]
+	delete(c.batches, name)
+	c.mu.Unlock()
+	schema := Schemas[name]
+	if len(batches) <= 1 {
+		t := array.NewTableFromRecords(schema, batches)
+		for _, b := range batches {
+			b.Release()
+		}
+		return t, nil
+	}
+	// Each column's arrays on their own, so that one column can go before the next.
+	parts := make([][]arrow.Array, len(schema.Fields()))
+	var rows int64
+	for _, b := range batches {
+		for i := range parts {
+			a := b.Column(i)
+			a.Retain()
+			parts[i] = append(parts[i], a)
+		}
+		rows += b.NumRows()
 		b.Release()
 	}
-	delete(c.batches, name)
+	cols := make([]arrow.Column, len(parts))
+	for i, p := range parts {
+		joined, err := array.Concatenate(p, c.mem)
+		for _, a := range p {
+			a.Release()
+		}
+		parts[i] = nil
+		if err != nil {
+			for j := range cols[:i] {
+				cols[j].Release()
+			}
+			for _, rest := range parts[i+1:] {
+				for _, a := range rest {
+					a.Release()
+				}
+			}
+			return nil, fmt.Errorf("extract: %s: %w", name, err)
+		}
+		ch := arrow.NewChunked(joined.DataType(), []arrow.Array{joined})
+		joined.Release()
+		cols[i] = *arrow.NewColumn(schema.Field(i), ch)
+		ch.Release()
+	}
+	t := array.NewTable(schema, cols, rows)
+	for i := range cols {
+		cols[i].Release()
+	}
+	return t, nil
 }
 
 // Release frees every batch; the Collector is empty afterwards.

@@ -138,12 +138,15 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 
 	// Transform.
+	events, err := col.Take(extract.TableEvents) // one chunk a column, joined column by column
+	if err != nil {
+		return nil, err
+	}
 	in := transform.Inputs{
-		Events: col.Table(extract.TableEvents), Contacts: col.Table(extract.TableContacts),
+		Events: events, Contacts: col.Table(extract.TableContacts),
 		Deals: col.Table(extract.TableDeals), DealContacts: col.Table(extract.TableDealContacts),
 		Spend: col.Table(extract.TableSpend), DealStages: col.Table(extract.TableDealStages),
 	}
-	col.Drop(extract.TableEvents) // in.Events is their only holder now
 	in.EventsDone = func() {
 		// The events are most of the run's memory, and the loads ahead allocate in
 		// DuckDB's C heap, which cannot reuse the Go heap's free pages: free them now
