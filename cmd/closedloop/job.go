@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -220,10 +222,16 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if cl, ok := ld.(load.ConcurrentLoader); ok {
 		loads = loads.WithMaxGoroutines(max(1, cl.ConcurrentLoads()))
 	}
+	// The largest first, so that the longest loads overlap rather than come last.
+	var names []string
 	for _, t := range load.Tables {
 		if t.Name != load.RunLog && t.Name != load.RejectedRows {
-			loads.Go(func(ctx context.Context) error { return loadOne(ctx, t.Name, out.Tables[t.Name]) })
+			names = append(names, t.Name)
 		}
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(out.Tables[b].NumRows(), out.Tables[a].NumRows()) })
+	for _, name := range names {
+		loads.Go(func(ctx context.Context) error { return loadOne(ctx, name, out.Tables[name]) })
 	}
 	if err := loads.Wait(); err != nil {
 		return nil, err
