@@ -60,8 +60,8 @@ func attributionTable(mem memory.Allocator, n int) arrow.Table {
 }
 
 // BenchmarkLoadAttribution loads fct_attribution rows (10M by default) into a new
-// DuckDB file and commits: rows/s of the ingest path this build uses (appender, or
-// Arrow with -tags duckdb_arrow).
+// DuckDB file and commits: rows/s of the Arrow scan (duckdb-go's with -tags
+// duckdb_arrow, the C API's without).
 func BenchmarkLoadAttribution(b *testing.B) {
 	n := benchRows()
 	mem := memory.NewGoAllocator()

@@ -8,14 +8,16 @@
 // and leaves PATH as it was. A lock file (PATH.lock) keeps two runs from building the
 // next version at once.
 //
-// Rows go in through DuckDB's Arrow interface when built with -tags duckdb_arrow (the
-// Dockerfile does: DuckDB scans the Arrow buffers in place, about three times the
-// appender's speed), and through the appender otherwise, so that a plain `go run` or
-// `go test` needs no tag. BenchmarkLoadAttribution measures both. (A Parquet file
-// staged beside the database and inserted with read_parquet was tried as the untagged
-// path: on 2.15M GA4 events it loaded and committed in 22 s against the appender's
-// 11 s, with 0.8 GB more peak memory, as the inserted rows wait in memory for the
-// checkpoint.)
+// Rows go in through DuckDB's Arrow scan: DuckDB reads the Arrow buffers in place, in
+// one INSERT ... SELECT on every core. With -tags duckdb_arrow (the Dockerfile) through
+// duckdb-go's Arrow interface; without it (a plain `go build`, `go run`, `go test`)
+// through the C API's duckdb_arrow_scan on the connection's C handle, which
+// arrowscan.go reads from the pinned duckdb-go's Conn. Should that handle not be found
+// (another duckdb-go), rows go through the appender, a Go call per value.
+// BenchmarkLoadAttribution measures the path a build uses. (A Parquet file staged
+// beside the database and inserted with read_parquet was tried too: on 2.15M GA4 events
+// it loaded and committed in 22 s against the appender's 11 s, with 0.8 GB more peak
+// memory, as the inserted rows wait in memory for the checkpoint.)
 package duckdb
 
 import (

@@ -1,10 +1,7 @@
-//go:build !duckdb_arrow
-
 package duckdb
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"time"
@@ -14,13 +11,11 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// Ingest names the way rows go in, for logs and benchmarks.
-const Ingest = "appender"
-
-// appendTable writes every row of t, on conn, with the appender.
-func appendTable(ctx context.Context, conn *sql.Conn, name string, t arrow.Table) (int64, error) {
+// appendRows writes every row of t with the appender, on the driver connection dc: a
+// Go call per value, the way in when DuckDB's Arrow scan is not to be had.
+func appendRows(ctx context.Context, dc any, name string, t arrow.Table) (int64, error) {
 	var n int64
-	err := conn.Raw(func(dc any) error {
+	err := func() error {
 		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", name)
 		if err != nil {
 			return err
@@ -47,7 +42,7 @@ func appendTable(ctx context.Context, conn *sql.Conn, name string, t arrow.Table
 			}
 		}
 		return app.Close()
-	})
+	}()
 	return n, err
 }
 
