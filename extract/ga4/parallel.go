@@ -55,11 +55,10 @@ func (b *buffer) release() {
 
 // decoded is one file decoded on its own, waiting for its turn.
 type decoded struct {
-	buf   buffer
-	d     *Decoder // its seen rows and origins
-	stats Stats
-	err   error
-	done  chan struct{}
+	buf  buffer
+	d    *Decoder // its seen rows, origins and counts
+	err  error
+	done chan struct{}
 }
 
 // readAll decodes the files on every core and writes them to w in the order given,
@@ -99,49 +98,40 @@ func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []str
 				if r.err = readFile(ctx, path, mem, d); r.err == nil {
 					r.err = d.Flush(ctx)
 				}
-				d.Release() // the builder; the seen rows and origins stay for adopt
-				r.d, r.stats = d, d.Stats()
+				d.Release() // the builder; the seen rows, origins and counts stay for adopt
+				r.d = d
 			})
 		}
 	}()
 	defer p.Wait()
 
-	var total Stats
-	global := NewDecoder(spec, mem, w) // the seen set of every file passed on
+	global := NewDecoder(spec, mem, w) // the seen set and counts of every file passed on
 	defer global.Release()
 	for i, r := range results {
 		<-r.done
 		<-slots
-		if r.err != nil {
+		err := r.err
+		if err == nil && repeats(r.d.seen, global.seen) {
+			r.buf.release()
+			if err = readFile(ctx, paths[i], mem, global); err == nil {
+				err = global.Flush(ctx)
+			}
+		} else if err == nil {
+			global.adopt(r.d)
+			err = r.buf.drain(ctx, w)
+		}
+		r.d = nil
+		if err != nil {
 			r.buf.release()
 			cancel()
 			for _, rest := range results[i+1:] { // wait for the others to stop, then free
 				<-rest.done
 				rest.buf.release()
 			}
-			return total, r.err
+			return global.Stats(), err
 		}
-		if repeats(r.d.seen, global.seen) {
-			r.buf.release()
-			before := global.stats
-			if err := readFile(ctx, paths[i], mem, global); err != nil {
-				cancel()
-				return total, err
-			}
-			if err := global.Flush(ctx); err != nil {
-				return total, err
-			}
-			total.add(global.stats.minus(before))
-		} else {
-			global.adopt(r.d)
-			if err := r.buf.drain(ctx, w); err != nil {
-				return total, err
-			}
-			total.add(r.stats)
-		}
-		r.d = nil
 	}
-	return total, nil
+	return global.Stats(), nil
 }
 
 // readFile reads one file, NDJSON or Parquet, into d.
@@ -169,21 +159,14 @@ func repeats(seen, earlier map[xxh3.Uint128]uint64) bool {
 	return false
 }
 
-// adopt adds the rows other has seen, and their origins, to d's.
+// adopt adds the rows other has seen, their origins and its counts to d's.
 func (d *Decoder) adopt(other *Decoder) {
+	d.stats.Events += other.stats.Events
+	d.stats.Rejected += other.stats.Rejected
+	d.stats.Duplicates += other.stats.Duplicates
 	base := uint64(len(d.origins))
 	d.origins = append(d.origins, other.origins...)
 	for h, at := range other.seen {
 		d.seen[h] = at + base<<originShift
 	}
-}
-
-func (s *Stats) add(o Stats) {
-	s.Events += o.Events
-	s.Rejected += o.Rejected
-	s.Duplicates += o.Duplicates
-}
-
-func (s Stats) minus(o Stats) Stats {
-	return Stats{Events: s.Events - o.Events, Rejected: s.Rejected - o.Rejected, Duplicates: s.Duplicates - o.Duplicates}
 }
