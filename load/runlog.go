@@ -1,6 +1,7 @@
 package load
 
 import (
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -29,30 +30,30 @@ func RunLogTable(mem memory.Allocator, run Run) arrow.Table {
 	spec, _ := Lookup(RunLog)
 	b := array.NewRecordBuilder(mem, spec.Schema)
 	defer b.Release()
-	strCol(b, "run_id").Append(run.ID)
-	tsCol(b, "started_at").Append(arrow.Timestamp(run.Started.UnixMicro()))
-	tsCol(b, "finished_at").Append(arrow.Timestamp(run.Finished.UnixMicro()))
-	dayCol(b, "range_from").Append(arrow.Date32FromTime(run.From))
-	dayCol(b, "range_to").Append(arrow.Date32FromTime(run.To))
-	inputs := ""
-	for i, in := range run.Inputs {
-		if i > 0 {
-			inputs += ","
-		}
-		inputs += in
+	str := func(name string) *array.StringBuilder { return builder[*array.StringBuilder](b, RunLog, name) }
+	ts := func(name string, t time.Time) {
+		builder[*array.TimestampBuilder](b, RunLog, name).Append(arrow.Timestamp(t.UnixMicro()))
 	}
-	strCol(b, "inputs").Append(inputs)
-	strCol(b, "warehouse").Append(run.Warehouse)
-	strCol(b, "row_counts").Append(run.RowCounts)
-	fieldOf[*array.Int64Builder](b, "rejected_count").Append(int64(run.Rejected))
-	strCol(b, "status").Append(run.Status)
+	day := func(name string, t time.Time) {
+		builder[*array.Date32Builder](b, RunLog, name).Append(arrow.Date32FromTime(t))
+	}
+	str("run_id").Append(run.ID)
+	ts("started_at", run.Started)
+	ts("finished_at", run.Finished)
+	day("range_from", run.From)
+	day("range_to", run.To)
+	str("inputs").Append(strings.Join(run.Inputs, ","))
+	str("warehouse").Append(run.Warehouse)
+	str("row_counts").Append(run.RowCounts)
+	builder[*array.Int64Builder](b, RunLog, "rejected_count").Append(int64(run.Rejected))
+	str("status").Append(run.Status)
 	if run.Message == "" {
-		strCol(b, "message").AppendNull()
+		str("message").AppendNull()
 	} else {
-		strCol(b, "message").Append(run.Message)
+		str("message").Append(run.Message)
 	}
-	strCol(b, "version").Append(run.Version)
-	return tableOf(b)
+	str("version").Append(run.Version)
+	return oneBatch(b)
 }
 
 // RejectedRowsTable is the rows of rejected_rows for the rejections of run runID.
@@ -60,7 +61,8 @@ func RejectedRowsTable(mem memory.Allocator, runID string, rs []extract.Rejectio
 	spec, _ := Lookup(RejectedRows)
 	b := array.NewRecordBuilder(mem, spec.Schema)
 	defer b.Release()
-	id, src, loc, reason, raw := strCol(b, "run_id"), strCol(b, "source"), strCol(b, "location"), strCol(b, "reason"), strCol(b, "raw")
+	str := func(name string) *array.StringBuilder { return builder[*array.StringBuilder](b, RejectedRows, name) }
+	id, src, loc, reason, raw := str("run_id"), str("source"), str("location"), str("reason"), str("raw")
 	for _, r := range rs {
 		id.Append(runID)
 		src.Append(r.Input)
@@ -68,32 +70,16 @@ func RejectedRowsTable(mem memory.Allocator, runID string, rs []extract.Rejectio
 		reason.Append(r.Reason)
 		raw.Append(r.Raw)
 	}
-	return tableOf(b)
+	return oneBatch(b)
 }
 
-// fieldOf is the builder of the column called name, of type T.
-func fieldOf[T array.Builder](b *array.RecordBuilder, name string) T {
-	i := b.Schema().FieldIndices(name)
-	if len(i) != 1 {
-		panic("load: no column " + name + " in " + b.Schema().String())
-	}
-	return b.Field(i[0]).(T)
+// builder is the builder of column name of the warehouse table table, of type T.
+func builder[T array.Builder](b *array.RecordBuilder, table, name string) T {
+	return b.Field(Col(table, name)).(T)
 }
 
-func strCol(b *array.RecordBuilder, name string) *array.StringBuilder {
-	return fieldOf[*array.StringBuilder](b, name)
-}
-
-func tsCol(b *array.RecordBuilder, name string) *array.TimestampBuilder {
-	return fieldOf[*array.TimestampBuilder](b, name)
-}
-
-func dayCol(b *array.RecordBuilder, name string) *array.Date32Builder {
-	return fieldOf[*array.Date32Builder](b, name)
-}
-
-// tableOf turns what b holds into a one-batch table.
-func tableOf(b *array.RecordBuilder) arrow.Table {
+// oneBatch turns what b holds into a one-batch table.
+func oneBatch(b *array.RecordBuilder) arrow.Table {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	return array.NewTableFromRecords(b.Schema(), []arrow.RecordBatch{rec})

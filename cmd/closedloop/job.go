@@ -218,10 +218,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 	// The run's tables, at once where the warehouse allows; then run_log and
 	// rejected_rows, after older rows are re-pointed.
-	loads := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(1)
+	at := 1
 	if cl, ok := ld.(load.ConcurrentLoader); ok {
-		loads = loads.WithMaxGoroutines(max(1, cl.ConcurrentLoads()))
+		at = max(1, cl.ConcurrentLoads())
 	}
+	loads := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(at)
 	// The largest first, so that the longest loads overlap rather than come last.
 	var names []string
 	for _, t := range load.Tables {

@@ -150,8 +150,6 @@ prints the closedloop run command that loads them as the demo does, into any war
 	return 0
 }
 
-// newLogger logs JSON for log collectors (Cloud Logging reads severity and message)
-// unless stderr is a terminal.
 // redactAttr removes credentials from a log attribute's string or error value.
 func redactAttr(a slog.Attr) slog.Attr {
 	switch v := a.Value.Resolve(); v.Kind() {
@@ -165,6 +163,8 @@ func redactAttr(a slog.Attr) slog.Attr {
 	return a
 }
 
+// newLogger logs JSON for log collectors (Cloud Logging reads severity and message)
+// unless stderr is a terminal.
 func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))

@@ -56,7 +56,7 @@ func appendTable(ctx context.Context, conn *sql.Conn, name string, t arrow.Table
 			return err
 		}
 		defer release()
-		res, err := execOn(ctx, dc, q)
+		res, err := dc.(driver.ExecerContext).ExecContext(ctx, q, nil)
 		if err != nil {
 			return err
 		}
@@ -64,9 +64,4 @@ func appendTable(ctx context.Context, conn *sql.Conn, name string, t arrow.Table
 		return err
 	})
 	return n, err
-}
-
-// execOn runs q on the driver connection dc.
-func execOn(ctx context.Context, dc any, q string) (driver.Result, error) {
-	return dc.(driver.ExecerContext).ExecContext(ctx, q, nil)
 }
