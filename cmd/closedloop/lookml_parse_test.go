@@ -10,12 +10,9 @@ package main
 // CLOSEDLOOP_REQUIRE_LOOKML=1 (CI), where it fails.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -27,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/load"
+	"closedloop/load/loadtest"
 	"closedloop/load/lookml"
 	views "closedloop/sql"
 )
@@ -105,30 +103,10 @@ type lkField struct {
 // parseLookML parses the LookML files of dir with tools/lookml/check.js.
 func parseLookML(t *testing.T, dir string) *lkProject {
 	t.Helper()
-	tool, err := filepath.Abs(filepath.Join("..", "..", "tools", "lookml"))
-	require.NoError(t, err)
-	missing := func(what string) {
-		msg := "LookML parser check not run: " + what + "; install it with `npm ci --prefix tools/lookml` (node >= 20)"
-		if os.Getenv("CLOSEDLOOP_REQUIRE_LOOKML") == "1" {
-			t.Fatal(msg + ", which CLOSEDLOOP_REQUIRE_LOOKML=1 requires")
-		}
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
-	if _, err := os.Stat(filepath.Join(tool, "node_modules", "lookml-parser", "package.json")); err != nil {
-		missing(tool + "/node_modules has no lookml-parser")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(tool, "check.js"), dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "check.js: %s", stderr.String())
+	out := loadtest.Checker{Name: "LookML parser", Dir: filepath.Join("..", "..", "tools", "lookml"), Package: "lookml-parser",
+		Require: "CLOSEDLOOP_REQUIRE_LOOKML", Node: ">= 20", Timeout: time.Minute}.Run(t, nil, dir)
 	var p lkProject
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &p), "check.js printed %q; stderr: %s", stdout.String(), stderr.String())
+	require.NoError(t, json.Unmarshal(out, &p), "check.js printed %q", out)
 	return &p
 }
 

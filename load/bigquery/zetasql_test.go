@@ -10,11 +10,8 @@ package bigquery
 // CLOSEDLOOP_REQUIRE_ZETASQL=1 (CI), where it fails.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/load"
+	"closedloop/load/loadtest"
 	views "closedloop/sql"
 )
 
@@ -56,38 +54,17 @@ type zResult struct {
 // zetasql analyzes statements with check.js against tables (dataset zProject.zDataset).
 func zetasql(t *testing.T, tables []zTable, statements []zStatement) map[string]zResult {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "tools", "zetasql"))
-	require.NoError(t, err)
-	missing := func(what string) {
-		msg := "ZetaSQL check not run: " + what + "; install it with `npm ci --prefix tools/zetasql` (node >= 18)"
-		if os.Getenv("CLOSEDLOOP_REQUIRE_ZETASQL") == "1" {
-			t.Fatal(msg + ", which CLOSEDLOOP_REQUIRE_ZETASQL=1 requires")
-		}
-		t.Skip(msg)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node is not on PATH")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@fivetrandevelopers", "zetasql", "package.json")); err != nil {
-		missing(dir + "/node_modules has no @fivetrandevelopers/zetasql")
-	}
 	in, err := json.Marshal(map[string]any{
 		"catalog":    map[string]any{"name": zProject + "." + zDataset, "tables": tables},
 		"statements": statements,
 	})
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "check.js"))
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), "check.js: %s", stderr.String())
+	printed := loadtest.Checker{Name: "ZetaSQL", Dir: filepath.Join("..", "..", "tools", "zetasql"), Package: "@fivetrandevelopers/zetasql",
+		Require: "CLOSEDLOOP_REQUIRE_ZETASQL", Node: ">= 18", Timeout: 2 * time.Minute}.Run(t, in)
 	var out struct {
 		Results []zResult `json:"results"`
 	}
-	require.NoError(t, json.Unmarshal(stdout.Bytes(), &out), "check.js printed %q; stderr: %s", stdout.String(), stderr.String())
+	require.NoError(t, json.Unmarshal(printed, &out), "check.js printed %q", printed)
 	require.Len(t, out.Results, len(statements))
 	got := map[string]zResult{}
 	for _, r := range out.Results {
