@@ -12,7 +12,7 @@ import (
 	"closedloop/load"
 )
 
-// dealContact associates one more contact with a deal (not the primary one).
+// dealContact associates a contact with a deal.
 func (f fixture) dealContact(t *testing.T, deal, contact string) {
 	dc := extract.NewBuilder(f.mem, extract.TableDealContacts, f.c)
 	defer dc.Release()

@@ -119,14 +119,7 @@ func (f fixture) deal(t *testing.T, id, contact string, amount float64, created,
 	b.Bool(12, won)
 	require.NoError(t, b.End(context.Background()))
 	require.NoError(t, b.Flush(context.Background()))
-	dc := extract.NewBuilder(f.mem, extract.TableDealContacts, f.c)
-	defer dc.Release()
-	dc.Str(0, "test")
-	dc.Str(1, "hubspot")
-	dc.Str(2, id)
-	dc.Str(3, contact)
-	require.NoError(t, dc.End(context.Background()))
-	require.NoError(t, dc.Flush(context.Background()))
+	f.dealContact(t, id, contact)
 }
 
 func build(t *testing.T, mem memory.Allocator, c *extract.Collector, from, to time.Time, opts ...func(*Options)) *Output {
