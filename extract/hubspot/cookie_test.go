@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,11 +30,7 @@ func TestCookieValuesAsWebsitesStoreThem(t *testing.T) {
 		`{"id":"6","properties":{"email":"f@example.com","createdate":"2026-01-01T10:00:00Z","ga_client_id":"see notes"}}`,
 		`{"id":"7","properties":{"email":"g@example.com","createdate":"2026-01-01T10:00:00Z"}}`,
 	}, "\n") + "\n"
-	pipelines, err := os.ReadFile(filepath.Join(same, PipelinesFile))
-	require.NoError(t, err)
-	for name, body := range map[string]string{ContactsFile: contacts, DealsFile: "", DealContactsFile: "", PipelinesFile: string(pipelines)} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
-	}
+	contactsFolder(t, dir, contacts)
 	var logs bytes.Buffer
 	c := extract.NewCollector(mem)
 	defer c.Release()

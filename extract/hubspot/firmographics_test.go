@@ -16,6 +16,17 @@ import (
 	"closedloop/extract"
 )
 
+// contactsFolder writes an export folder of contacts (NDJSON lines) into dir, with no
+// deals and the pipelines of testdata/same.
+func contactsFolder(t *testing.T, dir, contacts string) {
+	t.Helper()
+	pipelines, err := os.ReadFile(filepath.Join(same, PipelinesFile))
+	require.NoError(t, err)
+	for name, body := range map[string]string{ContactsFile: contacts, DealsFile: "", DealContactsFile: "", PipelinesFile: string(pipelines)} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+}
+
 // TestBadCompanySizesLogged: contacts with an unreadable numemployees are written
 // with a null company_size, not rejected; the first few are logged one by one, all
 // are counted.
@@ -27,11 +38,7 @@ func TestBadCompanySizesLogged(t *testing.T) {
 	for i := range 7 {
 		fmt.Fprintf(&lines, `{"id":"%d","properties":{"email":"p%d@example.com","createdate":"2026-01-0%dT10:00:00Z","company":"Firm %d","numemployees":"about %d"},"archived":false}`+"\n", 500+i, i, i+1, i, 10*i)
 	}
-	pipelines, err := os.ReadFile(filepath.Join(same, PipelinesFile))
-	require.NoError(t, err)
-	for name, body := range map[string]string{ContactsFile: lines.String(), DealsFile: "", DealContactsFile: "", PipelinesFile: string(pipelines)} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
-	}
+	contactsFolder(t, dir, lines.String())
 	var logs bytes.Buffer
 	c := extract.NewCollector(mem)
 	defer c.Release()
