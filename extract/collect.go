@@ -31,6 +31,19 @@ var _ Writer = (*Collector)(nil)
 
 // Write keeps rec (retained) after checking its schema against the canonical one.
 func (c *Collector) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
+	if err := c.Count(ctx, table, rec); err != nil {
+		return err
+	}
+	rec.Retain()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.batches[table] = append(c.batches[table], rec)
+	return nil
+}
+
+// Count checks rec's schema against the canonical one and counts its rows (Rows)
+// without keeping it: for a batch a run passes on elsewhere (events to a stream).
+func (c *Collector) Count(ctx context.Context, table string, rec arrow.RecordBatch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -41,13 +54,11 @@ func (c *Collector) Write(ctx context.Context, table string, rec arrow.RecordBat
 	if !rec.Schema().Equal(want) {
 		return fmt.Errorf("extract: %s: schema %s differs from the canonical %s", table, rec.Schema(), want)
 	}
-	rec.Retain()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.batches[table] = append(c.batches[table], rec)
 	if rec.NumRows() > 0 {
 		input := rec.Column(0).(*array.String).Value(0) // every canonical schema starts with input
+		c.mu.Lock()
 		c.rows[input+"\x00"+table] += rec.NumRows()
+		c.mu.Unlock()
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
 // Loader writes warehouse tables for one run.
@@ -47,6 +48,16 @@ type Loader interface {
 type ConcurrentLoader interface {
 	Loader
 	ConcurrentLoads() int
+}
+
+// RecordLoader is a Loader that also takes a table as a stream of batches, so that a
+// table larger than memory (a run's page views) never has to be held whole. A runner
+// gives a loader without it the whole table.
+type RecordLoader interface {
+	Loader
+	// LoadRecords is Load of the rows rr gives; it reads rr to its end (or error) and
+	// does not release it.
+	LoadRecords(ctx context.Context, name string, rr array.RecordReader) error
 }
 
 // Range is the run's date range, days From..To inclusive (UTC): ReplaceRange tables

@@ -15,7 +15,8 @@ import (
 
 // attributed is the attribution step's result.
 type attributed struct {
-	credits        arrow.Table // fct_attribution
+	credits        arrow.Table // fct_attribution, or creditsSpilled
+	creditsSpilled *Spilled
 	removalEffects arrow.Table // fct_markov_removal_effect
 	// journeys counts the range's conversions, withoutTouch those whose journey has no
 	// touch.
@@ -33,7 +34,7 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 		return nil, err
 	}
 	res := &attributed{removalEffects: removalEffects(r.opt.Mem, fitted, t.channels, cv.types)}
-	w := &creditWriter{o: newTable(r.opt.Mem, load.FctAttribution), t: t, cv: cv, persons: p}
+	w := &creditWriter{bt: newBigTable(r, load.FctAttribution), t: t, cv: cv, persons: p}
 	var weights []float64
 	err = jb.each(ctx, func(c int32, j *attribution.Journey, touches []int32) {
 		if !r.inRange(cv.at[c]) {
@@ -60,12 +61,15 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 			}
 		}
 	})
+	if err == nil {
+		res.credits, res.creditsSpilled, err = w.bt.finish()
+	} else {
+		w.bt.release()
+	}
 	if err != nil {
-		w.o.release()
 		res.removalEffects.Release()
 		return nil, err
 	}
-	res.credits = w.o.table()
 	return res, nil
 }
 
@@ -165,7 +169,7 @@ var (
 
 // creditWriter writes fct_attribution rows.
 type creditWriter struct {
-	o       *out
+	bt      *bigTable
 	t       *touches
 	cv      *conversions
 	persons *identity.Persons
@@ -174,7 +178,7 @@ type creditWriter struct {
 // credit writes one row: the credit of touch for conversion c under model; touch -1 is
 // the (none) row of a conversion without touches.
 func (w *creditWriter) credit(c, touch int32, model string, credit float64) {
-	o, t, cv := w.o, w.t, w.cv
+	o, t, cv := w.bt.o, w.t, w.cv
 	rev := cv.revenue[c]
 	o.str(atConversionID, hexID("c_", cv.id[c]))
 	o.str(atModel, model)
@@ -196,4 +200,5 @@ func (w *creditWriter) credit(c, touch int32, model string, credit float64) {
 	o.str(atConversionType, cv.types.val(cv.typ[c]))
 	o.ts(atOccurredAt, cv.at[c])
 	o.str(atPersonID, w.persons.ID(cv.person[c]))
+	w.bt.row()
 }

@@ -73,23 +73,26 @@ func (c *conversions) addID(person int32, at int64, typ string, revenue float64,
 // eventConversion is a touch-log or micro-conversion event, kept by the sessions step
 // for the conversions step.
 type eventConversion struct {
-	node     int32 // the event's key identifier (stitched.events)
+	node     int32 // the event's key identifier (its device)
 	at       int64 // µs
+	anon     string
 	name     string
 	value    float64 // NaN = none
 	currency string
-	id       uint64
+	// id is the conversion's stable id; until the Stream finishes, the hash of its
+	// parts (exact duplicates are told apart then, across chunks).
+	id uint64
 }
 
-// eventConversions returns the events that are conversions: touch-log conversions and
-// Options.MicroConversions, in event order, each with its stable id.
+// eventConversions returns the events of one chunk that are conversions: touch-log
+// conversions and Options.MicroConversions, in event order, each with the hash of its
+// id's parts.
 func eventConversions(r *run, ev *eventCols, nodes []int32) []eventConversion {
 	micro := map[string]bool{}
 	for _, m := range r.opt.MicroConversions {
 		micro[m] = true
 	}
 	var convs []eventConversion
-	dup := map[uint64]int{}
 	for i := 0; i < ev.n; i++ {
 		name := ev.name.Value(i)
 		if !(ev.isConversion.Value(i) || len(micro) > 0 && micro[name]) || nodes[i] < 0 {
@@ -99,12 +102,9 @@ func eventConversions(r *run, ev *eventCols, nodes []int32) []eventConversion {
 		if ev.value.IsValid(i) {
 			v = ev.value.Value(i)
 		}
-		anon, at := sv(ev.anon, i), strconv.FormatInt(int64(ev.at.Value(i)), 10)
-		base := hashParts("event", anon, at, name)
-		n := dup[base]
-		dup[base]++
-		convs = append(convs, eventConversion{node: nodes[i], at: int64(ev.at.Value(i)), name: strings.Clone(name), value: v,
-			currency: strings.Clone(sv(ev.currency, i)), id: hashParts("event", anon, at, name, strconv.Itoa(n))})
+		anon, at := sv(ev.anon, i), int64(ev.at.Value(i))
+		convs = append(convs, eventConversion{node: nodes[i], at: at, anon: strings.Clone(anon), name: strings.Clone(name), value: v,
+			currency: strings.Clone(sv(ev.currency, i)), id: hashParts("event", anon, strconv.FormatInt(at, 10), name)})
 	}
 	return convs
 }

@@ -109,3 +109,18 @@ func (o *out) release() { o.b.Release() }
 func Empty(mem memory.Allocator, s *arrow.Schema) arrow.Table {
 	return newOut(mem, s).table()
 }
+
+// schemaOf is the schema of the warehouse table called name.
+func schemaOf(name string) *arrow.Schema {
+	t, ok := load.Lookup(name)
+	if !ok {
+		panic("transform: no warehouse table " + name)
+	}
+	return t.Schema
+}
+
+// record finishes the builder into one batch (the builder is released).
+func (o *out) record() arrow.RecordBatch {
+	defer o.b.Release()
+	return o.b.NewRecordBatch()
+}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/extract"
@@ -17,39 +15,20 @@ import (
 	"closedloop/transform/persona"
 )
 
-// sessionized is the sessions step's result. Besides its two tables, nothing in it
-// grows with the events: only with touches, conversions and people.
-type sessionized struct {
-	touchpoints, pageViews arrow.Table // fct_touchpoint, fct_page_view
-	touches                *touches
-	// conversions are the touch-log and micro-conversion events, in event order.
-	conversions []eventConversion
-	activity    activity
-	rows        EventRows
-	sessions    int
-}
-
-// sessions walks every device's events in time order, cuts them into sessions, and
-// writes a touchpoint per session, per tracked interaction and per touch-log row, and
-// a row per page view. It is the last step that reads the events.
-func sessions(ctx context.Context, r *run, ev *eventCols, id *stitched) (*sessionized, error) {
-	touchEvents := make(map[string]bool, len(r.opt.TouchEvents))
-	for _, n := range r.opt.TouchEvents {
-		touchEvents[n] = true
-	}
-	order, rows := walkOrder(ev, id.events, touchEvents)
-	// Devices are independent: the walk is cut into parts at device boundaries, one
-	// walker each on every core, and the parts' results joined in walk order give what
-	// one walker would have.
-	parts := splitByDevice(order, id.events, runtime.GOMAXPROCS(0))
+// walkChunk walks one chunk of events (stream.go): every device's events in time
+// order, cut into sessions. It writes the chunk's page views and returns its parts of
+// sessions, its touch-log touches, its activity and its conversions; nothing in them
+// points into the chunk's Arrow buffers once merged. Devices are independent: the
+// walk is cut into parts at device boundaries, one walker each on every core.
+func (s *Stream) walkChunk(ctx context.Context, ev *eventCols, nodes []int32) ([]*walker, EventRows, error) {
+	order, rows := walkOrder(ev, nodes, s.touchEvents)
+	parts := splitByDevice(order, nodes, runtime.GOMAXPROCS(0))
 	walkers := make([]*walker, len(parts))
 	for k, part := range parts {
 		share := float64(len(part)) / float64(max(1, len(order)))
-		walkers[k] = &walker{r: r, ev: ev, nodes: id.events, persons: id.persons, touchEvents: touchEvents,
-			needs: r.opt.Personas.Needs(), timeout: r.opt.SessionTimeout.Microseconds(), lastNode: -1,
-			tp:  newTouchpointWriter(r, id.persons, int(share*float64(rows.Touches+rows.Interactions+rows.PageViews/4))),
-			pv:  newPageViewWriter(r.opt.Mem, id.persons, int(share*float64(rows.PageViews+rows.Interactions))),
-			ids: touchIDs{}, paths: pathCache{}, act: newActivity()}
+		walkers[k] = &walker{s: s, r: s.r, ev: ev, nodes: nodes, touchEvents: s.touchEvents,
+			needs: s.needs, timeout: s.r.opt.SessionTimeout.Microseconds(), lastNode: -1,
+			pv: newPageViewWriter(s.r.opt.Mem, int(share*float64(rows.PageViews))), paths: pathCache{}, act: newActivity()}
 	}
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for k, part := range parts {
@@ -57,12 +36,11 @@ func sessions(ctx context.Context, r *run, ev *eventCols, id *stitched) (*sessio
 	}
 	if err := p.Wait(); err != nil {
 		for _, w := range walkers {
-			w.tp.o.release()
 			w.pv.o.release()
 		}
-		return nil, err
+		return nil, rows, err
 	}
-	return joinWalks(r, walkers, eventConversions(r, ev, id.events), rows), nil
+	return walkers, rows, nil
 }
 
 // minPart is the fewest events worth a walker of their own (a variable for tests).
@@ -91,50 +69,6 @@ func splitByDevice(order []int32, nodes []int32, n int) [][]int32 {
 		parts = append(parts, order[from:])
 	}
 	return parts
-}
-
-// joinWalks joins the walkers' results in walk order: their tables' rows one after
-// the other, their touches with the dictionaries' codes as one walker would have
-// given them (values numbered in order of first use), their persons' activity.
-func joinWalks(r *run, walkers []*walker, conversions []eventConversion, rows EventRows) *sessionized {
-	first := walkers[0]
-	s := &sessionized{touches: first.tp.touches, conversions: conversions, activity: first.act, rows: rows}
-	tps, pvs := make([]arrow.Table, len(walkers)), make([]arrow.Table, len(walkers))
-	for k, w := range walkers {
-		tps[k], pvs[k] = w.tp.o.table(), w.pv.o.table()
-		s.sessions += w.sessions
-		if k > 0 {
-			s.touches.join(w.tp.touches)
-			s.activity.join(w.act)
-		}
-	}
-	s.touchpoints, s.pageViews = concatTables(tps), concatTables(pvs)
-	return s
-}
-
-// concatTables is one table of the rows of ts in order; it releases ts.
-func concatTables(ts []arrow.Table) arrow.Table {
-	if len(ts) == 1 {
-		return ts[0]
-	}
-	var recs []arrow.RecordBatch
-	for _, t := range ts {
-		tr := array.NewTableReader(t, 0)
-		for tr.Next() {
-			rec := tr.RecordBatch()
-			rec.Retain()
-			recs = append(recs, rec)
-		}
-		tr.Release()
-	}
-	out := array.NewTableFromRecords(ts[0].Schema(), recs)
-	for _, rec := range recs {
-		rec.Release()
-	}
-	for _, t := range ts {
-		t.Release()
-	}
-	return out
 }
 
 // walkOrder counts every event by its use and returns the events the walk reads (all
@@ -177,50 +111,72 @@ func walkOrder(ev *eventCols, nodes []int32, touchEvents map[string]bool) ([]int
 	return order, rows
 }
 
-// walker is the walk over the events in walkOrder: the session state machine and
-// what it writes.
+// walker is the walk over one chunk's events in walkOrder: the session state machine
+// and what it keeps. It knows devices (identity graph nodes), not persons: persons
+// exist only once every chunk is in, so a device's parts of sessions, touches and
+// page views are given their person when the stream finishes.
 type walker struct {
+	s           *Stream
 	r           *run
 	ev          *eventCols
 	nodes       []int32
-	persons     *identity.Persons
 	touchEvents map[string]bool
 	needs       persona.Needs
 	timeout     int64 // µs
 
-	s        session // the session being walked
+	cur      session // the session being walked
 	lastNode int32   // the device of the previous event
-	sessions int     // sessions closed
 
-	tp    *touchpointWriter
-	pv    *pageViewWriter
-	ids   touchIDs
-	paths pathCache
-	act   activity
+	parts   []session   // the chunk's sessions, closed or continuing in another chunk
+	touches []touchPart // the chunk's touch-log rows
+	pv      *pageViewWriter
+	paths   pathCache
+	act     activity // by device
 }
 
-// session is the state of the session being walked.
+// session is a session as one chunk's walk saw it: the whole session, or a part of
+// one whose other parts another chunk holds (finishSessions merges them).
 type session struct {
-	open       bool
-	key        string // the source's session id, "" when inferred
-	id         string
-	startAt    int64
-	lastAt     int64
-	anon       string
-	person     int32
+	open    bool
+	node    int32
+	key     string // the source's session id, "" when inferred
+	id      string // the session_id its page views were written with
+	startAt int64
+	lastAt  int64
+	anon    string
+	// traffic is the session's campaign information: that of its first event with
+	// any; trafficAt is that event's time.
 	traffic    normalize.Traffic
 	hasTraffic bool
+	trafficAt  int64
+	// opening is the explicit traffic of the part's first event (a campaign change
+	// there would have started a session, had the part continued another).
+	opening    normalize.Traffic
+	hasOpening bool
 	landing    string
+	landingAt  int64
 	// interactions are the session's Options.TouchEvents events, written when the
-	// session closes and its traffic is known.
+	// session's traffic is known.
 	interactions []interaction
 }
 
-// interaction is a tracked interaction waiting for its session to close.
+// interaction is a tracked interaction of a session.
 type interaction struct {
 	at         int64
 	name, path string
-	id         uint64
+	base       uint64 // hash of its id's parts (touchIDs makes duplicates distinct)
+}
+
+// touchPart is a touch-log row as its chunk read it.
+type touchPart struct {
+	node    int32
+	at      int64
+	base    uint64
+	anon    string
+	channel string
+	traffic normalize.Traffic
+	landing string
+	event   string
 }
 
 func (w *walker) walk(ctx context.Context, order []int32) error {
@@ -238,23 +194,22 @@ func (w *walker) walk(ctx context.Context, order []int32) error {
 func (w *walker) event(i int) {
 	ev := w.ev
 	node := w.nodes[i]
-	person := w.persons.Of(node)
 	at := int64(ev.at.Value(i))
 	anon, kind, name := sv(ev.anon, i), ev.kind.Value(i), ev.name.Value(i)
-	w.act.event(person, at, name, ev.link, i, w.needs)
+	w.act.event(node, at, name, ev.link, i, w.needs)
 
 	if kind == extract.KindTouch { // a touch-log row: a touch by itself, no session
 		w.closeSession()
-		w.touchRow(i, node, person, anon, at, name)
+		w.touchRow(i, node, anon, at, name)
 		return
 	}
-	w.advance(i, node, person, at, anon)
+	w.advance(i, node, at, anon)
 	if w.touchEvents[name] {
-		id := w.ids.distinct(w.device("interaction", anon, node, strconv.FormatInt(at, 10), name)...)
-		w.s.interactions = append(w.s.interactions, interaction{at: at, name: name, path: w.paths.of(sv(ev.location, i)), id: id})
+		base := hashParts(w.device("interaction", anon, node, strconv.FormatInt(at, 10), name)...)
+		w.cur.interactions = append(w.cur.interactions, interaction{at: at, name: name, path: w.paths.of(sv(ev.location, i)), base: base})
 	}
 	if kind == extract.KindPageView {
-		w.pageView(i, person, anon, at)
+		w.pageView(i, node, anon, at)
 	}
 }
 
@@ -262,31 +217,40 @@ func (w *walker) event(i int) {
 // session it closes the open one and opens another. A session takes its traffic from
 // its first event with campaign information and its landing page from its first event
 // with a page location.
-func (w *walker) advance(i int, node, person int32, at int64, anon string) {
+func (w *walker) advance(i int, node int32, at int64, anon string) {
 	key := sv(w.ev.sessionKey, i)
 	start, t, classified := w.starts(i, node, at, key)
 	if start {
 		w.closeSession()
-		w.s = session{open: true, key: key, startAt: at, anon: anon, person: person}
-		if key != "" {
-			w.s.id = hexID("s_", hashParts(anon, key))
-		} else {
-			w.s.id = hexID("s_", hashParts(anon, strconv.FormatInt(at, 10)))
-		}
+		w.cur = session{open: true, node: node, key: key, startAt: at, anon: anon}
+		w.cur.id = sessionID(anon, key, at)
 	}
+	first := start
 	w.lastNode = node
-	w.s.lastAt = at
-	if !w.s.hasTraffic {
+	w.cur.lastAt = at
+	if !w.cur.hasTraffic {
 		if !classified {
 			t = normalize.Classify(w.ev.traffic(i))
 		}
 		if t.Explicit {
-			w.s.traffic, w.s.hasTraffic = t, true
+			w.cur.traffic, w.cur.hasTraffic, w.cur.trafficAt = t, true, at
 		}
 	}
-	if loc := sv(w.ev.location, i); w.s.landing == "" && loc != "" {
-		w.s.landing = w.paths.of(loc)
+	if first && w.cur.hasTraffic && w.ev.mayChangeCampaign(i) {
+		w.cur.opening, w.cur.hasOpening = w.cur.traffic, true
 	}
+	if loc := sv(w.ev.location, i); w.cur.landing == "" && loc != "" {
+		w.cur.landing, w.cur.landingAt = w.paths.of(loc), at
+	}
+}
+
+// sessionID is the session_id of a session of cookie anon: by the source's session
+// id, else by its start (µs).
+func sessionID(anon, key string, start int64) string {
+	if key != "" {
+		return hexID("s_", hashParts(anon, key))
+	}
+	return hexID("s_", hashParts(anon, strconv.FormatInt(start, 10)))
 }
 
 // starts tells whether event i of device node starts a new session: another device,
@@ -294,7 +258,7 @@ func (w *walker) advance(i int, node, person int32, at int64, anon string) {
 // past the timeout or (unless KeepSessionOnCampaignChange) other campaign information.
 // When it had to classify the event's traffic to tell, it returns it.
 func (w *walker) starts(i int, node int32, at int64, key string) (start bool, t normalize.Traffic, classified bool) {
-	s := &w.s
+	s := &w.cur
 	switch {
 	case !s.open || node != w.lastNode:
 		return true, t, false
@@ -306,35 +270,27 @@ func (w *walker) starts(i int, node int32, at int64, key string) (start bool, t 
 		return false, t, false
 	}
 	t = normalize.Classify(w.ev.traffic(i))
-	changed := t.Source != s.traffic.Source || t.Medium != s.traffic.Medium || t.Campaign != s.traffic.Campaign
-	return t.Explicit && s.hasTraffic && changed, t, true
+	return t.Explicit && s.hasTraffic && campaignChanged(&t, &s.traffic), t, true
 }
 
-// closeSession writes the open session's touchpoint and those of its interactions,
-// with the session's traffic ((direct) / (none) without any) and channel.
+// campaignChanged tells whether b names another campaign than a.
+func campaignChanged(a, b *normalize.Traffic) bool {
+	return a.Source != b.Source || a.Medium != b.Medium || a.Campaign != b.Campaign
+}
+
+// closeSession keeps the open session; its touchpoints are written once every chunk
+// is in (finishSessions).
 func (w *walker) closeSession() {
-	s := &w.s
-	if !s.open {
+	if !w.cur.open {
 		return
 	}
-	s.open = false
-	w.sessions++
-	t := s.traffic
-	if !s.hasTraffic {
-		t = normalize.Traffic{Source: "(direct)", Medium: "(none)"}
-	}
-	tp := touchpoint{id: hashParts("session", s.anon, s.key, strconv.FormatInt(s.startAt, 10)),
-		person: s.person, anon: s.anon, session: s.id, at: s.startAt,
-		channel: w.r.opt.Channels.GroupTouch(t.Touch()), traffic: t, landing: s.landing, event: "session_start"}
-	w.tp.write(&tp)
-	for _, x := range s.interactions {
-		tp.id, tp.at, tp.landing, tp.event = x.id, x.at, x.path, x.name
-		w.tp.write(&tp)
-	}
+	w.cur.open = false
+	w.parts = append(w.parts, w.cur)
+	w.cur = session{}
 }
 
-// touchRow writes touch-log row i: its own channel, else its traffic's.
-func (w *walker) touchRow(i int, node, person int32, anon string, at int64, name string) {
+// touchRow keeps touch-log row i: its own channel, else its traffic's.
+func (w *walker) touchRow(i int, node int32, anon string, at int64, name string) {
 	ev := w.ev
 	t := normalize.Classify(ev.traffic(i))
 	ch := sv(ev.channel, i)
@@ -354,13 +310,13 @@ func (w *walker) touchRow(i int, node, person int32, anon string, at int64, name
 	} else {
 		parts = w.device(parts[0], anon, node, parts[2:]...)
 	}
-	w.tp.write(&touchpoint{id: w.ids.distinct(parts...), person: person, anon: anon, at: at,
+	w.touches = append(w.touches, touchPart{node: node, at: at, base: hashParts(parts...), anon: anon,
 		channel: ch, traffic: t, landing: w.paths.of(sv(ev.location, i)), event: name})
 }
 
 // pageView writes page view i when the range has it, and keeps its page for the
 // persona rules.
-func (w *walker) pageView(i int, person int32, anon string, at int64) {
+func (w *walker) pageView(i int, node int32, anon string, at int64) {
 	ev := w.ev
 	in := w.r.inRange(at)
 	var page string
@@ -368,33 +324,31 @@ func (w *walker) pageView(i int, person int32, anon string, at int64) {
 		page = w.paths.of(sv(ev.location, i))
 	}
 	if w.needs.Pages && page != "" {
-		w.act.seen.add(person, seenPage, page)
+		w.act.seen.add(node, seenPage, page)
 	}
 	if in {
-		w.pv.write(&pageView{person: person, anon: anon, session: w.s.id, at: at, location: sv(ev.location, i),
+		w.pv.write(&pageView{node: node, anon: anon, session: w.cur.id, at: at, location: sv(ev.location, i),
 			path: page, title: sv(ev.title, i), referrerHost: normalize.Host(sv(ev.referrer, i))})
 	}
 }
 
 // device returns the parts of a touch id: kind, the cookie, then rest. A touch without
 // a cookie (a server-side event of a user id) names its device's identifier after
-// the empty cookie, so that two devices never share an id: the walk's parts each count
-// exact duplicates of their own devices only.
+// the empty cookie, so that two devices never share an id.
 func (w *walker) device(kind, anon string, node int32, rest ...string) []string {
 	parts := append([]string{kind, anon}, rest...)
 	if anon == "" && node >= 0 {
-		typ, v, _ := w.persons.Node(node)
+		typ, v := w.s.nodeName(node)
 		parts = append(parts, typ.String()+":"+v)
 	}
 	return parts
 }
 
-// touchIDs make touch ids from their parts; exact duplicates (a row sent twice, the
-// same interaction twice in a second) stay distinct touches.
+// touchIDs make touch ids from the hashes of their parts; exact duplicates (a row
+// sent twice, the same interaction twice in a second) stay distinct touches.
 type touchIDs map[uint64]int
 
-func (d touchIDs) distinct(parts ...string) uint64 {
-	base := hashParts(parts...)
+func (d touchIDs) distinct(base uint64) uint64 {
 	h := base ^ uint64(d[base])*0x9e3779b97f4a7c15
 	d[base]++
 	return h
@@ -414,4 +368,12 @@ func (c pathCache) of(u string) string {
 		c[u] = p
 	}
 	return p
+}
+
+// nodeName is the type and value of graph node n.
+func (s *Stream) nodeName(n int32) (identity.Type, string) {
+	s.gmu.RLock()
+	defer s.gmu.RUnlock()
+	t, v, _ := s.graph.NodeInfo(n)
+	return t, v
 }

@@ -13,13 +13,10 @@ import (
 )
 
 // stitched is the identity step's result: the identity graph resolved into persons,
-// and the graph node of every input row that names someone.
+// and the graph node of every CRM row.
 type stitched struct {
 	graph   *identity.Graph
 	persons *identity.Persons
-	// events holds, per event row, its key identifier: the cookie, else the user id,
-	// else the e-mail, else the CRM record; -1 when the event names no one.
-	events []int32
 	// contacts holds, per contact row, the node of its CRM record.
 	contacts []int32
 	// crmOf is the CRM ("hubspot", "salesforce") of each contact node.
@@ -28,24 +25,6 @@ type stitched struct {
 	deals map[string]int32
 	// cookies is Stats.CRMCookies.
 	cookies map[string]*CookieLinks
-}
-
-// stitch builds the identity graph from events, contacts and deals and resolves it
-// into persons.
-func stitch(r *run, ev *eventCols, crm *crmCols) (*stitched, error) {
-	id := &stitched{graph: identity.New(r.opt.Identity)}
-	id.events = eventNodes(id.graph, ev)
-	// Before any contact adds its cookie to the graph: which stored cookies did the
-	// analytics events carry?
-	id.cookies = cookieLinks(id.graph, ev, crm.contacts)
-	if err := id.addContacts(crm.contacts); err != nil {
-		return nil, err
-	}
-	if err := id.addDeals(crm.deals, primaryContacts(crm.dealContacts)); err != nil {
-		return nil, err
-	}
-	id.persons = id.graph.Resolve(r.opt.IdentityLimits)
-	return id, nil
 }
 
 // eventNodes adds the identifiers of every event to g and returns each event's key
@@ -107,14 +86,9 @@ func (m *memo) node(g *identity.Graph, t identity.Type, v string, at int64) int3
 const maxCookieExamples = 3
 
 // cookieLinks counts, per CRM, the cookie ids stored on its contacts and how many of
-// them g holds from the events; nil when the events carry no cookie.
-func cookieLinks(g *identity.Graph, ev *eventCols, ct *contactCols) map[string]*CookieLinks {
-	var analytics []string // a few cookie ids the events carry
-	for i := 0; i < ev.n && len(analytics) < maxCookieExamples; i++ {
-		if v := sv(ev.anon, i); v != "" && !slices.Contains(analytics, v) {
-			analytics = append(analytics, strings.Clone(v))
-		}
-	}
+// them g holds from the events; nil when the events carry no cookie (analytics holds
+// a few they carry).
+func cookieLinks(g *identity.Graph, analytics []string, ct *contactCols) map[string]*CookieLinks {
 	var links map[string]*CookieLinks
 	for i := 0; i < ct.n && len(analytics) > 0; i++ {
 		v := sv(ct.cookie, i)
@@ -243,16 +217,17 @@ func conflicts(mem memory.Allocator, p *identity.Persons) arrow.Table {
 }
 
 // aliases builds the person-id aliases the loader re-points older rows with (see
-// Output.Aliases).
+// Output.Aliases), by alias id.
 func aliases(mem memory.Allocator, p *identity.Persons) arrow.Table {
+	type alias struct{ from, to string }
+	var list []alias
+	p.Aliases(func(from, to string) { list = append(list, alias{from, to}) })
+	slices.SortFunc(list, func(a, b alias) int { return strings.Compare(a.from, b.from) })
+	list = slices.CompactFunc(list, func(a, b alias) bool { return a.from == b.from })
 	o := newOut(mem, AliasSchema)
-	seen := map[string]bool{}
-	p.Aliases(func(alias, id string) {
-		if !seen[alias] {
-			seen[alias] = true
-			o.str(alAliasID, alias)
-			o.str(alPersonID, id)
-		}
-	})
+	for _, a := range list {
+		o.str(alAliasID, a.from)
+		o.str(alPersonID, a.to)
+	}
 	return o.table()
 }

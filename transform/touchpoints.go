@@ -93,15 +93,12 @@ var (
 type touchpointWriter struct {
 	r       *run
 	persons *identity.Persons
-	o       *out
+	t       *bigTable
 	touches *touches
 }
 
-// newTouchpointWriter makes room for about n rows.
-func newTouchpointWriter(r *run, p *identity.Persons, n int) *touchpointWriter {
-	w := &touchpointWriter{r: r, persons: p, o: newTable(r.opt.Mem, load.FctTouchpoint), touches: newTouches()}
-	w.o.reserve(n)
-	return w
+func newTouchpointWriter(r *run, p *identity.Persons) *touchpointWriter {
+	return &touchpointWriter{r: r, persons: p, t: newBigTable(r, load.FctTouchpoint), touches: newTouches()}
 }
 
 func (w *touchpointWriter) write(t *touchpoint) {
@@ -111,7 +108,7 @@ func (w *touchpointWriter) write(t *touchpoint) {
 	if !w.r.inRange(t.at) {
 		return
 	}
-	o := w.o
+	o := w.t.o
 	o.str(tpTouchpointID, hexID("t_", t.id))
 	o.str(tpPersonID, w.persons.ID(t.person))
 	o.str(tpAnonymousID, t.anon)
@@ -126,11 +123,12 @@ func (w *touchpointWriter) write(t *touchpoint) {
 	o.str(tpLandingPage, t.landing)
 	o.str(tpReferrerHost, t.traffic.ReferrerHost)
 	o.str(tpEventName, t.event)
+	w.t.row()
 }
 
 // pageView is one page view to write.
 type pageView struct {
-	person                              int32
+	node                                int32 // the device: its person is known when the stream finishes
 	anon, session                       string
 	at                                  int64 // µs
 	location, path, title, referrerHost string
@@ -148,22 +146,24 @@ var (
 	pvReferrerHost = col(load.FctPageView, "referrer_host")
 )
 
-// pageViewWriter writes fct_page_view rows.
+// pageViewWriter writes fct_page_view rows of one chunk with an empty person_id, and
+// the device of each row beside them (pageStore gives them their persons).
 type pageViewWriter struct {
-	persons *identity.Persons
-	o       *out
+	o     *out
+	nodes []int32
 }
 
 // newPageViewWriter makes room for about n rows.
-func newPageViewWriter(mem memory.Allocator, p *identity.Persons, n int) *pageViewWriter {
-	w := &pageViewWriter{persons: p, o: newTable(mem, load.FctPageView)}
+func newPageViewWriter(mem memory.Allocator, n int) *pageViewWriter {
+	w := &pageViewWriter{o: newTable(mem, load.FctPageView), nodes: make([]int32, 0, n)}
 	w.o.reserve(n)
 	return w
 }
 
 func (w *pageViewWriter) write(v *pageView) {
 	o := w.o
-	o.str(pvPersonID, w.persons.ID(v.person))
+	w.nodes = append(w.nodes, v.node)
+	o.str(pvPersonID, "")
 	o.str(pvAnonymousID, v.anon)
 	o.str(pvSessionID, v.session)
 	o.ts(pvOccurredAt, v.at)

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"closedloop/extract"
-	"closedloop/load"
 	"closedloop/transform/attribution"
 	"closedloop/transform/channel"
 	"closedloop/transform/identity"
@@ -69,6 +69,12 @@ type Options struct {
 	Currency string
 	// Logger gets a debug line per step; nil discards.
 	Logger *slog.Logger
+	// TempDir holds the temporary files of the tables that outgrow memory (page
+	// views, touchpoints, credits); "" is the system's (TMPDIR).
+	TempDir string
+	// SpillBytes is how many bytes of such a table are held in memory before it goes
+	// to a temporary file; 0 is DefaultSpillBytes.
+	SpillBytes int64
 }
 
 // Inputs are the canonical tables of the run (schemas of package extract).
@@ -76,9 +82,8 @@ type Inputs struct {
 	Events, Contacts, Deals, DealContacts, Spend arrow.Table
 	// DealStages is the CRMs' deal stage history; nil means none.
 	DealStages arrow.Table
-	// EventsDone, when set, is called once the steps that read Events are done (after
-	// the sessions step), so that the caller can free the events before the later
-	// steps and the loads: the events are most of a run's memory.
+	// EventsDone, when set, is called once Build has read Events, so that the caller
+	// can free them before the later steps and the loads.
 	EventsDone func()
 }
 
@@ -87,6 +92,9 @@ type Inputs struct {
 type Output struct {
 	Tables map[string]arrow.Table
 	Stats  Stats
+	// Spilled holds the tables too large to hold in memory (fct_page_view of a large
+	// run), read back from a temporary file; such a table is not in Tables.
+	Spilled map[string]*Spilled
 	// Aliases (schema AliasSchema) maps person ids an earlier run may have written to
 	// the person each now belongs to: a loader re-points the person_id of rows outside
 	// the run's range with it, so a cookie identified today moves its old touches to
@@ -141,114 +149,31 @@ func (o *Output) Release() {
 		t.Release()
 	}
 	o.Tables = nil
+	for _, s := range o.Spilled {
+		s.Release()
+	}
+	o.Spilled = nil
 	if o.Aliases != nil {
 		o.Aliases.Release()
 		o.Aliases = nil
 	}
 }
 
-// Build runs every step (see the package documentation) over one run's inputs.
+// Build runs every step (see the package documentation) over one run's inputs: a
+// Stream given in.Events as one chunk.
 func Build(ctx context.Context, in Inputs, opt Options) (*Output, error) {
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opt.IdentityLimits == (identity.Limits{}) {
-		opt.IdentityLimits = identity.DefaultLimits
-	}
-	r := &run{opt: opt, from: opt.Range.Start().UnixMicro(), end: opt.Range.End().UnixMicro()}
-	out := &Output{Tables: map[string]arrow.Table{}}
-	if err := r.build(ctx, in, out); err != nil {
-		out.Release()
-		return nil, err
-	}
-	for _, t := range load.Tables { // tables no step produced yet exist empty
-		if _, ok := out.Tables[t.Name]; !ok && t.Mode != load.Append {
-			out.Tables[t.Name] = Empty(opt.Mem, t.Schema)
+	s := NewStream(opt)
+	if in.Events != nil {
+		if err := s.Add(ctx, in.Events); err != nil {
+			s.Release()
+			return nil, err
 		}
 	}
-	return out, nil
-}
-
-// build wires the steps: each takes the results of the ones before it and adds its
-// tables to out.
-func (r *run) build(ctx context.Context, in Inputs, out *Output) error {
-	evCols, cols := &columns{mem: r.opt.Mem}, &columns{mem: r.opt.Mem}
-	defer evCols.release()
-	defer cols.release()
-	ev := readEvents(evCols, in.Events, r.opt.Personas.Needs().Downloads)
-	crm := &crmCols{contacts: readContacts(cols, in.Contacts), deals: readDeals(cols, in.Deals),
-		dealContacts: readDealContacts(cols, in.DealContacts)}
-	st := &out.Stats
-
-	id, err := step(ctx, r, "identity", func() (*stitched, error) { return stitch(r, ev, crm) })
-	if err != nil {
-		return err
-	}
-	out.Tables[load.IdentityConflicts] = conflicts(r.opt.Mem, id.persons)
-	out.Aliases = aliases(r.opt.Mem, id.persons)
-	st.Events, st.CRMCookies = ev.n, id.cookies
-	st.Persons, st.Identifiers = id.persons.Len(), id.graph.Len()
-	st.IdentityEdges, st.IdentityConflicts = id.persons.EdgeCount(), len(id.persons.Conflicts())
-
-	ses, err := step(ctx, r, "sessions", func() (*sessionized, error) { return sessions(ctx, r, ev, id) })
-	if err != nil {
-		return err
-	}
-	out.Tables[load.FctTouchpoint], out.Tables[load.FctPageView] = ses.touchpoints, ses.pageViews
-	st.EventRows, st.Sessions = ses.rows, ses.sessions
-	st.Touchpoints, st.PageViews = int(ses.touchpoints.NumRows()), int(ses.pageViews.NumRows())
-	evCols.release() // the later steps read no event
 	if in.EventsDone != nil {
 		in.EventsDone()
 	}
-
-	cv, err := step(ctx, r, "conversions", func() (*conversions, error) {
-		cv := collectConversions(r, crm, id, ses.conversions)
-		out.Tables[load.FctConversion] = conversionTable(r, cv, id.persons)
-		return cv, nil
-	})
-	if err != nil {
-		return err
-	}
-	st.Conversions = int(out.Tables[load.FctConversion].NumRows())
-
-	attr, err := step(ctx, r, "attribution", func() (*attributed, error) {
-		return attribute(ctx, r, ses.touches, cv, id.persons)
-	})
-	if err != nil {
-		return err
-	}
-	out.Tables[load.FctAttribution], out.Tables[load.FctMarkovRemovalEffect] = attr.credits, attr.removalEffects
-	st.Journeys, st.ConversionsWithoutTouch = attr.journeys, attr.withoutTouch
-
-	ps, err := step(ctx, r, "persons", func() (*personTables, error) {
-		return persons(r, id, &ses.activity, cv, crm.contacts), nil
-	})
-	if err != nil {
-		return err
-	}
-	out.Tables[load.DimPerson], out.Tables[load.BridgeIdentity] = ps.dim, ps.bridge
-
-	sp, err := step(ctx, r, "spend", func() (arrow.Table, error) {
-		return spend(r, readSpend(cols, in.Spend)), nil
-	})
-	if err != nil {
-		return err
-	}
-	out.Tables[load.FctSpend] = sp
-	st.SpendRows = int(sp.NumRows())
-
-	ds, err := step(ctx, r, "deal stages", func() (arrow.Table, error) {
-		if in.DealStages == nil {
-			return newTable(r.opt.Mem, load.FctDealStage).table(), nil
-		}
-		return dealStages(r, readDealStages(cols, in.DealStages), crm.deals, id), nil
-	})
-	if err != nil {
-		return err
-	}
-	out.Tables[load.FctDealStage] = ds
-	return nil
+	in.Events = nil
+	return s.Finish(ctx, in)
 }
 
 // run is what every step reads and none changes: the options and the range.
@@ -260,18 +185,42 @@ type run struct {
 
 func (r *run) inRange(us int64) bool { return us >= r.from && us < r.end }
 
-// step runs one step of Build: it stops first if ctx is done, names the step in its
-// error and logs its time.
-func step[T any](ctx context.Context, r *run, name string, fn func() (T, error)) (T, error) {
-	var zero T
-	if err := ctx.Err(); err != nil {
-		return zero, err
+// put adds table name, held in memory (t) or spilled (sp), and returns its rows.
+func (o *Output) put(name string, t arrow.Table, sp *Spilled) int {
+	if sp != nil {
+		if o.Spilled == nil {
+			o.Spilled = map[string]*Spilled{}
+		}
+		o.Spilled[name] = sp
+		return int(sp.NumRows())
 	}
-	t0 := time.Now()
-	v, err := fn()
-	if err != nil {
-		return zero, fmt.Errorf("transform: %s: %w", name, err)
+	o.Tables[name] = t
+	return int(t.NumRows())
+}
+
+// Table returns table name, reading a spilled one back into memory; the caller
+// releases it.
+func (o *Output) Table(name string) (arrow.Table, error) {
+	if sp := o.Spilled[name]; sp != nil {
+		return sp.Table()
 	}
-	r.opt.Logger.Debug("transform step", "step", name, "seconds", time.Since(t0).Seconds())
-	return v, nil
+	t, ok := o.Tables[name]
+	if !ok {
+		return nil, fmt.Errorf("transform: no table %s", name)
+	}
+	t.Retain()
+	return t, nil
+}
+
+// Reader returns table name's rows batch by batch, spilled or not; the caller
+// releases it.
+func (o *Output) Reader(name string) (array.RecordReader, error) {
+	if sp := o.Spilled[name]; sp != nil {
+		return sp.Reader()
+	}
+	t, ok := o.Tables[name]
+	if !ok {
+		return nil, fmt.Errorf("transform: no table %s", name)
+	}
+	return array.NewTableReader(t, 1<<16), nil
 }

@@ -202,10 +202,12 @@ func attributeTouches(ctx context.Context, spec, file string, models []attributi
 	type key struct{ model, channel string }
 	sums := map[key]*attributeRow{}
 	channels := map[string]bool{}
-	at := out.Tables[load.FctAttribution]
-	tr := array.NewTableReader(at, 1<<16)
+	tr, err := out.Reader(load.FctAttribution)
+	if err != nil {
+		return nil, err
+	}
 	defer tr.Release()
-	idx := func(name string) int { return at.Schema().FieldIndices(name)[0] }
+	idx := func(name string) int { return tr.Schema().FieldIndices(name)[0] }
 	mCol, chCol, crCol, rvCol := idx("model"), idx("channel"), idx("credit"), idx("revenue_credit")
 	for tr.Next() {
 		rec := tr.RecordBatch()
@@ -224,6 +226,9 @@ func attributeTouches(ctx context.Context, spec, file string, models []attributi
 				r.Value += rvs.Value(i)
 			}
 		}
+	}
+	if err := tr.Err(); err != nil {
+		return nil, err
 	}
 	// Removal effects: only meaningful when the log has one conversion type.
 	effects := map[string]float64{}

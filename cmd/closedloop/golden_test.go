@@ -114,7 +114,21 @@ func format(v any) string {
 
 // TestDemoGolden runs the demo on the bundled sample and compares every table and view
 // with testdata/golden (go test ./cmd/closedloop -run Golden -update rewrites it).
-func TestDemoGolden(t *testing.T) {
+func TestDemoGolden(t *testing.T) { demoGolden(t) }
+
+// TestDemoGoldenStreamed: the events streamed in small chunks (sessions cut between
+// chunks, four chunks reduced at once) and every large table spilled to a file give
+// the same warehouse.
+func TestDemoGoldenStreamed(t *testing.T) {
+	if *update {
+		t.Skip("TestDemoGolden writes the golden files")
+	}
+	defer func(rows int, bytes int64) { chunkRows, spillBytes = rows, bytes }(chunkRows, spillBytes)
+	chunkRows, spillBytes = 1000, 32<<10
+	demoGolden(t)
+}
+
+func demoGolden(t *testing.T) {
 	wh := filepath.Join(t.TempDir(), "demo.duckdb")
 	code, out, stderr := runMain(t, "demo", "--warehouse", "duckdb:"+wh)
 	require.Equal(t, 0, code, stderr)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -117,14 +118,23 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 	log.Info("run starting", "from", rng.From.Format(time.DateOnly), "to", rng.To.Format(time.DateOnly), "sources", len(exs), "warehouse", redact.Spec(cfg.Warehouse))
 
-	// Extract: every source at once; the first error cancels the others.
+	// Extract every source at once (the first error cancels the others) while the
+	// events stream into the transform a chunk at a time.
+	pc := cfg.parsed
+	stream := transform.NewStream(transform.Options{Channels: pc.channels, Personas: pc.personas, Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
+		SessionTimeout: cfg.SessionTimeout, Models: pc.models, Currency: cfg.Currency, Logger: log,
+		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
+		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
+		IdentityLimits: pc.limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist},
+		SpillBytes: spillBytes})
 	col := extract.NewCollector(mem)
 	defer col.Release()
+	sink := newEventSink(ctx, col, stream, runtime.GOMAXPROCS(0))
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(maxExtractors)
 	for _, ex := range exs {
 		p.Go(func(ctx context.Context) error {
 			t0 := time.Now()
-			if err := ex.Extract(ctx, col); err != nil {
+			if err := ex.Extract(ctx, sink); err != nil {
 				return fmt.Errorf("source %s: %w", ex.Name(), err)
 			}
 			attrs := []any{"source", ex.Name(), "seconds", time.Since(t0).Seconds()}
@@ -135,41 +145,30 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			return nil
 		})
 	}
-	if err := p.Wait(); err != nil {
+	extractErr := p.Wait()
+	if err := errors.Join(extractErr, sink.Close(ctx, extractErr == nil)); err != nil {
+		stream.Release()
+		if extractErr != nil {
+			return nil, extractErr
+		}
 		return nil, err
 	}
 
-	// Transform.
-	events, err := col.Take(extract.TableEvents) // one chunk a column, joined column by column
-	if err != nil {
-		return nil, err
-	}
+	// Transform: what follows the events.
 	in := transform.Inputs{
-		Events: events, Contacts: col.Table(extract.TableContacts),
-		Deals: col.Table(extract.TableDeals), DealContacts: col.Table(extract.TableDealContacts),
+		Contacts: col.Table(extract.TableContacts),
+		Deals:    col.Table(extract.TableDeals), DealContacts: col.Table(extract.TableDealContacts),
 		Spend: col.Table(extract.TableSpend), DealStages: col.Table(extract.TableDealStages),
 	}
-	in.EventsDone = func() {
-		// The events are most of the run's memory, and the loads ahead allocate in
-		// DuckDB's C heap, which cannot reuse the Go heap's free pages: free them now
-		// and hand their pages back.
-		in.Events.Release()
-		in.Events = nil
-		debug.FreeOSMemory()
-	}
 	defer func() {
-		for _, t := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
-			if t != nil {
-				t.Release()
-			}
+		for _, t := range []arrow.Table{in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
+			t.Release()
 		}
 	}()
-	pc := cfg.parsed
-	out, err := transform.Build(ctx, in, transform.Options{Channels: pc.channels, Personas: pc.personas, Mem: mem, Range: rng, Lookback: time.Duration(cfg.Lookback),
-		SessionTimeout: cfg.SessionTimeout, Models: pc.models, Currency: cfg.Currency, Logger: log,
-		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
-		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
-		IdentityLimits: pc.limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist}})
+	out, err := stream.Finish(ctx, in)
+	// The loads ahead allocate in DuckDB's C heap, which cannot reuse the Go heap's
+	// free pages: hand them back.
+	debug.FreeOSMemory()
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +192,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	for name, t := range out.Tables {
 		res.Rows[name] = t.NumRows()
 	}
+	for name, t := range out.Spilled {
+		res.Rows[name] = t.NumRows()
+	}
 	res.Rows[load.RejectedRows] = int64(len(rejections))
 	res.Rows[load.RunLog] = 1
 
@@ -208,12 +210,12 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		return nil, err
 	}
 	defer ld.Close()
-	loadOne := func(ctx context.Context, name string, tbl arrow.Table) error {
+	loadOne := func(ctx context.Context, name string) error {
 		t0 := time.Now()
-		if err := ld.Load(ctx, name, tbl); err != nil {
+		if err := loadTable(ctx, ld, out, name); err != nil {
 			return err
 		}
-		log.Debug("table loaded", "table", name, "rows", tbl.NumRows(), "seconds", time.Since(t0).Seconds())
+		log.Debug("table loaded", "table", name, "rows", res.Rows[name], "seconds", time.Since(t0).Seconds())
 		return nil
 	}
 	// The run's tables, at once where the warehouse allows; then run_log and
@@ -230,9 +232,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			names = append(names, t.Name)
 		}
 	}
-	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(out.Tables[b].NumRows(), out.Tables[a].NumRows()) })
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(res.Rows[b], res.Rows[a]) })
 	for _, name := range names {
-		loads.Go(func(ctx context.Context) error { return loadOne(ctx, name, out.Tables[name]) })
+		loads.Go(func(ctx context.Context) error { return loadOne(ctx, name) })
 	}
 	if err := loads.Wait(); err != nil {
 		return nil, err
@@ -268,7 +270,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		default:
 			continue
 		}
-		if err := loadOne(ctx, t.Name, tbl); err != nil {
+		if err := ld.Load(ctx, t.Name, tbl); err != nil {
 			return nil, err
 		}
 	}
@@ -352,4 +354,27 @@ func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[
 		out[r.Input]["rejected"]++
 	}
 	return out
+}
+
+// loadTable loads the run's table name: a spilled one batch by batch where the
+// warehouse takes batches (load.RecordLoader), else read back whole.
+func loadTable(ctx context.Context, ld load.Loader, out *transform.Output, name string) error {
+	sp := out.Spilled[name]
+	if sp == nil {
+		return ld.Load(ctx, name, out.Tables[name])
+	}
+	if rl, ok := ld.(load.RecordLoader); ok {
+		rr, err := sp.Reader()
+		if err != nil {
+			return err
+		}
+		defer rr.Release()
+		return rl.LoadRecords(ctx, name, rr)
+	}
+	t, err := sp.Table()
+	if err != nil {
+		return err
+	}
+	defer t.Release()
+	return ld.Load(ctx, name, t)
 }

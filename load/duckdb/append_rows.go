@@ -11,20 +11,18 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
-// appendRows writes every row of t with the appender, on the driver connection dc: a
+// appendRows writes every row rr gives with the appender, on the driver connection dc: a
 // Go call per value, the way in when DuckDB's Arrow scan is not to be had.
-func appendRows(ctx context.Context, dc any, name string, t arrow.Table) (int64, error) {
+func appendRows(ctx context.Context, dc any, name string, rr array.RecordReader) (int64, error) {
 	var n int64
 	err := func() error {
 		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", name)
 		if err != nil {
 			return err
 		}
-		tr := array.NewTableReader(t, 0)
-		defer tr.Release()
-		row := make([]driver.Value, t.NumCols())
-		for tr.Next() {
-			rec := tr.RecordBatch()
+		row := make([]driver.Value, len(rr.Schema().Fields()))
+		for rr.Next() {
+			rec := rr.RecordBatch()
 			cols := rec.Columns()
 			for i := 0; i < int(rec.NumRows()); i++ {
 				if i%4096 == 0 && ctx.Err() != nil {

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
 
 	"closedloop/load"
@@ -216,12 +217,20 @@ func (l *Loader) ConcurrentLoads() int { return runtime.GOMAXPROCS(0) }
 // Load replaces the rows of table name as its mode says. Loads of different tables
 // may run at once.
 func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) error {
+	tr := array.NewTableReader(t, 0)
+	defer tr.Release()
+	return l.LoadRecords(ctx, name, tr)
+}
+
+// LoadRecords is Load of the rows rr gives, batch by batch (load.RecordLoader): a
+// table larger than memory goes in without being held whole.
+func (l *Loader) LoadRecords(ctx context.Context, name string, rr array.RecordReader) error {
 	spec, ok := load.Lookup(name)
 	if !ok {
 		return fmt.Errorf("duckdb: %s is not a warehouse table", name)
 	}
-	if !t.Schema().Equal(spec.Schema) {
-		return fmt.Errorf("duckdb: %s: schema %s differs from the contract's %s", name, t.Schema(), spec.Schema)
+	if !rr.Schema().Equal(spec.Schema) {
+		return fmt.Errorf("duckdb: %s: schema %s differs from the contract's %s", name, rr.Schema(), spec.Schema)
 	}
 	// Each Load has a connection of its own, so that tables load at once (ConcurrentLoads).
 	conn, err := l.db.Conn(ctx)
@@ -240,7 +249,10 @@ func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) error {
 			return fmt.Errorf("duckdb: clear %s for %s..%s: %w", name, l.cfg.Range.From.Format(time.DateOnly), l.cfg.Range.To.Format(time.DateOnly), err)
 		}
 	}
-	n, err := appendTable(ctx, conn, name, t)
+	n, err := appendRecords(ctx, conn, name, rr)
+	if err == nil {
+		err = rr.Err()
+	}
 	if err != nil {
 		return fmt.Errorf("duckdb: load %s: %w", name, err)
 	}

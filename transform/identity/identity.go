@@ -155,14 +155,16 @@ func ParseType(s string) (Type, error) {
 
 // Graph is the identifier graph of one run. Not safe for concurrent use.
 type Graph struct {
-	index  map[uint64]int32
-	keys   []uint64
-	typ    []Type
-	val    []string
-	first  []int64 // first seen, µs since epoch (0 = unknown)
-	edges  []edge
-	hashPI bool
-	block  map[string]bool
+	index map[uint64]int32
+	keys  []uint64
+	typ   []Type
+	val   []string
+	first []int64 // first seen, µs since epoch (0 = unknown)
+	edges []edge
+	// compacted is how many of edges CompactEdges left.
+	compacted int
+	hashPI    bool
+	block     map[string]bool
 }
 
 // edge is one observation that two nodes are one person, 16 bytes: the kind and the
@@ -279,6 +281,30 @@ func (g *Graph) Edge(a, b int32, kind EdgeKind, at int64) {
 
 // Len is the number of nodes.
 func (g *Graph) Len() int { return len(g.typ) }
+
+// NodeInfo describes node n: its type, stored value and first-seen time (µs).
+func (g *Graph) NodeInfo(n int32) (Type, string, int64) { return g.typ[n], g.val[n], g.first[n] }
+
+// CompactEdges merges the edges recorded so far that repeat one another (the same
+// pair and kind, keeping the earliest time), so that the edges held grow with the
+// distinct observations, not with the events that repeat them. Resolve gives the
+// same persons with or without it.
+func (g *Graph) CompactEdges() {
+	slices.SortFunc(g.edges, func(x, y edge) int {
+		if x.a != y.a {
+			return cmp.Compare(x.a, y.a)
+		}
+		if x.b != y.b {
+			return cmp.Compare(x.b, y.b)
+		}
+		return cmp.Compare(x.k, y.k)
+	})
+	g.edges = slices.CompactFunc(g.edges, func(x, y edge) bool { return x.a == y.a && x.b == y.b && x.kind() == y.kind() })
+	g.compacted = len(g.edges)
+}
+
+// EdgesSinceCompact is the number of edges recorded since the last CompactEdges.
+func (g *Graph) EdgesSinceCompact() int { return len(g.edges) - g.compacted }
 
 // Edges is the number of edges recorded (before duplicates are merged).
 func (g *Graph) Edges() int { return len(g.edges) }

@@ -1,0 +1,603 @@
+package transform
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"closedloop/load"
+	"closedloop/transform/identity"
+	"closedloop/transform/normalize"
+	"closedloop/transform/persona"
+)
+
+// Stream builds a run's tables from its events as they are read, a chunk at a time
+// (a day file, a batch of one), and from the CRM and spend tables once every chunk is
+// in (Finish). A chunk is reduced as it comes: its identifiers go into the identity
+// graph (distinct edges only), its events fold into parts of sessions and touches
+// keyed by device, its page views go to a store that spills to a temporary file; then
+// the chunk is no longer needed. What a Stream holds grows with devices, sessions,
+// touches and distinct identifiers, not with events.
+//
+// Chunks may come in any order and from several goroutines at once. A session whose
+// events two chunks hold (one crossing midnight between two day files) is merged by
+// device and session id, or, for sources without session ids, when the later part
+// starts within the session timeout of the earlier one's last event: the sessions
+// are those of one walk over every event. (One difference remains: with
+// KeepSessionOnCampaignChange off, a campaign change is seen at a chunk's first event
+// of a device but not at later ones in a session that a chunk boundary merged.)
+type Stream struct {
+	r           *run
+	needs       persona.Needs
+	touchEvents map[string]bool
+
+	gmu   sync.RWMutex // the graph
+	graph *identity.Graph
+
+	mu        sync.Mutex // everything below
+	events    int
+	rows      EventRows
+	analytics []string // the smallest few cookie ids the events carry (CookieLinks.Analytics)
+	strs      *dict    // cookies, session ids, paths, names, channels
+	traffics  *trafficDict
+	parts     []sessionRec
+	inter     []interRec
+	touches   []touchRec
+	convs     []eventConversion
+	act       activity    // by device
+	pages     *spillStore // fct_page_view, by device (pageSchema)
+	done      bool
+}
+
+// sessionRec is a part of a session (session) with its strings interned.
+type sessionRec struct {
+	node                           int32
+	anon, key, landing             int32 // codes in Stream.strs; key 0 = none
+	traffic, opening               int32 // codes in Stream.traffics, -1 = none
+	start, last, trafficAt, landAt int64
+	inter, nInter                  int32 // its interactions: Stream.inter[inter:inter+nInter]
+}
+
+// interRec is an interaction with its strings interned.
+type interRec struct {
+	at         int64
+	base       uint64
+	name, path int32
+}
+
+// touchRec is a touch-log row (touchPart) with its strings interned.
+type touchRec struct {
+	node                                   int32
+	at                                     int64
+	base                                   uint64
+	anon, channel, traffic, landing, event int32
+}
+
+// trafficDict encodes campaign information as int32 codes.
+type trafficDict struct {
+	idx  map[normalize.Traffic]int32
+	vals []normalize.Traffic
+}
+
+func (d *trafficDict) code(t *normalize.Traffic) int32 {
+	if c, ok := d.idx[*t]; ok {
+		return c
+	}
+	c := int32(len(d.vals))
+	v := *t
+	for _, s := range []*string{&v.Source, &v.Medium, &v.Campaign, &v.Term, &v.Content, &v.CampaignID, &v.SourcePlatform,
+		&v.CreativeFormat, &v.MarketingTactic, &v.ClickID, &v.ClickIDValue, &v.LandingPath, &v.ReferrerHost} {
+		*s = strings.Clone(*s)
+	}
+	d.idx[v] = c
+	d.vals = append(d.vals, v)
+	return c
+}
+
+// NewStream starts a run's Stream.
+func NewStream(opt Options) *Stream {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.IdentityLimits == (identity.Limits{}) {
+		opt.IdentityLimits = identity.DefaultLimits
+	}
+	r := &run{opt: opt, from: opt.Range.Start().UnixMicro(), end: opt.Range.End().UnixMicro()}
+	s := &Stream{r: r, needs: opt.Personas.Needs(), touchEvents: map[string]bool{},
+		graph: identity.New(opt.Identity), strs: newDict(),
+		traffics: &trafficDict{idx: map[normalize.Traffic]int32{}}, act: newActivity()}
+	s.pages = newSpillStore(r, load.FctPageView, pageSchema)
+	for _, n := range opt.TouchEvents {
+		s.touchEvents[n] = true
+	}
+	return s
+}
+
+// Add reduces one chunk of events (schema extract.EventsSchema); the Stream keeps
+// nothing of events once Add returns. Safe for concurrent use.
+func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cols := &columns{mem: s.r.opt.Mem}
+	defer cols.release()
+	ev := readEvents(cols, events, s.needs.Downloads)
+	if ev.n == 0 {
+		return nil
+	}
+	s.gmu.Lock()
+	nodes := eventNodes(s.graph, ev)
+	if g := s.graph; g.EdgesSinceCompact() > max(1<<20, g.Edges()-g.EdgesSinceCompact()) {
+		g.CompactEdges()
+	}
+	s.gmu.Unlock()
+	walkers, rows, err := s.walkChunk(ctx, ev, nodes)
+	if err != nil {
+		return err
+	}
+	convs := eventConversions(s.r, ev, nodes)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		for _, w := range walkers {
+			w.pv.o.release()
+		}
+		return fmt.Errorf("transform: events added after Finish")
+	}
+	s.events += ev.n
+	s.rows.add(rows)
+	for i := 0; i < ev.n; i++ { // the smallest few: the same whatever order chunks come in
+		v := sv(ev.anon, i)
+		if v == "" || slices.Contains(s.analytics, v) ||
+			len(s.analytics) == maxCookieExamples && v >= s.analytics[maxCookieExamples-1] {
+			continue
+		}
+		if len(s.analytics) == maxCookieExamples {
+			s.analytics = s.analytics[:maxCookieExamples-1]
+		}
+		k, _ := slices.BinarySearch(s.analytics, v)
+		s.analytics = slices.Insert(s.analytics, k, strings.Clone(v))
+	}
+	s.convs = append(s.convs, convs...)
+	var failed error
+	for _, w := range walkers {
+		for k := range w.parts {
+			s.addSession(&w.parts[k])
+		}
+		for k := range w.touches {
+			t := &w.touches[k]
+			s.touches = append(s.touches, touchRec{node: t.node, at: t.at, base: t.base, anon: s.strs.code(t.anon),
+				channel: s.strs.code(t.channel), traffic: s.traffics.code(&t.traffic), landing: s.strs.code(t.landing),
+				event: s.strs.code(t.event)})
+		}
+		rec := w.pv.o.record()
+		if err := s.pages.addPages(rec, w.pv.nodes); err != nil && failed == nil {
+			failed = err
+		}
+		rec.Release()
+		s.act.join(w.act)
+	}
+	return failed
+}
+
+// addSession interns a part of a session.
+func (s *Stream) addSession(p *session) {
+	r := sessionRec{node: p.node, anon: s.strs.code(p.anon), key: s.strs.code(p.key), landing: s.strs.code(p.landing),
+		traffic: -1, opening: -1, start: p.startAt, last: p.lastAt, trafficAt: p.trafficAt, landAt: p.landingAt,
+		inter: int32(len(s.inter)), nInter: int32(len(p.interactions))}
+	if p.hasTraffic {
+		r.traffic = s.traffics.code(&p.traffic)
+	}
+	if p.hasOpening {
+		r.opening = s.traffics.code(&p.opening)
+	}
+	for _, x := range p.interactions {
+		s.inter = append(s.inter, interRec{at: x.at, base: x.base, name: s.strs.code(x.name), path: s.strs.code(x.path)})
+	}
+	s.parts = append(s.parts, r)
+}
+
+func (e *EventRows) add(o EventRows) {
+	e.PageViews += o.PageViews
+	e.Touches += o.Touches
+	e.Interactions += o.Interactions
+	e.Other += o.Other
+	e.Identify += o.Identify
+	e.Unlinked += o.Unlinked
+}
+
+// Release frees what a Stream holds when Finish is not called (a failed run).
+func (s *Stream) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	s.pages.release()
+}
+
+// Finish runs the steps after the events (see the package documentation) with the
+// CRM, spend and deal-stage tables of in (in.Events must be nil: events come through
+// Add). The Stream is spent afterwards.
+func (s *Stream) Finish(ctx context.Context, in Inputs) (*Output, error) {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("transform: Finish called twice")
+	}
+	s.done = true
+	s.mu.Unlock()
+	if in.Events != nil {
+		s.pages.release()
+		return nil, fmt.Errorf("transform: Finish takes the events through Add, not Inputs.Events")
+	}
+	out := &Output{Tables: map[string]arrow.Table{}}
+	if err := s.finish(ctx, in, out); err != nil {
+		s.pages.release()
+		out.Release()
+		return nil, err
+	}
+	for _, t := range load.Tables { // tables no step produced yet exist empty
+		if _, ok := out.Tables[t.Name]; !ok && t.Mode != load.Append && out.Spilled[t.Name] == nil {
+			out.Tables[t.Name] = Empty(s.r.opt.Mem, t.Schema)
+		}
+	}
+	return out, nil
+}
+
+// sessionized is what finishSessions makes of the Stream's parts: fct_touchpoint and
+// the touches of every day for attribution, the event conversions and every person's
+// activity.
+type sessionized struct {
+	touchpoints        arrow.Table // or touchpointsSpilled
+	touchpointsSpilled *Spilled
+	touches            *touches
+	conversions        []eventConversion
+	activity           activity
+	sessions           int
+	// moved maps the session ids page views were written with to the ids of the
+	// sessions their parts merged into.
+	moved map[string]string
+}
+
+// finishSessions merges the parts of sessions and writes every touchpoint, in order
+// of person, time and id.
+func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sessionized, error) {
+	r := s.r
+	res := &sessionized{moved: map[string]string{}}
+
+	// Parts by device and start; then a device's parts of one session merge.
+	order := make([]int32, len(s.parts))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(x, y int32) int {
+		a, b := &s.parts[x], &s.parts[y]
+		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.start, b.start), cmp.Compare(a.key, b.key), cmp.Compare(x, y))
+	})
+	type merged struct {
+		first             int32   // the earliest part: its cookie and start name the session
+		rest              []int32 // the other parts
+		last              int64
+		traffic, landing  int32
+		trafficAt, landAt int64
+	}
+	var ms []merged
+	timeout := r.opt.SessionTimeout.Microseconds()
+	keyed := map[int32]int{}
+	prevUnkeyed, node := -1, int32(-1)
+	for n, i := range order {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		pt := &s.parts[i]
+		if pt.node != node {
+			node, prevUnkeyed = pt.node, -1
+			clear(keyed)
+		}
+		into := -1
+		if pt.key != 0 {
+			if m, ok := keyed[pt.key]; ok {
+				into = m
+			}
+			prevUnkeyed = -1
+		} else if prevUnkeyed >= 0 {
+			m := &ms[prevUnkeyed]
+			changed := !r.opt.KeepSessionOnCampaignChange && pt.opening >= 0 && m.traffic >= 0 &&
+				campaignChanged(&s.traffics.vals[pt.opening], &s.traffics.vals[m.traffic])
+			if pt.start-m.last <= timeout && !changed {
+				into = prevUnkeyed
+			}
+		}
+		if into < 0 {
+			ms = append(ms, merged{first: i, last: pt.last, traffic: pt.traffic, trafficAt: pt.trafficAt,
+				landing: pt.landing, landAt: pt.landAt})
+			if pt.key != 0 {
+				keyed[pt.key] = len(ms) - 1
+			} else {
+				prevUnkeyed = len(ms) - 1
+			}
+			continue
+		}
+		m := &ms[into]
+		m.rest = append(m.rest, i)
+		m.last = max(m.last, pt.last)
+		if pt.traffic >= 0 && (m.traffic < 0 || pt.trafficAt < m.trafficAt) {
+			m.traffic, m.trafficAt = pt.traffic, pt.trafficAt
+		}
+		if pt.landing != 0 && (m.landing == 0 || pt.landAt < m.landAt) {
+			m.landing, m.landAt = pt.landing, pt.landAt
+		}
+		f := &s.parts[m.first]
+		if from, to := s.sessionID(pt), s.sessionID(f); from != to {
+			res.moved[from] = to
+		}
+	}
+	res.sessions = len(ms)
+
+	// Every touchpoint, with its id; then in order of person, time and id.
+	type tpRec struct {
+		person int32
+		at     int64
+		id     uint64
+		kind   uint8 // 0 session, 1 interaction, 2 touch-log row
+		ref    int32 // index in ms, s.inter or s.touches
+		ses    int32 // the interaction's session, in ms
+	}
+	recs := make([]tpRec, 0, len(ms)+len(s.inter)+len(s.touches))
+	ids := touchIDs{}
+	for k := range ms {
+		m := &ms[k]
+		f := &s.parts[m.first]
+		person := p.Of(f.node)
+		recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k),
+			id: hashParts("session", s.strs.val(f.anon), s.strs.val(f.key), strconv.FormatInt(f.start, 10))})
+		for _, pi := range append([]int32{m.first}, m.rest...) {
+			pt := &s.parts[pi]
+			for x := pt.inter; x < pt.inter+pt.nInter; x++ {
+				recs = append(recs, tpRec{person: person, at: s.inter[x].at, kind: 1, ref: x, ses: int32(k),
+					id: ids.distinct(s.inter[x].base)})
+			}
+		}
+	}
+	touchOrder := make([]int32, len(s.touches))
+	for i := range touchOrder {
+		touchOrder[i] = int32(i)
+	}
+	slices.SortFunc(touchOrder, func(x, y int32) int {
+		a, b := &s.touches[x], &s.touches[y]
+		return cmp.Or(cmp.Compare(a.base, b.base), cmp.Compare(a.at, b.at), cmp.Compare(x, y))
+	})
+	for _, i := range touchOrder {
+		t := &s.touches[i]
+		recs = append(recs, tpRec{person: p.Of(t.node), at: t.at, kind: 2, ref: i, id: ids.distinct(t.base)})
+	}
+	slices.SortFunc(recs, func(a, b tpRec) int {
+		return cmp.Or(cmp.Compare(a.person, b.person), cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
+	})
+
+	direct := normalize.Traffic{Source: "(direct)", Medium: "(none)"}
+	channels := map[int32]string{} // by traffic code; -1 direct
+	channelOf := func(code int32) (string, *normalize.Traffic) {
+		t := &direct
+		if code >= 0 {
+			t = &s.traffics.vals[code]
+		}
+		ch, ok := channels[code]
+		if !ok {
+			ch = r.opt.Channels.GroupTouch(t.Touch())
+			channels[code] = ch
+		}
+		return ch, t
+	}
+	tw := newTouchpointWriter(r, p)
+	for n, rec := range recs {
+		if n%4096 == 0 && ctx.Err() != nil {
+			tw.t.release()
+			return nil, ctx.Err()
+		}
+		switch rec.kind {
+		case 0, 1:
+			m := &ms[rec.ses]
+			if rec.kind == 0 {
+				m = &ms[rec.ref]
+			}
+			f := &s.parts[m.first]
+			ch, t := channelOf(m.traffic)
+			tp := touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(f.anon), session: s.sessionID(f),
+				at: rec.at, channel: ch, traffic: *t, landing: s.strs.val(m.landing), event: "session_start"}
+			if rec.kind == 1 {
+				x := &s.inter[rec.ref]
+				tp.landing, tp.event = s.strs.val(x.path), s.strs.val(x.name)
+			}
+			tw.write(&tp)
+		case 2:
+			t := &s.touches[rec.ref]
+			tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(t.anon), at: t.at,
+				channel: s.strs.val(t.channel), traffic: s.traffics.vals[t.traffic], landing: s.strs.val(t.landing),
+				event: s.strs.val(t.event)})
+		}
+	}
+	var err error
+	if res.touchpoints, res.touchpointsSpilled, err = tw.t.finish(); err != nil {
+		return nil, err
+	}
+	res.touches = tw.touches
+
+	// Conversions of events: their ids (duplicates kept distinct), by time.
+	dup := map[uint64]int{}
+	slices.SortFunc(s.convs, func(a, b eventConversion) int {
+		return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.value, b.value), strings.Compare(a.currency, b.currency))
+	})
+	for i := range s.convs {
+		c := &s.convs[i]
+		n := dup[c.id]
+		dup[c.id]++
+		c.id = hashParts("event", c.anon, strconv.FormatInt(c.at, 10), c.name, strconv.Itoa(n))
+	}
+	slices.SortFunc(s.convs, func(a, b eventConversion) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) })
+	res.conversions = s.convs
+	res.activity = s.act.byPerson(p)
+	return res, nil
+}
+
+// sessionID is the session_id of a part of a session.
+func (s *Stream) sessionID(p *sessionRec) string {
+	return sessionID(s.strs.val(p.anon), s.strs.val(p.key), p.start)
+}
+
+// byPerson is a's activity of devices as activity of their persons.
+func (a activity) byPerson(p *identity.Persons) activity {
+	out := newActivity()
+	for node, at := range a.lastSeen {
+		if person := p.Of(node); person >= 0 && at > out.lastSeen[person] {
+			out.lastSeen[person] = at
+		}
+	}
+	keys := make([]seenKey, 0, len(a.seen.values))
+	for k := range a.seen.values {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y seenKey) int { return cmp.Or(cmp.Compare(x.person, y.person), cmp.Compare(x.kind, y.kind)) })
+	for _, k := range keys {
+		person := p.Of(k.person)
+		if person < 0 {
+			continue
+		}
+		for _, v := range a.seen.values[k] {
+			out.seen.add(person, k.kind, v)
+		}
+	}
+	return out
+}
+
+// finish runs the steps after the events.
+func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
+	r := s.r
+	cols := &columns{mem: r.opt.Mem}
+	defer cols.release()
+	crm := &crmCols{contacts: readContacts(cols, in.Contacts), deals: readDeals(cols, in.Deals),
+		dealContacts: readDealContacts(cols, in.DealContacts)}
+	st := &out.Stats
+
+	id, err := step(ctx, r, "identity", func() (*stitched, error) { return s.stitch(crm) })
+	if err != nil {
+		return err
+	}
+	out.Tables[load.IdentityConflicts] = conflicts(r.opt.Mem, id.persons)
+	out.Aliases = aliases(r.opt.Mem, id.persons)
+	st.Events, st.CRMCookies = s.events, id.cookies
+	st.Persons, st.Identifiers = id.persons.Len(), id.graph.Len()
+	st.IdentityEdges, st.IdentityConflicts = id.persons.EdgeCount(), len(id.persons.Conflicts())
+
+	ses, err := step(ctx, r, "sessions", func() (*sessionized, error) { return s.finishSessions(ctx, id.persons) })
+	if err != nil {
+		return err
+	}
+	st.EventRows, st.Sessions = s.rows, ses.sessions
+	st.Touchpoints = out.put(load.FctTouchpoint, ses.touchpoints, ses.touchpointsSpilled)
+	s.parts, s.inter, s.touches, s.act = nil, nil, nil, activity{}
+	_, err = step(ctx, r, "page views", func() (struct{}, error) {
+		m := &pageMapper{mem: r.opt.Mem, persons: id.persons, sessions: ses.moved}
+		pv, sp, err := s.pages.finish(m.batch)
+		if err != nil {
+			return struct{}{}, err
+		}
+		st.PageViews = out.put(load.FctPageView, pv, sp)
+		return struct{}{}, nil
+	})
+	if err != nil {
+		return err
+	}
+
+	cv, err := step(ctx, r, "conversions", func() (*conversions, error) {
+		cv := collectConversions(r, crm, id, ses.conversions)
+		out.Tables[load.FctConversion] = conversionTable(r, cv, id.persons)
+		return cv, nil
+	})
+	if err != nil {
+		return err
+	}
+	st.Conversions = int(out.Tables[load.FctConversion].NumRows())
+
+	attr, err := step(ctx, r, "attribution", func() (*attributed, error) {
+		return attribute(ctx, r, ses.touches, cv, id.persons)
+	})
+	if err != nil {
+		return err
+	}
+	out.put(load.FctAttribution, attr.credits, attr.creditsSpilled)
+	out.Tables[load.FctMarkovRemovalEffect] = attr.removalEffects
+	st.Journeys, st.ConversionsWithoutTouch = attr.journeys, attr.withoutTouch
+
+	ps, err := step(ctx, r, "persons", func() (*personTables, error) {
+		return persons(r, id, &ses.activity, cv, crm.contacts), nil
+	})
+	if err != nil {
+		return err
+	}
+	out.Tables[load.DimPerson], out.Tables[load.BridgeIdentity] = ps.dim, ps.bridge
+
+	sp, err := step(ctx, r, "spend", func() (arrow.Table, error) {
+		return spend(r, readSpend(cols, in.Spend)), nil
+	})
+	if err != nil {
+		return err
+	}
+	out.Tables[load.FctSpend] = sp
+	st.SpendRows = int(sp.NumRows())
+
+	ds, err := step(ctx, r, "deal stages", func() (arrow.Table, error) {
+		if in.DealStages == nil {
+			return newTable(r.opt.Mem, load.FctDealStage).table(), nil
+		}
+		return dealStages(r, readDealStages(cols, in.DealStages), crm.deals, id), nil
+	})
+	if err != nil {
+		return err
+	}
+	out.Tables[load.FctDealStage] = ds
+	return nil
+}
+
+// stitch adds the CRM records to the graph the events built and resolves it into
+// persons.
+func (s *Stream) stitch(crm *crmCols) (*stitched, error) {
+	s.gmu.Lock()
+	defer s.gmu.Unlock()
+	id := &stitched{graph: s.graph}
+	// Before any contact adds its cookie to the graph: which stored cookies did the
+	// analytics events carry?
+	id.cookies = cookieLinks(id.graph, s.analytics, crm.contacts)
+	if err := id.addContacts(crm.contacts); err != nil {
+		return nil, err
+	}
+	if err := id.addDeals(crm.deals, primaryContacts(crm.dealContacts)); err != nil {
+		return nil, err
+	}
+	id.persons = id.graph.Resolve(s.r.opt.IdentityLimits)
+	return id, nil
+}
+
+// step runs one step: it stops first if ctx is done, names the step in its error and
+// logs its time.
+func step[T any](ctx context.Context, r *run, name string, fn func() (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	t0 := time.Now()
+	v, err := fn()
+	if err != nil {
+		return zero, fmt.Errorf("transform: %s: %w", name, err)
+	}
+	r.opt.Logger.Debug("transform step", "step", name, "seconds", time.Since(t0).Seconds())
+	return v, nil
+}
