@@ -140,7 +140,7 @@ type session struct {
 	open    bool
 	node    int32
 	key     string // the source's session id, "" when inferred
-	id      string // the session_id its page views were written with
+	sid     uint64 // the hash of the session_id its page views were written with (sessionID)
 	startAt int64
 	lastAt  int64
 	anon    string
@@ -223,7 +223,7 @@ func (w *walker) advance(i int, node int32, at int64, anon string) {
 	if start {
 		w.closeSession()
 		w.cur = session{open: true, node: node, key: key, startAt: at, anon: anon}
-		w.cur.id = sessionID(anon, key, at)
+		w.cur.sid = sessionHash(anon, key, at)
 	}
 	first := start
 	w.lastNode = node
@@ -244,13 +244,13 @@ func (w *walker) advance(i int, node int32, at int64, anon string) {
 	}
 }
 
-// sessionID is the session_id of a session of cookie anon: by the source's session
-// id, else by its start (µs).
-func sessionID(anon, key string, start int64) string {
+// sessionHash is the hash of the session_id ("s_" + hex) of a session of cookie
+// anon: by the source's session id, else by its start (µs).
+func sessionHash(anon, key string, start int64) uint64 {
 	if key != "" {
-		return hexID("s_", hashParts(anon, key))
+		return hashParts(anon, key)
 	}
-	return hexID("s_", hashParts(anon, strconv.FormatInt(start, 10)))
+	return hashParts(anon, strconv.FormatInt(start, 10))
 }
 
 // starts tells whether event i of device node starts a new session: another device,
@@ -327,7 +327,7 @@ func (w *walker) pageView(i int, node int32, anon string, at int64) {
 		w.act.seen.add(node, seenPage, page)
 	}
 	if in {
-		w.pv.write(&pageView{node: node, anon: anon, session: w.cur.id, at: at, location: sv(ev.location, i),
+		w.pv.write(&pageView{node: node, anon: anon, session: hexID("s_", w.cur.sid), at: at, location: sv(ev.location, i),
 			path: page, title: sv(ev.title, i), referrerHost: normalize.Host(sv(ev.referrer, i))})
 	}
 }

@@ -60,8 +60,10 @@ type Stream struct {
 // sessionRec is a part of a session (session) with its strings interned.
 type sessionRec struct {
 	node                           int32
-	anon, key, landing             int32 // codes in Stream.strs; key 0 = none
-	traffic, opening               int32 // codes in Stream.traffics, -1 = none
+	anon, landing                  int32  // codes in Stream.strs
+	key                            uint64 // hash of the source's session id, 0 = none
+	sid, tid                       uint64 // the hashes of the part's session_id and of its touchpoint_id
+	traffic, opening               int32  // codes in Stream.traffics, -1 = none
 	start, last, trafficAt, landAt int64
 	inter, nInter                  int32 // its interactions: Stream.inter[inter:inter+nInter]
 }
@@ -87,14 +89,17 @@ type trafficDict struct {
 	vals []normalize.Traffic
 }
 
+// code keeps what the later steps read of t (fct_touchpoint's columns, the channel
+// rules' fields): a click id's value or a landing path, unique per click, would make
+// the dictionary grow with sessions.
 func (d *trafficDict) code(t *normalize.Traffic) int32 {
-	if c, ok := d.idx[*t]; ok {
+	v := *t
+	v.ClickIDValue, v.LandingPath, v.CampaignID, v.CreativeFormat, v.MarketingTactic = "", "", "", "", ""
+	if c, ok := d.idx[v]; ok {
 		return c
 	}
 	c := int32(len(d.vals))
-	v := *t
-	for _, s := range []*string{&v.Source, &v.Medium, &v.Campaign, &v.Term, &v.Content, &v.CampaignID, &v.SourcePlatform,
-		&v.CreativeFormat, &v.MarketingTactic, &v.ClickID, &v.ClickIDValue, &v.LandingPath, &v.ReferrerHost} {
+	for _, s := range []*string{&v.Source, &v.Medium, &v.Campaign, &v.Term, &v.Content, &v.SourcePlatform, &v.ClickID, &v.ReferrerHost} {
 		*s = strings.Clone(*s)
 	}
 	d.idx[v] = c
@@ -191,9 +196,13 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 
 // addSession interns a part of a session.
 func (s *Stream) addSession(p *session) {
-	r := sessionRec{node: p.node, anon: s.strs.code(p.anon), key: s.strs.code(p.key), landing: s.strs.code(p.landing),
+	r := sessionRec{node: p.node, anon: s.strs.code(p.anon), landing: s.strs.code(p.landing),
+		sid: p.sid, tid: hashParts("session", p.anon, p.key, strconv.FormatInt(p.startAt, 10)),
 		traffic: -1, opening: -1, start: p.startAt, last: p.lastAt, trafficAt: p.trafficAt, landAt: p.landingAt,
 		inter: int32(len(s.inter)), nInter: int32(len(p.interactions))}
+	if p.key != "" {
+		r.key = hashParts(p.key) | 1
+	}
 	if p.hasTraffic {
 		r.traffic = s.traffics.code(&p.traffic)
 	}
@@ -291,7 +300,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 	}
 	var ms []merged
 	timeout := r.opt.SessionTimeout.Microseconds()
-	keyed := map[int32]int{}
+	keyed := map[uint64]int{}
 	prevUnkeyed, node := -1, int32(-1)
 	for n, i := range order {
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -335,9 +344,8 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		if pt.landing != 0 && (m.landing == 0 || pt.landAt < m.landAt) {
 			m.landing, m.landAt = pt.landing, pt.landAt
 		}
-		f := &s.parts[m.first]
-		if from, to := s.sessionID(pt), s.sessionID(f); from != to {
-			res.moved[from] = to
+		if f := &s.parts[m.first]; pt.sid != f.sid {
+			res.moved[hexID("s_", pt.sid)] = hexID("s_", f.sid)
 		}
 	}
 	res.sessions = len(ms)
@@ -357,8 +365,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		m := &ms[k]
 		f := &s.parts[m.first]
 		person := p.Of(f.node)
-		recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k),
-			id: hashParts("session", s.strs.val(f.anon), s.strs.val(f.key), strconv.FormatInt(f.start, 10))})
+		recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k), id: f.tid})
 		for _, pi := range append([]int32{m.first}, m.rest...) {
 			pt := &s.parts[pi]
 			for x := pt.inter; x < pt.inter+pt.nInter; x++ {
@@ -411,7 +418,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 			}
 			f := &s.parts[m.first]
 			ch, t := channelOf(m.traffic)
-			tp := touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(f.anon), session: s.sessionID(f),
+			tp := touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(f.anon), session: hexID("s_", f.sid),
 				at: rec.at, channel: ch, traffic: *t, landing: s.strs.val(m.landing), event: "session_start"}
 			if rec.kind == 1 {
 				x := &s.inter[rec.ref]
@@ -446,11 +453,6 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 	res.conversions = s.convs
 	res.activity = s.act.byPerson(p)
 	return res, nil
-}
-
-// sessionID is the session_id of a part of a session.
-func (s *Stream) sessionID(p *sessionRec) string {
-	return sessionID(s.strs.val(p.anon), s.strs.val(p.key), p.start)
 }
 
 // byPerson is a's activity of devices as activity of their persons.

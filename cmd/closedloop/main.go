@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -36,6 +37,12 @@ import (
 var version = "dev"
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The run's live heap is its people and sessions, and it allocates a batch of
+		// events after another: collecting at half the live heap, not all of it,
+		// holds a fifth less memory at the same speed (bench/run, 2.15M events).
+		debug.SetGCPercent(50)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -12,15 +12,15 @@ import (
 	"closedloop/transform"
 )
 
-// chunkRows is about how many events go to the stream at once: enough for the walk of
-// a chunk to use every core, few enough that a few chunks in flight stay small.
-var chunkRows = 1 << 17
+// chunkRows is the fewest events that go to the stream at once: extractors write
+// batches of extract.BatchRows, each a chunk by itself; smaller batches are gathered.
+var chunkRows = extract.BatchRows / 2
 
 // spillBytes is transform.Options.SpillBytes (0: its default; a variable for tests).
 var spillBytes int64
 
 // eventSink is the Writer a run gives its extractors: events go on to a
-// transform.Stream in chunks of about chunkRows rows, reduced on workers of their own
+// transform.Stream in chunks of at least chunkRows rows, reduced on workers of their own
 // while the extractors read on; every other table and every rejection goes to the
 // Collector. A full worker pool makes Write wait, so that no more than a few chunks
 // are in memory at once.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -55,8 +56,9 @@ func (e *Extractor) Name() string { return e.cfg.Spec }
 // Tables returns the one table the extractor writes, extract.TableEvents.
 func (e *Extractor) Tables() []string { return []string{extract.TableEvents} }
 
-// Extract reads every file of the glob, in sorted order, NDJSON and Parquet alike,
-// and writes their events to w through one Decoder. A glob without a match is an
+// Extract reads every file of the glob, in order of the day in their names, then in
+// sorted order, NDJSON and Parquet alike, and writes their events to w as one Decoder
+// would (exact duplicates dropped among the files of a day). A glob without a match is an
 // extract.ErrConfig error; an unreadable file, or a Parquet file without the export's
 // required columns, is an error; a row that is not a usable event is a rejection.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
@@ -72,6 +74,9 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 		e.cfg.Log.Info("ga4: intraday table skipped: the daily table of its day is read instead",
 			"source", e.cfg.Spec, "file", s.path, "daily", s.daily)
 	}
+	// A day's files (its shards, a copy) one after the other: exact duplicates are
+	// dropped among them, and the rows seen of a day are forgotten at the next.
+	slices.SortStableFunc(paths, func(a, b string) int { return strings.Compare(fileDay(a), fileDay(b)) })
 	st, err := readAll(ctx, e.cfg.Spec, e.cfg.Mem, paths, w)
 	if err != nil {
 		return err

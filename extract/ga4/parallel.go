@@ -2,6 +2,8 @@ package ga4
 
 import (
 	"context"
+	"path/filepath"
+	"regexp"
 	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -63,7 +65,9 @@ type decoded struct {
 
 // readAll decodes the files on every core and writes them to w in the order given,
 // exactly as one Decoder reading them one after the other would: the same rows in the
-// same order, the same rejections, exact duplicates dropped across all the files. Each
+// same order, the same rejections, exact duplicates dropped across the files of one
+// day (fileDay: a day's shards, its NDJSON and Parquet copies; files without a day in
+// their names count as one day). Each
 // file is decoded by a Decoder of its own into a buffer; in file order, a buffer whose
 // rows repeat none of the earlier files' is passed on and its rows join the seen set,
 // while a file that does repeat an earlier row (rare: the same day exported twice) is
@@ -71,7 +75,7 @@ type decoded struct {
 // At most a few files beyond the one being passed on are held decoded.
 func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []string, w extract.Writer) (Stats, error) {
 	workers := runtime.GOMAXPROCS(0)
-	ahead := 2 * workers // decoded files held at most
+	ahead := workers + 1 // decoded files held at most
 	results := make([]*decoded, len(paths))
 	for i := range results {
 		results[i] = &decoded{done: make(chan struct{})}
@@ -105,11 +109,18 @@ func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []str
 	}()
 	defer p.Wait()
 
-	global := NewDecoder(spec, mem, w) // the seen set and counts of every file passed on
+	global := NewDecoder(spec, mem, w) // the seen set of the day's files passed on, the counts of all
 	defer global.Release()
+	day := ""
 	for i, r := range results {
 		<-r.done
 		<-slots
+		if d := fileDay(paths[i]); d != day {
+			// Another day: rows of the days passed on cannot come again (a row's day
+			// is its table's), so their seen set goes, and memory grows with a day's
+			// rows, not the export's.
+			global.seen, day = map[xxh3.Uint128]uint64{}, d
+		}
 		err := r.err
 		if err == nil && repeats(r.d.seen, global.seen) {
 			r.buf.release()
@@ -169,4 +180,18 @@ func (d *Decoder) adopt(other *Decoder) {
 	for h, at := range other.seen {
 		d.seen[h] = at + base<<originShift
 	}
+}
+
+// dayInName finds a YYYYMMDD day in a file name (events_20260105, its shards
+// events_20260105_000000000001, events_intraday_20260105).
+var dayInName = regexp.MustCompile(`(?:^|[^0-9])((?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))(?:[^0-9]|$)`)
+
+// fileDay is the day a GA4 export file's name carries, "" for none: a row's day is
+// its table's, so rows of two days' files never repeat one another.
+func fileDay(path string) string {
+	m := dayInName.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return ""
+	}
+	return m[1]
 }
