@@ -52,6 +52,7 @@ const (
 	FctAttribution         = "fct_attribution"
 	FctMarkovRemovalEffect = "fct_markov_removal_effect"
 	IdentityConflicts      = "identity_conflicts"
+	IdentityEdge           = "identity_edge"
 	FctSpend               = "fct_spend"
 	FctDealStage           = "fct_deal_stage"
 	RunLog                 = "run_log"
@@ -166,6 +167,16 @@ var Tables = []Table{
 			col("other_type", str, false, "Type of the identifier it would have joined"),
 			col("other_identifier", str, false, "That identifier"),
 			col("reason", str, false, "Why the edge was refused"),
+		)},
+	{Name: IdentityEdge, Mode: ReplaceAll, ClusterBy: []string{"identifier_type"},
+		Description: "One observation that two identifiers are one person, with where it comes from: why identifiers were stitched together, and the identity graph an incremental run resumes from.",
+		Schema: schema(
+			col("identifier_type", str, false, "Type of the first identifier"),
+			col("identifier", str, false, "First identifier (as in bridge_identity)"),
+			col("other_type", str, false, "Type of the other identifier"),
+			col("other_identifier", str, false, "The other identifier"),
+			col("kind", str, false, "Where the edge comes from: crm_link, deal_contact, crm_email, event_user_id, crm_cookie, event_email"),
+			col("observed_at", tsUTC, true, "Earliest time the edge was observed"),
 		)},
 	{Name: FctSpend, Mode: ReplaceRange, DateColumn: "date", ClusterBy: []string{"channel", "campaign"},
 		Description: "Ad cost of one campaign on one day.",

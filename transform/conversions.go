@@ -84,10 +84,10 @@ type eventConversion struct {
 	id uint64
 }
 
-// eventConversions returns the events of one chunk that are conversions: touch-log
-// conversions and Options.MicroConversions, in event order, each with the hash of its
-// id's parts.
-func eventConversions(r *run, ev *eventCols, nodes []int32) []eventConversion {
+// eventConversions returns the events of one chunk that are conversions (touch-log
+// conversions and Options.MicroConversions) from since on, in event order, each with
+// the hash of its id's parts.
+func eventConversions(r *run, ev *eventCols, nodes []int32, since int64) []eventConversion {
 	micro := map[string]bool{}
 	for _, m := range r.opt.MicroConversions {
 		micro[m] = true
@@ -95,8 +95,8 @@ func eventConversions(r *run, ev *eventCols, nodes []int32) []eventConversion {
 	var convs []eventConversion
 	for i := 0; i < ev.n; i++ {
 		name := ev.name.Value(i)
-		if !(ev.isConversion.Value(i) || len(micro) > 0 && micro[name]) || nodes[i] < 0 {
-			continue
+		if !(ev.isConversion.Value(i) || len(micro) > 0 && micro[name]) || nodes[i] < 0 || int64(ev.at.Value(i)) < since {
+			continue // (one before since is the state's)
 		}
 		v := math.NaN()
 		if ev.value.IsValid(i) {

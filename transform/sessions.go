@@ -21,7 +21,7 @@ import (
 // points into the chunk's Arrow buffers once merged. Devices are independent: the
 // walk is cut into parts at device boundaries, one walker each on every core.
 func (s *Stream) walkChunk(ctx context.Context, ev *eventCols, nodes []int32) ([]*walker, EventRows, error) {
-	order, rows := walkOrder(ev, nodes, s.touchEvents)
+	order, rows := walkOrder(ev, nodes, s.touchEvents, s.walkFrom)
 	parts := splitByDevice(order, nodes, runtime.GOMAXPROCS(0))
 	walkers := make([]*walker, len(parts))
 	for k, part := range parts {
@@ -72,8 +72,9 @@ func splitByDevice(order []int32, nodes []int32, n int) [][]int32 {
 }
 
 // walkOrder counts every event by its use and returns the events the walk reads (all
-// but identify rows and rows that name no one) by device, time and row.
-func walkOrder(ev *eventCols, nodes []int32, touchEvents map[string]bool) ([]int32, EventRows) {
+// but identify rows, rows that name no one and rows before from) by device, time and
+// row.
+func walkOrder(ev *eventCols, nodes []int32, touchEvents map[string]bool, from int64) ([]int32, EventRows) {
 	var rows EventRows
 	order := make([]int32, 0, ev.n)
 	for i := range nodes {
@@ -81,6 +82,9 @@ func walkOrder(ev *eventCols, nodes []int32, touchEvents map[string]bool) ([]int
 		switch {
 		case nodes[i] < 0:
 			rows.Unlinked++
+			continue
+		case int64(ev.at.Value(i)) < from:
+			rows.Earlier++
 			continue
 		case k == extract.KindIdentify:
 			rows.Identify++

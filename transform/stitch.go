@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,6 +188,49 @@ func contactLess(a, b string) bool {
 		return ai < bi
 	}
 	return a < b
+}
+
+// Columns of identity_edge.
+var (
+	ieType       = col(load.IdentityEdge, "identifier_type")
+	ieIdentifier = col(load.IdentityEdge, "identifier")
+	ieOtherType  = col(load.IdentityEdge, "other_type")
+	ieOther      = col(load.IdentityEdge, "other_identifier")
+	ieKind       = col(load.IdentityEdge, "kind")
+	ieObservedAt = col(load.IdentityEdge, "observed_at")
+)
+
+// edges writes identity_edge: every distinct edge of the resolved graph, by the
+// identifiers' types and values.
+func edges(mem memory.Allocator, g *identity.Graph) arrow.Table {
+	type row struct {
+		at, bt     identity.Type
+		a, b, kind string
+		observed   int64
+	}
+	var rows []row
+	g.EachEdge(func(a, b int32, kind identity.EdgeKind, at int64) {
+		ta, va, _ := g.NodeInfo(a)
+		tb, vb, _ := g.NodeInfo(b)
+		if ta > tb || ta == tb && va > vb {
+			ta, va, tb, vb = tb, vb, ta, va
+		}
+		rows = append(rows, row{ta, tb, va, vb, kind.String(), at})
+	})
+	slices.SortFunc(rows, func(x, y row) int {
+		return cmp.Or(cmp.Compare(x.at, y.at), strings.Compare(x.a, y.a), cmp.Compare(x.bt, y.bt), strings.Compare(x.b, y.b),
+			strings.Compare(x.kind, y.kind))
+	})
+	o := newTable(mem, load.IdentityEdge)
+	for _, r := range rows {
+		o.str(ieType, r.at.String())
+		o.str(ieIdentifier, r.a)
+		o.str(ieOtherType, r.bt.String())
+		o.str(ieOther, r.b)
+		o.str(ieKind, r.kind)
+		o.ts(ieObservedAt, r.observed)
+	}
+	return o.table()
 }
 
 // Columns of identity_conflicts and of Output.Aliases.

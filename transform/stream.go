@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,7 +55,14 @@ type Stream struct {
 	convs     []eventConversion
 	act       activity    // by device
 	pages     *spillStore // fct_page_view, by device (pageSchema)
-	done      bool
+	hist      history     // what an incremental run read back (state.go)
+	// firstEvent is the time of the earliest event added (Stats.FirstEvent).
+	firstEvent int64
+	done       bool
+	// since and walkFrom bound an incremental run's events (Options.Since): touches
+	// and conversions before since are the state's; events before walkFrom are not
+	// walked. math.MinInt64 for a full run.
+	since, walkFrom int64
 }
 
 // sessionRec is a part of a session (session) with its strings interned.
@@ -116,10 +124,16 @@ func NewStream(opt Options) *Stream {
 		opt.IdentityLimits = identity.DefaultLimits
 	}
 	r := &run{opt: opt, from: opt.Range.Start().UnixMicro(), end: opt.Range.End().UnixMicro()}
+	r.first.Store(math.MaxInt64)
 	s := &Stream{r: r, needs: opt.Personas.Needs(), touchEvents: map[string]bool{},
 		graph: identity.New(opt.Identity), strs: newDict(),
 		traffics: &trafficDict{idx: map[normalize.Traffic]int32{}}, act: newActivity()}
 	s.pages = newSpillStore(r, load.FctPageView, pageSchema)
+	s.since, s.walkFrom, s.firstEvent = math.MinInt64, math.MinInt64, math.MaxInt64
+	if !opt.Since.IsZero() {
+		s.since = opt.Since.UnixMicro()
+		s.walkFrom = opt.Since.Add(-sessionReach).UnixMicro()
+	}
 	for _, n := range opt.TouchEvents {
 		s.touchEvents[n] = true
 	}
@@ -148,7 +162,7 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 	if err != nil {
 		return err
 	}
-	convs := eventConversions(s.r, ev, nodes)
+	convs := eventConversions(s.r, ev, nodes, s.since)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -160,6 +174,9 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 	}
 	s.events += ev.n
 	s.rows.add(rows)
+	for i := 0; i < ev.n; i++ {
+		s.firstEvent = min(s.firstEvent, int64(ev.at.Value(i)))
+	}
 	for i := 0; i < ev.n; i++ { // the smallest few: the same whatever order chunks come in
 		v := sv(ev.anon, i)
 		if v == "" || slices.Contains(s.analytics, v) ||
@@ -222,6 +239,7 @@ func (e *EventRows) add(o EventRows) {
 	e.Other += o.Other
 	e.Identify += o.Identify
 	e.Unlinked += o.Unlinked
+	e.Earlier += o.Earlier
 }
 
 // Release frees what a Stream holds when Finish is not called (a failed run).
@@ -361,16 +379,21 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 	}
 	recs := make([]tpRec, 0, len(ms)+len(s.inter)+len(s.touches))
 	ids := touchIDs{}
+	// An incremental run's touches before since are the state's (kind 3 below).
 	for k := range ms {
 		m := &ms[k]
 		f := &s.parts[m.first]
 		person := p.Of(f.node)
-		recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k), id: f.tid})
+		if f.start >= s.since {
+			recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k), id: f.tid})
+		}
 		for _, pi := range append([]int32{m.first}, m.rest...) {
 			pt := &s.parts[pi]
 			for x := pt.inter; x < pt.inter+pt.nInter; x++ {
-				recs = append(recs, tpRec{person: person, at: s.inter[x].at, kind: 1, ref: x, ses: int32(k),
-					id: ids.distinct(s.inter[x].base)})
+				id := ids.distinct(s.inter[x].base)
+				if s.inter[x].at >= s.since {
+					recs = append(recs, tpRec{person: person, at: s.inter[x].at, kind: 1, ref: x, ses: int32(k), id: id})
+				}
 			}
 		}
 	}
@@ -384,7 +407,21 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 	})
 	for _, i := range touchOrder {
 		t := &s.touches[i]
-		recs = append(recs, tpRec{person: p.Of(t.node), at: t.at, kind: 2, ref: i, id: ids.distinct(t.base)})
+		if id := ids.distinct(t.base); t.at >= s.since {
+			recs = append(recs, tpRec{person: p.Of(t.node), at: t.at, kind: 2, ref: i, id: id})
+		}
+	}
+	var stored *storedNodes
+	if len(s.hist.touches)+len(s.hist.convs)+len(s.hist.lastSeen) > 0 {
+		stored = s.storedNodes()
+	}
+	for i := range s.hist.touches {
+		h := &s.hist.touches[i]
+		if n := stored.node(h.anon, h.person); n >= 0 {
+			recs = append(recs, tpRec{person: p.Of(n), at: h.at, kind: 3, ref: int32(i), id: h.id})
+		} else {
+			s.hist.dropped++
+		}
 	}
 	slices.SortFunc(recs, func(a, b tpRec) int {
 		return cmp.Or(cmp.Compare(a.person, b.person), cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
@@ -430,6 +467,10 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 			tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(t.anon), at: t.at,
 				channel: s.strs.val(t.channel), traffic: s.traffics.vals[t.traffic], landing: s.strs.val(t.landing),
 				event: s.strs.val(t.event)})
+		case 3: // a stored touch: for the journeys only, its row is the warehouse's
+			h := &s.hist.touches[rec.ref]
+			tw.write(&touchpoint{id: rec.id, person: rec.person, at: h.at, channel: s.strs.val(h.channel),
+				traffic: normalize.Traffic{Campaign: s.strs.val(h.campaign), Term: s.strs.val(h.term)}})
 		}
 	}
 	var err error
@@ -449,9 +490,28 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		dup[c.id]++
 		c.id = hashParts("event", c.anon, strconv.FormatInt(c.at, 10), c.name, strconv.Itoa(n))
 	}
+	for i := range s.hist.convs {
+		c := s.hist.convs[i]
+		if c.node = stored.node(0, s.hist.persons[i]); c.node >= 0 {
+			s.convs = append(s.convs, c)
+		} else {
+			s.hist.dropped++
+		}
+	}
 	slices.SortFunc(s.convs, func(a, b eventConversion) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) })
 	res.conversions = s.convs
 	res.activity = s.act.byPerson(p)
+	for code, at := range s.hist.lastSeen {
+		if n := stored.node(0, code); n >= 0 {
+			if person := p.Of(n); at > res.activity.lastSeen[person] {
+				res.activity.lastSeen[person] = at
+			}
+		}
+	}
+	if s.hist.dropped > 0 {
+		r.opt.Logger.Warn("stored rows whose identifiers the warehouse no longer holds were left out (run once with --full-refresh)",
+			"rows", s.hist.dropped)
+	}
 	return res, nil
 }
 
@@ -494,6 +554,7 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 		return err
 	}
 	out.Tables[load.IdentityConflicts] = conflicts(r.opt.Mem, id.persons)
+	out.Tables[load.IdentityEdge] = edges(r.opt.Mem, id.graph)
 	out.Aliases = aliases(r.opt.Mem, id.persons)
 	st.Events, st.CRMCookies = s.events, id.cookies
 	st.Persons, st.Identifiers = id.persons.Len(), id.graph.Len()
@@ -566,6 +627,12 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 		return err
 	}
 	out.Tables[load.FctDealStage] = ds
+	if first := r.first.Load(); first != math.MaxInt64 {
+		st.FirstWritten = time.UnixMicro(first).UTC()
+	}
+	if s.firstEvent != math.MaxInt64 {
+		st.FirstEvent = time.UnixMicro(s.firstEvent).UTC()
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -72,6 +73,12 @@ type Options struct {
 	// TempDir holds the temporary files of the tables that outgrow memory (page
 	// views, touchpoints, credits); "" is the system's (TMPDIR).
 	TempDir string
+	// Since, when set, makes the run incremental: the touchpoints and conversions of
+	// events before it are the warehouse's state, given to the Stream before any event
+	// (it is a load.StateSink), with every identifier and identity edge; events from
+	// a day before Since on are walked (so that sessions crossing into it are whole),
+	// earlier ones only add their identifiers.
+	Since time.Time
 	// SpillBytes is how many bytes of such a table are held in memory before it goes
 	// to a temporary file; 0 is DefaultSpillBytes.
 	SpillBytes int64
@@ -117,6 +124,12 @@ type Stats struct {
 	Conversions, ConversionsWithoutTouch      int
 	Persons, Identifiers, Journeys, SpendRows int
 	IdentityEdges, IdentityConflicts          int
+	// FirstWritten is the time of the earliest row written to a date-keyed table
+	// (zero when none): a run over every day (Options.Range from long ago) tells the
+	// loader the days it wrote with it.
+	FirstWritten time.Time
+	// FirstEvent is the time of the earliest event read (zero when none).
+	FirstEvent time.Time
 	// CRMCookies counts, per CRM ("hubspot", "salesforce"), the cookie ids stored on
 	// its records and how many of them the run's analytics events carry; nil when the
 	// run read no analytics cookie at all.
@@ -141,6 +154,9 @@ type EventRows struct {
 	Other        int `json:"other"`        // other events: they open and feed sessions only
 	Identify     int `json:"identify"`     // identify / alias rows: identity only
 	Unlinked     int `json:"unlinked"`     // rows whose identifiers were all refused or blocked
+	// Earlier are rows from before an incremental run's events (Options.Since): their
+	// identifiers count, their touches are the warehouse's.
+	Earlier int `json:"earlier,omitempty"`
 }
 
 // Release frees every table.
@@ -176,14 +192,25 @@ func Build(ctx context.Context, in Inputs, opt Options) (*Output, error) {
 	return s.Finish(ctx, in)
 }
 
-// run is what every step reads and none changes: the options and the range.
+// run is what every step reads: the options and the range.
 type run struct {
 	opt Options
 	// from and end bound the range in µs: [from, end).
 	from, end int64
+	// first is the earliest time of a row written (Stats.FirstWritten).
+	first atomic.Int64
 }
 
-func (r *run) inRange(us int64) bool { return us >= r.from && us < r.end }
+// inRange tells whether a row of time us goes to the tables: only rows it says so of
+// are written.
+func (r *run) inRange(us int64) bool {
+	if us < r.from || us >= r.end {
+		return false
+	}
+	for f := r.first.Load(); us < f && !r.first.CompareAndSwap(f, us); f = r.first.Load() {
+	}
+	return true
+}
 
 // put adds table name, held in memory (t) or spilled (sp), and returns its rows.
 func (o *Output) put(name string, t arrow.Table, sp *Spilled) int {

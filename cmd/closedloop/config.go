@@ -39,6 +39,7 @@ type Config struct {
 	BigqueryLocation       string        `split_words:"true" default:"US" desc:"location of a BigQuery dataset closedloop creates (US, EU, europe-west3, ...)"`
 	From                   Date          `split_words:"true" desc:"first day of the run, YYYY-MM-DD (UTC); default: TO minus LATE_DAYS"`
 	To                     Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`
+	FullRefresh            bool          `split_words:"true" default:"false" desc:"rebuild from every day the sources hold (FROM, when set, to TO) instead of resuming from the warehouse's state: the first run, and after changing sources or settings"`
 	LateDays               int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
 	Lookback               Days          `split_words:"true" default:"90d" desc:"how far before a conversion its journey reaches (90d, 720h)"`
 	Models                 []string      `split_words:"true" default:"first_touch,last_touch,last_non_direct,linear,time_decay,position_based,w_shaped,full_path,markov,shapley" desc:"attribution models to run, comma-separated"`
@@ -324,6 +325,9 @@ func (c *Config) validate() error {
 	}
 	if c.To.IsZero() {
 		c.To = Date{time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)}
+	}
+	if c.From.IsZero() && c.FullRefresh {
+		c.From = Date{allDays} // every day the sources hold: the loader gets the days written
 	}
 	if c.From.IsZero() {
 		c.From = Date{c.To.AddDate(0, 0, -c.LateDays)}

@@ -47,7 +47,8 @@ type result struct {
 }
 
 // extractors builds one extractor per source spec of cfg (validated).
-func extractors(cfg Config, mem memory.Allocator, log *slog.Logger) ([]extract.Extractor, error) {
+// An incremental run reads GA4 export files from since on (zero: all).
+func extractors(cfg Config, mem memory.Allocator, log *slog.Logger, since time.Time) ([]extract.Extractor, error) {
 	var out []extract.Extractor
 	for _, s := range cfg.parsed.sources() {
 		loc := s.Location
@@ -64,7 +65,7 @@ func extractors(cfg Config, mem memory.Allocator, log *slog.Logger) ([]extract.E
 					Range: extract.Range{From: cfg.From.AddDate(0, 0, -days-1), To: cfg.To.Time},
 					Mem:   mem, Log: log.With("source", s.String())}))
 			} else {
-				out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem, Log: log.With("source", s.String())}))
+				out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem, Log: log.With("source", s.String()), Since: since}))
 			}
 		case "segment":
 			out = append(out, segment.New(segment.Config{Spec: s.String(), Path: loc, Mem: mem}))
@@ -112,11 +113,20 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if cfg.parsed == nil {
 		return nil, errors.New("closedloop: the configuration was not validated")
 	}
-	exs, err := extractors(cfg, mem, log)
+	pl, err := planRun(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("run starting", "from", rng.From.Format(time.DateOnly), "to", rng.To.Format(time.DateOnly), "sources", len(exs), "warehouse", redact.Spec(cfg.Warehouse))
+	defer pl.close()
+	exs, err := extractors(cfg, mem, log, pl.readFrom())
+	if err != nil {
+		return nil, err
+	}
+	from := rng.From.Format(time.DateOnly)
+	if rng.From.Equal(allDays) {
+		from = "every day"
+	}
+	log.Info("run starting", "from", from, "to", rng.To.Format(time.DateOnly), "mode", pl.mode, "sources", len(exs), "warehouse", redact.Spec(cfg.Warehouse))
 
 	// Extract every source at once (the first error cancels the others) while the
 	// events stream into the transform a chunk at a time.
@@ -126,11 +136,21 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
 		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
 		IdentityLimits: pc.limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist},
-		SpillBytes: spillBytes})
+		SpillBytes: spillBytes, Since: pl.since})
 	col := extract.NewCollector(mem)
 	defer col.Release()
 	sink := newEventSink(ctx, col, stream, runtime.GOMAXPROCS(0))
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(maxExtractors)
+	if pl.mode == modeIncremental { // the warehouse's state, beside the sources
+		p.Go(func(ctx context.Context) error {
+			t0 := time.Now()
+			if err := pl.readState(ctx, stream); err != nil {
+				return fmt.Errorf("warehouse state: %w", err)
+			}
+			log.Info("warehouse state read", "since", pl.since.Format(time.DateOnly), "seconds", time.Since(t0).Seconds())
+			return nil
+		})
+	}
 	for _, ex := range exs {
 		p.Go(func(ctx context.Context) error {
 			t0 := time.Now()
@@ -205,6 +225,21 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	rejected := load.RejectedRowsTable(mem, runID, rejections)
 	defer rejected.Release()
 
+	// What the run says of the warehouse's state; a run over every day tells the
+	// loader the days it wrote.
+	state := runState{Mode: pl.mode, Settings: settingsDigest(cfg)}
+	switch first := out.Stats.FirstEvent; {
+	case pl.mode == modeIncremental:
+		state.Complete, state.Since = true, pl.since.Format(time.DateOnly)
+	default:
+		state.Complete = first.IsZero() || !rng.From.After(first)
+	}
+	if rng.From.Equal(allDays) {
+		rng.From = rng.To
+		if w := out.Stats.FirstWritten; !w.IsZero() && w.Before(rng.To) {
+			rng.From = w.Truncate(24 * time.Hour)
+		}
+	}
 	ld, err := openWarehouse(ctx, cfg, load.Range{From: rng.From, To: rng.To}, runID, log)
 	if err != nil {
 		return nil, err
@@ -258,7 +293,8 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			for crm, l := range st.CRMCookies {
 				ids[crm+"_cookies"], ids[crm+"_cookies_linked"] = l.Stored, l.Linked
 			}
-			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows, "identity": ids}
+			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows, "identity": ids,
+				"state": state}
 			countsJSON, _ := json.Marshal(counts)
 			runLog := load.RunLogTable(mem, load.Run{ID: runID, Started: started, Finished: time.Now().UTC(), From: rng.From, To: rng.To,
 				Inputs: redact.Specs(inputs), Warehouse: redact.Spec(cfg.Warehouse), RowCounts: string(countsJSON),

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -27,6 +28,9 @@ type Config struct {
 	// Log receives a line per intraday file skipped for its day's daily table and a
 	// summary of the exact duplicates dropped; nil means no log.
 	Log *slog.Logger
+	// Since, when set, skips the files whose names carry a day before it (an
+	// incremental run reads the days it needs); files without a day are read.
+	Since time.Time
 }
 
 // Extractor reads GA4 export files into extract.TableEvents.
@@ -68,6 +72,16 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	paths, err := extract.Glob(e.cfg.Spec, e.cfg.Path)
 	if err != nil {
 		return err
+	}
+	if !e.cfg.Since.IsZero() {
+		since := e.cfg.Since.UTC().Format("20060102")
+		kept := paths[:0]
+		for _, p := range paths {
+			if d := fileDay(p); d == "" || d >= since {
+				kept = append(kept, p)
+			}
+		}
+		paths = kept
 	}
 	paths, skip := dailyOverIntraday(paths)
 	for _, s := range skip {

@@ -61,6 +61,7 @@ var primaryKeys = map[string][]string{
 	load.FctAttribution:         {"conversion_id", "touchpoint_id", "model"},
 	load.FctMarkovRemovalEffect: {"conversion_type", "channel"},
 	load.IdentityConflicts:      {"identifier_type", "identifier", "other_type", "other_identifier"},
+	load.IdentityEdge:           {"identifier_type", "identifier", "other_type", "other_identifier", "kind"},
 	load.FctSpend:               {"date", "source", "medium", "campaign", "term"},
 	load.FctDealStage:           {"crm", "deal_id", "stage_number"},
 	load.RunLog:                 {"run_id"},

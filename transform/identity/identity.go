@@ -230,6 +230,12 @@ func (g *Graph) Node(t Type, v string, seenAt int64) int32 {
 	if !ok {
 		return -1
 	}
+	return g.insert(t, v, seenAt)
+}
+
+// insert returns the node of the stored value v, adding it when new, and keeps the
+// earliest seenAt.
+func (g *Graph) insert(t Type, v string, seenAt int64) int32 {
 	k := key(t, v)
 	n, ok := g.index[k]
 	if !ok {
@@ -245,6 +251,39 @@ func (g *Graph) Node(t Type, v string, seenAt int64) int32 {
 		g.first[n] = seenAt
 	}
 	return n
+}
+
+// NodeStored is Node of an identifier as an earlier run stored it (bridge_identity):
+// already normalized and hashed, so neither is done again; blocked values are still
+// refused.
+func (g *Graph) NodeStored(t Type, v string, seenAt int64) int32 {
+	if v == "" || g.block[strings.ToLower(v)] {
+		return -1
+	}
+	return g.insert(t, v, seenAt)
+}
+
+// OwnID is the person id node n gives the person it is the best identifier of: the
+// person_id an earlier run wrote for rows of n's person, when n was its best.
+func (g *Graph) OwnID(n int32) string { return personID(g.typ[n], g.val[n]) }
+
+// EachEdge calls fn for every distinct edge recorded (after CompactEdges or
+// Resolve: each pair and kind once, with its earliest time), for the identity_edge
+// table a later run reads back.
+func (g *Graph) EachEdge(fn func(a, b int32, kind EdgeKind, at int64)) {
+	for _, e := range g.edges {
+		fn(e.a, e.b, e.kind(), e.at())
+	}
+}
+
+// ParseEdgeKind returns the kind named s (as in identity_edge.kind).
+func ParseEdgeKind(s string) (EdgeKind, error) {
+	for i, n := range kindNames {
+		if n == s {
+			return EdgeKind(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown identity edge kind %q (known: %s)", s, strings.Join(kindNames[:], ", "))
 }
 
 // Lookup returns the node of (t, v) or -1 when the graph does not hold it.
