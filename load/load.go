@@ -60,6 +60,15 @@ type RecordLoader interface {
 	LoadRecords(ctx context.Context, name string, rr array.RecordReader) error
 }
 
+// RangeLoader is a Loader that also replaces a ReplaceRange table over other days than
+// the run's: an incremental run whose identity merges reached older conversions
+// writes their days of fct_attribution again.
+type RangeLoader interface {
+	Loader
+	// LoadRange is LoadRecords with the days rng instead of the run's.
+	LoadRange(ctx context.Context, name string, rng Range, rr array.RecordReader) error
+}
+
 // Range is the run's date range, days From..To inclusive (UTC): ReplaceRange tables
 // lose their rows of these days and get the run's.
 type Range struct {

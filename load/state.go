@@ -9,8 +9,8 @@ import (
 // row (a transform.Stream): nothing of it need be held but what the run keeps.
 type StateSink interface {
 	// Identifier is a row of bridge_identity: an identifier as stored, first seen at
-	// µs (0: unknown).
-	Identifier(typ, value string, firstSeen int64) error
+	// µs (0: unknown), and the person it belonged to.
+	Identifier(typ, value string, firstSeen int64, personID string) error
 	// Edge is a row of identity_edge.
 	Edge(aType, a, bType, b, kind string, observedAt int64) error
 	// Touchpoint is a row of fct_touchpoint from before the run's raw events.

@@ -37,7 +37,7 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 	w := &creditWriter{bt: newBigTable(r, load.FctAttribution), t: t, cv: cv, persons: p}
 	var weights []float64
 	err = jb.each(ctx, func(c int32, j *attribution.Journey, touches []int32) {
-		if !r.inRange(cv.at[c]) {
+		if !r.attributes(cv.at[c]) {
 			return
 		}
 		res.journeys++

@@ -29,21 +29,48 @@ type history struct {
 	convs    []eventConversion // with their ids; node -1, person in persons
 	persons  []int32           // per conversion: code of its person_id in Stream.strs
 	lastSeen map[int32]int64   // person_id code -> last seen
+	personOf map[int32]int32   // stored node -> code of its stored person_id
 	dropped  int               // rows whose person the graph no longer holds
 }
 
 var _ load.StateSink = (*Stream)(nil)
 
-// Identifier adds a stored identifier to the graph.
-func (s *Stream) Identifier(typ, value string, firstSeen int64) error {
+// Identifier adds a stored identifier to the graph, and remembers its person.
+func (s *Stream) Identifier(typ, value string, firstSeen int64, personID string) error {
 	t, err := identity.ParseType(typ)
 	if err != nil {
 		return err
 	}
 	s.gmu.Lock()
-	defer s.gmu.Unlock()
-	s.graph.NodeStored(t, value, firstSeen)
+	n := s.graph.NodeStored(t, value, firstSeen)
+	s.gmu.Unlock()
+	if n < 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hist.personOf == nil {
+		s.hist.personOf = map[int32]int32{}
+	}
+	s.hist.personOf[n] = s.strs.code(personID)
 	return nil
+}
+
+// merged returns the persons that hold identifiers of two or more persons the
+// warehouse stored: an identity merge reached back, so the journeys of their older
+// conversions may have changed.
+func (h *history) merged(p *identity.Persons) map[int32]bool {
+	stored := map[int32]int32{} // person -> a stored person id code
+	out := map[int32]bool{}
+	for n, code := range h.personOf {
+		person := p.Of(n)
+		if c, ok := stored[person]; !ok {
+			stored[person] = code
+		} else if c != code {
+			out[person] = true
+		}
+	}
+	return out
 }
 
 // Edge adds a stored identity edge to the graph.

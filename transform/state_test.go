@@ -30,7 +30,7 @@ func feedState(t *testing.T, s *Stream, out *Output, since time.Time) {
 		if v, ok := r["first_seen_at"].(time.Time); ok {
 			first = v.UnixMicro()
 		}
-		require.NoError(t, s.Identifier(r["identifier_type"].(string), r["identifier"].(string), first))
+		require.NoError(t, s.Identifier(r["identifier_type"].(string), r["identifier"].(string), first, r["person_id"].(string)))
 	}
 	for _, r := range rows(out.Tables[load.IdentityEdge]) {
 		at := int64(0)
@@ -137,7 +137,11 @@ func TestIncrementalIsTheFullRun(t *testing.T) {
 	next := build(inc, since, end, func(s *Stream) { feedState(t, s, first, since) })
 	defer next.Release()
 	require.Positive(t, next.Stats.EventRows.Earlier)
-	t.Logf("earlier %d, attribution rows %d/%d, persons %d/%d, touchpoints %d/%d", next.Stats.EventRows.Earlier, next.Tables[load.FctAttribution].NumRows(), full.Tables[load.FctAttribution].NumRows(), next.Stats.Persons, first.Stats.Persons, first.Stats.Touchpoints, full.Stats.Touchpoints)
+	// Persons identified after day 40 merge cookies and contacts the first run held
+	// apart: their older conversions are credited again.
+	require.Greater(t, next.Stats.Persons, first.Stats.Persons)
+	require.False(t, next.Stats.AttributionFrom.IsZero())
+	require.True(t, next.Stats.AttributionFrom.Before(since))
 
 	for _, tb := range load.Tables {
 		a := full.Tables[tb.Name]
@@ -146,20 +150,23 @@ func TestIncrementalIsTheFullRun(t *testing.T) {
 		}
 		want := rows(a)
 		if tb.Mode == load.ReplaceRange {
+			from := since
+			if f := next.Stats.AttributionFrom; tb.Name == load.FctAttribution && !f.IsZero() {
+				from = f // identity merges reached back: those days' credits are written again
+			}
 			want = slices.DeleteFunc(want, func(r map[string]any) bool {
 				v := r[tb.DateColumn]
 				if d, ok := v.(time.Time); ok {
-					return d.Before(since)
+					return d.Before(from)
 				}
 				return false
 			})
 		}
 		got := rows(next.Tables[tb.Name])
+		require.Equal(t, len(want), len(got), "%s rows", tb.Name)
 		if tb.Name == load.FctPageView {
-			require.Equal(t, len(want), len(got), tb.Name)
 			continue
 		}
-		require.Len(t, got, len(want), tb.Name)
 		for i := range want {
 			require.Equal(t, want[i], got[i], "%s row %d", tb.Name, i)
 		}

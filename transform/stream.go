@@ -125,6 +125,7 @@ func NewStream(opt Options) *Stream {
 	}
 	r := &run{opt: opt, from: opt.Range.Start().UnixMicro(), end: opt.Range.End().UnixMicro()}
 	r.first.Store(math.MaxInt64)
+	r.attrFrom = r.from
 	s := &Stream{r: r, needs: opt.Personas.Needs(), touchEvents: map[string]bool{},
 		graph: identity.New(opt.Identity), strs: newDict(),
 		traffics: &trafficDict{idx: map[normalize.Traffic]int32{}}, act: newActivity()}
@@ -590,6 +591,20 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	}
 	st.Conversions = int(out.Tables[load.FctConversion].NumRows())
 
+	if merged := s.hist.merged(id.persons); len(merged) > 0 {
+		// Older conversions of persons an identity merge reached have other journeys
+		// now: their days' credits are written again.
+		earliest := r.from
+		for i, p := range cv.person {
+			if merged[p] {
+				earliest = min(earliest, cv.at[i])
+			}
+		}
+		if earliest < r.from {
+			day := time.UnixMicro(earliest).UTC().Truncate(24 * time.Hour)
+			r.attrFrom, st.AttributionFrom = day.UnixMicro(), day
+		}
+	}
 	attr, err := step(ctx, r, "attribution", func() (*attributed, error) {
 		return attribute(ctx, r, ses.touches, cv, id.persons)
 	})

@@ -130,6 +130,10 @@ type Stats struct {
 	FirstWritten time.Time
 	// FirstEvent is the time of the earliest event read (zero when none).
 	FirstEvent time.Time
+	// AttributionFrom, when set, is the day fct_attribution was written from, before
+	// the range: an incremental run whose identity merges reached older conversions
+	// writes their days' credits again (the loader replaces those days of the table).
+	AttributionFrom time.Time
 	// CRMCookies counts, per CRM ("hubspot", "salesforce"), the cookie ids stored on
 	// its records and how many of them the run's analytics events carry; nil when the
 	// run read no analytics cookie at all.
@@ -199,6 +203,17 @@ type run struct {
 	from, end int64
 	// first is the earliest time of a row written (Stats.FirstWritten).
 	first atomic.Int64
+	// attrFrom starts the conversions attribution writes (µs): from, or earlier when
+	// an identity merge reached back to older conversions (Stats.AttributionFrom).
+	attrFrom int64
+}
+
+// attributes tells whether the credits of a conversion at us are written.
+func (r *run) attributes(us int64) bool {
+	if us >= r.from {
+		return r.inRange(us)
+	}
+	return us >= r.attrFrom
 }
 
 // inRange tells whether a row of time us goes to the tables: only rows it says so of

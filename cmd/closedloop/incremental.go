@@ -38,6 +38,9 @@ type runState struct {
 	Complete bool `json:"complete"`
 	// Since is where an incremental run's own events began (YYYY-MM-DD).
 	Since string `json:"since,omitempty"`
+	// AttributionFrom is the first day of fct_attribution the run wrote again before
+	// its range: identity merges reached older conversions.
+	AttributionFrom string `json:"attribution_from,omitempty"`
 	// Settings is a digest of the sources and settings the stored rows depend on: a
 	// run with other ones reads everything again.
 	Settings string `json:"settings"`

@@ -231,6 +231,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	switch first := out.Stats.FirstEvent; {
 	case pl.mode == modeIncremental:
 		state.Complete, state.Since = true, pl.since.Format(time.DateOnly)
+		if f := out.Stats.AttributionFrom; !f.IsZero() {
+			state.AttributionFrom = f.Format(time.DateOnly)
+		}
 	default:
 		state.Complete = first.IsZero() || !rng.From.After(first)
 	}
@@ -247,7 +250,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	defer ld.Close()
 	loadOne := func(ctx context.Context, name string) error {
 		t0 := time.Now()
-		if err := loadTable(ctx, ld, out, name); err != nil {
+		if err := loadTable(ctx, ld, out, name, rng.To); err != nil {
 			return err
 		}
 		log.Debug("table loaded", "table", name, "rows", res.Rows[name], "seconds", time.Since(t0).Seconds())
@@ -394,7 +397,19 @@ func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[
 
 // loadTable loads the run's table name: a spilled one batch by batch where the
 // warehouse takes batches (load.RecordLoader), else read back whole.
-func loadTable(ctx context.Context, ld load.Loader, out *transform.Output, name string) error {
+func loadTable(ctx context.Context, ld load.Loader, out *transform.Output, name string, to time.Time) error {
+	if from := out.Stats.AttributionFrom; name == load.FctAttribution && !from.IsZero() {
+		rl, ok := ld.(load.RangeLoader)
+		if !ok {
+			return fmt.Errorf("%s: the warehouse cannot replace %s from %s", name, name, from.Format(time.DateOnly))
+		}
+		rr, err := out.Reader(name)
+		if err != nil {
+			return err
+		}
+		defer rr.Release()
+		return rl.LoadRange(ctx, name, load.Range{From: from, To: to}, rr)
+	}
 	sp := out.Spilled[name]
 	if sp == nil {
 		return ld.Load(ctx, name, out.Tables[name])

@@ -225,6 +225,11 @@ func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) error {
 // LoadRecords is Load of the rows rr gives, batch by batch (load.RecordLoader): a
 // table larger than memory goes in without being held whole.
 func (l *Loader) LoadRecords(ctx context.Context, name string, rr array.RecordReader) error {
+	return l.LoadRange(ctx, name, l.cfg.Range, rr)
+}
+
+// LoadRange is LoadRecords over the days rng (load.RangeLoader).
+func (l *Loader) LoadRange(ctx context.Context, name string, rng load.Range, rr array.RecordReader) error {
 	spec, ok := load.Lookup(name)
 	if !ok {
 		return fmt.Errorf("duckdb: %s is not a warehouse table", name)
@@ -245,8 +250,8 @@ func (l *Loader) LoadRecords(ctx context.Context, name string, rr array.RecordRe
 		}
 	case load.ReplaceRange:
 		q := fmt.Sprintf("DELETE FROM %s WHERE CAST(%s AS DATE) BETWEEN ? AND ?", quote(name), quote(spec.DateColumn))
-		if _, err := conn.ExecContext(ctx, q, l.cfg.Range.From, l.cfg.Range.To); err != nil {
-			return fmt.Errorf("duckdb: clear %s for %s..%s: %w", name, l.cfg.Range.From.Format(time.DateOnly), l.cfg.Range.To.Format(time.DateOnly), err)
+		if _, err := conn.ExecContext(ctx, q, rng.From, rng.To); err != nil {
+			return fmt.Errorf("duckdb: clear %s for %s..%s: %w", name, rng.From.Format(time.DateOnly), rng.To.Format(time.DateOnly), err)
 		}
 	}
 	n, err := appendRecords(ctx, conn, name, rr)

@@ -68,13 +68,13 @@ func (s *State) ReadState(ctx context.Context, since time.Time, milestones []str
 		args    []any
 		row     func(*sql.Rows) error
 	}{
-		{"bridge_identity", `SELECT identifier_type, identifier, first_seen_at FROM bridge_identity`, nil, func(r *sql.Rows) error {
-			var typ, v string
+		{"bridge_identity", `SELECT identifier_type, identifier, first_seen_at, person_id FROM bridge_identity`, nil, func(r *sql.Rows) error {
+			var typ, v, person string
 			var first sql.NullTime
-			if err := r.Scan(&typ, &v, &first); err != nil {
+			if err := r.Scan(&typ, &v, &first, &person); err != nil {
 				return err
 			}
-			return sink.Identifier(typ, v, us(first))
+			return sink.Identifier(typ, v, us(first), person)
 		}},
 		{"identity_edge", `SELECT identifier_type, identifier, other_type, other_identifier, kind, observed_at FROM identity_edge`, nil, func(r *sql.Rows) error {
 			var at, a, bt, b, kind string
