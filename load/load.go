@@ -11,6 +11,10 @@
 // table, and each day partition of a fact table, atomically but one after another;
 // Parquet renames file by file. Each package's doc says what a reader can see while
 // Commit runs.
+//
+// A loader may also take a table as a stream of batches (RecordLoader: a table larger
+// than memory), replace other days of one table than the run's (RangeLoader), and a
+// warehouse may give an incremental run its state back (StateReader, state.go).
 package load
 
 import (

@@ -168,7 +168,7 @@ type session struct {
 type interaction struct {
 	at         int64
 	name, path string
-	base       uint64 // hash of its id's parts (touchIDs makes duplicates distinct)
+	base       uint64 // hash of its id's parts (finishSessions tells duplicates apart)
 }
 
 // touchPart is a touch-log row as its chunk read it.
@@ -346,16 +346,6 @@ func (w *walker) device(kind, anon string, node int32, rest ...string) []string 
 		parts = append(parts, typ.String()+":"+v)
 	}
 	return parts
-}
-
-// touchIDs make touch ids from the hashes of their parts; exact duplicates (a row
-// sent twice, the same interaction twice in a second) stay distinct touches.
-type touchIDs map[uint64]int
-
-func (d touchIDs) distinct(base uint64) uint64 {
-	h := base ^ uint64(d[base])*0x9e3779b97f4a7c15
-	d[base]++
-	return h
 }
 
 // pathCache holds the paths of page URLs, which repeat: each is parsed once (the cache

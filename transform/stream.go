@@ -379,39 +379,60 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		ses    int32 // the interaction's session, in ms
 	}
 	recs := make([]tpRec, 0, len(ms)+len(s.inter)+len(s.touches))
-	ids := touchIDs{}
+	// Interactions and touch-log rows take the hash of their parts as id, exact
+	// duplicates (a row sent twice) told apart by their rank among equals: ranked by
+	// sorting, not by a map of every touch.
+	type ranked struct {
+		base uint64
+		at   int64
+		kind uint8
+		ref  int32
+		ses  int32
+	}
+	dups := make([]ranked, 0, len(s.inter)+len(s.touches))
 	// An incremental run's touches before since are the state's (kind 3 below).
 	for k := range ms {
 		m := &ms[k]
 		f := &s.parts[m.first]
-		person := p.Of(f.node)
 		if f.start >= s.since {
-			recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k), id: f.tid})
+			recs = append(recs, tpRec{person: p.Of(f.node), at: f.start, kind: 0, ref: int32(k), id: f.tid})
 		}
 		for _, pi := range append([]int32{m.first}, m.rest...) {
 			pt := &s.parts[pi]
 			for x := pt.inter; x < pt.inter+pt.nInter; x++ {
-				id := ids.distinct(s.inter[x].base)
-				if s.inter[x].at >= s.since {
-					recs = append(recs, tpRec{person: person, at: s.inter[x].at, kind: 1, ref: x, ses: int32(k), id: id})
-				}
+				dups = append(dups, ranked{base: s.inter[x].base, at: s.inter[x].at, kind: 1, ref: x, ses: int32(k)})
 			}
 		}
 	}
-	touchOrder := make([]int32, len(s.touches))
-	for i := range touchOrder {
-		touchOrder[i] = int32(i)
+	for i := range s.touches {
+		dups = append(dups, ranked{base: s.touches[i].base, at: s.touches[i].at, kind: 2, ref: int32(i)})
 	}
-	slices.SortFunc(touchOrder, func(x, y int32) int {
-		a, b := &s.touches[x], &s.touches[y]
-		return cmp.Or(cmp.Compare(a.base, b.base), cmp.Compare(a.at, b.at), cmp.Compare(x, y))
-	})
-	for _, i := range touchOrder {
-		t := &s.touches[i]
-		if id := ids.distinct(t.base); t.at >= s.since {
-			recs = append(recs, tpRec{person: p.Of(t.node), at: t.at, kind: 2, ref: i, id: id})
+	slices.SortFunc(dups, func(a, b ranked) int {
+		if a.base != b.base {
+			return cmp.Compare(a.base, b.base)
 		}
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.kind, b.kind), cmp.Compare(a.ref, b.ref))
+	})
+	rank := uint64(0)
+	for i := range dups {
+		d := &dups[i]
+		if i > 0 && d.base == dups[i-1].base {
+			rank++
+		} else {
+			rank = 0
+		}
+		if d.at < s.since {
+			continue
+		}
+		rec := tpRec{at: d.at, kind: d.kind, ref: d.ref, ses: d.ses, id: d.base ^ rank*0x9e3779b97f4a7c15}
+		if d.kind == 1 {
+			rec.person = p.Of(s.parts[ms[d.ses].first].node)
+		} else {
+			rec.person = p.Of(s.touches[d.ref].node)
+		}
+		recs = append(recs, rec)
 	}
+	dups = nil
 	var stored *storedNodes
 	if len(s.hist.touches)+len(s.hist.convs)+len(s.hist.lastSeen) > 0 {
 		stored = s.storedNodes()
@@ -424,9 +445,29 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 			s.hist.dropped++
 		}
 	}
-	slices.SortFunc(recs, func(a, b tpRec) int {
-		return cmp.Or(cmp.Compare(a.person, b.person), cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
-	})
+	// By person (a counting sort: persons are numbered), then time and id.
+	tpOrder := make([]int32, len(recs))
+	start := make([]int32, p.Len()+1)
+	for i := range recs {
+		start[recs[i].person+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	next := slices.Clone(start[:len(start)-1])
+	for i := range recs {
+		tpOrder[next[recs[i].person]] = int32(i)
+		next[recs[i].person]++
+	}
+	next = nil
+	for k := 0; k+1 < len(start); k++ {
+		if seg := tpOrder[start[k]:start[k+1]]; len(seg) > 1 {
+			slices.SortFunc(seg, func(x, y int32) int {
+				a, b := &recs[x], &recs[y]
+				return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
+			})
+		}
+	}
 
 	direct := normalize.Traffic{Source: "(direct)", Medium: "(none)"}
 	channels := map[int32]string{} // by traffic code; -1 direct
@@ -443,7 +484,8 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		return ch, t
 	}
 	tw := newTouchpointWriter(r, p)
-	for n, rec := range recs {
+	for n, i := range tpOrder {
+		rec := recs[i]
 		if n%4096 == 0 && ctx.Err() != nil {
 			tw.t.release()
 			return nil, ctx.Err()

@@ -113,13 +113,16 @@
 //
 // # Duplicates
 //
-// The export can hold the same row twice. A Decoder drops exact duplicates among all
-// the rows of its run (an Extractor uses one Decoder for all its files): rows with the
+// The export can hold the same row twice. A Decoder drops exact duplicates among the
+// rows it is given; an Extractor reads its files in order of the day in their names
+// and forgets the rows seen at each new day, so duplicates are dropped among the files
+// of one day (its shards, a second copy of it; files without a day count as one day)
+// and the rows remembered are one day's: a row's day is its table's. Rows with the
 // same stream_id, user_pseudo_id, event_name, event_timestamp and event_params
 // (every key and typed value, in order; "5" and 5 for an INT64 are the same) are one
 // event, which is dbt-ga4's key but for event_date, which event_timestamp and the
 // property's time zone determine. Each duplicate is a rejection naming the row it
 // repeats, and Stats counts them, so a purchase sent twice is counted once. The
-// decoder keeps a 128-bit hash and a location per event: about 30 bytes of memory
-// per event read.
+// decoder keeps a 128-bit hash and a location per event of the day: about 30 bytes
+// of memory per event of the largest day.
 package ga4

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/load"
 )
@@ -47,7 +50,8 @@ func (s *State) LastRun(ctx context.Context) (string, error) {
 	return counts.String, nil
 }
 
-// ReadState passes sink the warehouse's state (load.StateReader).
+// ReadState passes sink the warehouse's state (load.StateReader), the tables read at
+// once.
 func (s *State) ReadState(ctx context.Context, since time.Time, milestones []string, sink load.StateSink) error {
 	us := func(t sql.NullTime) int64 {
 		if !t.Valid {
@@ -119,25 +123,27 @@ func (s *State) ReadState(ctx context.Context, since time.Time, milestones []str
 			return sink.Person(person, last.UnixMicro())
 		}},
 	}
+	// The tables at once, each on a connection of its own (sink is safe for that).
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(runtime.GOMAXPROCS(0))
 	for _, q := range queries {
-		rows, err := s.db.QueryContext(ctx, q.q, q.args...)
-		if err != nil {
-			return fmt.Errorf("duckdb: read back %s: %w", q.name, err)
-		}
-		for rows.Next() {
-			if err = q.row(rows); err != nil {
-				break
+		p.Go(func(ctx context.Context) error {
+			rows, err := s.db.QueryContext(ctx, q.q, q.args...)
+			if err != nil {
+				return fmt.Errorf("duckdb: read back %s: %w", q.name, err)
 			}
-		}
-		if err == nil {
-			err = rows.Err()
-		}
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("duckdb: read back %s: %w", q.name, err)
-		}
+			defer rows.Close()
+			for rows.Next() {
+				if err := q.row(rows); err != nil {
+					return fmt.Errorf("duckdb: read back %s: %w", q.name, err)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("duckdb: read back %s: %w", q.name, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return p.Wait()
 }
 
 // Close closes the file.
