@@ -3,13 +3,14 @@ package extract
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Glob expands a file source's pattern to the files it matches, sorted. Directories

@@ -12,8 +12,8 @@ import (
 
 // personTables are the persons step's result.
 type personTables struct {
-	dim    arrow.Table // dim_person
-	bridge arrow.Table // bridge_identity
+	dim, bridge               arrow.Table // dim_person, bridge_identity; or spilled:
+	dimSpilled, bridgeSpilled *Spilled
 }
 
 // Columns of bridge_identity.
@@ -48,9 +48,23 @@ var (
 // persons writes bridge_identity (every identifier of every person) and dim_person
 // (every person, with what the identifiers, the events, the conversions and the CRM
 // records tell of them, and their persona).
-func persons(r *run, id *stitched, act *activity, cv *conversions, ct *contactCols) *personTables {
+func persons(r *run, id *stitched, act *activity, cv *conversions, ct *contactCols) (*personTables, error) {
 	ids, bridge := bridgeIdentity(r, id)
-	return &personTables{dim: dimPerson(r, id, ids, act, cv, ct), bridge: bridge}
+	pt := &personTables{}
+	var err error
+	if pt.bridge, pt.bridgeSpilled, err = bridge.finish(); err != nil {
+		return nil, err
+	}
+	if pt.dim, pt.dimSpilled, err = dimPerson(r, id, ids, act, cv, ct).finish(); err != nil {
+		if pt.bridge != nil {
+			pt.bridge.Release()
+		}
+		if pt.bridgeSpilled != nil {
+			pt.bridgeSpilled.Release()
+		}
+		return nil, err
+	}
+	return pt, nil
 }
 
 // identifiers is what bridge_identity tells of each person.
@@ -62,7 +76,7 @@ type identifiers struct {
 }
 
 // bridgeIdentity writes bridge_identity: every identifier, by person, type and value.
-func bridgeIdentity(r *run, id *stitched) (*identifiers, arrow.Table) {
+func bridgeIdentity(r *run, id *stitched) (*identifiers, *bigTable) {
 	p := id.persons
 	np := p.Len()
 	ids := &identifiers{first: make([]int64, np), counts: make([][3]int64, np),
@@ -83,7 +97,8 @@ func bridgeIdentity(r *run, id *stitched) (*identifiers, arrow.Table) {
 		}
 		return strings.Compare(vx, vy)
 	})
-	o := newTable(r.opt.Mem, load.BridgeIdentity)
+	bt := newBigTable(r, load.BridgeIdentity)
+	o := bt.o
 	for _, n := range nodes {
 		person := p.Of(n)
 		typ, val, seen := p.Node(n)
@@ -91,6 +106,7 @@ func bridgeIdentity(r *run, id *stitched) (*identifiers, arrow.Table) {
 		o.str(biIdentifierType, typ.String())
 		o.str(biIdentifier, val)
 		o.ts(biFirstSeenAt, seen)
+		bt.row()
 		if seen != 0 && (ids.first[person] == 0 || seen < ids.first[person]) {
 			ids.first[person] = seen
 		}
@@ -107,13 +123,14 @@ func bridgeIdentity(r *run, id *stitched) (*identifiers, arrow.Table) {
 			}
 		}
 	}
-	return ids, o.table()
+	return ids, bt
 }
 
 // dimPerson writes dim_person.
-func dimPerson(r *run, id *stitched, ids *identifiers, act *activity, cv *conversions, ct *contactCols) arrow.Table {
+func dimPerson(r *run, id *stitched, ids *identifiers, act *activity, cv *conversions, ct *contactCols) *bigTable {
 	attrs := contactAttrs(ct, id)
-	o := newTable(r.opt.Mem, load.DimPerson)
+	bt := newBigTable(r, load.DimPerson)
+	o := bt.o
 	for p := int32(0); p < int32(id.persons.Len()); p++ {
 		o.str(dpPersonID, id.persons.ID(p))
 		o.ts(dpFirstSeenAt, ids.first[p])
@@ -143,6 +160,7 @@ func dimPerson(r *run, id *stitched, ids *identifiers, act *activity, cv *conver
 		a.LifecycleStage, a.CRM, a.Emails = stage, ids.crmName[p], ids.emails[p]
 		a.Pages, a.Downloads, a.Events = act.seen.of(p, seenPage), act.seen.of(p, seenDownload), act.seen.of(p, seenEvent)
 		o.str(dpPersona, r.opt.Personas.Classify(&a))
+		bt.row()
 	}
-	return o.table()
+	return bt
 }

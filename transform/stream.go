@@ -267,6 +267,7 @@ func (s *Stream) Finish(ctx context.Context, in Inputs) (*Output, error) {
 		return nil, fmt.Errorf("transform: Finish takes the events through Add, not Inputs.Events")
 	}
 	out := &Output{Tables: map[string]arrow.Table{}}
+	defer s.drop()
 	if err := s.finish(ctx, in, out); err != nil {
 		s.pages.release()
 		out.Release()
@@ -278,6 +279,18 @@ func (s *Stream) Finish(ctx context.Context, in Inputs) (*Output, error) {
 		}
 	}
 	return out, nil
+}
+
+// drop lets go of everything the Stream held for Finish, so that the loads that
+// follow have its memory.
+func (s *Stream) drop() {
+	s.gmu.Lock()
+	s.graph = nil
+	s.gmu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.strs, s.traffics, s.parts, s.inter, s.touches, s.convs = nil, nil, nil, nil, nil, nil
+	s.act, s.hist = activity{}, history{}
 }
 
 // sessionized is what finishSessions makes of the Stream's parts: fct_touchpoint and
@@ -658,12 +671,13 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	st.Journeys, st.ConversionsWithoutTouch = attr.journeys, attr.withoutTouch
 
 	ps, err := step(ctx, r, "persons", func() (*personTables, error) {
-		return persons(r, id, &ses.activity, cv, crm.contacts), nil
+		return persons(r, id, &ses.activity, cv, crm.contacts)
 	})
 	if err != nil {
 		return err
 	}
-	out.Tables[load.DimPerson], out.Tables[load.BridgeIdentity] = ps.dim, ps.bridge
+	out.put(load.DimPerson, ps.dim, ps.dimSpilled)
+	out.put(load.BridgeIdentity, ps.bridge, ps.bridgeSpilled)
 
 	sp, err := step(ctx, r, "spend", func() (arrow.Table, error) {
 		return spend(r, readSpend(cols, in.Spend)), nil

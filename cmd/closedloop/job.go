@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -175,17 +177,29 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 
 	// Transform: what follows the events.
-	in := transform.Inputs{
-		Contacts: col.Table(extract.TableContacts),
-		Deals:    col.Table(extract.TableDeals), DealContacts: col.Table(extract.TableDealContacts),
-		Spend: col.Table(extract.TableSpend), DealStages: col.Table(extract.TableDealStages),
-	}
-	defer func() {
-		for _, t := range []arrow.Table{in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
-			t.Release()
+	// The CRM and spend tables: taken from the Collector (which keeps its counts and
+	// rejections) and freed as soon as the transform is done with them.
+	var in transform.Inputs
+	var crmTables []arrow.Table
+	for _, t := range []struct {
+		name string
+		dst  *arrow.Table
+	}{{extract.TableContacts, &in.Contacts}, {extract.TableDeals, &in.Deals}, {extract.TableDealContacts, &in.DealContacts},
+		{extract.TableSpend, &in.Spend}, {extract.TableDealStages, &in.DealStages}} {
+		tbl, err := col.Take(t.name)
+		if err != nil {
+			releaseTables(crmTables)
+			stream.Release()
+			return nil, err
 		}
-	}()
+		*t.dst = tbl
+		crmTables = append(crmTables, tbl)
+	}
 	out, err := stream.Finish(ctx, in)
+	if path := os.Getenv("CLOSEDLOOP_MEMPROFILE"); path != "" && err == nil { // for developers: go tool pprof
+		writeHeapProfile(path)
+	}
+	releaseTables(crmTables)
 	// The loads ahead allocate in DuckDB's C heap, which cannot reuse the Go heap's
 	// free pages: hand them back.
 	debug.FreeOSMemory()
@@ -428,4 +442,22 @@ func loadTable(ctx context.Context, ld load.Loader, out *transform.Output, name 
 	}
 	defer t.Release()
 	return ld.Load(ctx, name, t)
+}
+
+// writeHeapProfile writes the Go heap's live objects to path (CLOSEDLOOP_MEMPROFILE:
+// after the transform, when the run holds the most).
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	pprof.WriteHeapProfile(f)
+}
+
+func releaseTables(ts []arrow.Table) {
+	for _, t := range ts {
+		t.Release()
+	}
 }

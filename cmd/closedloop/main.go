@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -43,10 +44,19 @@ func main() {
 		// holds a fifth less memory at the same speed (bench/run, 2.15M events).
 		debug.SetGCPercent(50)
 	}
+	if path := os.Getenv("CLOSEDLOOP_CPUPROFILE"); path != "" { // for developers: go tool pprof
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	os.Exit(code)
+	if code != 0 {
+		pprof.StopCPUProfile()
+		os.Exit(code)
+	}
 }
 
 // Main runs one command and returns the exit code.
