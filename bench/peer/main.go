@@ -240,7 +240,13 @@ func compare(args []string) error {
 	pr := fs.String("peer", "", "the peer's DuckDB file")
 	typ := fs.String("type", "customer", "conversion type compared")
 	tol := fs.Float64("tol", 1e-6, "relative tolerance")
+	from := fs.String("from", "", "with -to: only closedloop's conversions of these days (a warehouse that holds more days, as an incremental run's)")
+	to := fs.String("to", "", "last day of -from")
 	fs.Parse(args)
+	in := "" // closedloop's rows compared: the run's days
+	if *from != "" && *to != "" {
+		in = fmt.Sprintf(" AND CAST(occurred_at AS DATE) BETWEEN DATE %s AND DATE %s", sqlString(*from), sqlString(*to))
+	}
 	if *cl == "" || *pr == "" {
 		return errors.New("usage: peer compare -closedloop FILE -peer FILE [-type T] [-tol R]")
 	}
@@ -265,7 +271,7 @@ func compare(args []string) error {
 	}
 	var n [2]int64
 	var rev [2]sql.NullFloat64
-	if err := conn.QueryRowContext(ctx, `SELECT count(*), sum(revenue) FROM cl.fct_conversion WHERE conversion_type = ?`, *typ).Scan(&n[0], &rev[0]); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), sum(revenue) FROM cl.fct_conversion WHERE conversion_type = ?`+in, *typ).Scan(&n[0], &rev[0]); err != nil {
 		return fmt.Errorf("closedloop: %w", err)
 	}
 	if err := conn.QueryRowContext(ctx, `SELECT count(*), sum(revenue) FROM pr.peer_conversion WHERE in_range AND conversion_type = ?`, *typ).Scan(&n[1], &rev[1]); err != nil {
@@ -273,7 +279,7 @@ func compare(args []string) error {
 	}
 	rows, err := conn.QueryContext(ctx, `
 		WITH a AS (SELECT channel, sum(revenue_credit) AS r FROM cl.fct_attribution
-		           WHERE model = 'first_touch' AND conversion_type = $1 GROUP BY channel),
+		           WHERE model = 'first_touch' AND conversion_type = $1`+in+` GROUP BY channel),
 		     b AS (SELECT channel, sum(revenue_credit) AS r FROM pr.peer_attribution
 		           WHERE model = 'first_touch' AND conversion_type = $1 GROUP BY channel)
 		SELECT coalesce(a.channel, b.channel), coalesce(a.r, 0), coalesce(b.r, 0)
@@ -325,7 +331,7 @@ func compare(args []string) error {
 	rows, err = conn.QueryContext(ctx, `
 		WITH a AS (SELECT conversion_type AS t, model, channel, sum(credit) AS c, sum(revenue_credit) AS r
 		           FROM cl.fct_attribution WHERE conversion_type IN (SELECT DISTINCT conversion_type FROM pr.peer_attribution)
-		             AND model IN (SELECT DISTINCT model FROM pr.peer_attribution) GROUP BY ALL),
+		             AND model IN (SELECT DISTINCT model FROM pr.peer_attribution)`+in+` GROUP BY ALL),
 		     b AS (SELECT conversion_type AS t, model, channel, sum(credit) AS c, sum(revenue_credit) AS r
 		           FROM pr.peer_attribution GROUP BY ALL)
 		SELECT t, count(*), max(abs(coalesce(a.c, 0) - coalesce(b.c, 0))),
@@ -466,3 +472,6 @@ func stages(args []string) error {
 	}
 	return w.Flush()
 }
+
+// sqlString is s as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
