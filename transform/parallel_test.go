@@ -26,12 +26,9 @@ import (
 func TestWalkOnEveryCoreIsTheWalk(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c := extract.NewCollector(mem)
+	c := loadSample(t, mem)
 	defer c.Release()
 	sample := filepath.Join("..", "testdata", "sample")
-	require.NoError(t, ga4.New(ga4.Config{Spec: "ga4:sample", Path: filepath.Join(sample, "ga4", "*.ndjson.gz"), Mem: mem}).Extract(context.Background(), c))
-	require.NoError(t, hubspot.New(hubspot.Config{Spec: "hubspot:sample", Dir: filepath.Join(sample, "hubspot"), Mem: mem,
-		CookieProperty: "ga_client_id", Currency: "USD"}).Extract(context.Background(), c))
 	rules, err := persona.Load(filepath.Join(sample, "personas.txt"))
 	require.NoError(t, err)
 	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
@@ -75,4 +72,16 @@ func TestWalkOnEveryCoreIsTheWalk(t *testing.T) {
 		}
 	}
 	same("aliases", one.Aliases, many.Aliases)
+}
+
+// loadSample reads the bundled sample's GA4 export and HubSpot folder; the caller
+// releases the Collector.
+func loadSample(t *testing.T, mem memory.Allocator) *extract.Collector {
+	t.Helper()
+	c := extract.NewCollector(mem)
+	sample := filepath.Join("..", "testdata", "sample")
+	require.NoError(t, ga4.New(ga4.Config{Spec: "ga4:sample", Path: filepath.Join(sample, "ga4", "*.ndjson.gz"), Mem: mem}).Extract(context.Background(), c))
+	require.NoError(t, hubspot.New(hubspot.Config{Spec: "hubspot:sample", Dir: filepath.Join(sample, "hubspot"), Mem: mem,
+		CookieProperty: "ga_client_id", Currency: "USD"}).Extract(context.Background(), c))
+	return c
 }

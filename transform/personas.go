@@ -68,20 +68,28 @@ type activity struct {
 func newActivity() activity { return activity{lastSeen: map[int32]int64{}, seen: newBehaviour()} }
 
 // join adds o's activity, which comes after a's in walk order.
-func (a activity) join(o activity) {
-	for p, at := range o.lastSeen {
-		if at > a.lastSeen[p] {
-			a.lastSeen[p] = at
+func (a activity) join(o activity) { o.into(a, func(n int32) int32 { return n }) }
+
+// into adds a's activity to out under the keys key gives (persons for devices);
+// a key below 0 drops its entry.
+func (a activity) into(out activity, key func(int32) int32) {
+	for n, at := range a.lastSeen {
+		if k := key(n); k >= 0 && at > out.lastSeen[k] {
+			out.lastSeen[k] = at
 		}
 	}
-	keys := make([]seenKey, 0, len(o.seen.values))
-	for k := range o.seen.values {
+	keys := make([]seenKey, 0, len(a.seen.values))
+	for k := range a.seen.values {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(x, y seenKey) int { return cmp.Or(cmp.Compare(x.person, y.person), cmp.Compare(x.kind, y.kind)) })
-	for _, k := range keys {
-		for _, v := range o.seen.values[k] {
-			a.seen.add(k.person, k.kind, v)
+	for _, sk := range keys {
+		k := key(sk.person)
+		if k < 0 {
+			continue
+		}
+		for _, v := range a.seen.values[sk] {
+			out.seen.add(k, sk.kind, v)
 		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 
 	"closedloop/extract"
 	"closedloop/extract/ga4"
-	"closedloop/extract/hubspot"
 	"closedloop/load"
 	"closedloop/transform/attribution"
 )
@@ -77,13 +76,10 @@ func feedState(t *testing.T, s *Stream, out *Output, since time.Time) {
 func TestIncrementalIsTheFullRun(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c := extract.NewCollector(mem)
+	c := loadSample(t, mem)
 	defer c.Release()
 	sample := filepath.Join("..", "testdata", "sample")
 	ctx := context.Background()
-	require.NoError(t, ga4.New(ga4.Config{Spec: "ga4:sample", Path: filepath.Join(sample, "ga4", "*.ndjson.gz"), Mem: mem}).Extract(ctx, c))
-	require.NoError(t, hubspot.New(hubspot.Config{Spec: "hubspot:sample", Dir: filepath.Join(sample, "hubspot"), Mem: mem,
-		CookieProperty: "ga_client_id", Currency: "USD"}).Extract(ctx, c))
 	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
 	require.NoError(t, err)
 	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }

@@ -574,25 +574,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 // byPerson is a's activity of devices as activity of their persons.
 func (a activity) byPerson(p *identity.Persons) activity {
 	out := newActivity()
-	for node, at := range a.lastSeen {
-		if person := p.Of(node); person >= 0 && at > out.lastSeen[person] {
-			out.lastSeen[person] = at
-		}
-	}
-	keys := make([]seenKey, 0, len(a.seen.values))
-	for k := range a.seen.values {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(x, y seenKey) int { return cmp.Or(cmp.Compare(x.person, y.person), cmp.Compare(x.kind, y.kind)) })
-	for _, k := range keys {
-		person := p.Of(k.person)
-		if person < 0 {
-			continue
-		}
-		for _, v := range a.seen.values[k] {
-			out.seen.add(person, k.kind, v)
-		}
-	}
+	a.into(out, p.Of)
 	return out
 }
 

@@ -16,8 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
-	"closedloop/extract/ga4"
-	"closedloop/extract/hubspot"
 	"closedloop/load"
 	"closedloop/transform/attribution"
 	"closedloop/transform/persona"
@@ -51,13 +49,10 @@ func withoutSessionIDs(mem memory.Allocator, events arrow.Table) arrow.Table {
 func TestStreamInChunksIsOneWalk(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c := extract.NewCollector(mem)
+	c := loadSample(t, mem)
 	defer c.Release()
 	sample := filepath.Join("..", "testdata", "sample")
 	ctx := context.Background()
-	require.NoError(t, ga4.New(ga4.Config{Spec: "ga4:sample", Path: filepath.Join(sample, "ga4", "*.ndjson.gz"), Mem: mem}).Extract(ctx, c))
-	require.NoError(t, hubspot.New(hubspot.Config{Spec: "hubspot:sample", Dir: filepath.Join(sample, "hubspot"), Mem: mem,
-		CookieProperty: "ga_client_id", Currency: "USD"}).Extract(ctx, c))
 	rules, err := persona.Load(filepath.Join(sample, "personas.txt"))
 	require.NoError(t, err)
 	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
