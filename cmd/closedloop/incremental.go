@@ -14,6 +14,7 @@ import (
 
 	"closedloop/load"
 	"closedloop/load/duckdb"
+	"closedloop/load/postgres"
 	"closedloop/transform"
 )
 
@@ -78,13 +79,19 @@ func planRun(ctx context.Context, cfg Config, log *slog.Logger) (plan, error) {
 		return plan{mode: modeFullRefresh}, nil
 	}
 	kind, loc, _ := strings.Cut(cfg.Warehouse, ":")
-	if kind != "duckdb" {
-		return plan{mode: modeFull}, nil // the other warehouses do not read their state back yet
+	var st *load.SQLState
+	var err error
+	switch kind {
+	case "duckdb":
+		if cfg.baseDir != "" && !filepath.IsAbs(loc) {
+			loc = filepath.Join(cfg.baseDir, loc)
+		}
+		st, err = duckdb.OpenState(loc)
+	case "postgres":
+		st, err = postgres.OpenState(loc)
+	default:
+		return plan{mode: modeFull}, nil // BigQuery and Parquet do not read their state back yet
 	}
-	if cfg.baseDir != "" && !filepath.IsAbs(loc) {
-		loc = filepath.Join(cfg.baseDir, loc)
-	}
-	st, err := duckdb.OpenState(loc)
 	if err != nil || st == nil {
 		return plan{mode: modeFull}, err
 	}

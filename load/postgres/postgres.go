@@ -72,11 +72,13 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"closedloop/load"
+	"closedloop/load/postgres/pgdb"
 	views "closedloop/sql"
 )
 
@@ -422,7 +424,33 @@ func (l *Loader) record(err *error) {
 }
 
 // Load replaces the rows of table name as its mode says, inside the run's transaction.
-func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) (err error) {
+func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) error {
+	return l.load(ctx, name, t, l.cfg.Range)
+}
+
+// LoadRange is Load over the days rng instead of the run's (load.RangeLoader): rr is
+// read whole first.
+func (l *Loader) LoadRange(ctx context.Context, name string, rng load.Range, rr array.RecordReader) error {
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		rec.Retain()
+		recs = append(recs, rec)
+	}
+	if err := rr.Err(); err != nil {
+		return err
+	}
+	t := array.NewTableFromRecords(rr.Schema(), recs)
+	defer t.Release()
+	return l.load(ctx, name, t, rng)
+}
+
+func (l *Loader) load(ctx context.Context, name string, t arrow.Table, rng load.Range) (err error) {
 	if err := l.usable(); err != nil {
 		return err
 	}
@@ -445,10 +473,10 @@ func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) (err erro
 		}
 		deleted = tag.RowsAffected()
 	case load.ReplaceRange:
-		tag, err := l.deleteRange(ctx, spec)
+		tag, err := l.deleteRange(ctx, spec, rng)
 		if err != nil {
 			return fmt.Errorf("postgres: clear %s.%s for %s..%s: %w", l.cfg.Schema, name,
-				l.cfg.Range.From.Format(time.DateOnly), l.cfg.Range.To.Format(time.DateOnly), err)
+				rng.From.Format(time.DateOnly), rng.To.Format(time.DateOnly), err)
 		}
 		deleted = tag.RowsAffected()
 	}
@@ -464,10 +492,10 @@ func (l *Loader) Load(ctx context.Context, name string, t arrow.Table) (err erro
 	return nil
 }
 
-// deleteRange deletes the rows of spec whose DateColumn's UTC day is in the run's
-// range, as a range on the column itself so that its index serves it.
-func (l *Loader) deleteRange(ctx context.Context, spec load.Table) (pgconn.CommandTag, error) {
-	from, to := utcDay(l.cfg.Range.From), utcDay(l.cfg.Range.To).AddDate(0, 0, 1)
+// deleteRange deletes the rows of spec whose DateColumn's UTC day is in rng, as a
+// range on the column itself so that its index serves it.
+func (l *Loader) deleteRange(ctx context.Context, spec load.Table, rng load.Range) (pgconn.CommandTag, error) {
+	from, to := utcDay(rng.From), utcDay(rng.To).AddDate(0, 0, 1)
 	q := fmt.Sprintf("DELETE FROM %s WHERE %s >= $1 AND %s < $2", l.ident(spec.Name),
 		pgx.Identifier{spec.DateColumn}.Sanitize(), pgx.Identifier{spec.DateColumn}.Sanitize())
 	f, _ := spec.Schema.FieldsByName(spec.DateColumn)
@@ -764,4 +792,17 @@ func (l *Loader) Close() error {
 		errs = append(errs, fmt.Errorf("postgres: close: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+var _ load.RangeLoader = (*Loader)(nil)
+
+// OpenState connects to the warehouse at dsn for an incremental run's state
+// (load.StateReader; its tables in the connection's search_path, "public" by
+// default), outside any run's transaction: what the last committed run left.
+func OpenState(dsn string) (*load.SQLState, error) {
+	db, err := pgdb.OpenDB(dsn, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &load.SQLState{DB: db, Dialect: "postgres"}, nil
 }
