@@ -15,6 +15,7 @@ import (
 	"closedloop/load"
 	"closedloop/load/duckdb"
 	"closedloop/load/postgres"
+	"closedloop/load/redact"
 	"closedloop/transform"
 )
 
@@ -105,7 +106,7 @@ func planRun(ctx context.Context, cfg Config, log *slog.Logger) (plan, error) {
 	switch {
 	case err != nil:
 		st.Close()
-		return plan{}, fmt.Errorf("read the last run of %s: %w", cfg.Warehouse, err)
+		return plan{}, fmt.Errorf("read the last run of %s: %w", redact.Spec(cfg.Warehouse), err)
 	case !last.State.Complete:
 		st.Close()
 		if last.State.Mode != "" {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -316,4 +317,14 @@ func writeGz(t *testing.T, path string, lines []string) {
 	}
 	require.NoError(t, zw.Close())
 	require.NoError(t, f.Close())
+}
+
+// TestPlanRunHidesPassword: a warehouse that cannot be reached to read its state back
+// fails the run with an error that names it without its password.
+func TestPlanRunHidesPassword(t *testing.T) {
+	cfg := Config{Warehouse: "postgres:postgres://closedloop:s3cret-pw@127.0.0.1:1/warehouse?connect_timeout=2"}
+	_, err := planRun(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret-pw")
+	require.Contains(t, err.Error(), "127.0.0.1")
 }
