@@ -231,3 +231,33 @@ func TestDemoChannelRules(t *testing.T) {
 		require.Positive(t, query(t, db, q), q)
 	}
 }
+
+// TestDemoResumes: the demo run again over its warehouse resumes from it (an
+// incremental run: its days' GA4 files and the warehouse's state) and leaves every
+// table as the first run wrote it.
+func TestDemoResumes(t *testing.T) {
+	wh := filepath.Join(t.TempDir(), "demo.duckdb")
+	dumps := func() map[string]string {
+		db, err := duckdb.OpenReadOnly(wh)
+		require.NoError(t, err)
+		defer db.Close()
+		out := map[string]string{}
+		for _, spec := range load.Tables {
+			if spec.Name != load.RunLog && spec.Name != load.RejectedRows {
+				out[spec.Name] = dump(t, db, spec.Name)
+			}
+		}
+		return out
+	}
+	code, _, stderr := runMain(t, "demo", "--warehouse", "duckdb:"+wh)
+	require.Equal(t, 0, code, stderr)
+	first := dumps()
+	code, _, stderr = runMain(t, "demo", "--warehouse", "duckdb:"+wh)
+	require.Equal(t, 0, code, stderr)
+	st, err := duckdb.OpenState(wh)
+	require.NoError(t, err)
+	require.Equal(t, modeIncremental, lastState(t, st).Mode)
+	for name, want := range dumps() {
+		require.Equal(t, first[name], want, name)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -84,10 +83,7 @@ func planRun(ctx context.Context, cfg Config, log *slog.Logger) (plan, error) {
 	var err error
 	switch kind {
 	case "duckdb":
-		if cfg.baseDir != "" && !filepath.IsAbs(loc) {
-			loc = filepath.Join(cfg.baseDir, loc)
-		}
-		st, err = duckdb.OpenState(loc)
+		st, err = duckdb.OpenState(loc) // as openWarehouse opens it (baseDir is the sources')
 	case "postgres":
 		st, err = postgres.OpenState(loc)
 	default:
