@@ -44,3 +44,17 @@ func hexID(prefix string, h uint64) string { return prefix + strconv.FormatUint(
 func hashParts(parts ...string) uint64 {
 	return xxh3.HashString(strings.Join(parts, "\x00"))
 }
+
+// hasher is hashParts without an allocation per call: its buffer is reused.
+type hasher struct{ buf []byte }
+
+func (h *hasher) hash(parts ...string) uint64 {
+	h.buf = h.buf[:0]
+	for i, p := range parts {
+		if i > 0 {
+			h.buf = append(h.buf, 0)
+		}
+		h.buf = append(h.buf, p...)
+	}
+	return xxh3.Hash(h.buf)
+}

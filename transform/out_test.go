@@ -53,3 +53,11 @@ func TestBuildCanceled(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Nil(t, out)
 }
+
+// TestHasherIsHashParts: the reusable hasher gives hashParts's ids.
+func TestHasherIsHashParts(t *testing.T) {
+	var h hasher
+	for _, parts := range [][]string{{}, {""}, {"touch", "", "1767225600000000", "click", "Paid Search"}, {"a", "b\x00c"}} {
+		require.Equal(t, hashParts(parts...), h.hash(parts...), "%q", parts)
+	}
+}

@@ -28,7 +28,8 @@ func (s *Stream) walkChunk(ctx context.Context, ev *eventCols, nodes []int32) ([
 		share := float64(len(part)) / float64(max(1, len(order)))
 		walkers[k] = &walker{s: s, r: s.r, ev: ev, nodes: nodes, touchEvents: s.touchEvents,
 			needs: s.needs, timeout: s.r.opt.SessionTimeout.Microseconds(), lastNode: -1,
-			pv: newPageViewWriter(s.r.opt.Mem, int(share*float64(rows.PageViews))), paths: pathCache{}, act: newActivity()}
+			pv: newPageViewWriter(s.r.opt.Mem, int(share*float64(rows.PageViews))), paths: pathCache{}, act: newActivity(),
+			touches: make([]touchPart, 0, int(share*float64(rows.Touches))+1)}
 	}
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for k, part := range parts {
@@ -136,6 +137,7 @@ type walker struct {
 	pv      *pageViewWriter
 	paths   pathCache
 	act     activity // by device
+	h       hasher
 }
 
 // session is a session as one chunk's walk saw it: the whole session, or a part of
@@ -209,7 +211,7 @@ func (w *walker) event(i int) {
 	}
 	w.advance(i, node, at, anon)
 	if w.touchEvents[name] {
-		base := hashParts(w.device("interaction", anon, node, strconv.FormatInt(at, 10), name)...)
+		base := w.h.hash(w.device("interaction", anon, node, strconv.FormatInt(at, 10), name)...)
 		w.cur.interactions = append(w.cur.interactions, interaction{at: at, name: name, path: w.paths.of(sv(ev.location, i)), base: base})
 	}
 	if kind == extract.KindPageView {
@@ -314,7 +316,7 @@ func (w *walker) touchRow(i int, node int32, anon string, at int64, name string)
 	} else {
 		parts = w.device(parts[0], anon, node, parts[2:]...)
 	}
-	w.touches = append(w.touches, touchPart{node: node, at: at, base: hashParts(parts...), anon: anon,
+	w.touches = append(w.touches, touchPart{node: node, at: at, base: w.h.hash(parts...), anon: anon,
 		channel: ch, traffic: t, landing: w.paths.of(sv(ev.location, i)), event: name})
 }
 

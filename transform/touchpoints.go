@@ -147,7 +147,7 @@ var (
 )
 
 // pageViewWriter writes fct_page_view rows of one chunk with an empty person_id, and
-// the device of each row beside them (pageStore gives them their persons).
+// the device of each row beside them (the page store gives them their persons).
 type pageViewWriter struct {
 	o     *out
 	nodes []int32
