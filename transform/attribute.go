@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/load"
 	"closedloop/transform/attribution"
@@ -34,15 +36,62 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 		return nil, err
 	}
 	res := &attributed{removalEffects: removalEffects(r.opt.Mem, fitted, t.channels, cv.types)}
-	w := &creditWriter{bt: newBigTable(r, load.FctAttribution), t: t, cv: cv, persons: p}
+	// Persons are independent: spans of them are credited on every core, each into a
+	// table of its own, joined in person order into what one walk writes.
+	spans := []span{jb.all()}
+	if len(jb.cs) >= 2*minAttributionSpan {
+		spans = jb.spans(min(runtime.GOMAXPROCS(0), len(jb.cs)/minAttributionSpan))
+	}
+	writers := make([]*creditWriter, len(spans))
+	for k := range spans {
+		writers[k] = &creditWriter{bt: newBigTable(r, load.FctAttribution), t: t, cv: cv, persons: p}
+	}
+	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	for k, sp := range spans {
+		g.Go(func(ctx context.Context) error { return writers[k].credits(ctx, r, jb, sp, models) })
+	}
+	err = g.Wait()
+	tables, spilled := make([]arrow.Table, len(writers)), make([]*Spilled, len(writers))
+	for k, w := range writers {
+		res.journeys += w.journeys
+		res.withoutTouch += w.withoutTouch
+		if err == nil {
+			tables[k], spilled[k], err = w.bt.finish()
+		} else {
+			w.bt.release()
+		}
+	}
+	if err != nil {
+		for k := range writers {
+			if tables[k] != nil {
+				tables[k].Release()
+			}
+			if spilled[k] != nil {
+				spilled[k].Release()
+			}
+		}
+		res.removalEffects.Release()
+		return nil, err
+	}
+	res.credits, res.creditsSpilled = joinTables(r.opt.Mem, load.FctAttribution, tables, spilled)
+	return res, nil
+}
+
+// minAttributionSpan is the fewest conversions worth a span of their own (a variable
+// for tests).
+var minAttributionSpan = 1 << 13
+
+// credits writes the credits of the range's conversions of sp's persons.
+func (w *creditWriter) credits(ctx context.Context, r *run, jb *journeys, sp span, models [][]attribution.Model) error {
+	cv := w.cv
 	var weights []float64
-	err = jb.each(ctx, func(c int32, j *attribution.Journey, touches []int32) {
+	return jb.each(ctx, sp, func(c int32, j *attribution.Journey, touches []int32) {
 		if !r.attributes(cv.at[c]) {
 			return
 		}
-		res.journeys++
+		w.journeys++
 		if len(touches) == 0 {
-			res.withoutTouch++
+			w.withoutTouch++
 		}
 		if cap(weights) < len(touches) {
 			weights = make([]float64, len(touches))
@@ -61,16 +110,6 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 			}
 		}
 	})
-	if err == nil {
-		res.credits, res.creditsSpilled, err = w.bt.finish()
-	} else {
-		w.bt.release()
-	}
-	if err != nil {
-		res.removalEffects.Release()
-		return nil, err
-	}
-	return res, nil
 }
 
 // fittedModel is a data-driven model fitted on one conversion type's paths.
@@ -169,10 +208,13 @@ var (
 
 // creditWriter writes fct_attribution rows.
 type creditWriter struct {
-	bt      *bigTable
-	t       *touches
-	cv      *conversions
-	persons *identity.Persons
+	bt *bigTable
+	// journeys and withoutTouch count the conversions credited, and those without
+	// a touch.
+	journeys, withoutTouch int
+	t                      *touches
+	cv                     *conversions
+	persons                *identity.Persons
 }
 
 // credit writes one row: the credit of touch for conversion c under model; touch -1 is

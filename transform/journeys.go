@@ -69,28 +69,57 @@ type person struct {
 	convs   []int32
 }
 
-// walk calls fn for every person with a touch or a conversion.
-func (jb *journeys) walk(ctx context.Context, fn func(p *person)) error {
+// span is a part of the walk, whole persons: jb.ts[ts0:ts1] and jb.cs[cs0:cs1].
+type span struct{ ts0, ts1, cs0, cs1 int }
+
+// all is the span of every person.
+func (jb *journeys) all() span { return span{0, len(jb.ts), 0, len(jb.cs)} }
+
+// spans cuts the persons into at most n spans of about as many conversions each, in
+// person order: walked side by side, their results joined in order are one walk's.
+func (jb *journeys) spans(n int) []span {
+	t, cv := jb.t, jb.cv
+	var out []span
+	prev := span{}
+	for k := 1; k < n; k++ {
+		i := len(jb.cs) * k / n
+		if i <= prev.cs0 || i >= len(jb.cs) {
+			continue
+		}
+		p := cv.person[jb.cs[i]] // the span ends before this person
+		cs, _ := slices.BinarySearchFunc(jb.cs, p, func(c, p int32) int { return cmp.Compare(cv.person[c], p) })
+		ts, _ := slices.BinarySearchFunc(jb.ts, p, func(x, p int32) int { return cmp.Compare(t.person[x], p) })
+		if cs <= prev.cs0 {
+			continue
+		}
+		out = append(out, span{prev.ts0, ts, prev.cs0, cs})
+		prev = span{ts0: ts, cs0: cs}
+	}
+	return append(out, span{prev.ts0, len(jb.ts), prev.cs0, len(jb.cs)})
+}
+
+// walk calls fn for every person of sp with a touch or a conversion.
+func (jb *journeys) walk(ctx context.Context, sp span, fn func(p *person)) error {
 	t, cv := jb.t, jb.cv
 	var p person
-	ti, ci := 0, 0
-	for n := 0; ti < len(jb.ts) || ci < len(jb.cs); n++ {
+	ti, ci := sp.ts0, sp.cs0
+	for n := 0; ti < sp.ts1 || ci < sp.cs1; n++ {
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		id := int32(math.MaxInt32)
-		if ti < len(jb.ts) {
+		if ti < sp.ts1 {
 			id = t.person[jb.ts[ti]]
 		}
-		if ci < len(jb.cs) {
+		if ci < sp.cs1 {
 			id = min(id, cv.person[jb.cs[ci]])
 		}
 		tEnd := ti
-		for tEnd < len(jb.ts) && t.person[jb.ts[tEnd]] == id {
+		for tEnd < sp.ts1 && t.person[jb.ts[tEnd]] == id {
 			tEnd++
 		}
 		cEnd := ci
-		for cEnd < len(jb.cs) && cv.person[jb.cs[cEnd]] == id {
+		for cEnd < sp.cs1 && cv.person[jb.cs[cEnd]] == id {
 			cEnd++
 		}
 		p.touches, p.convs = jb.ts[ti:tEnd], jb.cs[ci:cEnd]
@@ -104,16 +133,16 @@ func (jb *journeys) walk(ctx context.Context, fn func(p *person)) error {
 	return nil
 }
 
-// each calls fn for every conversion (all days) with its journey and the indexes of
-// its touches; both are reused by the next call.
-func (jb *journeys) each(ctx context.Context, fn func(c int32, j *attribution.Journey, touches []int32)) error {
+// each calls fn for every conversion (all days) of sp's persons with its journey and
+// the indexes of its touches; both are reused by the next call.
+func (jb *journeys) each(ctx context.Context, sp span, fn func(c int32, j *attribution.Journey, touches []int32)) error {
 	t, cv := jb.t, jb.cv
 	var (
 		j    attribution.Journey
 		idx  []int32
 		prev = map[int32]int64{} // conversion type -> time of the person's previous one
 	)
-	return jb.walk(ctx, func(p *person) {
+	return jb.walk(ctx, sp, func(p *person) {
 		clear(prev)
 		firstLead, oppOfDeal := jb.milestoneTimes(p)
 		for _, c := range p.convs {
@@ -211,7 +240,7 @@ func (jb *journeys) setMilestones(j *attribution.Journey, c int32, firstLead int
 func (jb *journeys) paths(ctx context.Context, ntypes int) ([]attribution.PathSet, error) {
 	t, cv := jb.t, jb.cv
 	sets := make([]attribution.PathSet, ntypes)
-	err := jb.each(ctx, func(c int32, j *attribution.Journey, _ []int32) {
+	err := jb.each(ctx, jb.all(), func(c int32, j *attribution.Journey, _ []int32) {
 		v := cv.revenue[c]
 		if math.IsNaN(v) {
 			v = 0
@@ -223,7 +252,7 @@ func (jb *journeys) paths(ctx context.Context, ntypes int) ([]attribution.PathSe
 	}
 	last := make([]int64, ntypes)
 	var ch []int32
-	err = jb.walk(ctx, func(p *person) {
+	err = jb.walk(ctx, jb.all(), func(p *person) {
 		if len(p.touches) == 0 {
 			return
 		}

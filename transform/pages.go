@@ -134,7 +134,7 @@ func (p *spillStore) release() {
 // warehouse table. The store is empty afterwards.
 func (p *spillStore) finish(mapBatch func(arrow.RecordBatch) arrow.RecordBatch) (arrow.Table, *Spilled, error) {
 	if mapBatch == nil {
-		mapBatch = func(rec arrow.RecordBatch) arrow.RecordBatch { rec.Retain(); return rec }
+		mapBatch = retained
 	}
 	schema := schemaOf(p.name)
 	if p.w == nil {
@@ -160,7 +160,7 @@ func (p *spillStore) finish(mapBatch func(arrow.RecordBatch) arrow.RecordBatch) 
 		return nil, nil, err
 	}
 	p.w, p.f = nil, nil
-	return nil, &Spilled{path: name, name: p.name, rows: p.rows, mem: p.mem, mapBatch: mapBatch}, nil
+	return nil, &Spilled{segs: []spillSeg{{path: name}}, name: p.name, rows: p.rows, mem: p.mem, mapBatch: mapBatch}, nil
 }
 
 // pageMapper turns a pageSchema batch into an fct_page_view batch: the persons of its
@@ -203,37 +203,80 @@ func (m *pageMapper) batch(rec arrow.RecordBatch) arrow.RecordBatch {
 	return array.NewRecordBatch(schemaOf(load.FctPageView), cols, int64(n))
 }
 
-// Spilled is a warehouse table too large to hold in memory, kept in a temporary file
-// while the run builds it: Reader reads it back a batch at a time. Release removes
-// the file.
+// Spilled is a warehouse table too large to hold in memory, kept in temporary files
+// while the run builds it (with, when several writers built it, the small parts some
+// held in memory): Reader reads it back a batch at a time. Release removes the files.
 type Spilled struct {
-	path     string
-	name     string // the warehouse table
+	segs     []spillSeg // in order
+	name     string     // the warehouse table
 	rows     int64
 	mem      memory.Allocator
 	mapBatch func(arrow.RecordBatch) arrow.RecordBatch
 	released atomic.Bool
 }
 
+// spillSeg is a part of a Spilled table: a file, or a table in memory.
+type spillSeg struct {
+	path  string
+	table arrow.Table
+}
+
+// joinTables joins the parts of one table that writers built side by side (their
+// order is the rows'), each in memory or spilled, into one table or one Spilled; it
+// takes the parts over.
+func joinTables(mem memory.Allocator, name string, tables []arrow.Table, spilled []*Spilled) (arrow.Table, *Spilled) {
+	if len(tables) == 1 {
+		return tables[0], spilled[0]
+	}
+	all := true
+	for _, sp := range spilled {
+		all = all && sp == nil
+	}
+	if all {
+		var recs []arrow.RecordBatch
+		for _, t := range tables {
+			tr := array.NewTableReader(t, 0)
+			for tr.Next() {
+				rec := tr.RecordBatch()
+				rec.Retain()
+				recs = append(recs, rec)
+			}
+			tr.Release()
+			t.Release()
+		}
+		out := array.NewTableFromRecords(schemaOf(name), recs)
+		for _, r := range recs {
+			r.Release()
+		}
+		return out, nil
+	}
+	out := &Spilled{name: name, mem: mem, mapBatch: retained}
+	for i := range tables {
+		if sp := spilled[i]; sp != nil {
+			out.segs = append(out.segs, sp.segs...)
+			out.rows += sp.rows
+			sp.segs = nil
+		} else {
+			out.segs = append(out.segs, spillSeg{table: tables[i]})
+			out.rows += tables[i].NumRows()
+		}
+	}
+	return nil, out
+}
+
+// retained is the mapBatch of a table kept as written.
+func retained(rec arrow.RecordBatch) arrow.RecordBatch { rec.Retain(); return rec }
+
 // NumRows is the table's row count.
 func (s *Spilled) NumRows() int64 { return s.rows }
 
 // Reader returns the table's rows, a batch at a time; the caller releases it. Each
-// Reader reads the file from its start.
+// Reader reads the table from its start.
 func (s *Spilled) Reader() (array.RecordReader, error) {
 	if s.released.Load() {
 		return nil, errors.New("transform: spilled table read after Release")
 	}
-	f, err := os.Open(s.path)
-	if err != nil {
-		return nil, err
-	}
-	fr, err := ipc.NewFileReader(f, ipc.WithAllocator(s.mem))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("transform: read back %s: %w", s.path, err)
-	}
-	r := &spillReader{s: s, f: f, fr: fr}
+	r := &spillReader{s: s}
 	r.refs.Store(1)
 	return r, nil
 }
@@ -262,19 +305,28 @@ func (s *Spilled) Table() (arrow.Table, error) {
 	return array.NewTableFromRecords(schemaOf(s.name), recs), nil
 }
 
-// Release removes the file.
+// Release removes the files and frees the parts in memory.
 func (s *Spilled) Release() {
 	if !s.released.Swap(true) {
-		os.Remove(s.path)
+		for _, seg := range s.segs {
+			if seg.table != nil {
+				seg.table.Release()
+			} else {
+				os.Remove(seg.path)
+			}
+		}
 	}
 }
 
-// spillReader is the RecordReader of a Spilled table.
+// spillReader is the RecordReader of a Spilled table: its segments one after the
+// other.
 type spillReader struct {
 	s    *Spilled
+	seg  int // the segment being read; len(s.segs) at the end
 	f    *os.File
 	fr   *ipc.FileReader
-	next int
+	tr   *array.TableReader
+	next int // the next batch of fr
 	cur  arrow.RecordBatch
 	err  error
 	refs atomic.Int64
@@ -288,8 +340,20 @@ func (r *spillReader) Release() {
 			r.cur.Release()
 			r.cur = nil
 		}
+		r.closeSeg()
+	}
+}
+
+// closeSeg closes the segment being read.
+func (r *spillReader) closeSeg() {
+	if r.fr != nil {
 		r.fr.Close()
 		r.f.Close()
+		r.fr, r.f = nil, nil
+	}
+	if r.tr != nil {
+		r.tr.Release()
+		r.tr = nil
 	}
 }
 
@@ -300,18 +364,45 @@ func (r *spillReader) Next() bool {
 		r.cur.Release()
 		r.cur = nil
 	}
-	if r.err != nil || r.next >= r.fr.NumRecords() {
-		return false
+	for r.err == nil && r.seg < len(r.s.segs) {
+		seg := r.s.segs[r.seg]
+		switch {
+		case seg.table != nil && r.tr == nil:
+			r.tr = array.NewTableReader(seg.table, 0)
+		case seg.table == nil && r.fr == nil:
+			f, err := os.Open(seg.path)
+			if err != nil {
+				r.err = err
+				return false
+			}
+			fr, err := ipc.NewFileReader(f, ipc.WithAllocator(r.s.mem))
+			if err != nil {
+				f.Close()
+				r.err = fmt.Errorf("transform: read back %s: %w", seg.path, err)
+				return false
+			}
+			r.f, r.fr, r.next = f, fr, 0
+		}
+		if r.tr != nil {
+			if r.tr.Next() {
+				r.cur = r.s.mapBatch(r.tr.RecordBatch())
+				return true
+			}
+		} else if r.next < r.fr.NumRecords() {
+			rec, err := r.fr.RecordBatchAt(r.next)
+			if err != nil {
+				r.err = fmt.Errorf("transform: read back %s: %w", seg.path, err)
+				return false
+			}
+			r.next++
+			r.cur = r.s.mapBatch(rec)
+			rec.Release()
+			return true
+		}
+		r.closeSeg()
+		r.seg++
 	}
-	rec, err := r.fr.RecordBatchAt(r.next)
-	if err != nil {
-		r.err = fmt.Errorf("transform: read back %s: %w", r.s.path, err)
-		return false
-	}
-	r.next++
-	r.cur = r.s.mapBatch(rec)
-	rec.Release()
-	return true
+	return false
 }
 
 func (r *spillReader) RecordBatch() arrow.RecordBatch { return r.cur }

@@ -21,8 +21,9 @@ import (
 )
 
 // TestWalkOnEveryCoreIsTheWalk: the sample (GA4 export, HubSpot, personas) built with the
-// sessions walk cut into many parts on several cores gives every table, row for row,
-// and every count of one walk.
+// sessions walk cut into many parts on several cores, and its conversions credited in
+// spans of persons on several cores, gives every table, row for row, and every count
+// of one walk.
 func TestWalkOnEveryCoreIsTheWalk(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -50,9 +51,10 @@ func TestWalkOnEveryCoreIsTheWalk(t *testing.T) {
 	one := run()
 	defer one.Release()
 
-	defer func(n int) { minPart = n }(minPart)
+	defer func(n, a int) { minPart, minAttributionSpan = n, a }(minPart, minAttributionSpan)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(7))
-	minPart = 100 // the sample's 17k events in 7 parts
+	minPart = 100          // the sample's 17k events in 7 parts
+	minAttributionSpan = 5 // its conversions credited in 7 spans of persons
 	many := run()
 	defer many.Release()
 

@@ -90,6 +90,9 @@ func TestStreamInChunksIsOneWalk(t *testing.T) {
 
 			opt := opt
 			opt.SpillBytes = 64 << 10
+			// Credited in spans of persons too, each spilled or not: joined, one table.
+			defer func(a int) { minAttributionSpan = a }(minAttributionSpan)
+			minAttributionSpan = 100
 			for _, size := range []int64{997, 4096} {
 				n := tc.events.NumRows()
 				var chunks []arrow.Table
