@@ -56,7 +56,10 @@ func (s *SQLState) ReadState(ctx context.Context, since time.Time, milestones []
 	for i, m := range milestones {
 		quoted[i] = "'" + strings.ReplaceAll(m, "'", "''") + "'"
 	}
-	list := strings.Join(append(quoted, "''"), ", ")
+	notMilestone := "" // the conversions of events: not the CRM's milestones
+	if len(quoted) > 0 {
+		notMilestone = " AND conversion_type NOT IN (" + strings.Join(quoted, ", ") + ")"
+	}
 	queries := []struct {
 		name, q string
 		args    []any
@@ -89,7 +92,7 @@ func (s *SQLState) ReadState(ctx context.Context, since time.Time, milestones []
 			return sink.Touchpoint(id, person, str(anon), at.UnixMicro(), channel, str(campaign), str(term))
 		}},
 		{"fct_conversion", `SELECT conversion_id, person_id, occurred_at, conversion_type, revenue, currency
-			FROM fct_conversion WHERE ` + before + ` AND crm_deal_id IS NULL AND conversion_type NOT IN (` + list + `)`,
+			FROM fct_conversion WHERE ` + before + ` AND crm_deal_id IS NULL` + notMilestone,
 			[]any{ts}, func(r *sql.Rows) error {
 				var id, person, typ string
 				var currency sql.NullString

@@ -164,6 +164,13 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 		return err
 	}
 	convs := eventConversions(s.r, ev, nodes, s.since)
+	// The chunk's first event and smallest cookie ids, before the lock.
+	first := int64(math.MaxInt64)
+	var cookies []string
+	for i := 0; i < ev.n; i++ {
+		first = min(first, int64(ev.at.Value(i)))
+		cookies = smallest(cookies, sv(ev.anon, i))
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -175,20 +182,9 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 	}
 	s.events += ev.n
 	s.rows.add(rows)
-	for i := 0; i < ev.n; i++ {
-		s.firstEvent = min(s.firstEvent, int64(ev.at.Value(i)))
-	}
-	for i := 0; i < ev.n; i++ { // the smallest few: the same whatever order chunks come in
-		v := sv(ev.anon, i)
-		if v == "" || slices.Contains(s.analytics, v) ||
-			len(s.analytics) == maxCookieExamples && v >= s.analytics[maxCookieExamples-1] {
-			continue
-		}
-		if len(s.analytics) == maxCookieExamples {
-			s.analytics = s.analytics[:maxCookieExamples-1]
-		}
-		k, _ := slices.BinarySearch(s.analytics, v)
-		s.analytics = slices.Insert(s.analytics, k, strings.Clone(v))
+	s.firstEvent = min(s.firstEvent, first)
+	for _, v := range cookies {
+		s.analytics = smallest(s.analytics, v)
 	}
 	s.convs = append(s.convs, convs...)
 	var failed error
@@ -210,6 +206,19 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 		s.act.join(w.act)
 	}
 	return failed
+}
+
+// smallest adds cookie id v to list, the smallest few (maxCookieExamples) ids in
+// order: the same examples whatever order chunks come in. A value kept is copied.
+func smallest(list []string, v string) []string {
+	if v == "" || slices.Contains(list, v) || len(list) == maxCookieExamples && v >= list[maxCookieExamples-1] {
+		return list
+	}
+	if len(list) == maxCookieExamples {
+		list = list[:maxCookieExamples-1]
+	}
+	k, _ := slices.BinarySearch(list, v)
+	return slices.Insert(list, k, strings.Clone(v))
 }
 
 // addSession interns a part of a session.
@@ -410,7 +419,11 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		if f.start >= s.since {
 			recs = append(recs, tpRec{person: p.Of(f.node), at: f.start, kind: 0, ref: int32(k), id: f.tid})
 		}
-		for _, pi := range append([]int32{m.first}, m.rest...) {
+		for i := -1; i < len(m.rest); i++ { // its parts: the first, then the rest
+			pi := m.first
+			if i >= 0 {
+				pi = m.rest[i]
+			}
 			pt := &s.parts[pi]
 			for x := pt.inter; x < pt.inter+pt.nInter; x++ {
 				dups = append(dups, ranked{base: s.inter[x].base, at: s.inter[x].at, kind: 1, ref: x, ses: int32(k)})

@@ -33,42 +33,48 @@ var goldenSkip = map[string]map[string]bool{
 // dump renders a table or view as CSV-ish text, rows in a stable order.
 func dump(t *testing.T, db *sql.DB, name string) string {
 	t.Helper()
-	rows, err := db.Query(fmt.Sprintf(`SELECT * FROM %s ORDER BY ALL`, name))
+	header, lines := queryLines(t, db, fmt.Sprintf(`SELECT * FROM %s ORDER BY ALL`, name), goldenSkip[name])
+	var b strings.Builder
+	for _, l := range append([]string{header}, lines...) {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// queryLines runs q and renders its column names and each row as a comma-separated
+// line, values as format writes them, leaving out the columns of skip.
+func queryLines(t *testing.T, db *sql.DB, q string, skip map[string]bool) (string, []string) {
+	t.Helper()
+	rows, err := db.Query(q)
 	require.NoError(t, err)
 	defer rows.Close()
 	cols, err := rows.Columns()
 	require.NoError(t, err)
-	var b strings.Builder
 	var keep []int
+	var names []string
 	for i, c := range cols {
-		if !goldenSkip[name][c] {
+		if !skip[c] {
 			keep = append(keep, i)
+			names = append(names, c)
 		}
 	}
-	for n, i := range keep {
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(cols[i])
-	}
-	b.WriteByte('\n')
 	vals := make([]any, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	var lines []string
+	line := make([]string, len(keep))
 	for rows.Next() {
 		require.NoError(t, rows.Scan(ptrs...))
 		for n, i := range keep {
-			if n > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(format(vals[i]))
+			line[n] = format(vals[i])
 		}
-		b.WriteByte('\n')
+		lines = append(lines, strings.Join(line, ","))
 	}
 	require.NoError(t, rows.Err())
-	return b.String()
+	return strings.Join(names, ","), lines
 }
 
 // goldenRows is how many rows of a table the golden file shows; longer tables are cut

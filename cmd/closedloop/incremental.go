@@ -53,6 +53,8 @@ type plan struct {
 	mode  string
 	since time.Time        // incremental: the run's first day
 	state load.StateReader // incremental: the warehouse's state, until read
+	// settings is the run's settingsDigest, which its run_log records.
+	settings string
 }
 
 // settingsDigest digests what the stored touchpoints, conversions and identities
@@ -75,6 +77,14 @@ func settingsDigest(cfg Config) string {
 // state written with the same sources and settings, and the run is not a full
 // refresh; else everything is read (as a first run does).
 func planRun(ctx context.Context, cfg Config, log *slog.Logger) (plan, error) {
+	settings := settingsDigest(cfg)
+	p, err := planMode(ctx, cfg, settings, log)
+	p.settings = settings
+	return p, err
+}
+
+// planMode is planRun's decision, given the run's settings digest.
+func planMode(ctx context.Context, cfg Config, settings string, log *slog.Logger) (plan, error) {
 	if cfg.FullRefresh {
 		return plan{mode: modeFullRefresh}, nil
 	}
@@ -109,7 +119,7 @@ func planRun(ctx context.Context, cfg Config, log *slog.Logger) (plan, error) {
 			log.Info("the warehouse does not hold every day of the sources: every day is read (run once with --full-refresh to resume from the warehouse afterwards)")
 		}
 		return plan{mode: modeFull}, nil
-	case last.State.Settings != settingsDigest(cfg):
+	case last.State.Settings != settings:
 		st.Close()
 		log.Warn("sources or settings changed since the warehouse was written: every day is read; run --full-refresh to rewrite the older days with them")
 		return plan{mode: modeFull}, nil

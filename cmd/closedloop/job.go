@@ -241,7 +241,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 
 	// What the run says of the warehouse's state; a run over every day tells the
 	// loader the days it wrote.
-	state := runState{Mode: pl.mode, Settings: settingsDigest(cfg)}
+	state := runState{Mode: pl.mode, Settings: pl.settings}
 	switch first := out.Stats.FirstEvent; {
 	case pl.mode == modeIncremental:
 		state.Complete, state.Since = true, pl.since.Format(time.DateOnly)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"closedloop/extract"
 	"closedloop/load"
 	"closedloop/load/duckdb"
 	"closedloop/load/postgres"
@@ -41,7 +42,7 @@ func snapshot(t *testing.T, src, dir string, night time.Time) {
 		case base > last:
 			continue
 		case base == last:
-			lines := readGz(t, f)
+			lines := readLines(t, f)
 			writeGz(t, filepath.Join(dir, "ga4", base), lines[:len(lines)/2])
 		default:
 			b, err := os.ReadFile(f)
@@ -123,8 +124,9 @@ func snapshot(t *testing.T, src, dir string, night time.Time) {
 	})
 }
 
+// readLines reads the non-empty lines of a file, gzipped or not (extract.Open).
 func readLines(t *testing.T, path string) []string {
-	f, err := os.Open(path)
+	f, err := extract.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	var out []string
@@ -256,27 +258,9 @@ func nightlyIsTheFullRun(t *testing.T, nights int, wh string, state func(string)
 
 // sortedDump is the rows of query q formatted as the golden files are, sorted.
 func sortedDump(t *testing.T, db *sql.DB, q string) []string {
-	rows, err := db.Query(q)
-	require.NoError(t, err)
-	defer rows.Close()
-	cols, err := rows.Columns()
-	require.NoError(t, err)
-	vals, ptrs := make([]any, len(cols)), make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var out []string
-	for rows.Next() {
-		require.NoError(t, rows.Scan(ptrs...))
-		line := make([]string, len(vals))
-		for i, v := range vals {
-			line[i] = format(v)
-		}
-		out = append(out, strings.Join(line, ","))
-	}
-	require.NoError(t, rows.Err())
-	slices.Sort(out)
-	return out
+	_, lines := queryLines(t, db, q, nil)
+	slices.Sort(lines)
+	return lines
 }
 
 // lastState is what the last run of a warehouse says of its state.
@@ -289,22 +273,6 @@ func lastState(t *testing.T, st *load.SQLState) runState {
 	}
 	require.NoError(t, json.Unmarshal([]byte(counts), &v))
 	return v.State
-}
-
-func readGz(t *testing.T, path string) []string {
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	require.NoError(t, err)
-	var out []string
-	sc := bufio.NewScanner(zr)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	require.NoError(t, sc.Err())
-	return out
 }
 
 func writeGz(t *testing.T, path string, lines []string) {
