@@ -121,7 +121,7 @@ type fittedModel struct {
 // fitModels returns the models of each conversion type (by code): the rule-based ones
 // as given, the data-driven ones fitted on that type's paths.
 func fitModels(ctx context.Context, given []attribution.Model, jb *journeys, types *dict) ([][]attribution.Model, []fittedModel, error) {
-	models := make([][]attribution.Model, len(types.vals))
+	models := make([][]attribution.Model, types.len())
 	var fitted []fittedModel
 	needPaths := false
 	for _, m := range given {
@@ -132,7 +132,7 @@ func fitModels(ctx context.Context, given []attribution.Model, jb *journeys, typ
 	var paths []attribution.PathSet
 	if needPaths {
 		var err error
-		if paths, err = jb.paths(ctx, len(types.vals)); err != nil {
+		if paths, err = jb.paths(ctx, types.len()); err != nil {
 			return nil, nil, err
 		}
 	}

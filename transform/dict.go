@@ -5,38 +5,32 @@ import (
 	"strings"
 
 	"github.com/zeebo/xxh3"
+
+	"closedloop/transform/intern"
 )
 
-// dict encodes strings as int32 codes; code 0 is the empty string (null).
-type dict struct {
-	idx  map[string]int32
-	vals []string
-}
+// dict encodes strings as int32 codes; code 0 is the empty string (null). Its strings
+// live in an intern.Table: no pointer per value for the garbage collector to scan.
+type dict struct{ t intern.Table }
 
-func newDict() *dict { return &dict{idx: map[string]int32{"": 0}, vals: []string{""}} }
+func newDict() *dict {
+	d := &dict{}
+	d.t.Code("")
+	return d
+}
 
 // code returns the code of s, adding it when new; a new value is copied, as s may point
 // into an Arrow buffer the dictionary outlives.
-func (d *dict) code(s string) int32 {
-	if c, ok := d.idx[s]; ok {
-		return c
-	}
-	s = strings.Clone(s)
-	c := int32(len(d.vals))
-	d.idx[s] = c
-	d.vals = append(d.vals, s)
-	return c
-}
+func (d *dict) code(s string) int32 { return d.t.Code(s) }
 
-func (d *dict) val(c int32) string { return d.vals[c] }
+// val returns the string of code c; it stays valid while the dictionary lives.
+func (d *dict) val(c int32) string { return d.t.At(c) }
 
 // lookup returns the code of s, -1 when absent.
-func (d *dict) lookup(s string) int32 {
-	if c, ok := d.idx[s]; ok {
-		return c
-	}
-	return -1
-}
+func (d *dict) lookup(s string) int32 { return d.t.Lookup(s) }
+
+// len is the number of codes.
+func (d *dict) len() int { return d.t.Len() }
 
 // hexID is a stable id of the warehouse: a prefix ("t_", "c_", "s_") and a hash.
 func hexID(prefix string, h uint64) string { return prefix + strconv.FormatUint(h, 16) }

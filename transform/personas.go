@@ -61,11 +61,19 @@ func isDownload(name string) bool {
 // activity is what the persons step reads of the events, per person: the time of the
 // last event and the behaviour the persona rules read.
 type activity struct {
-	lastSeen map[int32]int64
+	lastSeen *seenTimes
 	seen     behaviour
 }
 
-func newActivity() activity { return activity{lastSeen: map[int32]int64{}, seen: newBehaviour()} }
+// newActivity is an activity keyed sparsely (a walker's, of one chunk's devices) or
+// densely (by device or person number, for millions of them).
+func newActivity(dense bool) activity {
+	t := &seenTimes{}
+	if !dense {
+		t.sparse = map[int32]int64{}
+	}
+	return activity{lastSeen: t, seen: newBehaviour()}
+}
 
 // join adds o's activity, which comes after a's in walk order.
 func (a activity) join(o activity) { o.into(a, func(n int32) int32 { return n }) }
@@ -73,11 +81,11 @@ func (a activity) join(o activity) { o.into(a, func(n int32) int32 { return n })
 // into adds a's activity to out under the keys key gives (persons for devices);
 // a key below 0 drops its entry.
 func (a activity) into(out activity, key func(int32) int32) {
-	for n, at := range a.lastSeen {
-		if k := key(n); k >= 0 && at > out.lastSeen[k] {
-			out.lastSeen[k] = at
+	a.lastSeen.each(func(n int32, at int64) {
+		if k := key(n); k >= 0 {
+			out.lastSeen.see(k, at)
 		}
-	}
+	})
 	keys := make([]seenKey, 0, len(a.seen.values))
 	for k := range a.seen.values {
 		keys = append(keys, k)
@@ -94,11 +102,53 @@ func (a activity) into(out activity, key func(int32) int32) {
 	}
 }
 
+// seenTimes are the latest times (µs) by key: a map for a few keys, else a slice
+// indexed by the key (a map of millions of keys costs several times the memory).
+type seenTimes struct {
+	sparse map[int32]int64
+	dense  []int64
+}
+
+// see keeps at when it is later than what k has.
+func (t *seenTimes) see(k int32, at int64) {
+	if t.sparse != nil {
+		if at > t.sparse[k] {
+			t.sparse[k] = at
+		}
+		return
+	}
+	if int(k) >= len(t.dense) {
+		t.dense = slices.Grow(t.dense, int(k)+1-len(t.dense))[:int(k)+1]
+	}
+	t.dense[k] = max(t.dense[k], at)
+}
+
+// get is k's latest time, 0 when none.
+func (t *seenTimes) get(k int32) int64 {
+	if t.sparse != nil {
+		return t.sparse[k]
+	}
+	if int(k) < len(t.dense) {
+		return t.dense[k]
+	}
+	return 0
+}
+
+// each calls fn for every key with a time.
+func (t *seenTimes) each(fn func(k int32, at int64)) {
+	for k, at := range t.sparse {
+		fn(k, at)
+	}
+	for k, at := range t.dense {
+		if at != 0 {
+			fn(int32(k), at)
+		}
+	}
+}
+
 // event records event i of person at µs named name, with its link for downloads.
 func (a activity) event(person int32, at int64, name string, link *array.String, i int, needs persona.Needs) {
-	if at > a.lastSeen[person] {
-		a.lastSeen[person] = at
-	}
+	a.lastSeen.see(person, at)
 	if needs.Events {
 		a.seen.add(person, seenEvent, name)
 	}

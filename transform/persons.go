@@ -134,7 +134,7 @@ func dimPerson(r *run, id *stitched, ids *identifiers, act *activity, cv *conver
 	for p := int32(0); p < int32(id.persons.Len()); p++ {
 		o.str(dpPersonID, id.persons.ID(p))
 		o.ts(dpFirstSeenAt, ids.first[p])
-		last := max(act.lastSeen[p], cv.last[p])
+		last := max(act.lastSeen.get(p), cv.last[p])
 		if last < ids.first[p] {
 			last = ids.first[p]
 		}

@@ -28,7 +28,7 @@ func (s *Stream) walkChunk(ctx context.Context, ev *eventCols, nodes []int32) ([
 		share := float64(len(part)) / float64(max(1, len(order)))
 		walkers[k] = &walker{s: s, r: s.r, ev: ev, nodes: nodes, touchEvents: s.touchEvents,
 			needs: s.needs, timeout: s.r.opt.SessionTimeout.Microseconds(), lastNode: -1,
-			pv: newPageViewWriter(s.r.opt.Mem, int(share*float64(rows.PageViews))), paths: pathCache{}, act: newActivity(),
+			pv: newPageViewWriter(s.r.opt.Mem, int(share*float64(rows.PageViews))), paths: pathCache{}, act: newActivity(false),
 			touches: make([]touchPart, 0, int(share*float64(rows.Touches))+1)}
 	}
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()

@@ -49,9 +49,9 @@ type Stream struct {
 	analytics []string // the smallest few cookie ids the events carry (CookieLinks.Analytics)
 	strs      *dict    // cookies, session ids, paths, names, channels
 	traffics  *trafficDict
-	parts     []sessionRec
-	inter     []interRec
-	touches   []touchRec
+	parts     chunked[sessionRec]
+	inter     chunked[interRec]
+	touches   chunked[touchRec]
 	convs     []eventConversion
 	act       activity    // by device
 	pages     *spillStore // fct_page_view, by device (pageSchema)
@@ -128,7 +128,7 @@ func NewStream(opt Options) *Stream {
 	r.attrFrom = r.from
 	s := &Stream{r: r, needs: opt.Personas.Needs(), touchEvents: map[string]bool{},
 		graph: identity.New(opt.Identity), strs: newDict(),
-		traffics: &trafficDict{idx: map[normalize.Traffic]int32{}}, act: newActivity()}
+		traffics: &trafficDict{idx: map[normalize.Traffic]int32{}}, act: newActivity(true)}
 	s.pages = newSpillStore(r, load.FctPageView, pageSchema)
 	s.since, s.walkFrom, s.firstEvent = math.MinInt64, math.MinInt64, math.MaxInt64
 	if !opt.Since.IsZero() {
@@ -194,7 +194,7 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 		}
 		for k := range w.touches {
 			t := &w.touches[k]
-			s.touches = append(s.touches, touchRec{node: t.node, at: t.at, base: t.base, anon: s.strs.code(t.anon),
+			s.touches.add(touchRec{node: t.node, at: t.at, base: t.base, anon: s.strs.code(t.anon),
 				channel: s.strs.code(t.channel), traffic: s.traffics.code(&t.traffic), landing: s.strs.code(t.landing),
 				event: s.strs.code(t.event)})
 		}
@@ -226,7 +226,7 @@ func (s *Stream) addSession(p *session) {
 	r := sessionRec{node: p.node, anon: s.strs.code(p.anon), landing: s.strs.code(p.landing),
 		sid: p.sid, tid: hashParts("session", p.anon, p.key, strconv.FormatInt(p.startAt, 10)),
 		traffic: -1, opening: -1, start: p.startAt, last: p.lastAt, trafficAt: p.trafficAt, landAt: p.landingAt,
-		inter: int32(len(s.inter)), nInter: int32(len(p.interactions))}
+		inter: int32(s.inter.len()), nInter: int32(len(p.interactions))}
 	if p.key != "" {
 		r.key = hashParts(p.key) | 1
 	}
@@ -237,9 +237,9 @@ func (s *Stream) addSession(p *session) {
 		r.opening = s.traffics.code(&p.opening)
 	}
 	for _, x := range p.interactions {
-		s.inter = append(s.inter, interRec{at: x.at, base: x.base, name: s.strs.code(x.name), path: s.strs.code(x.path)})
+		s.inter.add(interRec{at: x.at, base: x.base, name: s.strs.code(x.name), path: s.strs.code(x.path)})
 	}
-	s.parts = append(s.parts, r)
+	s.parts.add(r)
 }
 
 func (e *EventRows) add(o EventRows) {
@@ -298,7 +298,8 @@ func (s *Stream) drop() {
 	s.gmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.strs, s.traffics, s.parts, s.inter, s.touches, s.convs = nil, nil, nil, nil, nil, nil
+	s.strs, s.traffics, s.convs = nil, nil, nil
+	s.parts, s.inter, s.touches = chunked[sessionRec]{}, chunked[interRec]{}, chunked[touchRec]{}
 	s.act, s.hist = activity{}, history{}
 }
 
@@ -324,12 +325,12 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 	res := &sessionized{moved: map[string]string{}}
 
 	// Parts by device and start; then a device's parts of one session merge.
-	order := make([]int32, len(s.parts))
+	order := make([]int32, s.parts.len())
 	for i := range order {
 		order[i] = int32(i)
 	}
 	slices.SortFunc(order, func(x, y int32) int {
-		a, b := &s.parts[x], &s.parts[y]
+		a, b := s.parts.at(x), s.parts.at(y)
 		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.start, b.start), cmp.Compare(a.key, b.key), cmp.Compare(x, y))
 	})
 	type merged struct {
@@ -347,7 +348,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		if n%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		pt := &s.parts[i]
+		pt := s.parts.at(i)
 		if pt.node != node {
 			node, prevUnkeyed = pt.node, -1
 			clear(keyed)
@@ -385,7 +386,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		if pt.landing != 0 && (m.landing == 0 || pt.landAt < m.landAt) {
 			m.landing, m.landAt = pt.landing, pt.landAt
 		}
-		if f := &s.parts[m.first]; pt.sid != f.sid {
+		if f := s.parts.at(m.first); pt.sid != f.sid {
 			res.moved[hexID("s_", pt.sid)] = hexID("s_", f.sid)
 		}
 	}
@@ -396,69 +397,39 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		person int32
 		at     int64
 		id     uint64
-		kind   uint8 // 0 session, 1 interaction, 2 touch-log row
-		ref    int32 // index in ms, s.inter or s.touches
+		kind   uint8 // 0 session, 1 interaction, 2 touch-log row, 3 stored touch
+		early  bool  // before since: it ranks duplicates, the state has its row
+		ref    int32 // index in ms, s.inter, s.touches or s.hist.touches
 		ses    int32 // the interaction's session, in ms
 	}
-	recs := make([]tpRec, 0, len(ms)+len(s.inter)+len(s.touches))
+	recs := make([]tpRec, 0, len(ms)+s.inter.len()+s.touches.len()+len(s.hist.touches))
 	// Interactions and touch-log rows take the hash of their parts as id, exact
-	// duplicates (a row sent twice) told apart by their rank among equals: ranked by
-	// sorting, not by a map of every touch.
-	type ranked struct {
-		base uint64
-		at   int64
-		kind uint8
-		ref  int32
-		ses  int32
-	}
-	dups := make([]ranked, 0, len(s.inter)+len(s.touches))
-	// An incremental run's touches before since are the state's (kind 3 below).
+	// duplicates (a row sent twice) told apart by their rank among equals. Equal hashes
+	// are of one device, so of one person: they are ranked in the person's sort below.
+	// An incremental run's touches before since are the state's (kind 3).
 	for k := range ms {
 		m := &ms[k]
-		f := &s.parts[m.first]
+		f := s.parts.at(m.first)
+		person := p.Of(f.node)
 		if f.start >= s.since {
-			recs = append(recs, tpRec{person: p.Of(f.node), at: f.start, kind: 0, ref: int32(k), id: f.tid})
+			recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k), id: f.tid})
 		}
 		for i := -1; i < len(m.rest); i++ { // its parts: the first, then the rest
 			pi := m.first
 			if i >= 0 {
 				pi = m.rest[i]
 			}
-			pt := &s.parts[pi]
+			pt := s.parts.at(pi)
 			for x := pt.inter; x < pt.inter+pt.nInter; x++ {
-				dups = append(dups, ranked{base: s.inter[x].base, at: s.inter[x].at, kind: 1, ref: x, ses: int32(k)})
+				in := s.inter.at(x)
+				recs = append(recs, tpRec{person: person, at: in.at, id: in.base, kind: 1, early: in.at < s.since, ref: x, ses: int32(k)})
 			}
 		}
 	}
-	for i := range s.touches {
-		dups = append(dups, ranked{base: s.touches[i].base, at: s.touches[i].at, kind: 2, ref: int32(i)})
+	for i := int32(0); i < int32(s.touches.len()); i++ {
+		t := s.touches.at(i)
+		recs = append(recs, tpRec{person: p.Of(t.node), at: t.at, id: t.base, kind: 2, early: t.at < s.since, ref: i})
 	}
-	slices.SortFunc(dups, func(a, b ranked) int {
-		if a.base != b.base {
-			return cmp.Compare(a.base, b.base)
-		}
-		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.kind, b.kind), cmp.Compare(a.ref, b.ref))
-	})
-	rank := uint64(0)
-	for i := range dups {
-		d := &dups[i]
-		if i > 0 && d.base == dups[i-1].base {
-			rank++
-		} else {
-			rank = 0
-		}
-		if d.at < s.since {
-			continue
-		}
-		rec := tpRec{at: d.at, kind: d.kind, ref: d.ref, ses: d.ses, id: d.base ^ rank*0x9e3779b97f4a7c15}
-		if d.kind == 1 {
-			rec.person = p.Of(s.parts[ms[d.ses].first].node)
-		} else {
-			rec.person = p.Of(s.touches[d.ref].node)
-		}
-		recs = append(recs, rec)
-	}
-	dups = nil
 	var stored *storedNodes
 	if len(s.hist.touches)+len(s.hist.convs)+len(s.hist.lastSeen) > 0 {
 		stored = s.storedNodes()
@@ -471,7 +442,8 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 			s.hist.dropped++
 		}
 	}
-	// By person (a counting sort: persons are numbered), then time and id.
+	// By person (a counting sort: persons are numbered), then time and id; duplicates
+	// ranked in each person's run.
 	tpOrder := make([]int32, len(recs))
 	start := make([]int32, p.Len()+1)
 	for i := range recs {
@@ -486,12 +458,36 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		next[recs[i].person]++
 	}
 	next = nil
+	byTime := func(x, y int32) int {
+		a, b := &recs[x], &recs[y]
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id), cmp.Compare(a.kind, b.kind), cmp.Compare(x, y))
+	}
 	for k := 0; k+1 < len(start); k++ {
-		if seg := tpOrder[start[k]:start[k+1]]; len(seg) > 1 {
-			slices.SortFunc(seg, func(x, y int32) int {
-				a, b := &recs[x], &recs[y]
-				return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id))
-			})
+		seg := tpOrder[start[k]:start[k+1]]
+		if len(seg) < 2 {
+			continue
+		}
+		slices.SortFunc(seg, byTime)
+		ranked := false
+		for j := 1; j < len(seg); j++ {
+			a, b := &recs[seg[j-1]], &recs[seg[j]]
+			if a.id != b.id || a.at != b.at || a.kind == 0 || a.kind == 3 || b.kind == 0 || b.kind == 3 {
+				continue
+			}
+			rank := uint64(1)
+			base := a.id
+			for ; j < len(seg); j++ {
+				b = &recs[seg[j]]
+				if b.id != base || b.at != a.at || b.kind == 0 || b.kind == 3 {
+					break
+				}
+				b.id = base ^ rank*0x9e3779b97f4a7c15
+				rank++
+			}
+			ranked = true
+		}
+		if ranked {
+			slices.SortFunc(seg, byTime)
 		}
 	}
 
@@ -516,23 +512,26 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 			tw.t.release()
 			return nil, ctx.Err()
 		}
+		if rec.early {
+			continue
+		}
 		switch rec.kind {
 		case 0, 1:
 			m := &ms[rec.ses]
 			if rec.kind == 0 {
 				m = &ms[rec.ref]
 			}
-			f := &s.parts[m.first]
+			f := s.parts.at(m.first)
 			ch, t := channelOf(m.traffic)
 			tp := touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(f.anon), session: hexID("s_", f.sid),
 				at: rec.at, channel: ch, traffic: *t, landing: s.strs.val(m.landing), event: "session_start"}
 			if rec.kind == 1 {
-				x := &s.inter[rec.ref]
+				x := s.inter.at(rec.ref)
 				tp.landing, tp.event = s.strs.val(x.path), s.strs.val(x.name)
 			}
 			tw.write(&tp)
 		case 2:
-			t := &s.touches[rec.ref]
+			t := s.touches.at(rec.ref)
 			tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(t.anon), at: t.at,
 				channel: s.strs.val(t.channel), traffic: s.traffics.vals[t.traffic], landing: s.strs.val(t.landing),
 				event: s.strs.val(t.event)})
@@ -572,9 +571,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 	res.activity = s.act.byPerson(p)
 	for code, at := range s.hist.lastSeen {
 		if n := stored.node(0, code); n >= 0 {
-			if person := p.Of(n); at > res.activity.lastSeen[person] {
-				res.activity.lastSeen[person] = at
-			}
+			res.activity.lastSeen.see(p.Of(n), at)
 		}
 	}
 	if s.hist.dropped > 0 {
@@ -586,7 +583,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 
 // byPerson is a's activity of devices as activity of their persons.
 func (a activity) byPerson(p *identity.Persons) activity {
-	out := newActivity()
+	out := newActivity(true)
 	a.into(out, p.Of)
 	return out
 }
@@ -617,7 +614,8 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	}
 	st.EventRows, st.Sessions = s.rows, ses.sessions
 	st.Touchpoints = out.put(load.FctTouchpoint, ses.touchpoints, ses.touchpointsSpilled)
-	s.parts, s.inter, s.touches, s.act = nil, nil, nil, activity{}
+	s.parts, s.inter, s.touches = chunked[sessionRec]{}, chunked[interRec]{}, chunked[touchRec]{}
+	s.act = activity{}
 	_, err = step(ctx, r, "page views", func() (struct{}, error) {
 		m := &pageMapper{mem: r.opt.Mem, persons: id.persons, sessions: ses.moved}
 		pv, sp, err := s.pages.finish(m.batch)

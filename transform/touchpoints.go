@@ -40,9 +40,9 @@ func (t *touches) len() int { return len(t.at) }
 // t's dictionaries.
 func (t *touches) join(o *touches) {
 	recode := func(d, od *dict, codes []int32) []int32 {
-		m := make([]int32, len(od.vals))
-		for c, v := range od.vals {
-			m[c] = d.code(v)
+		m := make([]int32, od.len())
+		for c := range m {
+			m[c] = d.code(od.val(int32(c)))
 		}
 		out := make([]int32, len(codes))
 		for i, c := range codes {

@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
 	if err := copyFile(cfg.Path+".wal", l.next+".wal"); err != nil {
 		return nil, fmt.Errorf("duckdb: copy the live database's WAL: %w", err)
 	}
-	l.db, err = sql.Open("duckdb", l.next)
+	l.db, err = sql.Open("duckdb", l.next+"?preserve_insertion_order=false")
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: open %s: %w", l.next, err)
 	}

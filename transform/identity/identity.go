@@ -38,6 +38,7 @@ import (
 	"github.com/zeebo/xxh3"
 
 	"closedloop/extract"
+	"closedloop/transform/intern"
 )
 
 // Type is an identifier type; a lower value has a higher priority for the person id.
@@ -158,7 +159,7 @@ type Graph struct {
 	index map[uint64]int32
 	keys  []uint64
 	typ   []Type
-	val   []string
+	val   intern.List // the stored values, by node
 	first []int64 // first seen, µs since epoch (0 = unknown)
 	edges []edge
 	// compacted is how many of edges CompactEdges left.
@@ -243,7 +244,7 @@ func (g *Graph) insert(t Type, v string, seenAt int64) int32 {
 		g.index[k] = n
 		g.keys = append(g.keys, k)
 		g.typ = append(g.typ, t)
-		g.val = append(g.val, strings.Clone(v)) // v may point into an Arrow buffer
+		g.val.Add(v) // copied: v may point into an Arrow buffer
 		g.first = append(g.first, seenAt)
 		return n
 	}
@@ -265,7 +266,7 @@ func (g *Graph) NodeStored(t Type, v string, seenAt int64) int32 {
 
 // OwnID is the person id node n gives the person it is the best identifier of: the
 // person_id an earlier run wrote for rows of n's person, when n was its best.
-func (g *Graph) OwnID(n int32) string { return personID(g.typ[n], g.val[n]) }
+func (g *Graph) OwnID(n int32) string { return personID(g.typ[n], g.val.At(n)) }
 
 // EachEdge calls fn for every distinct edge recorded (after CompactEdges or
 // Resolve: each pair and kind once, with its earliest time), for the identity_edge
@@ -322,7 +323,7 @@ func (g *Graph) Edge(a, b int32, kind EdgeKind, at int64) {
 func (g *Graph) Len() int { return len(g.typ) }
 
 // NodeInfo describes node n: its type, stored value and first-seen time (µs).
-func (g *Graph) NodeInfo(n int32) (Type, string, int64) { return g.typ[n], g.val[n], g.first[n] }
+func (g *Graph) NodeInfo(n int32) (Type, string, int64) { return g.typ[n], g.val.At(n), g.first[n] }
 
 // CompactEdges merges the edges recorded so far that repeat one another (the same
 // pair and kind, keeping the earliest time), so that the edges held grow with the
@@ -368,7 +369,8 @@ func (c Conflict) Reason() string {
 type Persons struct {
 	g         *Graph
 	person    []int32  // node -> person
-	ids       []string // person -> person_id
+	ids       intern.List // person -> person_id
+	hashes    []uint64    // person -> the hash its person_id shows
 	best      []int32  // person -> its highest-priority node
 	conflicts []Conflict
 	edges     int // distinct edges joined or refused
@@ -448,20 +450,22 @@ func (g *Graph) Resolve(limits Limits) *Persons {
 		}
 	}
 	type pid struct {
-		id         string
+		h          uint64 // personHash: its order is the person_id's
 		root, best int32
 	}
 	var list []pid
 	for r, b := range best {
 		if b >= 0 {
-			list = append(list, pid{personID(g.typ[b], g.val[b]), int32(r), b})
+			list = append(list, pid{personHash(g.typ[b], g.val.At(b)), int32(r), b})
 		}
 	}
-	slices.SortFunc(list, func(a, b pid) int { return strings.Compare(a.id, b.id) })
-	p.person, p.ids, p.best = make([]int32, n), make([]string, len(list)), make([]int32, len(list))
+	slices.SortFunc(list, func(a, b pid) int { return cmp.Compare(a.h, b.h) })
+	p.person, p.best, p.hashes = make([]int32, n), make([]int32, len(list)), make([]uint64, len(list))
 	rootPerson := make([]int32, n)
+	var buf [personIDLen]byte
 	for i, x := range list {
-		p.ids[i], p.best[i] = x.id, x.best
+		p.ids.Add(string(appendPersonID(buf[:0], x.h)))
+		p.best[i], p.hashes[i] = x.best, x.h
 		rootPerson[x.root] = int32(i)
 	}
 	for i := int32(0); i < int32(n); i++ {
@@ -535,15 +539,33 @@ func better(g *Graph, a, b int32) bool {
 	if (fa == 0) != (fb == 0) {
 		return fb == 0
 	}
-	return g.val[a] < g.val[b]
+	return g.val.At(a) < g.val.At(b)
 }
 
 func personID(t Type, v string) string {
-	return fmt.Sprintf("p_%016x", xxh3.HashString(t.String()+":"+v))
+	var buf [personIDLen]byte
+	return string(appendPersonID(buf[:0], personHash(t, v)))
+}
+
+// personHash is the hash a person_id shows.
+func personHash(t Type, v string) uint64 { return xxh3.HashString(t.String() + ":" + v) }
+
+// personIDLen is the length of a person_id: "p_" and 16 hex digits.
+const personIDLen = 18
+
+// appendPersonID appends the person_id of hash h: "p_" and h in 16 hex digits, so that
+// person_ids sort as their hashes do.
+func appendPersonID(b []byte, h uint64) []byte {
+	const digits = "0123456789abcdef"
+	b = append(b, 'p', '_')
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[h>>uint(shift)&15])
+	}
+	return b
 }
 
 // Len is the number of persons.
-func (p *Persons) Len() int { return len(p.ids) }
+func (p *Persons) Len() int { return p.ids.Len() }
 
 // Of returns the person of node n (-1 for -1).
 func (p *Persons) Of(n int32) int32 {
@@ -554,10 +576,10 @@ func (p *Persons) Of(n int32) int32 {
 }
 
 // ID returns the person_id of person i.
-func (p *Persons) ID(i int32) string { return p.ids[i] }
+func (p *Persons) ID(i int32) string { return p.ids.At(i) }
 
 // Node describes node n: its type, value and first-seen time (µs).
-func (p *Persons) Node(n int32) (Type, string, int64) { return p.g.typ[n], p.g.val[n], p.g.first[n] }
+func (p *Persons) Node(n int32) (Type, string, int64) { return p.g.typ[n], p.g.val.At(n), p.g.first[n] }
 
 // Conflicts are the edges the guardrails refused, in the order they were met.
 func (p *Persons) Conflicts() []Conflict { return p.conflicts }
@@ -571,9 +593,9 @@ func (p *Persons) EdgeCount() int { return p.edges }
 // Anonymous ids are included (a cookie was its own person until identified).
 func (p *Persons) Aliases(fn func(alias, personID string)) {
 	for n := range p.person {
-		own := personID(p.g.typ[n], p.g.val[n])
-		if id := p.ids[p.person[n]]; own != id {
-			fn(own, id)
+		if h := personHash(p.g.typ[n], p.g.val.At(int32(n))); h != p.hashes[p.person[n]] {
+			var buf [personIDLen]byte
+			fn(string(appendPersonID(buf[:0], h)), p.ids.At(p.person[n]))
 		}
 	}
 }
