@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"closedloop/load"
+	"closedloop/transform/attribution"
 	"closedloop/transform/identity"
 	"closedloop/transform/normalize"
 	"closedloop/transform/persona"
@@ -68,7 +69,7 @@ type Stream struct {
 // sessionRec is a part of a session (session) with its strings interned.
 type sessionRec struct {
 	node                           int32
-	anon, landing                  int32  // codes in Stream.strs
+	anon, landing                  int32  // codes in Stream.strs (anon: anonByNode)
 	key                            uint64 // hash of the source's session id, 0 = none
 	sid, tid                       uint64 // the hashes of the part's session_id and of its touchpoint_id
 	traffic, opening               int32  // codes in Stream.traffics, -1 = none
@@ -88,7 +89,7 @@ type touchRec struct {
 	node                                   int32
 	at                                     int64
 	base                                   uint64
-	anon, channel, traffic, landing, event int32
+	anon, channel, traffic, landing, event int32 // codes in Stream.strs (anon: anonByNode)
 }
 
 // trafficDict encodes campaign information as int32 codes.
@@ -174,6 +175,8 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gmu.RLock() // for anonCode
+	defer s.gmu.RUnlock()
 	if s.done {
 		for _, w := range walkers {
 			w.pv.o.release()
@@ -194,7 +197,7 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 		}
 		for k := range w.touches {
 			t := &w.touches[k]
-			s.touches.add(touchRec{node: t.node, at: t.at, base: t.base, anon: s.strs.code(t.anon),
+			s.touches.add(touchRec{node: t.node, at: t.at, base: t.base, anon: s.anonCode(t.anon, t.node),
 				channel: s.strs.code(t.channel), traffic: s.traffics.code(&t.traffic), landing: s.strs.code(t.landing),
 				event: s.strs.code(t.event)})
 		}
@@ -221,9 +224,32 @@ func smallest(list []string, v string) []string {
 	return slices.Insert(list, k, strings.Clone(v))
 }
 
-// addSession interns a part of a session.
+// anonByNode is the code of a cookie id that is its device's identifier as the graph
+// holds it (nearly always): the graph has the string, the dictionary need not.
+const anonByNode = -1
+
+// anonCode is the code of cookie id anon of device node. The caller holds s.gmu.
+func (s *Stream) anonCode(anon string, node int32) int32 {
+	if anon != "" && node >= 0 {
+		if t, v, _ := s.graph.NodeInfo(node); t == identity.AnonymousID && v == anon {
+			return anonByNode
+		}
+	}
+	return s.strs.code(anon)
+}
+
+// anon is the cookie id of code c of device node (anonCode), once every chunk is in.
+func (s *Stream) anon(c, node int32) string {
+	if c == anonByNode {
+		_, v, _ := s.graph.NodeInfo(node)
+		return v
+	}
+	return s.strs.val(c)
+}
+
+// addSession interns a part of a session. The caller holds s.gmu.
 func (s *Stream) addSession(p *session) {
-	r := sessionRec{node: p.node, anon: s.strs.code(p.anon), landing: s.strs.code(p.landing),
+	r := sessionRec{node: p.node, anon: s.anonCode(p.anon, p.node), landing: s.strs.code(p.landing),
 		sid: p.sid, tid: hashParts("session", p.anon, p.key, strconv.FormatInt(p.startAt, 10)),
 		traffic: -1, opening: -1, start: p.startAt, last: p.lastAt, trafficAt: p.trafficAt, landAt: p.landingAt,
 		inter: int32(s.inter.len()), nInter: int32(len(p.interactions))}
@@ -320,8 +346,8 @@ type sessionized struct {
 
 // finishSessions merges the parts of sessions and writes every touchpoint, in order
 // of person, time and id.
-func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sessionized, error) {
-	r := s.r
+func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized, error) {
+	r, p := s.r, id.persons
 	res := &sessionized{moved: map[string]string{}}
 
 	// Parts by device and start; then a device's parts of one session merge.
@@ -506,6 +532,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 		return ch, t
 	}
 	tw := newTouchpointWriter(r, p)
+	tw.keep = s.mayConvert(id, stored)
 	for n, i := range tpOrder {
 		rec := recs[i]
 		if n%4096 == 0 && ctx.Err() != nil {
@@ -523,7 +550,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 			}
 			f := s.parts.at(m.first)
 			ch, t := channelOf(m.traffic)
-			tp := touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(f.anon), session: hexID("s_", f.sid),
+			tp := touchpoint{id: rec.id, person: rec.person, anon: s.anon(f.anon, f.node), session: hexID("s_", f.sid),
 				at: rec.at, channel: ch, traffic: *t, landing: s.strs.val(m.landing), event: "session_start"}
 			if rec.kind == 1 {
 				x := s.inter.at(rec.ref)
@@ -532,7 +559,7 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 			tw.write(&tp)
 		case 2:
 			t := s.touches.at(rec.ref)
-			tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.strs.val(t.anon), at: t.at,
+			tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.anon(t.anon, t.node), at: t.at,
 				channel: s.strs.val(t.channel), traffic: s.traffics.vals[t.traffic], landing: s.strs.val(t.landing),
 				event: s.strs.val(t.event)})
 		case 3: // a stored touch: for the journeys only, its row is the warehouse's
@@ -581,6 +608,39 @@ func (s *Stream) finishSessions(ctx context.Context, p *identity.Persons) (*sess
 	return res, nil
 }
 
+// mayConvert says which persons' touches the attribution step may read (nil: all).
+// With rule-based models only, those of persons who may convert: a CRM record, a
+// conversion event, a stored conversion. Data-driven models fit on every person's
+// path, converting or not.
+func (s *Stream) mayConvert(id *stitched, stored *storedNodes) []bool {
+	for _, m := range s.r.opt.Models {
+		if _, ok := m.(attribution.DataDriven); ok {
+			return nil
+		}
+	}
+	keep := make([]bool, id.persons.Len())
+	mark := func(n int32) {
+		if p := id.persons.Of(n); p >= 0 {
+			keep[p] = true
+		}
+	}
+	for _, n := range id.contacts {
+		mark(n)
+	}
+	for _, n := range id.deals {
+		mark(n)
+	}
+	for i := range s.convs {
+		mark(s.convs[i].node)
+	}
+	for i := range s.hist.convs {
+		if n := stored.node(0, s.hist.persons[i]); n >= 0 {
+			mark(n)
+		}
+	}
+	return keep
+}
+
 // byPerson is a's activity of devices as activity of their persons.
 func (a activity) byPerson(p *identity.Persons) activity {
 	out := newActivity(true)
@@ -608,7 +668,7 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	st.Persons, st.Identifiers = id.persons.Len(), id.graph.Len()
 	st.IdentityEdges, st.IdentityConflicts = id.persons.EdgeCount(), len(id.persons.Conflicts())
 
-	ses, err := step(ctx, r, "sessions", func() (*sessionized, error) { return s.finishSessions(ctx, id.persons) })
+	ses, err := step(ctx, r, "sessions", func() (*sessionized, error) { return s.finishSessions(ctx, id) })
 	if err != nil {
 		return err
 	}

@@ -95,6 +95,7 @@ type touchpointWriter struct {
 	persons *identity.Persons
 	t       *bigTable
 	touches *touches
+	keep    []bool // the persons whose touches attribution reads; nil: all
 }
 
 func newTouchpointWriter(r *run, p *identity.Persons) *touchpointWriter {
@@ -102,7 +103,7 @@ func newTouchpointWriter(r *run, p *identity.Persons) *touchpointWriter {
 }
 
 func (w *touchpointWriter) write(t *touchpoint) {
-	if w.r.opt.AttributeSalesTouches || !strings.HasPrefix(t.channel, SalesChannelPrefix) {
+	if (w.keep == nil || w.keep[t.person]) && (w.r.opt.AttributeSalesTouches || !strings.HasPrefix(t.channel, SalesChannelPrefix)) {
 		w.touches.add(t.person, t.at, t.id, t.channel, &t.traffic)
 	}
 	if !w.r.inRange(t.at) {

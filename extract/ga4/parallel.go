@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"runtime"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sourcegraph/conc/pool"
 	"github.com/zeebo/xxh3"
@@ -14,50 +13,9 @@ import (
 	"closedloop/extract"
 )
 
-// buffer is an extract.Writer that keeps a file's batches and rejections, in order,
-// until they are passed on.
-type buffer struct {
-	recs    []arrow.RecordBatch
-	rejects []extract.Rejection
-}
-
-func (b *buffer) Write(_ context.Context, _ string, rec arrow.RecordBatch) error {
-	rec.Retain()
-	b.recs = append(b.recs, rec)
-	return nil
-}
-
-func (b *buffer) Reject(_ context.Context, r extract.Rejection) error {
-	b.rejects = append(b.rejects, r)
-	return nil
-}
-
-// drain writes everything to w and releases the batches.
-func (b *buffer) drain(ctx context.Context, w extract.Writer) error {
-	defer b.release()
-	for _, r := range b.recs {
-		if err := w.Write(ctx, extract.TableEvents, r); err != nil {
-			return err
-		}
-	}
-	for _, r := range b.rejects {
-		if err := w.Reject(ctx, r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b *buffer) release() {
-	for _, r := range b.recs {
-		r.Release()
-	}
-	b.recs, b.rejects = nil, nil
-}
-
 // decoded is one file decoded on its own, waiting for its turn.
 type decoded struct {
-	buf  buffer
+	buf  extract.Buffer
 	d    *Decoder // its seen rows, origins and counts
 	err  error
 	done chan struct{}
@@ -123,21 +81,21 @@ func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []str
 		}
 		err := r.err
 		if err == nil && repeats(r.d.seen, global.seen) {
-			r.buf.release()
+			r.buf.Release()
 			if err = readFile(ctx, paths[i], mem, global); err == nil {
 				err = global.Flush(ctx)
 			}
 		} else if err == nil {
 			global.adopt(r.d)
-			err = r.buf.drain(ctx, w)
+			err = r.buf.Drain(ctx, w)
 		}
 		r.d = nil
 		if err != nil {
-			r.buf.release()
+			r.buf.Release()
 			cancel()
 			for _, rest := range results[i+1:] { // wait for the others to stop, then free
 				<-rest.done
-				rest.buf.release()
+				rest.buf.Release()
 			}
 			return global.Stats(), err
 		}

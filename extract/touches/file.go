@@ -1,41 +1,57 @@
 package touches
 
 import (
-	"bytes"
 	"io"
+	"slices"
 )
 
-// rawTee keeps the bytes the CSV reader consumes, so that a rejection can quote the
-// row exactly as it was written (quotes, embedded newlines and all) even when
-// encoding/csv could not parse it. Offsets are those of csv.Reader.InputOffset.
-type rawTee struct {
+// cutter reads a CSV file in blocks of whole records, about blockSize bytes each: a
+// block ends at a line end outside quotes (an even number of quote characters before
+// it), so that a quoted field's line breaks never split a record.
+type cutter struct {
 	r    io.Reader
-	buf  []byte
-	base int64 // stream offset of buf[0]
+	rest []byte // read past the last block's end
+	eof  bool
 }
 
-func (t *rawTee) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	t.buf = append(t.buf, p[:n]...)
-	return n, err
-}
-
-// raw returns the bytes from offset from to offset to, without surrounding line ends.
-func (t *rawTee) raw(from, to int64) string {
-	if from < t.base || to < from || to-t.base > int64(len(t.buf)) {
-		return ""
+// next returns the next block; io.EOF after the last.
+func (c *cutter) next() ([]byte, error) {
+	buf := make([]byte, 0, len(c.rest)+blockSize)
+	buf = append(buf, c.rest...)
+	c.rest = nil
+	scanned, quotes := 0, 0 // bytes of buf looked at for the cut, and the quotes among them
+	for {
+		if !c.eof && len(buf) < cap(buf) {
+			n, err := io.ReadFull(c.r, buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				c.eof = true
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		if c.eof {
+			if len(buf) == 0 {
+				return nil, io.EOF
+			}
+			return buf, nil
+		}
+		end := -1 // the last line end outside quotes
+		for i := scanned; i < len(buf); i++ {
+			switch buf[i] {
+			case '"':
+				quotes++
+			case '\n':
+				if quotes%2 == 0 {
+					end = i
+				}
+			}
+		}
+		scanned = len(buf)
+		if end >= 0 {
+			c.rest = append([]byte(nil), buf[end+1:]...)
+			return buf[:end+1], nil
+		}
+		buf = slices.Grow(buf, blockSize) // one record longer than a block: read on
 	}
-	return string(bytes.Trim(t.buf[from-t.base:to-t.base], "\r\n"))
-}
-
-// forget drops the bytes before offset off. It compacts only past 64 KiB of dead
-// bytes, so rows cost no copy on average.
-func (t *rawTee) forget(off int64) {
-	dead := off - t.base
-	if dead < 64<<10 || dead > int64(len(t.buf)) {
-		return
-	}
-	n := copy(t.buf, t.buf[dead:])
-	t.buf = t.buf[:n]
-	t.base = off
 }

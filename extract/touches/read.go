@@ -1,15 +1,19 @@
 package touches
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/extract"
 )
@@ -77,8 +81,23 @@ type touch struct {
 	channel     string
 }
 
-// readFile reads one touch-log file into b.
-func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builder, w extract.Writer) (err error) {
+// blockSize is about how many bytes of a file one worker parses at a time.
+var blockSize = 4 << 20
+
+// block is a run of whole records of a file, parsed on its own.
+type block struct {
+	data []byte
+	line int // the file's line number of data's first byte
+	buf  extract.Buffer
+	err  error
+	done chan struct{}
+}
+
+// readFile reads one touch-log file: its header, then its rows on every core. The
+// file is cut into blocks of whole records (a line end outside quotes ends a record),
+// each parsed into a Buffer of its own; the buffers are passed on in file order, so w
+// sees the rows and rejections one reader would have written.
+func (e *Extractor) readFile(ctx context.Context, path string, w extract.Writer) (err error) {
 	f, err := extract.Open(path)
 	if err != nil {
 		return fmt.Errorf("touches: %w", err)
@@ -88,17 +107,87 @@ func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builde
 			err = fmt.Errorf("touches: %s: %w", path, cerr)
 		}
 	}()
-	tee := &rawTee{r: f}
-	r := csv.NewReader(tee)
-	r.FieldsPerRecord = -1 // a short or long row is a rejection, not the end of the file
-	r.ReuseRecord = true
-
+	cut := &cutter{r: f}
+	first, err := cut.next()
+	if err != nil && err != io.EOF { // an empty file: readHeader says so
+		return fmt.Errorf("touches: %s: %w", path, err)
+	}
+	r := csv.NewReader(bytes.NewReader(first))
 	cols, err := readHeader(r, path)
 	if err != nil {
 		return err
 	}
+	headerEnd := r.InputOffset()
+	headerLines := bytes.Count(first[:headerEnd], []byte{'\n'})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan *block, workers)
+	order := make(chan *block, workers+1) // blocks read and not yet passed on, in file order
+	p := pool.New().WithContext(ctx)
+	p.Go(func(ctx context.Context) error { // the reader
+		defer close(jobs)
+		defer close(order)
+		b := &block{data: first[headerEnd:], line: 1 + headerLines, done: make(chan struct{})}
+		for {
+			if len(b.data) > 0 {
+				select {
+				case order <- b:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				jobs <- b
+			}
+			data, err := cut.next()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("touches: %s: %w", path, err)
+			}
+			b = &block{data: data, line: b.line + bytes.Count(b.data, []byte{'\n'}), done: make(chan struct{})}
+		}
+	})
+	for range workers {
+		p.Go(func(ctx context.Context) error {
+			for b := range jobs {
+				b.err = e.parseBlock(ctx, path, b, &cols)
+				close(b.done)
+			}
+			return nil
+		})
+	}
+	var failed error
+	for b := range order {
+		<-b.done
+		if failed == nil {
+			failed = b.err
+		}
+		if failed == nil {
+			failed = b.buf.Drain(ctx, w)
+		}
+		b.buf.Release()
+		if failed != nil {
+			cancel()
+		}
+	}
+	if err := p.Wait(); failed == nil && err != nil {
+		failed = err
+	}
+	return failed
+}
+
+// parseBlock parses the records of b into b.buf.
+func (e *Extractor) parseBlock(ctx context.Context, path string, b *block, cols *columns) error {
+	r := csv.NewReader(bytes.NewReader(b.data))
+	r.FieldsPerRecord = -1 // a short or long row is a rejection, not the end of the file
+	r.ReuseRecord = true
+	bld := extract.NewBuilder(e.cfg.Mem, extract.TableEvents, &b.buf)
+	defer bld.Release()
 	spec := e.cfg.Spec
-	prev := r.InputOffset()
+	raw := func(from, to int64) string { return extract.Cut(string(bytes.Trim(b.data[from:to], "\r\n"))) }
+	prev := int64(0)
 	for n := 0; ; n++ {
 		if n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -107,37 +196,40 @@ func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builde
 		}
 		rec, err := r.Read()
 		if err == io.EOF {
-			return nil
+			break
 		}
 		off := r.InputOffset()
 		var pe *csv.ParseError
 		switch {
 		case errors.As(err, &pe):
 			// encoding/csv consumed the broken line: the next Read goes on after it.
-			rj := extract.Rejection{Input: spec, Location: path + ":" + strconv.Itoa(pe.StartLine), Raw: extract.Cut(tee.raw(prev, off)),
+			rj := extract.Rejection{Input: spec, Location: path + ":" + strconv.Itoa(b.line+pe.StartLine-1), Raw: raw(prev, off),
 				Reason: fmt.Sprintf("not valid CSV: %v; quote fields that contain commas, quotes or line breaks", pe.Err)}
-			if err := w.Reject(ctx, rj); err != nil {
+			if err := b.buf.Reject(ctx, rj); err != nil {
 				return err
 			}
 		case err != nil:
 			return fmt.Errorf("touches: %s: %w", path, err)
 		default:
 			line, _ := r.FieldPos(0)
-			loc := path + ":" + strconv.Itoa(line)
-			t, reason := parseRow(rec, &cols)
+			loc := path + ":" + strconv.Itoa(b.line+line-1)
+			t, reason := parseRow(rec, cols)
 			if reason != "" {
-				if err := w.Reject(ctx, extract.Rejection{Input: spec, Location: loc, Reason: reason, Raw: extract.Cut(tee.raw(prev, off))}); err != nil {
+				if err := b.buf.Reject(ctx, extract.Rejection{Input: spec, Location: loc, Reason: reason, Raw: raw(prev, off)}); err != nil {
 					return err
 				}
 				break
 			}
-			if err := appendRow(ctx, b, spec, loc, &t); err != nil {
+			if err := appendRow(ctx, bld, spec, loc, &t); err != nil {
 				return err
 			}
 		}
-		tee.forget(off)
 		prev = off
 	}
+	if err := bld.Flush(ctx); err != nil {
+		return fmt.Errorf("touches: %s: %w", path, err)
+	}
+	return nil
 }
 
 // columns holds, for each touch-log column, its index in the file's records (-1 when

@@ -12,7 +12,6 @@ package touches
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -66,15 +65,10 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := extract.NewBuilder(e.cfg.Mem, extract.TableEvents, w)
-	defer b.Release()
 	for _, path := range paths {
-		if err := e.readFile(ctx, path, b, w); err != nil {
+		if err := e.readFile(ctx, path, w); err != nil {
 			return err
 		}
-	}
-	if err := b.Flush(ctx); err != nil {
-		return fmt.Errorf("touches: %s: %w", e.cfg.Spec, err)
 	}
 	return nil
 }
