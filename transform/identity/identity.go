@@ -160,7 +160,7 @@ type Graph struct {
 	keys  []uint64
 	typ   []Type
 	val   intern.List // the stored values, by node
-	first []int64 // first seen, µs since epoch (0 = unknown)
+	first []int64     // first seen, µs since epoch (0 = unknown)
 	edges []edge
 	// compacted is how many of edges CompactEdges left.
 	compacted int
@@ -368,10 +368,10 @@ func (c Conflict) Reason() string {
 // Persons is the result of stitching: a person per component.
 type Persons struct {
 	g         *Graph
-	person    []int32  // node -> person
+	person    []int32     // node -> person
 	ids       intern.List // person -> person_id
 	hashes    []uint64    // person -> the hash its person_id shows
-	best      []int32  // person -> its highest-priority node
+	best      []int32     // person -> its highest-priority node
 	conflicts []Conflict
 	edges     int // distinct edges joined or refused
 }
