@@ -20,8 +20,13 @@ type Builder struct {
 	table    string
 	w        Writer
 	b        *array.RecordBuilder
+	fields   []array.Builder
 	n        int
 	nullable []bool
+	// pend counts the nulls owed to each column: the rows that did not set it, appended
+	// in one call when the column is next set or the batch is written.
+	pend []int
+	set  []int // the rows each column has, pending nulls included
 }
 
 // NewBuilder returns a Builder for table writing to w. Call Flush at the end and
@@ -32,12 +37,25 @@ func NewBuilder(mem memory.Allocator, table string, w Writer) *Builder {
 	for i, f := range s.Fields() {
 		nullable[i] = f.Nullable
 	}
-	return &Builder{table: table, w: w, b: array.NewRecordBuilder(mem, s), nullable: nullable}
+	rb := array.NewRecordBuilder(mem, s)
+	return &Builder{table: table, w: w, b: rb, fields: rb.Fields(), nullable: nullable,
+		pend: make([]int, s.NumFields()), set: make([]int, s.NumFields())}
+}
+
+// field is column i's builder, once the nulls it is owed are appended; the row sets it.
+func (b *Builder) field(i int) array.Builder {
+	f := b.fields[i]
+	if b.pend[i] > 0 {
+		f.AppendNulls(b.pend[i])
+		b.pend[i] = 0
+	}
+	b.set[i]++
+	return f
 }
 
 // Str appends s to column i, null when s is empty.
 func (b *Builder) Str(i int, s string) {
-	fb := b.b.Field(i).(*array.StringBuilder)
+	fb := b.field(i).(*array.StringBuilder)
 	if s == "" && b.nullable[i] {
 		fb.AppendNull()
 		return
@@ -47,7 +65,7 @@ func (b *Builder) Str(i int, s string) {
 
 // Time appends t to timestamp column i, null when t is zero.
 func (b *Builder) Time(i int, t time.Time) {
-	fb := b.b.Field(i).(*array.TimestampBuilder)
+	fb := b.field(i).(*array.TimestampBuilder)
 	if t.IsZero() {
 		fb.AppendNull()
 		return
@@ -57,12 +75,12 @@ func (b *Builder) Time(i int, t time.Time) {
 
 // Date appends the day of t to date column i.
 func (b *Builder) Date(i int, t time.Time) {
-	b.b.Field(i).(*array.Date32Builder).Append(arrow.Date32FromTime(t))
+	b.field(i).(*array.Date32Builder).Append(arrow.Date32FromTime(t))
 }
 
 // Float appends v to column i, null when ok is false.
 func (b *Builder) Float(i int, v float64, ok bool) {
-	fb := b.b.Field(i).(*array.Float64Builder)
+	fb := b.field(i).(*array.Float64Builder)
 	if !ok {
 		fb.AppendNull()
 		return
@@ -72,7 +90,7 @@ func (b *Builder) Float(i int, v float64, ok bool) {
 
 // Int appends v to column i, null when ok is false.
 func (b *Builder) Int(i int, v int64, ok bool) {
-	fb := b.b.Field(i).(*array.Int64Builder)
+	fb := b.field(i).(*array.Int64Builder)
 	if !ok {
 		fb.AppendNull()
 		return
@@ -81,19 +99,20 @@ func (b *Builder) Int(i int, v int64, ok bool) {
 }
 
 // Bool appends v to column i.
-func (b *Builder) Bool(i int, v bool) { b.b.Field(i).(*array.BooleanBuilder).Append(v) }
+func (b *Builder) Bool(i int, v bool) { b.field(i).(*array.BooleanBuilder).Append(v) }
 
 // End closes the current row and writes a batch when BatchRows are buffered. A
 // nullable column the row did not set is null, so an extractor sets only the columns
 // its source has; a non-nullable one left unset is a programming error and panics.
 func (b *Builder) End(ctx context.Context) error {
 	b.n++
-	for i, f := range b.b.Fields() {
-		if f.Len() < b.n {
+	for i, n := range b.set {
+		if n < b.n {
 			if !b.nullable[i] {
 				panic("extract: " + b.table + "." + b.b.Schema().Field(i).Name + " not set")
 			}
-			f.AppendNull()
+			b.pend[i]++
+			b.set[i]++
 		}
 	}
 	if b.n >= BatchRows {
@@ -106,6 +125,13 @@ func (b *Builder) End(ctx context.Context) error {
 func (b *Builder) Flush(ctx context.Context) error {
 	if b.n == 0 {
 		return nil
+	}
+	for i, f := range b.fields {
+		if b.pend[i] > 0 {
+			f.AppendNulls(b.pend[i])
+			b.pend[i] = 0
+		}
+		b.set[i] = 0
 	}
 	full := b.n >= BatchRows
 	var data []int

@@ -2,9 +2,11 @@ package transform
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"sort"
 	"testing"
 	"time"
 
@@ -51,10 +53,11 @@ func TestWalkOnEveryCoreIsTheWalk(t *testing.T) {
 	one := run()
 	defer one.Release()
 
-	defer func(n, a int) { minPart, minAttributionSpan = n, a }(minPart, minAttributionSpan)
+	defer func(n, a, w int) { minPart, minAttributionSpan, minTouchpointSpan = n, a, w }(minPart, minAttributionSpan, minTouchpointSpan)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(7))
 	minPart = 100          // the sample's 17k events in 7 parts
 	minAttributionSpan = 5 // its conversions credited in 7 spans of persons
+	minTouchpointSpan = 50 // its touchpoints written in 7 spans of persons
 	many := run()
 	defer many.Release()
 
@@ -86,4 +89,54 @@ func loadSample(t *testing.T, mem memory.Allocator) *extract.Collector {
 	require.NoError(t, hubspot.New(hubspot.Config{Spec: "hubspot:sample", Dir: filepath.Join(sample, "hubspot"), Mem: mem,
 		CookieProperty: "ga_client_id", Currency: "USD"}).Extract(context.Background(), c))
 	return c
+}
+
+// TestRuleBasedModelsReadOnlyConvertingPersons: with rule-based models only, the
+// attribution step keeps the touches of persons who may convert (mayConvert); their
+// credits are those the same models give beside the data-driven ones, which read
+// every person's path.
+func TestRuleBasedModelsReadOnlyConvertingPersons(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := loadSample(t, mem)
+	defer c.Release()
+	build := func(names []string) *Output {
+		models, err := attribution.Lookup(names, attribution.DefaultParams)
+		require.NoError(t, err)
+		in := Inputs{Events: c.Table(extract.TableEvents), Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
+			DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend), DealStages: c.Table(extract.TableDealStages)}
+		defer func() {
+			for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
+				tb.Release()
+			}
+		}()
+		out, err := Build(context.Background(), in, Options{Mem: mem, Models: models, Currency: "USD",
+			Range:    extract.Range{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
+			Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute})
+		require.NoError(t, err)
+		return out
+	}
+	rule := []string{"first_touch", "last_touch", "linear", "time_decay", "position_based"}
+	few, all := build(rule), build(attribution.Names())
+	defer few.Release()
+	defer all.Release()
+	ruleBased := map[string]bool{}
+	for _, m := range rule {
+		ruleBased[m] = true
+	}
+	var want []map[string]any
+	for _, r := range rows(all.Tables[load.FctAttribution]) {
+		if ruleBased[r["model"].(string)] {
+			want = append(want, r)
+		}
+	}
+	got := rows(few.Tables[load.FctAttribution])
+	require.NotEmpty(t, got)
+	require.Equal(t, len(want), len(got))
+	key := func(r map[string]any) string { return fmt.Sprint(r["conversion_id"], r["model"], r["touchpoint_id"]) }
+	sort.Slice(want, func(i, j int) bool { return key(want[i]) < key(want[j]) })
+	sort.Slice(got, func(i, j int) bool { return key(got[i]) < key(got[j]) })
+	require.Equal(t, want, got)
+	require.Equal(t, all.Stats.Journeys, few.Stats.Journeys)
+	require.Equal(t, all.Stats.ConversionsWithoutTouch, few.Stats.ConversionsWithoutTouch)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/load"
 	"closedloop/transform/attribution"
@@ -517,62 +519,108 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 		}
 	}
 
+	// Persons are independent: spans of them are written on every core, each into a
+	// table and touches of its own, joined in person order.
+	keep := s.mayConvert(id, stored)
 	direct := normalize.Traffic{Source: "(direct)", Medium: "(none)"}
-	channels := map[int32]string{} // by traffic code; -1 direct
-	channelOf := func(code int32) (string, *normalize.Traffic) {
-		t := &direct
-		if code >= 0 {
-			t = &s.traffics.vals[code]
-		}
-		ch, ok := channels[code]
-		if !ok {
-			ch = r.opt.Channels.GroupTouch(t.Touch())
-			channels[code] = ch
-		}
-		return ch, t
-	}
-	tw := newTouchpointWriter(r, p)
-	tw.keep = s.mayConvert(id, stored)
-	for n, i := range tpOrder {
-		rec := recs[i]
-		if n%4096 == 0 && ctx.Err() != nil {
-			tw.t.release()
-			return nil, ctx.Err()
-		}
-		if rec.early {
-			continue
-		}
-		switch rec.kind {
-		case 0, 1:
-			m := &ms[rec.ses]
-			if rec.kind == 0 {
-				m = &ms[rec.ref]
+	write := func(ctx context.Context, tw *touchpointWriter, seg []int32) error {
+		channels := map[int32]string{} // by traffic code; -1 direct
+		channelOf := func(code int32) (string, *normalize.Traffic) {
+			t := &direct
+			if code >= 0 {
+				t = &s.traffics.vals[code]
 			}
-			f := s.parts.at(m.first)
-			ch, t := channelOf(m.traffic)
-			tp := touchpoint{id: rec.id, person: rec.person, anon: s.anon(f.anon, f.node), session: hexID("s_", f.sid),
-				at: rec.at, channel: ch, traffic: *t, landing: s.strs.val(m.landing), event: "session_start"}
-			if rec.kind == 1 {
-				x := s.inter.at(rec.ref)
-				tp.landing, tp.event = s.strs.val(x.path), s.strs.val(x.name)
+			ch, ok := channels[code]
+			if !ok {
+				ch = r.opt.Channels.GroupTouch(t.Touch())
+				channels[code] = ch
 			}
-			tw.write(&tp)
-		case 2:
-			t := s.touches.at(rec.ref)
-			tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.anon(t.anon, t.node), at: t.at,
-				channel: s.strs.val(t.channel), traffic: s.traffics.vals[t.traffic], landing: s.strs.val(t.landing),
-				event: s.strs.val(t.event)})
-		case 3: // a stored touch: for the journeys only, its row is the warehouse's
-			h := &s.hist.touches[rec.ref]
-			tw.write(&touchpoint{id: rec.id, person: rec.person, at: h.at, channel: s.strs.val(h.channel),
-				traffic: normalize.Traffic{Campaign: s.strs.val(h.campaign), Term: s.strs.val(h.term)}})
+			return ch, t
+		}
+		for n, i := range seg {
+			rec := &recs[i]
+			if n%4096 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if rec.early {
+				continue
+			}
+			switch rec.kind {
+			case 0, 1:
+				m := &ms[rec.ses]
+				if rec.kind == 0 {
+					m = &ms[rec.ref]
+				}
+				f := s.parts.at(m.first)
+				ch, t := channelOf(m.traffic)
+				tp := touchpoint{id: rec.id, person: rec.person, anon: s.anon(f.anon, f.node), session: hexID("s_", f.sid),
+					at: rec.at, channel: ch, traffic: *t, landing: s.strs.val(m.landing), event: "session_start"}
+				if rec.kind == 1 {
+					x := s.inter.at(rec.ref)
+					tp.landing, tp.event = s.strs.val(x.path), s.strs.val(x.name)
+				}
+				tw.write(&tp)
+			case 2:
+				t := s.touches.at(rec.ref)
+				tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.anon(t.anon, t.node), at: t.at,
+					channel: s.strs.val(t.channel), traffic: s.traffics.vals[t.traffic], landing: s.strs.val(t.landing),
+					event: s.strs.val(t.event)})
+			case 3: // a stored touch: for the journeys only, its row is the warehouse's
+				h := &s.hist.touches[rec.ref]
+				tw.write(&touchpoint{id: rec.id, person: rec.person, at: h.at, channel: s.strs.val(h.channel),
+					traffic: normalize.Traffic{Campaign: s.strs.val(h.campaign), Term: s.strs.val(h.term)}})
+			}
+		}
+		return nil
+	}
+	segs := [][]int32{tpOrder}
+	if parts := min(runtime.GOMAXPROCS(0), len(tpOrder)/minTouchpointSpan); parts > 1 {
+		segs = segs[:0]
+		from := 0
+		for k := 1; k < parts; k++ {
+			cut := max(from, len(tpOrder)*k/parts)
+			cut = int(start[recs[tpOrder[cut]].person]) // the person's first touch
+			if cut > from {
+				segs = append(segs, tpOrder[from:cut])
+				from = cut
+			}
+		}
+		segs = append(segs, tpOrder[from:])
+	}
+	writers := make([]*touchpointWriter, len(segs))
+	for k := range segs {
+		writers[k] = newTouchpointWriter(r, p)
+		writers[k].keep = keep
+	}
+	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
+	for k, seg := range segs {
+		g.Go(func(ctx context.Context) error { return write(ctx, writers[k], seg) })
+	}
+	err := g.Wait()
+	tables, spilled := make([]arrow.Table, len(writers)), make([]*Spilled, len(writers))
+	for k, w := range writers {
+		if err == nil {
+			tables[k], spilled[k], err = w.t.finish()
+		} else {
+			w.t.release()
 		}
 	}
-	var err error
-	if res.touchpoints, res.touchpointsSpilled, err = tw.t.finish(); err != nil {
+	if err != nil {
+		for k := range writers {
+			if tables[k] != nil {
+				tables[k].Release()
+			}
+			if spilled[k] != nil {
+				spilled[k].Release()
+			}
+		}
 		return nil, err
 	}
-	res.touches = tw.touches
+	res.touchpoints, res.touchpointsSpilled = joinTables(r.opt.Mem, load.FctTouchpoint, tables, spilled)
+	res.touches = writers[0].touches
+	for _, w := range writers[1:] {
+		res.touches.join(w.touches)
+	}
 
 	// Conversions of events: their ids (duplicates kept distinct), by time.
 	dup := map[uint64]int{}
@@ -640,6 +688,10 @@ func (s *Stream) mayConvert(id *stitched, stored *storedNodes) []bool {
 	}
 	return keep
 }
+
+// minTouchpointSpan is the fewest touchpoints worth a writer of their own (a variable
+// for tests).
+var minTouchpointSpan = 1 << 16
 
 // byPerson is a's activity of devices as activity of their persons.
 func (a activity) byPerson(p *identity.Persons) activity {

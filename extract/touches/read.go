@@ -47,24 +47,6 @@ var (
 	cChannel     = extract.Col(extract.TableEvents, "channel")
 	cIsConv      = extract.Col(extract.TableEvents, "is_conversion")
 	cConvValue   = extract.Col(extract.TableEvents, "conversion_value")
-	cCurrency    = extract.Col(extract.TableEvents, "currency")
-
-	// cNull are the string columns a touch log has nothing for.
-	cNull = []int{
-		extract.Col(extract.TableEvents, "user_id"),
-		extract.Col(extract.TableEvents, "email"),
-		extract.Col(extract.TableEvents, "session_key"),
-		extract.Col(extract.TableEvents, "page_location"),
-		extract.Col(extract.TableEvents, "page_title"),
-		extract.Col(extract.TableEvents, "page_referrer"),
-		extract.Col(extract.TableEvents, "utm_source"),
-		extract.Col(extract.TableEvents, "utm_medium"),
-		extract.Col(extract.TableEvents, "utm_campaign"),
-		extract.Col(extract.TableEvents, "utm_term"),
-		extract.Col(extract.TableEvents, "utm_content"),
-		extract.Col(extract.TableEvents, "gclid"),
-		cCurrency, // a touch log states no currency
-	}
 )
 
 // checkEvery is how many rows go by between two looks at the context.
@@ -325,7 +307,8 @@ func parseRow(rec []string, c *columns) (touch, string) {
 	return t, ""
 }
 
-// appendRow appends t as one row of extract.TableEvents, every column exactly once.
+// appendRow appends t as one row of extract.TableEvents; the columns a touch log has
+// nothing for are left null.
 func appendRow(ctx context.Context, b *extract.Builder, spec, loc string, t *touch) error {
 	b.Str(cInput, spec)
 	b.Str(cLocation, loc)
@@ -336,8 +319,5 @@ func appendRow(ctx context.Context, b *extract.Builder, spec, loc string, t *tou
 	b.Str(cChannel, t.channel)
 	b.Bool(cIsConv, t.conversion)
 	b.Float(cConvValue, t.value, t.hasValue)
-	for _, i := range cNull {
-		b.Str(i, "")
-	}
 	return b.End(ctx)
 }

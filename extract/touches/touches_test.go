@@ -360,3 +360,41 @@ func BenchmarkDecodeTouches(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestBlocksAreOneReader: a file cut into many small blocks, parsed on several cores,
+// gives the rows and rejections, with their line numbers and raw text, of one reader:
+// quoted fields with line breaks and quotes, CRLF, broken and short rows, a record
+// longer than a block.
+func TestBlocksAreOneReader(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("cookie,time,interaction,conversion,conversion_value,channel\r\n")
+	for i := 0; i < 400; i++ {
+		switch i % 9 {
+		case 0:
+			fmt.Fprintf(&b, "\"c%d\",2026-01-02T10:%02d:00Z,\"multi\nline \"\"quoted\"\"\nname\",0,0.0,Paid Search\r\n", i, i%60)
+		case 3:
+			fmt.Fprintf(&b, "c%d,not a time,impression,0,0.0,Email\n", i)
+		case 5:
+			fmt.Fprintf(&b, "c%d,2026-01-02T10:00:00Z,\"broken \"quote,0,0,Email\n", i)
+		case 7:
+			fmt.Fprintf(&b, "c%d,2026-01-02T10:00:00Z,conversion,1,%d.5,\"%s\"\n", i, i, strings.Repeat("Long Channel ", 20))
+		default:
+			fmt.Fprintf(&b, "c%d,2026-01-02T11:%02d:00Z,impression,0,0.0,Organic Social\n", i, i%60)
+		}
+	}
+	b.WriteString("clast,2026-01-03T00:00:00Z,impression,0,0.0,Direct") // no line end
+	path := filepath.Join(t.TempDir(), "log.csv")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+
+	whole, wholeRej := run(t, path)
+	defer func(n int) { blockSize = n }(blockSize)
+	blockSize = 97 // many blocks; the long rows span several
+	cut, cutRej := run(t, path)
+	require.Greater(t, len(whole), 300)
+	require.NotEmpty(t, wholeRej)
+	require.Equal(t, whole, cut)
+	require.Equal(t, wholeRej, cutRej)
+	require.Equal(t, path+":2", whole[0]["location"])
+	require.Equal(t, "multi\nline \"quoted\"\nname", whole[0]["event_name"])
+	require.Equal(t, path+":5", whole[1]["location"]) // after a record of three lines
+}
