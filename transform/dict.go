@@ -42,6 +42,13 @@ func hashParts(parts ...string) uint64 {
 // hasher is hashParts without an allocation per call: its buffer is reused.
 type hasher struct{ buf []byte }
 
+// start begins a hash of parts (as hashParts joins them) with first; add and addInt
+// append parts; sum is the hash.
+func (h *hasher) start(first string) { h.buf = append(h.buf[:0], first...) }
+func (h *hasher) add(s string)       { h.buf = append(append(h.buf, 0), s...) }
+func (h *hasher) addInt(n int64)     { h.buf = strconv.AppendInt(append(h.buf, 0), n, 10) }
+func (h *hasher) sum() uint64        { return xxh3.Hash(h.buf) }
+
 func (h *hasher) hash(parts ...string) uint64 {
 	h.buf = h.buf[:0]
 	for i, p := range parts {

@@ -60,4 +60,13 @@ func TestHasherIsHashParts(t *testing.T) {
 	for _, parts := range [][]string{{}, {""}, {"touch", "", "1767225600000000", "click", "Paid Search"}, {"a", "b\x00c"}} {
 		require.Equal(t, hashParts(parts...), h.hash(parts...), "%q", parts)
 	}
+	h.start("touch")
+	h.add("")
+	h.addInt(1767225600000000)
+	h.add("click")
+	h.add("Paid Search")
+	require.Equal(t, hashParts("touch", "", "1767225600000000", "click", "Paid Search"), h.sum())
+	h.start("a")
+	h.addInt(-5)
+	require.Equal(t, hashParts("a", "-5"), h.sum())
 }

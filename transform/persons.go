@@ -3,6 +3,7 @@ package transform
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -49,13 +50,21 @@ var (
 // (every person, with what the identifiers, the events, the conversions and the CRM
 // records tell of them, and their persona).
 func persons(r *run, id *stitched, act *activity, cv *conversions, ct *contactCols) (*personTables, error) {
-	ids, bridge := bridgeIdentity(r, id)
+	nodes := nodesByPerson(id.persons, id.graph.Len())
+	ids := identifiersOf(id, nodes)
+	// The two tables are written side by side.
+	var bridge *bigTable
+	var wg sync.WaitGroup
+	wg.Go(func() { bridge = bridgeIdentity(r, id, nodes) })
+	dim := dimPerson(r, id, ids, act, cv, ct)
+	wg.Wait()
 	pt := &personTables{}
 	var err error
 	if pt.bridge, pt.bridgeSpilled, err = bridge.finish(); err != nil {
+		dim.release()
 		return nil, err
 	}
-	if pt.dim, pt.dimSpilled, err = dimPerson(r, id, ids, act, cv, ct).finish(); err != nil {
+	if pt.dim, pt.dimSpilled, err = dim.finish(); err != nil {
 		if pt.bridge != nil {
 			pt.bridge.Release()
 		}
@@ -75,38 +84,48 @@ type identifiers struct {
 	emails         map[int32][]string
 }
 
-// bridgeIdentity writes bridge_identity: every identifier, by person, type and value.
-func bridgeIdentity(r *run, id *stitched) (*identifiers, *bigTable) {
+// nodesByPerson is every graph node in bridge_identity's order: by person, type and
+// value (a counting sort by person, then each person's few nodes sorted).
+func nodesByPerson(p *identity.Persons, n int) []int32 {
+	start := make([]int32, p.Len()+1)
+	for i := int32(0); i < int32(n); i++ {
+		start[p.Of(i)+1]++
+	}
+	for k := 1; k < len(start); k++ {
+		start[k] += start[k-1]
+	}
+	nodes := make([]int32, n)
+	next := slices.Clone(start[:len(start)-1])
+	for i := int32(0); i < int32(n); i++ {
+		k := p.Of(i)
+		nodes[next[k]] = i
+		next[k]++
+	}
+	for k := 0; k+1 < len(start); k++ {
+		if seg := nodes[start[k]:start[k+1]]; len(seg) > 1 {
+			slices.SortFunc(seg, func(x, y int32) int {
+				tx, vx, _ := p.Node(x)
+				ty, vy, _ := p.Node(y)
+				if tx != ty {
+					return int(tx) - int(ty)
+				}
+				return strings.Compare(vx, vy)
+			})
+		}
+	}
+	return nodes
+}
+
+// identifiersOf gathers what bridge_identity tells of each person; nodes are in
+// nodesByPerson's order.
+func identifiersOf(id *stitched, nodes []int32) *identifiers {
 	p := id.persons
 	np := p.Len()
 	ids := &identifiers{first: make([]int64, np), counts: make([][3]int64, np),
 		crmID: make([]string, np), crmName: make([]string, np), emails: map[int32][]string{}}
-	nodes := make([]int32, id.graph.Len())
-	for i := range nodes {
-		nodes[i] = int32(i)
-	}
-	slices.SortFunc(nodes, func(x, y int32) int { // stable output order
-		px, py := p.Of(x), p.Of(y)
-		if px != py {
-			return int(px - py)
-		}
-		tx, vx, _ := p.Node(x)
-		ty, vy, _ := p.Node(y)
-		if tx != ty {
-			return int(tx) - int(ty)
-		}
-		return strings.Compare(vx, vy)
-	})
-	bt := newBigTable(r, load.BridgeIdentity)
-	o := bt.o
 	for _, n := range nodes {
 		person := p.Of(n)
 		typ, val, seen := p.Node(n)
-		o.str(biPersonID, p.ID(person))
-		o.str(biIdentifierType, typ.String())
-		o.str(biIdentifier, val)
-		o.ts(biFirstSeenAt, seen)
-		bt.row()
 		if seen != 0 && (ids.first[person] == 0 || seen < ids.first[person]) {
 			ids.first[person] = seen
 		}
@@ -123,7 +142,24 @@ func bridgeIdentity(r *run, id *stitched) (*identifiers, *bigTable) {
 			}
 		}
 	}
-	return ids, bt
+	return ids
+}
+
+// bridgeIdentity writes bridge_identity: every identifier, by person, type and value
+// (nodes, in nodesByPerson's order).
+func bridgeIdentity(r *run, id *stitched, nodes []int32) *bigTable {
+	p := id.persons
+	bt := newBigTable(r, load.BridgeIdentity)
+	o := bt.o
+	for _, n := range nodes {
+		typ, val, seen := p.Node(n)
+		o.str(biPersonID, p.ID(p.Of(n)))
+		o.str(biIdentifierType, typ.String())
+		o.str(biIdentifier, val)
+		o.ts(biFirstSeenAt, seen)
+		bt.row()
+	}
+	return bt
 }
 
 // dimPerson writes dim_person.

@@ -298,7 +298,10 @@ func (w *walker) closeSession() {
 // touchRow keeps touch-log row i: its own channel, else its traffic's.
 func (w *walker) touchRow(i int, node int32, anon string, at int64, name string) {
 	ev := w.ev
-	t := normalize.Classify(ev.traffic(i))
+	t := noTraffic // a touch log states no campaign: nothing to classify
+	if in := ev.traffic(i); in != (normalize.Input{}) {
+		t = normalize.Classify(in)
+	}
 	ch := sv(ev.channel, i)
 	if ch == "" {
 		ch = w.r.opt.Channels.GroupTouch(t.Touch())
@@ -310,15 +313,27 @@ func (w *walker) touchRow(i int, node int32, anon string, at int64, name string)
 		// A selling activity's source is its owner team, as the CRM names it.
 		t.Source, t.Medium = sv(ev.utmSource, i), sv(ev.utmMedium, i)
 	}
-	parts := []string{"touch", anon, strconv.FormatInt(at, 10), name, ch}
-	if rec := sv(ev.record, i); rec != "" { // CRM activities have no cookie: their record tells them apart
-		parts = append(parts, rec)
-	} else {
-		parts = w.device(parts[0], anon, node, parts[2:]...)
+	// The id's parts: "touch", the cookie, the time, the name, the channel, then for a
+	// CRM activity (no cookie) its record, else for a touch without a cookie its
+	// device's identifier (w.device).
+	h := &w.h
+	h.start("touch")
+	h.add(anon)
+	h.addInt(at)
+	h.add(name)
+	h.add(ch)
+	if rec := sv(ev.record, i); rec != "" {
+		h.add(rec)
+	} else if anon == "" && node >= 0 {
+		typ, v := w.s.nodeName(node)
+		h.add(typ.String() + ":" + v)
 	}
-	w.touches = append(w.touches, touchPart{node: node, at: at, base: w.h.hash(parts...), anon: anon,
+	w.touches = append(w.touches, touchPart{node: node, at: at, base: h.sum(), anon: anon,
 		channel: ch, traffic: t, landing: w.paths.of(sv(ev.location, i)), event: name})
 }
+
+// noTraffic is what normalize.Classify makes of an event with no campaign information.
+var noTraffic = normalize.Classify(normalize.Input{})
 
 // pageView writes page view i when the range has it, and keeps its page for the
 // persona rules.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/sourcegraph/conc/pool"
 
@@ -170,6 +171,8 @@ func (e *Extractor) parseBlock(ctx context.Context, path string, b *block, cols 
 	spec := e.cfg.Spec
 	raw := func(from, to int64) string { return extract.Cut(string(bytes.Trim(b.data[from:to], "\r\n"))) }
 	prev := int64(0)
+	prefix := path + ":"
+	var locBuf []byte
 	for n := 0; ; n++ {
 		if n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -185,7 +188,7 @@ func (e *Extractor) parseBlock(ctx context.Context, path string, b *block, cols 
 		switch {
 		case errors.As(err, &pe):
 			// encoding/csv consumed the broken line: the next Read goes on after it.
-			rj := extract.Rejection{Input: spec, Location: path + ":" + strconv.Itoa(b.line+pe.StartLine-1), Raw: raw(prev, off),
+			rj := extract.Rejection{Input: spec, Location: prefix + strconv.Itoa(b.line+pe.StartLine-1), Raw: raw(prev, off),
 				Reason: fmt.Sprintf("not valid CSV: %v; quote fields that contain commas, quotes or line breaks", pe.Err)}
 			if err := b.buf.Reject(ctx, rj); err != nil {
 				return err
@@ -194,10 +197,13 @@ func (e *Extractor) parseBlock(ctx context.Context, path string, b *block, cols 
 			return fmt.Errorf("touches: %s: %w", path, err)
 		default:
 			line, _ := r.FieldPos(0)
-			loc := path + ":" + strconv.Itoa(b.line+line-1)
+			// path:line, rendered in locBuf without an allocation; valid until the next row.
+			locBuf = strconv.AppendInt(append(locBuf[:0], prefix...), int64(b.line+line-1), 10)
+			loc := unsafe.String(unsafe.SliceData(locBuf), len(locBuf))
 			t, reason := parseRow(rec, cols)
 			if reason != "" {
-				if err := b.buf.Reject(ctx, extract.Rejection{Input: spec, Location: loc, Reason: reason, Raw: raw(prev, off)}); err != nil {
+				rj := extract.Rejection{Input: spec, Location: strings.Clone(loc), Reason: reason, Raw: raw(prev, off)}
+				if err := b.buf.Reject(ctx, rj); err != nil {
 					return err
 				}
 				break
