@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/load"
@@ -714,7 +715,9 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 		return err
 	}
 	out.Tables[load.IdentityConflicts] = conflicts(r.opt.Mem, id.persons)
-	out.Tables[load.IdentityEdge] = edges(r.opt.Mem, id.graph)
+	if _, err := s.keep(out, load.IdentityEdge, edges(r.opt.Mem, id.graph)); err != nil {
+		return err
+	}
 	out.Aliases = aliases(r.opt.Mem, id.persons)
 	st.Events, st.CRMCookies = s.events, id.cookies
 	st.Persons, st.Identifiers = id.persons.Len(), id.graph.Len()
@@ -743,13 +746,13 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 
 	cv, err := step(ctx, r, "conversions", func() (*conversions, error) {
 		cv := collectConversions(r, crm, id, ses.conversions)
-		out.Tables[load.FctConversion] = conversionTable(r, cv, id.persons)
-		return cv, nil
+		var err error
+		st.Conversions, err = s.keep(out, load.FctConversion, conversionTable(r, cv, id.persons))
+		return cv, err
 	})
 	if err != nil {
 		return err
 	}
-	st.Conversions = int(out.Tables[load.FctConversion].NumRows())
 
 	if merged := s.hist.merged(id.persons); len(merged) > 0 {
 		// Older conversions of persons an identity merge reached have other journeys
@@ -802,7 +805,12 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	if err != nil {
 		return err
 	}
-	out.Tables[load.FctDealStage] = ds
+	if _, err := s.keep(out, load.FctDealStage, ds); err != nil {
+		return err
+	}
+	// What the loads still read of the persons is their numbers and ids, not the
+	// identifier graph (spilled page views find their persons as they are read back).
+	id.persons.ForgetGraph()
 	if first := r.first.Load(); first != math.MaxInt64 {
 		st.FirstWritten = time.UnixMicro(first).UTC()
 	}
@@ -810,6 +818,32 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 		st.FirstEvent = time.UnixMicro(s.firstEvent).UTC()
 	}
 	return nil
+}
+
+// keep puts table t (released) in out: past Options.SpillBytes in a temporary file
+// (Output.Spilled), so that the loads that follow have its memory. It returns the
+// table's rows.
+func (s *Stream) keep(out *Output, name string, t arrow.Table) (int, error) {
+	st := newSpillStore(s.r, name, t.Schema())
+	tr := array.NewTableReader(t, batchRows)
+	var err error
+	for err == nil && tr.Next() {
+		err = st.add(tr.RecordBatch())
+	}
+	tr.Release()
+	t.Release()
+	if err != nil {
+		st.release()
+		return 0, err
+	}
+	tbl, sp, err := st.finish(nil)
+	if err != nil {
+		return 0, err
+	}
+	if tbl == nil && sp == nil { // no rows
+		tbl = Empty(s.r.opt.Mem, schemaOf(name))
+	}
+	return out.put(name, tbl, sp), nil
 }
 
 // stitch adds the CRM records to the graph the events built and resolves it into

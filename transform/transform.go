@@ -240,6 +240,16 @@ func (o *Output) put(name string, t arrow.Table, sp *Spilled) int {
 	return int(t.NumRows())
 }
 
+// Take removes table name from o and hands it over, in memory or spilled (one of the
+// two is nil; both when o has no such table): the caller releases it, so a table can
+// be let go as soon as it is loaded.
+func (o *Output) Take(name string) (arrow.Table, *Spilled) {
+	t, sp := o.Tables[name], o.Spilled[name]
+	delete(o.Tables, name)
+	delete(o.Spilled, name)
+	return t, sp
+}
+
 // Table returns table name, reading a spilled one back into memory; the caller
 // releases it.
 func (o *Output) Table(name string) (arrow.Table, error) {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sourcegraph/conc/pool"
 
@@ -262,9 +263,17 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		return nil, err
 	}
 	defer ld.Close()
-	loadOne := func(ctx context.Context, name string) error {
+	loadOne := func(ctx context.Context, name string, t arrow.Table, sp *transform.Spilled) error {
 		t0 := time.Now()
-		if err := loadTable(ctx, ld, out, name, rng.To); err != nil {
+		err := loadTable(ctx, ld, out.Stats, name, t, sp, rng.To)
+		// Let go of the table as soon as it is in: the loads after it have its memory.
+		if t != nil {
+			t.Release()
+		}
+		if sp != nil {
+			sp.Release()
+		}
+		if err != nil {
 			return err
 		}
 		log.Debug("table loaded", "table", name, "rows", res.Rows[name], "seconds", time.Since(t0).Seconds())
@@ -286,7 +295,8 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(res.Rows[b], res.Rows[a]) })
 	for _, name := range names {
-		loads.Go(func(ctx context.Context) error { return loadOne(ctx, name) })
+		t, sp := out.Take(name) // here, not in the load's goroutine: out's maps are not shared
+		loads.Go(func(ctx context.Context) error { return loadOne(ctx, name, t, sp) })
 	}
 	if err := loads.Wait(); err != nil {
 		return nil, err
@@ -409,24 +419,30 @@ func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[
 	return out
 }
 
-// loadTable loads the run's table name: a spilled one batch by batch where the
-// warehouse takes batches (load.RecordLoader), else read back whole.
-func loadTable(ctx context.Context, ld load.Loader, out *transform.Output, name string, to time.Time) error {
-	if from := out.Stats.AttributionFrom; name == load.FctAttribution && !from.IsZero() {
+// loadTable loads the run's table name, t in memory or sp spilled: a spilled one batch
+// by batch where the warehouse takes batches (load.RecordLoader), else read back whole.
+// The caller keeps its references to t and sp.
+func loadTable(ctx context.Context, ld load.Loader, st transform.Stats, name string, t arrow.Table, sp *transform.Spilled, to time.Time) error {
+	reader := func() (array.RecordReader, error) {
+		if sp != nil {
+			return sp.Reader()
+		}
+		return array.NewTableReader(t, 1<<16), nil
+	}
+	if from := st.AttributionFrom; name == load.FctAttribution && !from.IsZero() {
 		rl, ok := ld.(load.RangeLoader)
 		if !ok {
 			return fmt.Errorf("%s: the warehouse cannot replace %s from %s", name, name, from.Format(time.DateOnly))
 		}
-		rr, err := out.Reader(name)
+		rr, err := reader()
 		if err != nil {
 			return err
 		}
 		defer rr.Release()
 		return rl.LoadRange(ctx, name, load.Range{From: from, To: to}, rr)
 	}
-	sp := out.Spilled[name]
 	if sp == nil {
-		return ld.Load(ctx, name, out.Tables[name])
+		return ld.Load(ctx, name, t)
 	}
 	if rl, ok := ld.(load.RecordLoader); ok {
 		rr, err := sp.Reader()

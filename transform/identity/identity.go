@@ -564,6 +564,10 @@ func appendPersonID(b []byte, h uint64) []byte {
 	return b
 }
 
+// ForgetGraph lets go of the identifier graph the persons were resolved from, for the
+// persons to outlive it cheaply: afterwards only Len, Of and ID may be called.
+func (p *Persons) ForgetGraph() { p.g, p.best, p.conflicts = nil, nil, nil }
+
 // Len is the number of persons.
 func (p *Persons) Len() int { return p.ids.Len() }
 
