@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sourcegraph/conc/pool"
 	"github.com/zeebo/xxh3"
@@ -15,10 +17,64 @@ import (
 
 // decoded is one file decoded on its own, waiting for its turn.
 type decoded struct {
-	buf  extract.Buffer
+	buf  relay
 	d    *Decoder // its seen rows, origins and counts
 	err  error
 	done chan struct{}
+}
+
+// relay is the Writer a file's Decoder writes to: a Buffer until the file's turn comes;
+// then, for a file whose rows cannot repeat an earlier file's (the first of its day),
+// what was buffered is passed on and the rest goes straight through, so that the file
+// being passed on is never held whole.
+type relay struct {
+	mu  sync.Mutex
+	buf extract.Buffer
+	w   extract.Writer // set once direct
+}
+
+func (r *relay) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
+	r.mu.Lock()
+	w := r.w
+	if w == nil {
+		defer r.mu.Unlock()
+		return r.buf.Write(ctx, table, rec)
+	}
+	r.mu.Unlock()
+	return w.Write(ctx, table, rec)
+}
+
+func (r *relay) Reject(ctx context.Context, rj extract.Rejection) error {
+	r.mu.Lock()
+	w := r.w
+	if w == nil {
+		defer r.mu.Unlock()
+		return r.buf.Reject(ctx, rj)
+	}
+	r.mu.Unlock()
+	return w.Reject(ctx, rj)
+}
+
+// direct passes on what was buffered and sends the rest straight to w.
+func (r *relay) direct(ctx context.Context, w extract.Writer) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.w = w
+	return r.buf.Drain(ctx, w)
+}
+
+// Drain passes on everything buffered (a file whose turn came once decoded).
+func (r *relay) Drain(ctx context.Context, w extract.Writer) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.Drain(ctx, w)
+}
+
+// Release drops what is buffered.
+func (r *relay) Release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.buf.Release()
 }
 
 // readAll decodes the files on every core and writes them to w in the order given,
@@ -30,7 +86,9 @@ type decoded struct {
 // rows repeat none of the earlier files' is passed on and its rows join the seen set,
 // while a file that does repeat an earlier row (rare: the same day exported twice) is
 // decoded again against the whole seen set, so the first copy in file order is kept.
-// At most a few files beyond the one being passed on are held decoded.
+// The first file of a day repeats no earlier file's rows (the seen set is the day's):
+// once its turn comes it is passed on as it is decoded (relay). At most a few files
+// beyond the one being passed on are held decoded.
 func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []string, w extract.Writer) (Stats, error) {
 	workers := runtime.GOMAXPROCS(0)
 	ahead := workers + 1 // decoded files held at most
@@ -69,35 +127,48 @@ func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []str
 
 	global := NewDecoder(spec, mem, w) // the seen set of the day's files passed on, the counts of all
 	defer global.Release()
-	day := ""
+	fail := func(i int, err error) (Stats, error) {
+		results[i].buf.Release()
+		cancel()
+		for _, rest := range results[i+1:] { // wait for the others to stop, then free
+			<-rest.done
+			rest.buf.Release()
+		}
+		return global.Stats(), err
+	}
 	for i, r := range results {
-		<-r.done
-		<-slots
-		if d := fileDay(paths[i]); d != day {
+		first := i == 0 || fileDay(paths[i]) != fileDay(paths[i-1])
+		if first {
 			// Another day: rows of the days passed on cannot come again (a row's day
 			// is its table's), so their seen set goes, and memory grows with a day's
-			// rows, not the export's.
-			global.seen, day = map[xxh3.Uint128]uint64{}, d
+			// rows, not the export's. Nothing the file holds can repeat them: it goes
+			// through as it is decoded.
+			global.seen = map[xxh3.Uint128]uint64{}
+			if err := r.buf.direct(ctx, w); err != nil {
+				<-r.done
+				<-slots
+				return fail(i, err)
+			}
 		}
+		<-r.done
+		<-slots
 		err := r.err
-		if err == nil && repeats(r.d.seen, global.seen) {
+		switch {
+		case err != nil:
+		case first:
+			global.adopt(r.d)
+		case repeats(r.d.seen, global.seen):
 			r.buf.Release()
 			if err = readFile(ctx, paths[i], mem, global); err == nil {
 				err = global.Flush(ctx)
 			}
-		} else if err == nil {
+		default:
 			global.adopt(r.d)
 			err = r.buf.Drain(ctx, w)
 		}
 		r.d = nil
 		if err != nil {
-			r.buf.Release()
-			cancel()
-			for _, rest := range results[i+1:] { // wait for the others to stop, then free
-				<-rest.done
-				rest.buf.Release()
-			}
-			return global.Stats(), err
+			return fail(i, err)
 		}
 	}
 	return global.Stats(), nil
