@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultSpillBytes is Options.SpillBytes when zero.
-const DefaultSpillBytes = 64 << 20
+const DefaultSpillBytes = 16 << 20
 
 // batchRows is how many rows a large table's writer builds before it hands them on as
 // a batch.

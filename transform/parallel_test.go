@@ -140,3 +140,47 @@ func TestRuleBasedModelsReadOnlyConvertingPersons(t *testing.T) {
 	require.Equal(t, all.Stats.Journeys, few.Stats.Journeys)
 	require.Equal(t, all.Stats.ConversionsWithoutTouch, few.Stats.ConversionsWithoutTouch)
 }
+
+// TestSlimInputsAreTheInputs: the CRM tables cut to the columns the steps read (Slim)
+// give every table of the whole ones.
+func TestSlimInputsAreTheInputs(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := loadSample(t, mem)
+	defer c.Release()
+	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
+	require.NoError(t, err)
+	build := func(slim bool) *Output {
+		in := Inputs{Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
+			DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend), DealStages: c.Table(extract.TableDealStages)}
+		if slim {
+			for name, dst := range map[string]*arrow.Table{extract.TableContacts: &in.Contacts, extract.TableDeals: &in.Deals,
+				extract.TableDealContacts: &in.DealContacts} {
+				full := *dst
+				*dst = Slim(name, full)
+				require.Less(t, (*dst).NumCols(), full.NumCols(), name)
+				full.Release()
+			}
+		}
+		in.Events = c.Table(extract.TableEvents)
+		defer func() {
+			for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
+				tb.Release()
+			}
+		}()
+		out, err := Build(context.Background(), in, Options{Mem: mem, Models: models, Currency: "USD",
+			Range:    extract.Range{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
+			Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute})
+		require.NoError(t, err)
+		return out
+	}
+	whole, slim := build(false), build(true)
+	defer whole.Release()
+	defer slim.Release()
+	require.Equal(t, whole.Stats, slim.Stats)
+	for _, tb := range load.Tables {
+		if whole.Tables[tb.Name] != nil {
+			require.Equal(t, rows(whole.Tables[tb.Name]), rows(slim.Tables[tb.Name]), tb.Name)
+		}
+	}
+}

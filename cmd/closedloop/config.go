@@ -36,6 +36,7 @@ type Config struct {
 	CRM                    string        `split_words:"true" desc:"CRM sources: hubspot:api (token in CLOSEDLOOP_HUBSPOT_TOKEN), hubspot:DIR (a HubSpot v3 export folder or Fivetran's HubSpot tables as CSV), salesforce:api (CLOSEDLOOP_SALESFORCE_*), salesforce:DIR (Salesforce Data Export or Fivetran CSVs)"`
 	Spend                  string        `split_words:"true" desc:"ad spend sources: spend:GLOB of CSV exports: Google Ads (GAQL columns or BigQuery Data Transfer p_ads_CampaignBasicStats), Meta Ads Insights, LinkedIn Campaign Manager, or generic date,source,medium,campaign,cost[,clicks,impressions,currency]; the layout is told by the header"`
 	Warehouse              string        `split_words:"true" default:"duckdb:closedloop.duckdb" desc:"where the tables go: duckdb:PATH, postgres:DSN, bigquery:PROJECT.DATASET or parquet:DIR"`
+	DuckdbMemoryLimit      string        `split_words:"true" default:"512MB" desc:"duckdb:PATH: most memory DuckDB may hold while it loads (its memory_limit; it writes what is over to PATH.next.tmp): the loads are as fast with 512MB as with more, and a run's memory stays flat"`
 	BigqueryLocation       string        `split_words:"true" default:"US" desc:"location of a BigQuery dataset closedloop creates (US, EU, europe-west3, ...)"`
 	From                   Date          `split_words:"true" desc:"first day of the run, YYYY-MM-DD (UTC); default: TO minus LATE_DAYS"`
 	To                     Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`

@@ -49,7 +49,7 @@ func openWarehouse(ctx context.Context, cfg Config, rng load.Range, runID string
 	kind, loc, _ := strings.Cut(cfg.Warehouse, ":")
 	switch kind {
 	case "duckdb":
-		return duckdb.Open(ctx, duckdb.Config{Path: loc, Range: rng, Logger: log})
+		return duckdb.Open(ctx, duckdb.Config{Path: loc, Range: rng, Logger: log, MemoryLimit: cfg.DuckdbMemoryLimit})
 	case "parquet":
 		return parquet.Open(ctx, parquet.Config{Dir: loc, Range: rng, RunID: runID, Logger: log})
 	case "postgres":

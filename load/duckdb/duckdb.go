@@ -21,6 +21,7 @@
 package duckdb
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -47,7 +48,17 @@ type Config struct {
 	Path   string     // the live database file
 	Range  load.Range // days whose rows ReplaceRange tables replace
 	Logger *slog.Logger
+	// MemoryLimit is DuckDB's memory_limit while it loads ("512MB", "2GB"; empty:
+	// DefaultMemoryLimit). DuckDB writes what is over it to a temporary directory
+	// beside the database. Its own default, 80% of the machine, lets the loads of a
+	// large run take gigabytes that they do not need to be fast.
+	MemoryLimit string
 }
+
+// DefaultMemoryLimit is Config.MemoryLimit when empty: on 10M GA4 events the loads
+// take as long with it as with DuckDB's default, and the run's peak memory drops from
+// 1.9 to 1.2 GiB (bench/run).
+const DefaultMemoryLimit = "512MB"
 
 // Loader writes one run into the next version of the database.
 type Loader struct {
@@ -98,7 +109,13 @@ func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
 	if err := copyFile(cfg.Path+".wal", l.next+".wal"); err != nil {
 		return nil, fmt.Errorf("duckdb: copy the live database's WAL: %w", err)
 	}
-	l.db, err = sql.Open("duckdb", l.next+"?preserve_insertion_order=false")
+	limit := cmp.Or(cfg.MemoryLimit, DefaultMemoryLimit)
+	if strings.ContainsAny(limit, "&?=#") {
+		return nil, fmt.Errorf("duckdb: memory limit %q: want a size such as 512MB or 2GB", limit)
+	}
+	// Rows need not keep the order they were inserted in: DuckDB then inserts on
+	// every core without holding rows back to order them.
+	l.db, err = sql.Open("duckdb", l.next+"?preserve_insertion_order=false&memory_limit="+limit)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: open %s: %w", l.next, err)
 	}
