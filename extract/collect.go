@@ -20,6 +20,13 @@ type Collector struct {
 	batches  map[string][]arrow.RecordBatch
 	rows     map[string]int64 // rows per input spec and table: "input\x00table"
 	rejected []Rejection
+	keep     map[string]projection // Keep
+}
+
+// projection is the columns of a table a Collector keeps.
+type projection struct {
+	schema *arrow.Schema
+	idx    []int
 }
 
 // NewCollector returns an empty Collector.
@@ -29,16 +36,61 @@ func NewCollector(mem memory.Allocator) *Collector {
 
 var _ Writer = (*Collector)(nil)
 
-// Write keeps rec (retained) after checking its schema against the canonical one.
+// Keep makes the Collector keep only the named columns of table (in that order) from
+// now on: the reader of the table needs no more, and the others (each row's input and
+// location, say) need not wait in memory. Table and Take then give those columns.
+func (c *Collector) Keep(table string, columns []string) error {
+	want, ok := Schemas[table]
+	if !ok {
+		return fmt.Errorf("extract: keep columns of unknown table %q", table)
+	}
+	var p projection
+	fields := make([]arrow.Field, 0, len(columns))
+	for _, name := range columns {
+		idx := want.FieldIndices(name)
+		if len(idx) != 1 {
+			return fmt.Errorf("extract: keep columns of %s: no column %q", table, name)
+		}
+		p.idx = append(p.idx, idx[0])
+		fields = append(fields, want.Field(idx[0]))
+	}
+	p.schema = arrow.NewSchema(fields, nil)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keep == nil {
+		c.keep = map[string]projection{}
+	}
+	c.keep[table] = p
+	return nil
+}
+
+// Write keeps rec (retained; only the columns Keep names, when it named any) after
+// checking its schema against the canonical one.
 func (c *Collector) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
 	if err := c.Count(ctx, table, rec); err != nil {
 		return err
 	}
-	rec.Retain()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if p, ok := c.keep[table]; ok {
+		cols := make([]arrow.Array, len(p.idx))
+		for k, i := range p.idx {
+			cols[k] = rec.Column(i)
+		}
+		rec = array.NewRecordBatch(p.schema, cols, rec.NumRows()) // retains the columns kept
+	} else {
+		rec.Retain()
+	}
 	c.batches[table] = append(c.batches[table], rec)
 	return nil
+}
+
+// schema is the schema of what c keeps of table name. The caller holds c.mu.
+func (c *Collector) schema(name string) *arrow.Schema {
+	if p, ok := c.keep[name]; ok {
+		return p.schema
+	}
+	return Schemas[name]
 }
 
 // Count checks rec's schema against the canonical one and counts its rows (Rows)
@@ -80,7 +132,7 @@ func (c *Collector) Reject(ctx context.Context, r Rejection) error {
 func (c *Collector) Table(name string) arrow.Table {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return array.NewTableFromRecords(Schemas[name], c.batches[name])
+	return array.NewTableFromRecords(c.schema(name), c.batches[name])
 }
 
 // Rejections returns the rejections so far.
@@ -106,8 +158,8 @@ func (c *Collector) Take(name string) (arrow.Table, error) {
 	c.mu.Lock()
 	batches := c.batches[name]
 	delete(c.batches, name)
+	schema := c.schema(name)
 	c.mu.Unlock()
-	schema := Schemas[name]
 	if len(batches) <= 1 {
 		t := array.NewTableFromRecords(schema, batches)
 		for _, b := range batches {

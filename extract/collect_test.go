@@ -59,3 +59,41 @@ func TestTakeJoinsColumns(t *testing.T) {
 	defer empty.Release()
 	require.Zero(t, empty.NumRows(), "taken: the Collector holds none")
 }
+
+// TestKeepHoldsOnlyTheColumnsNamed: after Keep, a table's batches are held with only
+// the columns named, in their order; other tables and the row counts are untouched;
+// an unknown column is refused.
+func TestKeepHoldsOnlyTheColumnsNamed(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := NewCollector(mem)
+	defer c.Release()
+	ctx := context.Background()
+	require.ErrorContains(t, c.Keep(TableDeals, []string{"deal_id", "nope"}), `no column "nope"`)
+	require.NoError(t, c.Keep(TableDeals, []string{"deal_id", "crm", "amount"}))
+	for batch := range 2 {
+		b := NewBuilder(mem, TableDeals, c)
+		for i := range 3 {
+			b.Str(Col(TableDeals, "input"), "hubspot:x")
+			b.Str(Col(TableDeals, "location"), fmt.Sprintf("deals.ndjson:%d", batch*3+i))
+			b.Str(Col(TableDeals, "crm"), "hubspot")
+			b.Str(Col(TableDeals, "deal_id"), fmt.Sprint(batch*3+i))
+			b.Float(Col(TableDeals, "amount"), float64(i), true)
+			b.Bool(Col(TableDeals, "is_closed"), false)
+			b.Bool(Col(TableDeals, "is_won"), false)
+			require.NoError(t, b.End(ctx))
+		}
+		require.NoError(t, b.Flush(ctx))
+		b.Release()
+	}
+	require.EqualValues(t, 6, c.Rows("hubspot:x", TableDeals))
+	tbl := c.Table(TableDeals)
+	require.Equal(t, []string{"deal_id", "crm", "amount"}, []string{tbl.Schema().Field(0).Name, tbl.Schema().Field(1).Name, tbl.Schema().Field(2).Name})
+	require.EqualValues(t, 3, tbl.NumCols())
+	tbl.Release()
+	got, err := c.Take(TableDeals)
+	require.NoError(t, err)
+	defer got.Release()
+	require.EqualValues(t, 6, got.NumRows())
+	require.Equal(t, "5", got.Column(0).Data().Chunk(0).ValueStr(5))
+}

@@ -238,43 +238,18 @@ func readDealStages(c *columns, t arrow.Table) *dealStageCols {
 func (ds *dealStageCols) key(i int) string { return ds.crm.Value(i) + ":" + ds.deal.Value(i) }
 
 // readColumns are the columns of each CRM input table the transform reads
-// (readContacts, readDeals, readDealContacts).
+// (readContacts, readDeals, readDealContacts, readDealStages).
 var readColumns = map[string][]string{
 	extract.TableContacts: {"crm", "contact_id", "email", "cookie_id", "linked_ids", "created_at", "updated_at",
 		"lead_at", "mql_at", "sql_at", "opportunity_at", "customer_at",
 		"original_source", "job_title", "company", "industry", "company_size", "country"},
 	extract.TableDeals:        {"crm", "deal_id", "currency", "amount", "created_at", "closed_at", "is_closed", "is_won"},
 	extract.TableDealContacts: {"crm", "deal_id", "contact_id", "is_primary"},
+	extract.TableDealStages:   {"crm", "deal_id", "pipeline", "stage", "entered_at"},
 }
 
-// Slim returns the columns of input table t (extract.TableContacts, TableDeals or
-// TableDealContacts; other tables as they are) that the transform reads, sharing t's
-// arrays: once the caller releases t, the columns no step reads (the rows' input and
-// location, names, pipelines) no longer take memory while the run finishes. The
-// result is released by the caller.
-func Slim(name string, t arrow.Table) arrow.Table {
-	names, ok := readColumns[name]
-	if !ok || t == nil {
-		if t != nil {
-			t.Retain()
-		}
-		return t
-	}
-	fields := make([]arrow.Field, 0, len(names))
-	cols := make([]arrow.Column, 0, len(names))
-	for _, n := range names {
-		idx := t.Schema().FieldIndices(n)
-		if len(idx) != 1 {
-			panic("transform: no column " + n + " in " + name)
-		}
-		fields = append(fields, t.Schema().Field(idx[0]))
-		c := t.Column(idx[0])
-		c.Retain()
-		cols = append(cols, *c)
-	}
-	out := array.NewTable(arrow.NewSchema(fields, nil), cols, t.NumRows())
-	for i := range cols {
-		cols[i].Release()
-	}
-	return out
-}
+// InputColumns are the columns of input table name (extract.TableContacts, ...) the
+// transform reads; nil when it may read them all. A run keeps only these
+// (extract.Collector.Keep): the others (each row's input and location, names,
+// pipelines) need not wait in memory until the run finishes.
+func InputColumns(name string) []string { return readColumns[name] }

@@ -142,6 +142,13 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		SpillBytes: spillBytes, Since: pl.since})
 	col := extract.NewCollector(mem)
 	defer col.Release()
+	for _, name := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages} {
+		// What the steps read of the CRM's records: the rest need not wait in memory.
+		if err := col.Keep(name, transform.InputColumns(name)); err != nil {
+			stream.Release()
+			return nil, err
+		}
+	}
 	sink := newEventSink(ctx, col, stream, runtime.GOMAXPROCS(0))
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(maxExtractors)
 	if pl.mode == modeIncremental { // the warehouse's state, beside the sources
@@ -187,14 +194,12 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		dst  *arrow.Table
 	}{{extract.TableContacts, &in.Contacts}, {extract.TableDeals, &in.Deals}, {extract.TableDealContacts, &in.DealContacts},
 		{extract.TableSpend, &in.Spend}, {extract.TableDealStages, &in.DealStages}} {
-		full, err := col.Take(t.name)
+		tbl, err := col.Take(t.name)
 		if err != nil {
 			releaseTables(crmTables)
 			stream.Release()
 			return nil, err
 		}
-		tbl := transform.Slim(t.name, full) // what the steps read of it: the rest goes now
-		full.Release()
 		*t.dst = tbl
 		crmTables = append(crmTables, tbl)
 	}

@@ -91,7 +91,7 @@ func (r *relay) Release() {
 // beyond the one being passed on are held decoded.
 func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []string, w extract.Writer) (Stats, error) {
 	workers := runtime.GOMAXPROCS(0)
-	ahead := workers + 1 // decoded files held at most
+	ahead := workers // decoded files held at most
 	results := make([]*decoded, len(paths))
 	for i := range results {
 		results[i] = &decoded{done: make(chan struct{})}
