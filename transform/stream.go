@@ -363,13 +363,15 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.start, b.start), cmp.Compare(a.key, b.key), cmp.Compare(x, y))
 	})
 	type merged struct {
-		first             int32   // the earliest part: its cookie and start name the session
-		rest              []int32 // the other parts
-		last              int64
+		first, tail       int32 // the earliest part (its cookie and start name the session), the last
 		traffic, landing  int32
+		last              int64
 		trafficAt, landAt int64
 	}
 	var ms []merged
+	// next links a merged session's parts, from its first: the part after part i, -1
+	// for none.
+	next := make([]int32, s.parts.len())
 	timeout := r.opt.SessionTimeout.Microseconds()
 	keyed := map[uint64]int{}
 	prevUnkeyed, node := -1, int32(-1)
@@ -397,7 +399,8 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 			}
 		}
 		if into < 0 {
-			ms = append(ms, merged{first: i, last: pt.last, traffic: pt.traffic, trafficAt: pt.trafficAt,
+			next[i] = -1
+			ms = append(ms, merged{first: i, tail: i, last: pt.last, traffic: pt.traffic, trafficAt: pt.trafficAt,
 				landing: pt.landing, landAt: pt.landAt})
 			if pt.key != 0 {
 				keyed[pt.key] = len(ms) - 1
@@ -407,7 +410,7 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 			continue
 		}
 		m := &ms[into]
-		m.rest = append(m.rest, i)
+		next[i], next[m.tail], m.tail = -1, i, i
 		m.last = max(m.last, pt.last)
 		if pt.traffic >= 0 && (m.traffic < 0 || pt.trafficAt < m.trafficAt) {
 			m.traffic, m.trafficAt = pt.traffic, pt.trafficAt
@@ -420,6 +423,7 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 		}
 	}
 	res.sessions = len(ms)
+	order = nil
 
 	// Every touchpoint, with its id; then in order of person, time and id.
 	type tpRec struct {
@@ -443,11 +447,7 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 		if f.start >= s.since {
 			recs = append(recs, tpRec{person: person, at: f.start, kind: 0, ref: int32(k), id: f.tid})
 		}
-		for i := -1; i < len(m.rest); i++ { // its parts: the first, then the rest
-			pi := m.first
-			if i >= 0 {
-				pi = m.rest[i]
-			}
+		for pi := m.first; pi >= 0; pi = next[pi] { // its parts, in order
 			pt := s.parts.at(pi)
 			for x := pt.inter; x < pt.inter+pt.nInter; x++ {
 				in := s.inter.at(x)
@@ -455,6 +455,7 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 			}
 		}
 	}
+	next = nil
 	for i := int32(0); i < int32(s.touches.len()); i++ {
 		t := s.touches.at(i)
 		recs = append(recs, tpRec{person: p.Of(t.node), at: t.at, id: t.base, kind: 2, early: t.at < s.since, ref: i})
@@ -481,12 +482,12 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 	for i := 1; i < len(start); i++ {
 		start[i] += start[i-1]
 	}
-	next := slices.Clone(start[:len(start)-1])
+	at := slices.Clone(start[:len(start)-1])
 	for i := range recs {
-		tpOrder[next[recs[i].person]] = int32(i)
-		next[recs[i].person]++
+		tpOrder[at[recs[i].person]] = int32(i)
+		at[recs[i].person]++
 	}
-	next = nil
+	at = nil
 	byTime := func(x, y int32) int {
 		a, b := &recs[x], &recs[y]
 		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id), cmp.Compare(a.kind, b.kind), cmp.Compare(x, y))
