@@ -10,8 +10,10 @@ import (
 )
 
 // BatchRows is how many rows an extractor buffers before it writes a batch: large
-// enough to amortize per-batch costs, small enough to keep memory flat.
-const BatchRows = 64 * 1024
+// enough to amortize per-batch costs, small enough to keep memory flat (a run holds a
+// few batches per core in flight: on 10M GA4 events, 32Ki rows peak at 0.95 GiB where
+// 64Ki rows peak at 1.03 GiB, in the same time).
+const BatchRows = 32 * 1024
 
 // Builder accumulates rows of one canonical table and writes a batch every BatchRows.
 // Fields are appended column by column through the typed helpers, one row at a time;
