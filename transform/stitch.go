@@ -262,10 +262,14 @@ func conflicts(mem memory.Allocator, p *identity.Persons) arrow.Table {
 
 // aliases builds the person-id aliases the loader re-points older rows with (see
 // Output.Aliases), by alias id.
-func aliases(mem memory.Allocator, p *identity.Persons) arrow.Table {
+func aliases(mem memory.Allocator, p *identity.Persons, keep func(alias string) bool) arrow.Table {
 	type alias struct{ from, to string }
 	var list []alias
-	p.Aliases(func(from, to string) { list = append(list, alias{from, to}) })
+	p.Aliases(func(from, to string) {
+		if keep == nil || keep(from) {
+			list = append(list, alias{from, to})
+		}
+	})
 	slices.SortFunc(list, func(a, b alias) int { return strings.Compare(a.from, b.from) })
 	list = slices.CompactFunc(list, func(a, b alias) bool { return a.from == b.from })
 	o := newOut(mem, AliasSchema)

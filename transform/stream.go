@@ -719,7 +719,17 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	if _, err := s.keep(out, load.IdentityEdge, edges(r.opt.Mem, id.graph)); err != nil {
 		return err
 	}
-	out.Aliases = aliases(r.opt.Mem, id.persons)
+	// An incremental run's warehouse rows hold the person ids its last run wrote (the
+	// stored bridge_identity's): only those can need re-pointing.
+	var stored func(string) bool
+	if s.hist.personOf != nil {
+		codes := map[int32]bool{}
+		for _, c := range s.hist.personOf {
+			codes[c] = true
+		}
+		stored = func(id string) bool { c := s.strs.lookup(id); return c >= 0 && codes[c] }
+	}
+	out.Aliases = aliases(r.opt.Mem, id.persons, stored)
 	st.Events, st.CRMCookies = s.events, id.cookies
 	st.Persons, st.Identifiers = id.persons.Len(), id.graph.Len()
 	st.IdentityEdges, st.IdentityConflicts = id.persons.EdgeCount(), len(id.persons.Conflicts())
