@@ -10,37 +10,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/sourcegraph/conc/pool"
 )
 
 // SQLState is the StateReader of a warehouse reached through database/sql: the same
 // queries on DuckDB and PostgreSQL, their placeholders and timestamps told apart by
-// Dialect ("duckdb", "postgres"). With Export set, a query's rows come back as Arrow
-// batches instead of row by row through database/sql.
+// Dialect ("duckdb", "postgres").
 type SQLState struct {
 	DB      *sql.DB
 	Dialect string
-	// Export, when set, runs query (placeholders bound to args) and calls fn with its
-	// rows a batch at a time (DuckDB: through a temporary Parquet file, on every core).
-	Export func(ctx context.Context, query string, args []any, fn func(arrow.RecordBatch) error) error
 }
 
-// stateRow is one row of a state query, however it was read: strings are "" and
-// times 0 (µs) when NULL.
-type stateRow interface {
-	str(i int) string
-	us(i int) int64
-	f64(i int) (float64, bool)
-}
-
-// Column kinds of the state queries.
-const (
-	colStr = iota
-	colTime
-	colF64
-)
+var _ StateReader = (*SQLState)(nil)
 
 // LastRun is the row_counts of the last successful run, "" when none.
 func (s *SQLState) LastRun(ctx context.Context) (string, error) {
@@ -57,6 +38,13 @@ func (s *SQLState) LastRun(ctx context.Context) (string, error) {
 
 // ReadState passes sink the warehouse's state (StateReader), the tables read at once.
 func (s *SQLState) ReadState(ctx context.Context, since time.Time, milestones []string, sink StateSink) error {
+	us := func(t sql.NullTime) int64 {
+		if !t.Valid {
+			return 0
+		}
+		return t.Time.UnixMicro()
+	}
+	str := func(v sql.NullString) string { return v.String }
 	// DuckDB holds UTC wall times (TIMESTAMP): since is compared as one; PostgreSQL
 	// timestamptz takes the time itself.
 	var ts any = since.UTC()
@@ -75,149 +63,80 @@ func (s *SQLState) ReadState(ctx context.Context, since time.Time, milestones []
 	queries := []struct {
 		name, q string
 		args    []any
-		cols    []int
-		row     func(stateRow) error
+		row     func(*sql.Rows) error
 	}{
-		{"bridge_identity", `SELECT identifier_type, identifier, first_seen_at, person_id FROM bridge_identity`, nil,
-			[]int{colStr, colStr, colTime, colStr}, func(r stateRow) error {
-				return sink.Identifier(r.str(0), r.str(1), r.us(2), r.str(3))
-			}},
-		{"identity_edge", `SELECT identifier_type, identifier, other_type, other_identifier, kind, observed_at FROM identity_edge`, nil,
-			[]int{colStr, colStr, colStr, colStr, colStr, colTime}, func(r stateRow) error {
-				return sink.Edge(r.str(0), r.str(1), r.str(2), r.str(3), r.str(4), r.us(5))
-			}},
+		{"bridge_identity", `SELECT identifier_type, identifier, first_seen_at, person_id FROM bridge_identity`, nil, func(r *sql.Rows) error {
+			var typ, v, person string
+			var first sql.NullTime
+			if err := r.Scan(&typ, &v, &first, &person); err != nil {
+				return err
+			}
+			return sink.Identifier(typ, v, us(first), person)
+		}},
+		{"identity_edge", `SELECT identifier_type, identifier, other_type, other_identifier, kind, observed_at FROM identity_edge`, nil, func(r *sql.Rows) error {
+			var at, a, bt, b, kind string
+			var seen sql.NullTime
+			if err := r.Scan(&at, &a, &bt, &b, &kind, &seen); err != nil {
+				return err
+			}
+			return sink.Edge(at, a, bt, b, kind, us(seen))
+		}},
 		{"fct_touchpoint", `SELECT touchpoint_id, person_id, anonymous_id, occurred_at, channel, campaign, term
-			FROM fct_touchpoint WHERE ` + before, []any{ts},
-			[]int{colStr, colStr, colStr, colTime, colStr, colStr, colStr}, func(r stateRow) error {
-				return sink.Touchpoint(r.str(0), r.str(1), r.str(2), r.us(3), r.str(4), r.str(5), r.str(6))
-			}},
+			FROM fct_touchpoint WHERE ` + before, []any{ts}, func(r *sql.Rows) error {
+			var id, person, channel string
+			var anon, campaign, term sql.NullString
+			var at time.Time
+			if err := r.Scan(&id, &person, &anon, &at, &channel, &campaign, &term); err != nil {
+				return err
+			}
+			return sink.Touchpoint(id, person, str(anon), at.UnixMicro(), channel, str(campaign), str(term))
+		}},
 		{"fct_conversion", `SELECT conversion_id, person_id, occurred_at, conversion_type, revenue, currency
-			FROM fct_conversion WHERE ` + before + ` AND crm_deal_id IS NULL` + notMilestone, []any{ts},
-			[]int{colStr, colStr, colTime, colStr, colF64, colStr}, func(r stateRow) error {
-				rev, ok := r.f64(4)
-				if !ok {
-					rev = math.NaN()
+			FROM fct_conversion WHERE ` + before + ` AND crm_deal_id IS NULL` + notMilestone,
+			[]any{ts}, func(r *sql.Rows) error {
+				var id, person, typ string
+				var currency sql.NullString
+				var revenue sql.NullFloat64
+				var at time.Time
+				if err := r.Scan(&id, &person, &at, &typ, &revenue, &currency); err != nil {
+					return err
 				}
-				return sink.Conversion(r.str(0), r.str(1), r.us(2), r.str(3), rev, r.str(5))
+				rev := math.NaN()
+				if revenue.Valid {
+					rev = revenue.Float64
+				}
+				return sink.Conversion(id, person, at.UnixMicro(), typ, rev, str(currency))
 			}},
-		{"dim_person", `SELECT person_id, last_seen_at FROM dim_person WHERE last_seen_at IS NOT NULL`, nil,
-			[]int{colStr, colTime}, func(r stateRow) error {
-				return sink.Person(r.str(0), r.us(1))
-			}},
+		{"dim_person", `SELECT person_id, last_seen_at FROM dim_person WHERE last_seen_at IS NOT NULL`, nil, func(r *sql.Rows) error {
+			var person string
+			var last time.Time
+			if err := r.Scan(&person, &last); err != nil {
+				return err
+			}
+			return sink.Person(person, last.UnixMicro())
+		}},
 	}
 	// The tables at once, each on a connection of its own (sink is safe for that).
 	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(runtime.GOMAXPROCS(0))
 	for _, q := range queries {
 		p.Go(func(ctx context.Context) error {
-			var err error
-			if s.Export != nil {
-				err = s.Export(ctx, q.q, q.args, func(rec arrow.RecordBatch) error {
-					r := &arrowRow{rec: rec}
-					for r.i = 0; r.i < int(rec.NumRows()); r.i++ {
-						if err := q.row(r); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			} else {
-				err = s.scan(ctx, q.q, q.args, q.cols, q.row)
-			}
+			rows, err := s.DB.QueryContext(ctx, q.q, q.args...)
 			if err != nil {
+				return fmt.Errorf("%s: read back %s: %w", s.Dialect, q.name, err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := q.row(rows); err != nil {
+					return fmt.Errorf("%s: read back %s: %w", s.Dialect, q.name, err)
+				}
+			}
+			if err := rows.Err(); err != nil {
 				return fmt.Errorf("%s: read back %s: %w", s.Dialect, q.name, err)
 			}
 			return nil
 		})
 	}
 	return p.Wait()
-}
-
-// scan reads a query's rows through database/sql.
-func (s *SQLState) scan(ctx context.Context, q string, args []any, cols []int, fn func(stateRow) error) error {
-	rows, err := s.DB.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	r := &sqlRow{vals: make([]any, len(cols))}
-	for i, k := range cols {
-		switch k {
-		case colStr:
-			r.vals[i] = new(sql.NullString)
-		case colTime:
-			r.vals[i] = new(sql.NullTime)
-		case colF64:
-			r.vals[i] = new(sql.NullFloat64)
-		}
-	}
-	for rows.Next() {
-		if err := rows.Scan(r.vals...); err != nil {
-			return err
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// sqlRow is a row database/sql scanned.
-type sqlRow struct{ vals []any }
-
-func (r *sqlRow) str(i int) string { return r.vals[i].(*sql.NullString).String }
-
-func (r *sqlRow) us(i int) int64 {
-	if t := r.vals[i].(*sql.NullTime); t.Valid {
-		return t.Time.UnixMicro()
-	}
-	return 0
-}
-
-func (r *sqlRow) f64(i int) (float64, bool) {
-	v := r.vals[i].(*sql.NullFloat64)
-	return v.Float64, v.Valid
-}
-
-// arrowRow is row i of an Arrow batch: strings (or large strings), timestamps of any
-// unit, float64.
-type arrowRow struct {
-	rec arrow.RecordBatch
-	i   int
-}
-
-func (r *arrowRow) str(c int) string {
-	switch a := r.rec.Column(c).(type) {
-	case *array.String:
-		if a.IsValid(r.i) {
-			return a.Value(r.i)
-		}
-	case *array.LargeString:
-		if a.IsValid(r.i) {
-			return a.Value(r.i)
-		}
-	case *array.StringView:
-		if a.IsValid(r.i) {
-			return a.Value(r.i)
-		}
-	}
-	return ""
-}
-
-func (r *arrowRow) us(c int) int64 {
-	a, ok := r.rec.Column(c).(*array.Timestamp)
-	if !ok || !a.IsValid(r.i) {
-		return 0
-	}
-	unit := a.DataType().(*arrow.TimestampType).Unit
-	return a.Value(r.i).ToTime(unit).UnixMicro()
-}
-
-func (r *arrowRow) f64(c int) (float64, bool) {
-	a, ok := r.rec.Column(c).(*array.Float64)
-	if !ok || !a.IsValid(r.i) {
-		return 0, false
-	}
-	return a.Value(r.i), true
 }
 
 // Close closes the file.
