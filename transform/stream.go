@@ -56,6 +56,8 @@ type Stream struct {
 	parts     chunked[sessionRec]
 	inter     chunked[interRec]
 	touches   chunked[touchRec]
+	shapes    map[touchShape]int32 // touchRec.shape
+	shapeVals []touchShape
 	convs     []eventConversion
 	act       activity    // by device
 	pages     *spillStore // fct_page_view, by device (pageSchema)
@@ -87,12 +89,19 @@ type interRec struct {
 	name, path int32
 }
 
-// touchRec is a touch-log row (touchPart) with its strings interned.
+// touchRec is a touch-log row (touchPart) in 24 bytes: what rows share (cookie code,
+// channel, campaign, landing page, event name) is one code of Stream.shapes.
 type touchRec struct {
-	node                                   int32
-	at                                     int64
-	base                                   uint64
-	anon, channel, traffic, landing, event int32 // codes in Stream.strs (anon: anonByNode)
+	node  int32
+	shape int32 // index in Stream.shapeVals
+	at    int64
+	base  uint64
+}
+
+// touchShape is what touch-log rows share: codes in Stream.strs (anon: anonByNode
+// for nearly all) and Stream.traffics.
+type touchShape struct {
+	anon, channel, traffic, landing, event int32
 }
 
 // trafficDict encodes campaign information as int32 codes.
@@ -132,7 +141,7 @@ func NewStream(opt Options) *Stream {
 	r.attrFrom = r.from
 	s := &Stream{r: r, needs: opt.Personas.Needs(), touchEvents: map[string]bool{},
 		graph: identity.New(opt.Identity), strs: newDict(),
-		traffics: &trafficDict{idx: map[normalize.Traffic]int32{}}, act: newActivity(true)}
+		traffics: &trafficDict{idx: map[normalize.Traffic]int32{}}, act: newActivity(true), shapes: map[touchShape]int32{}}
 	s.pages = newSpillStore(r, load.FctPageView, pageSchema)
 	s.since, s.walkFrom, s.firstEvent = math.MinInt64, math.MinInt64, math.MaxInt64
 	if !opt.Since.IsZero() {
@@ -200,9 +209,15 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 		}
 		for k := range w.touches {
 			t := &w.touches[k]
-			s.touches.add(touchRec{node: t.node, at: t.at, base: t.base, anon: s.anonCode(t.anon, t.node),
-				channel: s.strs.code(t.channel), traffic: s.traffics.code(&t.traffic), landing: s.strs.code(t.landing),
-				event: s.strs.code(t.event)})
+			sh := touchShape{anon: s.anonCode(t.anon, t.node), channel: s.strs.code(t.channel),
+				traffic: s.traffics.code(&t.traffic), landing: s.strs.code(t.landing), event: s.strs.code(t.event)}
+			code, ok := s.shapes[sh]
+			if !ok {
+				code = int32(len(s.shapeVals))
+				s.shapes[sh] = code
+				s.shapeVals = append(s.shapeVals, sh)
+			}
+			s.touches.add(touchRec{node: t.node, shape: code, at: t.at, base: t.base})
 		}
 		rec := w.pv.o.record()
 		if err := s.pages.addPages(rec, w.pv.nodes); err != nil && failed == nil {
@@ -329,6 +344,7 @@ func (s *Stream) drop() {
 	defer s.mu.Unlock()
 	s.strs, s.traffics, s.convs = nil, nil, nil
 	s.parts, s.inter, s.touches = chunked[sessionRec]{}, chunked[interRec]{}, chunked[touchRec]{}
+	s.shapes, s.shapeVals = nil, nil
 	s.act, s.hist = activity{}, history{}
 }
 
@@ -564,9 +580,10 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 				tw.write(&tp)
 			case 2:
 				t := s.touches.at(rec.ref)
-				tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.anon(t.anon, t.node), at: t.at,
-					channel: s.strs.val(t.channel), traffic: s.traffics.vals[t.traffic], landing: s.strs.val(t.landing),
-					event: s.strs.val(t.event)})
+				sh := &s.shapeVals[t.shape]
+				tw.write(&touchpoint{id: rec.id, person: rec.person, anon: s.anon(sh.anon, t.node), at: t.at,
+					channel: s.strs.val(sh.channel), traffic: s.traffics.vals[sh.traffic], landing: s.strs.val(sh.landing),
+					event: s.strs.val(sh.event)})
 			case 3: // a stored touch: for the journeys only, its row is the warehouse's
 				h := &s.hist.touches[rec.ref]
 				tw.write(&touchpoint{id: rec.id, person: rec.person, at: h.at, channel: s.strs.val(h.channel),
@@ -741,6 +758,7 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	st.EventRows, st.Sessions = s.rows, ses.sessions
 	st.Touchpoints = out.put(load.FctTouchpoint, ses.touchpoints, ses.touchpointsSpilled)
 	s.parts, s.inter, s.touches = chunked[sessionRec]{}, chunked[interRec]{}, chunked[touchRec]{}
+	s.shapes, s.shapeVals = nil, nil
 	s.act = activity{}
 	_, err = step(ctx, r, "page views", func() (struct{}, error) {
 		m := &pageMapper{mem: r.opt.Mem, persons: id.persons, sessions: ses.moved}

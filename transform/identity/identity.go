@@ -156,7 +156,7 @@ func ParseType(s string) (Type, error) {
 
 // Graph is the identifier graph of one run. Not safe for concurrent use.
 type Graph struct {
-	index map[uint64]int32
+	index []int32 // open addressing over keys: node+1, 0 free; len a power of two
 	keys  []uint64
 	typ   []Type
 	val   intern.List // the stored values, by node
@@ -196,7 +196,7 @@ type Options struct {
 
 // New returns an empty graph.
 func New(opt Options) *Graph {
-	g := &Graph{index: map[uint64]int32{}, hashPI: opt.HashEmails, block: blocked}
+	g := &Graph{hashPI: opt.HashEmails, block: blocked}
 	if len(opt.Blocked) > 0 {
 		g.block = maps.Clone(blocked)
 		for _, v := range opt.Blocked {
@@ -208,6 +208,45 @@ func New(opt Options) *Graph {
 
 func key(t Type, v string) uint64 {
 	return xxh3.HashString(v) ^ (uint64(t)+1)*0x9e3779b97f4a7c15
+}
+
+// find returns the node of key k. The index is a table of node numbers probed
+// linearly by key (the keys are hashes): 8 bytes a node, where a map takes about 30,
+// and nothing for the garbage collector to scan.
+func (g *Graph) find(k uint64) (int32, bool) {
+	if len(g.index) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(g.index) - 1)
+	for i := k & mask; ; i = (i + 1) & mask {
+		n := g.index[i] - 1
+		if n < 0 {
+			return 0, false
+		}
+		if g.keys[n] == k {
+			return n, true
+		}
+	}
+}
+
+// place indexes node n of key k (not yet indexed); the caller appends k to keys.
+func (g *Graph) place(k uint64, n int32) {
+	if 2*(int(n)+1) > len(g.index) {
+		g.index = make([]int32, max(1024, 2*len(g.index)))
+		for m, km := range g.keys[:n] {
+			g.slot(km, int32(m))
+		}
+	}
+	g.slot(k, n)
+}
+
+func (g *Graph) slot(k uint64, n int32) {
+	mask := uint64(len(g.index) - 1)
+	i := k & mask
+	for g.index[i] != 0 {
+		i = (i + 1) & mask
+	}
+	g.index[i] = n + 1
 }
 
 // value is the stored form of an identifier: normalized, e-mails hashed if asked;
@@ -238,10 +277,10 @@ func (g *Graph) Node(t Type, v string, seenAt int64) int32 {
 // earliest seenAt.
 func (g *Graph) insert(t Type, v string, seenAt int64) int32 {
 	k := key(t, v)
-	n, ok := g.index[k]
+	n, ok := g.find(k)
 	if !ok {
 		n = int32(len(g.typ))
-		g.index[k] = n
+		g.place(k, n)
 		g.keys = append(g.keys, k)
 		g.typ = append(g.typ, t)
 		g.val.Add(v) // copied: v may point into an Arrow buffer
@@ -293,7 +332,7 @@ func (g *Graph) Lookup(t Type, v string) int32 {
 	if !ok {
 		return -1
 	}
-	if n, ok := g.index[key(t, v)]; ok {
+	if n, ok := g.find(key(t, v)); ok {
 		return n
 	}
 	return -1
