@@ -51,29 +51,16 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 		g.Go(func(ctx context.Context) error { return writers[k].credits(ctx, r, jb, sp, models) })
 	}
 	err = g.Wait()
-	tables, spilled := make([]arrow.Table, len(writers)), make([]*Spilled, len(writers))
+	bts := make([]*bigTable, len(writers))
 	for k, w := range writers {
 		res.journeys += w.journeys
 		res.withoutTouch += w.withoutTouch
-		if err == nil {
-			tables[k], spilled[k], err = w.bt.finish()
-		} else {
-			w.bt.release()
-		}
+		bts[k] = w.bt
 	}
-	if err != nil {
-		for k := range writers {
-			if tables[k] != nil {
-				tables[k].Release()
-			}
-			if spilled[k] != nil {
-				spilled[k].Release()
-			}
-		}
+	if res.credits, res.creditsSpilled, err = joinSpans(r, load.FctAttribution, bts, err); err != nil {
 		res.removalEffects.Release()
 		return nil, err
 	}
-	res.credits, res.creditsSpilled = joinTables(r.opt.Mem, load.FctAttribution, tables, spilled)
 	return res, nil
 }
 

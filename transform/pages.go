@@ -459,6 +459,33 @@ func (b *bigTable) flush() {
 	b.n = 0
 }
 
+// joinSpans finishes the tables that spans of persons were written into, on cores of
+// their own, and joins them in order (joinTables); when err (the writers' failure) or
+// a finish fails, it frees them all and returns the error.
+func joinSpans(r *run, name string, bts []*bigTable, err error) (arrow.Table, *Spilled, error) {
+	tables, spilled := make([]arrow.Table, len(bts)), make([]*Spilled, len(bts))
+	for k, b := range bts {
+		if err == nil {
+			tables[k], spilled[k], err = b.finish()
+		} else {
+			b.release()
+		}
+	}
+	if err != nil {
+		for k := range bts {
+			if tables[k] != nil {
+				tables[k].Release()
+			}
+			if spilled[k] != nil {
+				spilled[k].Release()
+			}
+		}
+		return nil, nil, err
+	}
+	t, sp := joinTables(r.opt.Mem, name, tables, spilled)
+	return t, sp, nil
+}
+
 // finish gives the table: in memory, or spilled to a file when large.
 func (b *bigTable) finish() (arrow.Table, *Spilled, error) {
 	b.flush()

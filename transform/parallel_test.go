@@ -104,18 +104,7 @@ func TestRuleBasedModelsReadOnlyConvertingPersons(t *testing.T) {
 	build := func(names []string) *Output {
 		models, err := attribution.Lookup(names, attribution.DefaultParams)
 		require.NoError(t, err)
-		in := Inputs{Events: c.Table(extract.TableEvents), Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
-			DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend), DealStages: c.Table(extract.TableDealStages)}
-		defer func() {
-			for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
-				tb.Release()
-			}
-		}()
-		out, err := Build(context.Background(), in, Options{Mem: mem, Models: models, Currency: "USD",
-			Range:    extract.Range{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
-			Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute})
-		require.NoError(t, err)
-		return out
+		return buildSample(t, mem, sampleInputs(c), models)
 	}
 	rule := []string{"first_touch", "last_touch", "linear", "time_decay", "position_based"}
 	few, all := build(rule), build(attribution.Names())
@@ -152,8 +141,7 @@ func TestInputColumnsAreTheInputs(t *testing.T) {
 	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
 	require.NoError(t, err)
 	build := func(slim bool) *Output {
-		in := Inputs{Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
-			DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend), DealStages: c.Table(extract.TableDealStages)}
+		in := sampleInputs(c)
 		if slim {
 			for name, dst := range map[string]*arrow.Table{extract.TableContacts: &in.Contacts, extract.TableDeals: &in.Deals,
 				extract.TableDealContacts: &in.DealContacts, extract.TableDealStages: &in.DealStages} {
@@ -163,17 +151,7 @@ func TestInputColumnsAreTheInputs(t *testing.T) {
 				full.Release()
 			}
 		}
-		in.Events = c.Table(extract.TableEvents)
-		defer func() {
-			for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
-				tb.Release()
-			}
-		}()
-		out, err := Build(context.Background(), in, Options{Mem: mem, Models: models, Currency: "USD",
-			Range:    extract.Range{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
-			Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute})
-		require.NoError(t, err)
-		return out
+		return buildSample(t, mem, in, models)
 	}
 	whole, slim := build(false), build(true)
 	defer whole.Release()
@@ -200,4 +178,26 @@ func project(t *testing.T, name string, tbl arrow.Table) arrow.Table {
 	out, err := c.Take(name)
 	require.NoError(t, err)
 	return out
+}
+
+// buildSample builds in (whose tables it releases) over the sample's two months with
+// models and no personas.
+func buildSample(t *testing.T, mem memory.Allocator, in Inputs, models []attribution.Model) *Output {
+	defer func() {
+		for _, tb := range []arrow.Table{in.Events, in.Contacts, in.Deals, in.DealContacts, in.Spend, in.DealStages} {
+			tb.Release()
+		}
+	}()
+	out, err := Build(context.Background(), in, Options{Mem: mem, Models: models, Currency: "USD",
+		Range:    extract.Range{From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
+		Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute})
+	require.NoError(t, err)
+	return out
+}
+
+// sampleInputs are the Collector's tables as a run's Inputs; the caller releases them
+// (buildSample does).
+func sampleInputs(c *extract.Collector) Inputs {
+	return Inputs{Events: c.Table(extract.TableEvents), Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
+		DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend), DealStages: c.Table(extract.TableDealStages)}
 }

@@ -615,27 +615,14 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 	for k, seg := range segs {
 		g.Go(func(ctx context.Context) error { return write(ctx, writers[k], seg) })
 	}
-	err := g.Wait()
-	tables, spilled := make([]arrow.Table, len(writers)), make([]*Spilled, len(writers))
+	bts := make([]*bigTable, len(writers))
 	for k, w := range writers {
-		if err == nil {
-			tables[k], spilled[k], err = w.t.finish()
-		} else {
-			w.t.release()
-		}
+		bts[k] = w.t
 	}
-	if err != nil {
-		for k := range writers {
-			if tables[k] != nil {
-				tables[k].Release()
-			}
-			if spilled[k] != nil {
-				spilled[k].Release()
-			}
-		}
+	var err error
+	if res.touchpoints, res.touchpointsSpilled, err = joinSpans(r, load.FctTouchpoint, bts, g.Wait()); err != nil {
 		return nil, err
 	}
-	res.touchpoints, res.touchpointsSpilled = joinTables(r.opt.Mem, load.FctTouchpoint, tables, spilled)
 	res.touches = writers[0].touches
 	for _, w := range writers[1:] {
 		res.touches.join(w.touches)
