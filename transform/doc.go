@@ -41,9 +41,11 @@
 //  8. dealStages (dealstages.go): deal stages, deals, *stitched -> fct_deal_stage.
 //
 // Nothing a Stream holds grows with the events: only with devices, sessions, touches,
-// conversions and identifiers; fct_page_view, fct_touchpoint and fct_attribution go to
-// temporary files when large (Output.Spilled). Identifiers are hashed to integers and
+// conversions and identifiers; every table goes to a temporary file past
+// Options.SpillBytes (Output.Spilled). Identifiers are hashed to integers and
 // repeated strings (cookies, paths, channels, campaigns, conversion types)
-// dictionary-encoded; per-row work reads Arrow columns directly and writes Arrow
-// builders, by column names resolved once when the package starts.
+// dictionary-encoded in pointer-free tables (package intern); per-row work reads Arrow
+// columns directly and writes Arrow builders, by column names resolved once when the
+// package starts. Touchpoints, credits and persons are written in spans of persons on
+// every core and joined in person order (joinSpans).
 package transform
