@@ -40,9 +40,6 @@ func (l *List) At(i int32) string {
 // Len is the number of strings.
 func (l *List) Len() int { return len(l.ends) }
 
-// Bytes is the memory the list holds.
-func (l *List) Bytes() int { return cap(l.data) + 8*cap(l.ends) }
-
 // Table numbers distinct strings: codes 0, 1, 2... in order of first appearance.
 // The zero Table is empty and ready.
 type Table struct {
@@ -100,6 +97,3 @@ func (t *Table) grow() {
 		t.place(int32(c), h)
 	}
 }
-
-// Bytes is the memory the table holds.
-func (t *Table) Bytes() int { return t.List.Bytes() + 8*cap(t.hashes) + 4*cap(t.slots) }
