@@ -297,6 +297,9 @@ func (c *Config) specs(field, list string) ([]extract.Spec, error) {
 // validate checks the configuration without touching the network (rules files are
 // read), fills the defaults that depend on other settings, and keeps the typed values
 // it parsed for the run (c.parsed).
+// memorySize is a size DuckDB's memory_limit takes.
+var memorySize = regexp.MustCompile(`(?i)^\s*[0-9]+(\.[0-9]+)?\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)\s*$`)
+
 func (c *Config) validate() error {
 	c.parsed = nil
 	p := &parsed{}
@@ -371,6 +374,9 @@ func (c *Config) validate() error {
 		if p.personas, err = persona.Load(c.Personas); err != nil {
 			return bad("Personas", "%v", err)
 		}
+	}
+	if !memorySize.MatchString(c.DuckdbMemoryLimit) {
+		return bad("DuckdbMemoryLimit", "want a size such as 512MB, 2GB or 1.5GiB, got %q", c.DuckdbMemoryLimit)
 	}
 	if c.SessionTimeout <= 0 {
 		return bad("SessionTimeout", "must be positive, got %s", c.SessionTimeout)

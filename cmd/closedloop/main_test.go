@@ -55,6 +55,8 @@ func TestConfigErrorsExit2(t *testing.T) {
 			`CLOSEDLOOP_WAREHOUSE (--warehouse): unknown warehouse kind "snowflake"`},
 		{"bigquery without dataset", nil, []string{"run", "--analytics", "touches:" + touches, "--warehouse", "bigquery:myproject"},
 			"CLOSEDLOOP_WAREHOUSE (--warehouse): want bigquery:PROJECT.DATASET"},
+		{"bad duckdb memory limit", map[string]string{"CLOSEDLOOP_DUCKDB_MEMORY_LIMIT": "lots"}, []string{"run", "--analytics", "touches:" + touches},
+			`CLOSEDLOOP_DUCKDB_MEMORY_LIMIT (--duckdb-memory-limit): want a size such as 512MB, 2GB or 1.5GiB, got "lots"`},
 		{"bad currency", nil, []string{"run", "--analytics", "touches:" + touches, "--currency", "dollars"},
 			"CLOSEDLOOP_CURRENCY (--currency): want an ISO 4217 code"},
 		{"bad bool", nil, []string{"run", "--analytics", "touches:" + touches, "--hash-pii=maybe"},
