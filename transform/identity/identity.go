@@ -156,8 +156,7 @@ func ParseType(s string) (Type, error) {
 
 // Graph is the identifier graph of one run. Not safe for concurrent use.
 type Graph struct {
-	index []int32 // open addressing over keys: node+1, 0 free; len a power of two
-	keys  []uint64
+	index intern.Index // nodes by key
 	typ   []Type
 	val   intern.List // the stored values, by node
 	first []int64     // first seen, µs since epoch (0 = unknown)
@@ -210,43 +209,11 @@ func key(t Type, v string) uint64 {
 	return xxh3.HashString(v) ^ (uint64(t)+1)*0x9e3779b97f4a7c15
 }
 
-// find returns the node of key k. The index is a table of node numbers probed
-// linearly by key (the keys are hashes): 8 bytes a node, where a map takes about 30,
-// and nothing for the garbage collector to scan.
+// find returns the node of key k: keys are hashes of (type, value), told apart by
+// the hash alone.
 func (g *Graph) find(k uint64) (int32, bool) {
-	if len(g.index) == 0 {
-		return 0, false
-	}
-	mask := uint64(len(g.index) - 1)
-	for i := k & mask; ; i = (i + 1) & mask {
-		n := g.index[i] - 1
-		if n < 0 {
-			return 0, false
-		}
-		if g.keys[n] == k {
-			return n, true
-		}
-	}
-}
-
-// place indexes node n of key k (not yet indexed); the caller appends k to keys.
-func (g *Graph) place(k uint64, n int32) {
-	if 2*(int(n)+1) > len(g.index) {
-		g.index = make([]int32, max(1024, 2*len(g.index)))
-		for m, km := range g.keys[:n] {
-			g.slot(km, int32(m))
-		}
-	}
-	g.slot(k, n)
-}
-
-func (g *Graph) slot(k uint64, n int32) {
-	mask := uint64(len(g.index) - 1)
-	i := k & mask
-	for g.index[i] != 0 {
-		i = (i + 1) & mask
-	}
-	g.index[i] = n + 1
+	n := g.index.Find(k, func(int32) bool { return true })
+	return n, n >= 0
 }
 
 // value is the stored form of an identifier: normalized, e-mails hashed if asked;
@@ -279,9 +246,7 @@ func (g *Graph) insert(t Type, v string, seenAt int64) int32 {
 	k := key(t, v)
 	n, ok := g.find(k)
 	if !ok {
-		n = int32(len(g.typ))
-		g.place(k, n)
-		g.keys = append(g.keys, k)
+		n = g.index.Add(k)
 		g.typ = append(g.typ, t)
 		g.val.Add(v) // copied: v may point into an Arrow buffer
 		g.first = append(g.first, seenAt)
@@ -345,7 +310,7 @@ func (g *Graph) Edge(a, b int32, kind EdgeKind, at int64) {
 	if a < 0 || b < 0 || a == b {
 		return
 	}
-	if g.keys[a] > g.keys[b] {
+	if g.index.Hash(a) > g.index.Hash(b) {
 		a, b = b, a
 	}
 	k := edgeKey(kind, at)
@@ -438,10 +403,10 @@ func (g *Graph) Resolve(limits Limits) *Persons {
 		if x.k != y.k {
 			return cmp.Compare(x.k, y.k)
 		}
-		if ka, kb := g.keys[x.a], g.keys[y.a]; ka != kb {
+		if ka, kb := g.index.Hash(x.a), g.index.Hash(y.a); ka != kb {
 			return cmp.Compare(ka, kb)
 		}
-		return cmp.Compare(g.keys[x.b], g.keys[y.b])
+		return cmp.Compare(g.index.Hash(x.b), g.index.Hash(y.b))
 	})
 	g.edges = es
 

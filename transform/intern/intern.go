@@ -40,12 +40,64 @@ func (l *List) At(i int32) string {
 // Len is the number of strings.
 func (l *List) Len() int { return len(l.ends) }
 
+// Index numbers values by their 64-bit hashes: numbers 0, 1, 2... in order of Add,
+// found again by hash through a table of numbers probed linearly (8 bytes a value
+// where a map takes about 30, and nothing for the garbage collector to scan). The
+// zero Index is empty and ready.
+type Index struct {
+	hashes []uint64 // by number
+	slots  []int32  // number+1 (0 = free); len is a power of two
+}
+
+// Find returns the number of the value of hash h for which same(number) holds, -1
+// when none has.
+func (x *Index) Find(h uint64, same func(n int32) bool) int32 {
+	if len(x.slots) == 0 {
+		return -1
+	}
+	mask := uint64(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		n := x.slots[i] - 1
+		if n < 0 {
+			return -1
+		}
+		if x.hashes[n] == h && same(n) {
+			return n
+		}
+	}
+}
+
+// Add numbers a new value of hash h.
+func (x *Index) Add(h uint64) int32 {
+	if 2*(len(x.hashes)+1) > len(x.slots) {
+		x.slots = make([]int32, max(16, 2*len(x.slots)))
+		for n, hn := range x.hashes {
+			x.place(int32(n), hn)
+		}
+	}
+	n := int32(len(x.hashes))
+	x.hashes = append(x.hashes, h)
+	x.place(n, h)
+	return n
+}
+
+// Hash is the hash of value n.
+func (x *Index) Hash(n int32) uint64 { return x.hashes[n] }
+
+func (x *Index) place(n int32, h uint64) {
+	mask := uint64(len(x.slots) - 1)
+	i := h & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = n + 1
+}
+
 // Table numbers distinct strings: codes 0, 1, 2... in order of first appearance.
 // The zero Table is empty and ready.
 type Table struct {
 	List
-	hashes []uint64 // by code
-	slots  []int32  // code+1 (0 = free), open addressing; len is a power of two
+	idx Index
 }
 
 // Code returns the code of s, adding it when new (its bytes are copied).
@@ -54,46 +106,13 @@ func (t *Table) Code(s string) int32 {
 	if c := t.find(s, h); c >= 0 {
 		return c
 	}
-	if 2*(t.Len()+1) > len(t.slots) {
-		t.grow()
-	}
-	c := t.Add(s)
-	t.hashes = append(t.hashes, h)
-	t.place(c, h)
-	return c
+	t.Add(s)
+	return t.idx.Add(h)
 }
 
 // Lookup returns the code of s, -1 when absent.
 func (t *Table) Lookup(s string) int32 { return t.find(s, xxh3.HashString(s)) }
 
 func (t *Table) find(s string, h uint64) int32 {
-	if len(t.slots) == 0 {
-		return -1
-	}
-	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		c := t.slots[i] - 1
-		if c < 0 {
-			return -1
-		}
-		if t.hashes[c] == h && t.At(c) == s {
-			return c
-		}
-	}
-}
-
-func (t *Table) place(c int32, h uint64) {
-	mask := uint64(len(t.slots) - 1)
-	i := h & mask
-	for t.slots[i] != 0 {
-		i = (i + 1) & mask
-	}
-	t.slots[i] = c + 1
-}
-
-func (t *Table) grow() {
-	t.slots = make([]int32, max(16, 2*len(t.slots)))
-	for c, h := range t.hashes {
-		t.place(int32(c), h)
-	}
+	return t.idx.Find(h, func(c int32) bool { return t.At(c) == s })
 }

@@ -52,3 +52,24 @@ func TestEmptyStringsAndSharedBytes(t *testing.T) {
 		t.Fatalf("list lost a string: %q %q", v, l.At(first))
 	}
 }
+
+// TestIndexTellsEqualHashesApart: values of one hash are told apart by same; numbers
+// are those of Add, found again after the table grows.
+func TestIndexTellsEqualHashesApart(t *testing.T) {
+	var x Index
+	vals := []string{}
+	for i := 0; i < 5000; i++ {
+		vals = append(vals, strconv.Itoa(i))
+		if n := x.Add(uint64(i % 7)); n != int32(i) { // many values per hash
+			t.Fatalf("Add = %d, want %d", n, i)
+		}
+	}
+	for i, v := range vals {
+		if n := x.Find(uint64(i%7), func(n int32) bool { return vals[n] == v }); n != int32(i) || x.Hash(n) != uint64(i%7) {
+			t.Fatalf("Find(%q) = %d, want %d", v, n, i)
+		}
+	}
+	if n := x.Find(3, func(int32) bool { return false }); n != -1 {
+		t.Fatalf("Find of an absent value = %d", n)
+	}
+}
