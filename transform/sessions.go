@@ -20,13 +20,13 @@ import (
 // sessions, its touch-log touches, its activity and its conversions; nothing in them
 // points into the chunk's Arrow buffers once merged. Devices are independent: the
 // walk is cut into parts at device boundaries, one walker each on every core.
-func (s *Stream) walkChunk(ctx context.Context, ev *eventCols, nodes []int32) ([]*walker, EventRows, error) {
+func (s *Stream) walkChunk(ctx context.Context, ev *eventCols, nodes []int32, anonIsNode []bool) ([]*walker, EventRows, error) {
 	order, rows := walkOrder(ev, nodes, s.touchEvents, s.walkFrom)
 	parts := splitByDevice(order, nodes, runtime.GOMAXPROCS(0))
 	walkers := make([]*walker, len(parts))
 	for k, part := range parts {
 		share := float64(len(part)) / float64(max(1, len(order)))
-		walkers[k] = &walker{s: s, r: s.r, ev: ev, nodes: nodes, touchEvents: s.touchEvents,
+		walkers[k] = &walker{s: s, r: s.r, ev: ev, nodes: nodes, anonIsNode: anonIsNode, touchEvents: s.touchEvents,
 			needs: s.needs, timeout: s.r.opt.SessionTimeout.Microseconds(), lastNode: -1,
 			pv: newPageViewWriter(s.r.opt.Mem, int(share*float64(rows.PageViews))), paths: pathCache{}, act: newActivity(false),
 			touches: make([]touchPart, 0, int(share*float64(rows.Touches))+1)}
@@ -125,6 +125,7 @@ type walker struct {
 	r           *run
 	ev          *eventCols
 	nodes       []int32
+	anonIsNode  []bool // eventNodes
 	touchEvents map[string]bool
 	needs       persona.Needs
 	timeout     int64 // µs
@@ -150,6 +151,8 @@ type session struct {
 	startAt int64
 	lastAt  int64
 	anon    string
+	// anonIsNode: the device's node holds anon as given (eventNodes).
+	anonIsNode bool
 	// traffic is the session's campaign information: that of its first event with
 	// any; trafficAt is that event's time.
 	traffic    normalize.Traffic
@@ -175,14 +178,15 @@ type interaction struct {
 
 // touchPart is a touch-log row as its chunk read it.
 type touchPart struct {
-	node    int32
-	at      int64
-	base    uint64
-	anon    string
-	channel string
-	traffic normalize.Traffic
-	landing string
-	event   string
+	node       int32
+	at         int64
+	base       uint64
+	anon       string
+	anonIsNode bool // the device's node holds anon as given (eventNodes)
+	channel    string
+	traffic    normalize.Traffic
+	landing    string
+	event      string
 }
 
 func (w *walker) walk(ctx context.Context, order []int32) error {
@@ -228,7 +232,7 @@ func (w *walker) advance(i int, node int32, at int64, anon string) {
 	start, t, classified := w.starts(i, node, at, key)
 	if start {
 		w.closeSession()
-		w.cur = session{open: true, node: node, key: key, startAt: at, anon: anon}
+		w.cur = session{open: true, node: node, key: key, startAt: at, anon: anon, anonIsNode: w.anonIsNode[i]}
 		w.cur.sid = sessionHash(anon, key, at)
 	}
 	first := start
@@ -328,7 +332,7 @@ func (w *walker) touchRow(i int, node int32, anon string, at int64, name string)
 		typ, v := w.s.nodeName(node)
 		h.add(typ.String() + ":" + v)
 	}
-	w.touches = append(w.touches, touchPart{node: node, at: at, base: h.sum(), anon: anon,
+	w.touches = append(w.touches, touchPart{node: node, at: at, base: h.sum(), anon: anon, anonIsNode: w.anonIsNode[i],
 		channel: ch, traffic: t, landing: w.paths.of(sv(ev.location, i)), event: name})
 }
 

@@ -29,9 +29,10 @@ type stitched struct {
 }
 
 // eventNodes adds the identifiers of every event to g and returns each event's key
-// node (see stitched.events).
-func eventNodes(g *identity.Graph, ev *eventCols) []int32 {
-	nodes := make([]int32, ev.n)
+// node (see stitched.events), and whether that node is the event's cookie id as given
+// (the graph then holds the string: anonByNode).
+func eventNodes(g *identity.Graph, ev *eventCols) (nodes []int32, anonIsNode []bool) {
+	nodes, anonIsNode = make([]int32, ev.n), make([]bool, ev.n)
 	// Events come grouped by cookie and session: remembering the last value of each
 	// column saves most graph lookups.
 	var ma, mu, me memo
@@ -54,7 +55,7 @@ func eventNodes(g *identity.Graph, ev *eventCols) []int32 {
 		}
 		switch {
 		case a >= 0:
-			nodes[i] = a
+			nodes[i], anonIsNode[i] = a, ma.same
 		case u >= 0:
 			nodes[i] = u
 		case e >= 0:
@@ -63,7 +64,7 @@ func eventNodes(g *identity.Graph, ev *eventCols) []int32 {
 			nodes[i] = c // -1 when the event has no id: extractors reject those
 		}
 	}
-	return nodes
+	return nodes, anonIsNode
 }
 
 // memo remembers the node of the last value looked up.
@@ -72,6 +73,7 @@ type memo struct {
 	n     int32
 	first int64
 	ok    bool
+	same  bool // node n holds val as given (not normalized otherwise)
 }
 
 // node is g.Node with the last answer remembered; a repeat only lowers first seen.
@@ -80,6 +82,11 @@ func (m *memo) node(g *identity.Graph, t identity.Type, v string, at int64) int3
 		return m.n
 	}
 	m.val, m.n, m.first, m.ok = v, g.Node(t, v, at), at, true
+	m.same = false
+	if m.n >= 0 {
+		_, stored, _ := g.NodeInfo(m.n)
+		m.same = stored == v
+	}
 	return m.n
 }
 

@@ -167,12 +167,12 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 		return nil
 	}
 	s.gmu.Lock()
-	nodes := eventNodes(s.graph, ev)
+	nodes, anonIsNode := eventNodes(s.graph, ev)
 	if g := s.graph; g.EdgesSinceCompact() > max(1<<20, g.Edges()-g.EdgesSinceCompact()) {
 		g.CompactEdges()
 	}
 	s.gmu.Unlock()
-	walkers, rows, err := s.walkChunk(ctx, ev, nodes)
+	walkers, rows, err := s.walkChunk(ctx, ev, nodes, anonIsNode)
 	if err != nil {
 		return err
 	}
@@ -187,8 +187,6 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.gmu.RLock() // for anonCode
-	defer s.gmu.RUnlock()
 	if s.done {
 		for _, w := range walkers {
 			w.pv.o.release()
@@ -209,7 +207,7 @@ func (s *Stream) Add(ctx context.Context, events arrow.Table) error {
 		}
 		for k := range w.touches {
 			t := &w.touches[k]
-			sh := touchShape{anon: s.anonCode(t.anon, t.node), channel: s.strs.code(t.channel),
+			sh := touchShape{anon: s.anonCode(t.anon, t.anonIsNode), channel: s.strs.code(t.channel),
 				traffic: s.traffics.code(&t.traffic), landing: s.strs.code(t.landing), event: s.strs.code(t.event)}
 			code, ok := s.shapes[sh]
 			if !ok {
@@ -246,12 +244,11 @@ func smallest(list []string, v string) []string {
 // holds it (nearly always): the graph has the string, the dictionary need not.
 const anonByNode = -1
 
-// anonCode is the code of cookie id anon of device node. The caller holds s.gmu.
-func (s *Stream) anonCode(anon string, node int32) int32 {
-	if anon != "" && node >= 0 {
-		if t, v, _ := s.graph.NodeInfo(node); t == identity.AnonymousID && v == anon {
-			return anonByNode
-		}
+// anonCode is the code of cookie id anon, anonByNode when its device's node holds it
+// as given (eventNodes).
+func (s *Stream) anonCode(anon string, isNode bool) int32 {
+	if isNode {
+		return anonByNode
 	}
 	return s.strs.code(anon)
 }
@@ -265,9 +262,9 @@ func (s *Stream) anon(c, node int32) string {
 	return s.strs.val(c)
 }
 
-// addSession interns a part of a session. The caller holds s.gmu.
+// addSession interns a part of a session.
 func (s *Stream) addSession(p *session) {
-	r := sessionRec{node: p.node, anon: s.anonCode(p.anon, p.node), landing: s.strs.code(p.landing),
+	r := sessionRec{node: p.node, anon: s.anonCode(p.anon, p.anonIsNode), landing: s.strs.code(p.landing),
 		sid: p.sid, tid: hashParts("session", p.anon, p.key, strconv.FormatInt(p.startAt, 10)),
 		traffic: -1, opening: -1, start: p.startAt, last: p.lastAt, trafficAt: p.trafficAt, landAt: p.landingAt,
 		inter: int32(s.inter.len()), nInter: int32(len(p.interactions))}

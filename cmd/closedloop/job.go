@@ -461,7 +461,7 @@ func loadTable(ctx context.Context, ld load.Loader, st transform.Stats, name str
 		return ld.Load(ctx, name, t)
 	}
 	if rl, ok := ld.(load.RecordLoader); ok {
-		rr, err := sp.Reader()
+		rr, err := reader()
 		if err != nil {
 			return err
 		}
