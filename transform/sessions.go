@@ -215,7 +215,13 @@ func (w *walker) event(i int) {
 	}
 	w.advance(i, node, at, anon)
 	if w.touchEvents[name] {
-		base := w.h.hash(w.device("interaction", anon, node, strconv.FormatInt(at, 10), name)...)
+		h := &w.h
+		h.start("interaction")
+		h.add(anon)
+		h.addInt(at)
+		h.add(name)
+		w.addDevice(anon, node)
+		base := h.sum()
 		w.cur.interactions = append(w.cur.interactions, interaction{at: at, name: name, path: w.paths.of(sv(ev.location, i)), base: base})
 	}
 	if kind == extract.KindPageView {
@@ -318,8 +324,7 @@ func (w *walker) touchRow(i int, node int32, anon string, at int64, name string)
 		t.Source, t.Medium = sv(ev.utmSource, i), sv(ev.utmMedium, i)
 	}
 	// The id's parts: "touch", the cookie, the time, the name, the channel, then for a
-	// CRM activity (no cookie) its record, else for a touch without a cookie its
-	// device's identifier (w.device).
+	// CRM activity (no cookie) its record, else its device (addDevice).
 	h := &w.h
 	h.start("touch")
 	h.add(anon)
@@ -328,9 +333,8 @@ func (w *walker) touchRow(i int, node int32, anon string, at int64, name string)
 	h.add(ch)
 	if rec := sv(ev.record, i); rec != "" {
 		h.add(rec)
-	} else if anon == "" && node >= 0 {
-		typ, v := w.s.nodeName(node)
-		h.add(typ.String() + ":" + v)
+	} else {
+		w.addDevice(anon, node)
 	}
 	w.touches = append(w.touches, touchPart{node: node, at: at, base: h.sum(), anon: anon, anonIsNode: w.anonIsNode[i],
 		channel: ch, traffic: t, landing: w.paths.of(sv(ev.location, i)), event: name})
@@ -357,16 +361,14 @@ func (w *walker) pageView(i int, node int32, anon string, at int64) {
 	}
 }
 
-// device returns the parts of a touch id: kind, the cookie, then rest. A touch without
-// a cookie (a server-side event of a user id) names its device's identifier after
-// the empty cookie, so that two devices never share an id.
-func (w *walker) device(kind, anon string, node int32, rest ...string) []string {
-	parts := append([]string{kind, anon}, rest...)
+// addDevice ends the parts of a touch id in w.h: a touch without a cookie (a
+// server-side event of a user id) names its device's identifier after the empty
+// cookie, so that two devices never share an id.
+func (w *walker) addDevice(anon string, node int32) {
 	if anon == "" && node >= 0 {
 		typ, v := w.s.nodeName(node)
-		parts = append(parts, typ.String()+":"+v)
+		w.h.add(typ.String() + ":" + v)
 	}
-	return parts
 }
 
 // pathCache holds the paths of page URLs, which repeat: each is parsed once (the cache

@@ -477,7 +477,7 @@ func loadTable(ctx context.Context, ld load.Loader, st transform.Stats, name str
 }
 
 // writeHeapProfile writes the Go heap's live objects to path (CLOSEDLOOP_MEMPROFILE:
-// after the transform, when the run holds the most).
+// after the transform, with the tables it made).
 func writeHeapProfile(path string) {
 	f, err := os.Create(path)
 	if err != nil {
