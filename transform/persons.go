@@ -87,20 +87,7 @@ type identifiers struct {
 // nodesByPerson is every graph node in bridge_identity's order: by person, type and
 // value (a counting sort by person, then each person's few nodes sorted).
 func nodesByPerson(p *identity.Persons, n int) []int32 {
-	start := make([]int32, p.Len()+1)
-	for i := int32(0); i < int32(n); i++ {
-		start[p.Of(i)+1]++
-	}
-	for k := 1; k < len(start); k++ {
-		start[k] += start[k-1]
-	}
-	nodes := make([]int32, n)
-	next := slices.Clone(start[:len(start)-1])
-	for i := int32(0); i < int32(n); i++ {
-		k := p.Of(i)
-		nodes[next[k]] = i
-		next[k]++
-	}
+	nodes, start := byPerson(n, p.Len(), p.Of)
 	for k := 0; k+1 < len(start); k++ {
 		if seg := nodes[start[k]:start[k+1]]; len(seg) > 1 {
 			slices.SortFunc(seg, func(x, y int32) int {
@@ -114,6 +101,27 @@ func nodesByPerson(p *identity.Persons, n int) []int32 {
 		}
 	}
 	return nodes
+}
+
+// byPerson orders items 0..n-1 by their person (a counting sort: persons are numbered
+// 0..persons-1) and returns the order and where each person's items start in it
+// (order[start[p]:start[p+1]], in item order).
+func byPerson(n, persons int, person func(i int32) int32) (order, start []int32) {
+	start = make([]int32, persons+1)
+	for i := int32(0); i < int32(n); i++ {
+		start[person(i)+1]++
+	}
+	for k := 1; k < len(start); k++ {
+		start[k] += start[k-1]
+	}
+	order = make([]int32, n)
+	next := slices.Clone(start[:persons])
+	for i := int32(0); i < int32(n); i++ {
+		k := person(i)
+		order[next[k]] = i
+		next[k]++
+	}
+	return order, start
 }
 
 // identifiersOf gathers what bridge_identity tells of each person; nodes are in

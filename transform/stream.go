@@ -487,20 +487,7 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 	}
 	// By person (a counting sort: persons are numbered), then time and id; duplicates
 	// ranked in each person's run.
-	tpOrder := make([]int32, len(recs))
-	start := make([]int32, p.Len()+1)
-	for i := range recs {
-		start[recs[i].person+1]++
-	}
-	for i := 1; i < len(start); i++ {
-		start[i] += start[i-1]
-	}
-	at := slices.Clone(start[:len(start)-1])
-	for i := range recs {
-		tpOrder[at[recs[i].person]] = int32(i)
-		at[recs[i].person]++
-	}
-	at = nil
+	tpOrder, start := byPerson(len(recs), p.Len(), func(i int32) int32 { return recs[i].person })
 	byTime := func(x, y int32) int {
 		a, b := &recs[x], &recs[y]
 		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id), cmp.Compare(a.kind, b.kind), cmp.Compare(x, y))
