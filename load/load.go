@@ -73,6 +73,15 @@ type RangeLoader interface {
 	LoadRange(ctx context.Context, name string, rng Range, rr array.RecordReader) error
 }
 
+// DayCounter is a warehouse that counts a ReplaceRange table's rows per UTC day of its
+// DateColumn in the version the run is building: before the run's loads, the warehouse
+// as it was; after them, as it will be. A run uses it to refuse replacing days that
+// held rows with nothing, and to warn when a day shrinks.
+type DayCounter interface {
+	// DayCounts maps each day (YYYY-MM-DD) of rng holding rows of table to their number.
+	DayCounts(ctx context.Context, table string, rng Range) (map[string]int64, error)
+}
+
 // Range is the run's date range, days From..To inclusive (UTC): ReplaceRange tables
 // lose their rows of these days and get the run's.
 type Range struct {

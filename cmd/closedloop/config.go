@@ -41,6 +41,11 @@ type Config struct {
 	From                   Date          `split_words:"true" desc:"first day of the run, YYYY-MM-DD (UTC); default: TO minus LATE_DAYS"`
 	To                     Date          `split_words:"true" desc:"last day of the run, YYYY-MM-DD (UTC); default: yesterday"`
 	FullRefresh            bool          `split_words:"true" default:"false" desc:"rebuild from every day the sources hold (FROM, when set, to TO) instead of resuming from the warehouse's state: the first run, and after changing sources or settings"`
+	AllowEmptyDays         bool          `split_words:"true" default:"false" desc:"replace a day of the range that the warehouse holds rows for even when an analytics source delivered no row of it (an outage you know of); otherwise such a run fails, naming the source and the days, and the warehouse keeps them"`
+	MaxRejectRatio         float64       `split_words:"true" default:"0.01" desc:"largest share (0..1) of a source's rows that may be rejected; above it the run fails naming the source, the share and the first reasons (the rows are in the log, not loaded)"`
+	MaxDayDrop             float64       `split_words:"true" default:"0.5" desc:"a day the run replaces with fewer rows than it had by more than this share (0..1) of fct_touchpoint or fct_page_view is warned of in the log and run_log (a late or truncated export); --strict fails the run instead"`
+	Strict                 bool          `desc:"fail, leaving the warehouse as it was, where the run would only warn: a day replaced with far fewer rows (MAX_DAY_DROP)"`
+	SourceTimeout          time.Duration `split_words:"true" default:"10m" desc:"API sources (HubSpot, Salesforce, BigQuery): the most time one source may take, retries included; each request gives up after a fraction of it"`
 	LateDays               int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
 	Lookback               Days          `split_words:"true" default:"90d" desc:"how far before a conversion its journey reaches (90d, 720h)"`
 	Models                 []string      `split_words:"true" default:"first_touch,last_touch,last_non_direct,linear,time_decay,position_based,w_shaped,full_path,markov,shapley" desc:"attribution models to run, comma-separated"`
@@ -123,6 +128,9 @@ func (d *Days) Decode(s string) error {
 	s = strings.TrimSpace(s)
 	if m := daysRE.FindStringSubmatch(s); m != nil {
 		n, _ := strconv.Atoi(m[1])
+		if n == 0 {
+			return fmt.Errorf("want a positive duration such as 90d or 720h, got %q", s)
+		}
 		*d = Days(time.Duration(n) * 24 * time.Hour)
 		return nil
 	}
@@ -377,6 +385,15 @@ func (c *Config) validate() error {
 	}
 	if !memorySize.MatchString(c.DuckdbMemoryLimit) {
 		return bad("DuckdbMemoryLimit", "want a size such as 512MB, 2GB or 1.5GiB, got %q", c.DuckdbMemoryLimit)
+	}
+	if c.MaxRejectRatio < 0 || c.MaxRejectRatio > 1 {
+		return bad("MaxRejectRatio", "want a share between 0 and 1 such as 0.01, got %g", c.MaxRejectRatio)
+	}
+	if c.MaxDayDrop < 0 || c.MaxDayDrop > 1 {
+		return bad("MaxDayDrop", "want a share between 0 and 1 such as 0.5, got %g", c.MaxDayDrop)
+	}
+	if c.SourceTimeout <= 0 {
+		return bad("SourceTimeout", "must be positive, got %s", c.SourceTimeout)
 	}
 	if c.SessionTimeout <= 0 {
 		return bad("SessionTimeout", "must be positive, got %s", c.SessionTimeout)

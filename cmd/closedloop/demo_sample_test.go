@@ -64,6 +64,7 @@ func printedRun(t *testing.T, out string) []string {
 // command whose configuration is the demo's, and that command loads what the demo
 // loads.
 func TestDemoWriteSample(t *testing.T) {
+	t.Setenv("CLOSEDLOOP_MAX_REJECT_RATIO", "0.01") // the default, as the demo's own configuration has it (TestMain sets another)
 	dir := filepath.Join(t.TempDir(), "my sample") // a space, to be quoted
 	wh := filepath.Join(t.TempDir(), "run.duckdb")
 	code, out, stderr := runMain(t, "demo", "--write-sample", dir, "--warehouse", "duckdb:"+wh)

@@ -161,10 +161,17 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			return nil
 		})
 	}
+	var delivered []*sourceDays // per analytics source: its events per day
 	for _, ex := range exs {
+		var w extract.Writer = sink
+		if isAnalytics(ex.Name()) {
+			sd := newSourceDays(sink, ex.Name())
+			delivered = append(delivered, sd)
+			w = sd
+		}
 		p.Go(func(ctx context.Context) error {
 			t0 := time.Now()
-			if err := ex.Extract(ctx, sink); err != nil {
+			if err := ex.Extract(ctx, w); err != nil {
 				return fmt.Errorf("source %s: %w", ex.Name(), err)
 			}
 			attrs := []any{"source", ex.Name(), "seconds", time.Since(t0).Seconds()}
@@ -181,6 +188,10 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		if extractErr != nil {
 			return nil, extractErr
 		}
+		return nil, err
+	}
+	if err := checkRejects(col, exs, cfg.MaxRejectRatio); err != nil {
+		stream.Release()
 		return nil, err
 	}
 
@@ -279,6 +290,17 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		return nil, err
 	}
 	defer ld.Close()
+	// The days the warehouse holds, before anything is replaced: none may be replaced
+	// with nothing, and none should shrink much.
+	held, err := heldDays(ctx, ld, load.Range{From: rng.From, To: rng.To})
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.AllowEmptyDays {
+		if err := checkEmptyDays(delivered, held); err != nil {
+			return nil, err
+		}
+	}
 	loadOne := func(ctx context.Context, name string, t arrow.Table, sp *transform.Spilled) error {
 		t0 := time.Now()
 		err := loadTable(ctx, ld, out.Stats, name, t, sp, rng.To)
@@ -317,6 +339,17 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if err := loads.Wait(); err != nil {
 		return nil, err
 	}
+	var drops []dayDrop
+	if held != nil {
+		after, err := heldDays(ctx, ld, load.Range{From: rng.From, To: rng.To})
+		if err != nil {
+			return nil, err
+		}
+		drops = checkDayDrops(held, after, cfg.MaxDayDrop)
+		if err := reportDayDrops(drops, cfg.MaxDayDrop, cfg.Strict, log); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range load.Tables {
 		var tbl arrow.Table
 		switch t.Name {
@@ -338,6 +371,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			}
 			counts := map[string]any{"loaded": res.Rows, "read": readCounts(col, exs), "events": st.EventRows, "identity": ids,
 				"state": state}
+			if len(drops) > 0 {
+				counts["day_drops"] = drops
+			}
 			countsJSON, _ := json.Marshal(counts)
 			runLog := load.RunLogTable(mem, load.Run{ID: runID, Started: started, Finished: time.Now().UTC(), From: rng.From, To: rng.To,
 				Inputs: redact.Specs(inputs), Warehouse: redact.Spec(cfg.Warehouse), RowCounts: string(countsJSON),

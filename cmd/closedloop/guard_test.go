@@ -1,0 +1,135 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"closedloop/load/duckdb"
+)
+
+// touchLog writes a touch log with perDay[i] touches on 2018-07-0(i+1), each of its own
+// cookie, and returns its path.
+func touchLog(t *testing.T, path string, perDay ...int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("cookie,time,interaction,conversion,conversion_value,channel\n")
+	for d, n := range perDay {
+		for i := range n {
+			fmt.Fprintf(&b, "c%d_%d,2018-07-%02dT10:%02d:00Z,impression,0,0.0,Paid Search\n", d, i, d+1, i%60)
+		}
+	}
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	return path
+}
+
+// touchesPerDay is fct_touchpoint's rows per day of wh, as "DAY=N" joined by spaces.
+func touchesPerDay(t *testing.T, wh string) string {
+	t.Helper()
+	db, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`SELECT strftime(occurred_at, '%Y-%m-%d') AS d, count(*) FROM fct_touchpoint GROUP BY d ORDER BY d`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		var n int
+		require.NoError(t, rows.Scan(&d, &n))
+		out = append(out, fmt.Sprintf("%s=%d", d, n))
+	}
+	return strings.Join(out, " ")
+}
+
+func guardArgs(log, wh string, more ...string) []string {
+	return append([]string{"run", "--analytics", "touches:" + log, "--from", "2018-07-01", "--to", "2018-07-04",
+		"--warehouse", "duckdb:" + wh, "--models", "first_touch", "--log-format", "json"}, more...)
+}
+
+func TestEmptyDaysAreNotReplaced(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "wh.duckdb")
+	log := touchLog(t, filepath.Join(dir, "touches.csv"), 3, 4, 5)
+	code, _, stderr := runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "2018-07-01=3 2018-07-02=4 2018-07-03=5", touchesPerDay(t, wh))
+
+	// The export of the 2nd is missing tonight: the run fails and keeps the day.
+	touchLog(t, log, 3, 0, 5)
+	code, _, stderr = runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "source touches:"+log+" delivered no event for 2018-07-02, while the warehouse holds 4 touchpoints and page views of that day")
+	require.Contains(t, stderr, "--allow-empty-days")
+	require.Equal(t, "2018-07-01=3 2018-07-02=4 2018-07-03=5", touchesPerDay(t, wh))
+
+	// A header-only file: every day is named, as a run of days.
+	touchLog(t, log)
+	code, _, stderr = runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "delivered no event for 2018-07-01..2018-07-03, while the warehouse holds 12 touchpoints and page views of those days")
+	require.Equal(t, "2018-07-01=3 2018-07-02=4 2018-07-03=5", touchesPerDay(t, wh))
+
+	// Said to be expected: the day goes.
+	touchLog(t, log, 3, 0, 5)
+	code, _, stderr = runMain(t, guardArgs(log, wh, "--allow-empty-days")...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "2018-07-01=3 2018-07-03=5", touchesPerDay(t, wh))
+}
+
+func TestShrunkDaysWarnAndStrictFails(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "wh.duckdb")
+	log := touchLog(t, filepath.Join(dir, "touches.csv"), 10, 10, 10)
+	code, _, stderr := runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 0, code, stderr)
+
+	// The 2nd holds 3 of its 10 rows tonight (a truncated export): --strict refuses.
+	touchLog(t, log, 10, 3, 10)
+	code, _, stderr = runMain(t, guardArgs(log, wh, "--strict")...)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "days replaced with far fewer touchpoints and page views than they had (more than 50% fewer): 2018-07-02 10 -> 3")
+	require.Equal(t, "2018-07-01=10 2018-07-02=10 2018-07-03=10", touchesPerDay(t, wh))
+
+	// Without it, the run replaces the day and says so loudly, in the log and run_log.
+	code, _, stderr = runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, `"severity":"WARN","message":"days replaced with far fewer`)
+	require.Equal(t, "2018-07-01=10 2018-07-02=3 2018-07-03=10", touchesPerDay(t, wh))
+	db, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer db.Close()
+	var counts string
+	require.NoError(t, db.QueryRow(`SELECT row_counts FROM run_log ORDER BY finished_at DESC LIMIT 1`).Scan(&counts))
+	var rc struct {
+		DayDrops []dayDrop `json:"day_drops"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(counts), &rc))
+	require.Equal(t, []dayDrop{{Day: "2018-07-02", Before: 10, After: 3}}, rc.DayDrops)
+
+	// A smaller drop, within --max-day-drop, passes quietly.
+	touchLog(t, log, 10, 2, 10)
+	code, _, stderr = runMain(t, guardArgs(log, wh, "--strict", "--max-day-drop", "0.7")...)
+	require.Equal(t, 0, code, stderr)
+	require.NotContains(t, stderr, "far fewer")
+}
+
+func TestTooManyRejectedRowsFailTheRun(t *testing.T) {
+	t.Setenv("CLOSEDLOOP_MAX_REJECT_RATIO", "") // the default, 0.01
+	os.Unsetenv("CLOSEDLOOP_MAX_REJECT_RATIO")
+	wh := filepath.Join(t.TempDir(), "wh.duckdb")
+	code, _, stderr := runMain(t, "run", "--analytics", "touches:testdata/touches.csv", "--from", "2018-07-01", "--to", "2018-07-31",
+		"--warehouse", "duckdb:"+wh)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "source touches:testdata/touches.csv: 1 of 18 rows rejected (5.6%, more than CLOSEDLOOP_MAX_REJECT_RATIO=0.01); the first: testdata/touches.csv:19: bad time")
+	require.NoFileExists(t, wh, "nothing is loaded")
+
+	code, _, stderr = runMain(t, "run", "--analytics", "touches:testdata/touches.csv", "--from", "2018-07-01", "--to", "2018-07-31",
+		"--warehouse", "duckdb:"+wh, "--max-reject-ratio", "0.06")
+	require.Equal(t, 0, code, stderr)
+}
