@@ -5,8 +5,10 @@
 // everything there, checkpoints it, and renames it over PATH. A dashboard holding the
 // live file open read-only keeps reading the old version until it reopens; it never
 // blocks the run and never sees a half-loaded table. A failed run removes PATH.next
-// and leaves PATH as it was. A lock file (PATH.lock) keeps two runs from building the
-// next version at once.
+// and leaves PATH as it was. A writer lock (Lock: an flock on PATH.lock, which names the
+// run holding it) keeps two runs from building the next version at once; a run it
+// refuses touches nothing. The new version keeps the live file's mode and owner, and a
+// live file made read-only is never replaced.
 //
 // Rows go in through DuckDB's Arrow scan: DuckDB reads the Arrow buffers in place, in
 // one INSERT ... SELECT on every core. With -tags duckdb_arrow (the Dockerfile) through
@@ -27,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -53,6 +56,10 @@ type Config struct {
 	// beside the database. Its own default, 80% of the machine, lets the loads of a
 	// large run take gigabytes that they do not need to be fast.
 	MemoryLimit string
+	// Lock is the writer lock of Path the run took at its start (Lock). Open uses it and
+	// leaves it held, for the caller to Unlock after Close; nil: Open takes it and Close
+	// releases it.
+	Lock *WriterLock
 }
 
 // DefaultMemoryLimit is Config.MemoryLimit when empty: on 10M GA4 events a run takes
@@ -64,7 +71,8 @@ const DefaultMemoryLimit = "512MB"
 type Loader struct {
 	cfg       Config
 	next      string
-	lock      *os.File
+	lock      *WriterLock
+	ownLock   bool // taken by Open, released by Close
 	db        *sql.DB
 	conn      *sql.Conn
 	committed bool
@@ -73,31 +81,43 @@ type Loader struct {
 
 var _ load.Loader = (*Loader)(nil)
 
-// Open prepares the next version of the database at cfg.Path: it takes the lock,
-// copies the live file (if any) and makes sure every contract table exists with its
-// columns.
+// Open prepares the next version of the database at cfg.Path: it takes the writer lock
+// (or uses cfg.Lock), copies the live file (if any) and makes sure every contract table
+// exists with its columns. A run refused (ErrLocked, ErrReadOnly, an unwritable
+// directory) changes no file.
 func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if dir := filepath.Dir(cfg.Path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("duckdb: %w", err)
+	limit := cmp.Or(cfg.MemoryLimit, DefaultMemoryLimit)
+	if strings.ContainsAny(limit, "&?=#") {
+		return nil, fmt.Errorf("duckdb: memory limit %q: want a size such as 512MB or 2GB", limit)
+	}
+	lock, own := cfg.Lock, cfg.Lock == nil
+	if own {
+		if lock, err = Lock(cfg.Path, Holder{}); err != nil {
+			return nil, err
+		}
+		if h, ok := lock.Stale(); ok {
+			cfg.Logger.Warn("took over the writer lock of a run no longer running", "path", cfg.Path,
+				"run_id", h.RunID, "pid", h.PID, "host", h.Host, "started", h.Started)
+		}
+	} else {
+		if err := lock.use(cfg.Path); err != nil {
+			return nil, err
+		}
+		if err := checkTarget(cfg.Path); err != nil {
+			lock.release()
+			return nil, err
 		}
 	}
-	l := &Loader{cfg: cfg, next: cfg.Path + ".next"}
+	l := &Loader{cfg: cfg, next: cfg.Path + ".next", lock: lock, ownLock: own}
 	defer func() {
 		if err != nil {
 			l.Close()
 		}
 	}()
-	l.lock, err = os.OpenFile(cfg.Path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("duckdb: lock: %w", err)
-	}
-	if err := syscall.Flock(int(l.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return nil, fmt.Errorf("duckdb: another run is writing %s (lock %s.lock held): wait for it to end", cfg.Path, cfg.Path)
-	}
+	// What a run that died left is removed: the lock is held, no other run is writing.
 	for _, f := range []string{l.next, l.next + ".wal"} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("duckdb: remove stale %s: %w", f, err)
@@ -108,10 +128,6 @@ func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
 	}
 	if err := copyFile(cfg.Path+".wal", l.next+".wal"); err != nil {
 		return nil, fmt.Errorf("duckdb: copy the live database's WAL: %w", err)
-	}
-	limit := cmp.Or(cfg.MemoryLimit, DefaultMemoryLimit)
-	if strings.ContainsAny(limit, "&?=#") {
-		return nil, fmt.Errorf("duckdb: memory limit %q: want a size such as 512MB or 2GB", limit)
 	}
 	// Rows need not keep the order they were inserted in: DuckDB then inserts on
 	// every core without holding rows back to order them. (DuckDB's automatic
@@ -132,7 +148,8 @@ func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
 	return l, nil
 }
 
-// copyFile copies src to dst; a missing src is not an error (first run).
+// copyFile copies src to dst, made with src's permissions (and its owner's read and
+// write); a missing src is not an error (first run).
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if errors.Is(err, os.ErrNotExist) {
@@ -142,7 +159,11 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fi.Mode().Perm()|0o600)
 	if err != nil {
 		return err
 	}
@@ -328,8 +349,18 @@ func (l *Loader) ApplyViews(ctx context.Context) error {
 	return nil
 }
 
-// Commit checkpoints the next version and renames it over the live file.
+// Commit checkpoints the next version and renames it over the live file, with the live
+// file's mode and owner. A live file made read-only meanwhile is kept (ErrReadOnly).
 func (l *Loader) Commit(ctx context.Context) error {
+	live, err := os.Stat(l.cfg.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		live = nil
+	case err != nil:
+		return fmt.Errorf("duckdb: %w", err)
+	case live.Mode().Perm()&0o222 == 0:
+		return &readOnlyError{path: l.cfg.Path, mode: live.Mode()}
+	}
 	if _, err := l.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
 		return fmt.Errorf("duckdb: checkpoint: %w", err)
 	}
@@ -337,6 +368,11 @@ func (l *Loader) Commit(ctx context.Context) error {
 		return fmt.Errorf("duckdb: close %s: %w", l.next, err)
 	}
 	l.conn, l.db = nil, nil
+	if live != nil {
+		if err := l.keepModeOwner(live); err != nil {
+			return err
+		}
+	}
 	if err := syncFile(l.next); err != nil {
 		return fmt.Errorf("duckdb: sync %s: %w", l.next, err)
 	}
@@ -349,6 +385,28 @@ func (l *Loader) Commit(ctx context.Context) error {
 	}
 	l.committed = true
 	return syncFile(filepath.Dir(l.cfg.Path))
+}
+
+// keepModeOwner gives the next version the mode and owner of the live file. An owner
+// this process may not give (not root) is logged: the group alone is kept if it may be.
+func (l *Loader) keepModeOwner(live fs.FileInfo) error {
+	if want, ok := live.Sys().(*syscall.Stat_t); ok {
+		next, err := os.Stat(l.next)
+		if err != nil {
+			return fmt.Errorf("duckdb: %w", err)
+		}
+		if have := next.Sys().(*syscall.Stat_t); have.Uid != want.Uid || have.Gid != want.Gid {
+			if err := os.Chown(l.next, int(want.Uid), int(want.Gid)); err != nil {
+				group := have.Gid == want.Gid || os.Chown(l.next, -1, int(want.Gid)) == nil
+				l.cfg.Logger.Warn("the new version of the warehouse file cannot keep its owner", "path", l.cfg.Path,
+					"uid", want.Uid, "gid", want.Gid, "group_kept", group, "err", err)
+			}
+		}
+	}
+	if err := os.Chmod(l.next, live.Mode().Perm()); err != nil {
+		return fmt.Errorf("duckdb: keep the mode of %s: %w", l.cfg.Path, err)
+	}
+	return nil
 }
 
 func syncFile(path string) error {
@@ -380,8 +438,10 @@ func (l *Loader) Close() error {
 			}
 		}
 	}
-	if l.lock != nil {
-		errs = append(errs, syscall.Flock(int(l.lock.Fd()), syscall.LOCK_UN), l.lock.Close())
+	if l.ownLock {
+		errs = append(errs, l.lock.Unlock())
+	} else {
+		l.lock.release()
 	}
 	return errors.Join(errs...)
 }
