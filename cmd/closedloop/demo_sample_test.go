@@ -65,7 +65,7 @@ func printedRun(t *testing.T, out string) []string {
 // loads.
 func TestDemoWriteSample(t *testing.T) {
 	t.Setenv("CLOSEDLOOP_MAX_REJECT_RATIO", "0.01") // the default, as the demo's own configuration has it (TestMain sets another)
-	dir := filepath.Join(t.TempDir(), "my sample") // a space, to be quoted
+	dir := filepath.Join(t.TempDir(), "my sample")  // a space, to be quoted
 	wh := filepath.Join(t.TempDir(), "run.duckdb")
 	code, out, stderr := runMain(t, "demo", "--write-sample", dir, "--warehouse", "duckdb:"+wh)
 	require.Equal(t, 0, code, stderr)
