@@ -133,3 +133,40 @@ func TestTooManyRejectedRowsFailTheRun(t *testing.T) {
 		"--warehouse", "duckdb:"+wh, "--max-reject-ratio", "0.06")
 	require.Equal(t, 0, code, stderr)
 }
+
+func TestSecondRunIsRefusedAtItsStart(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "wh.duckdb")
+	log := touchLog(t, filepath.Join(dir, "touches.csv"), 3)
+	held, err := duckdb.Lock(wh, duckdb.Holder{RunID: "r_first"})
+	require.NoError(t, err)
+	code, _, stderr := runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, fmt.Sprintf("another run is writing %s: run r_first (pid %d", wh, os.Getpid()))
+	require.NotContains(t, stderr, "source read", "refused before any work")
+	require.NoError(t, held.Unlock())
+	code, _, stderr = runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 0, code, stderr)
+}
+
+func TestUnwritableWarehouseIsExit2(t *testing.T) {
+	dir := t.TempDir()
+	log := touchLog(t, filepath.Join(dir, "touches.csv"), 3)
+	wh := filepath.Join(dir, "wh.duckdb")
+	code, _, stderr := runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 0, code, stderr)
+	require.NoError(t, os.Chmod(wh, 0o444))
+	code, _, stderr = runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, wh+" is read-only (mode 0444)")
+	fi, err := os.Stat(wh)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o444), fi.Mode().Perm(), "left as the operator set it")
+
+	// A path under a regular file: named itself, not its .lock.
+	bad := filepath.Join(log, "wh.duckdb")
+	code, _, stderr = runMain(t, guardArgs(log, bad)...)
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "cannot write "+bad)
+	require.NotContains(t, stderr, ".lock")
+}

@@ -116,6 +116,13 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if cfg.parsed == nil {
 		return nil, errors.New("closedloop: the configuration was not validated")
 	}
+	lock, err := lockWarehouse(cfg, runID, started, log)
+	if err != nil {
+		return nil, err
+	}
+	if lock != nil {
+		defer lock.Unlock()
+	}
 	pl, err := planRun(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -285,7 +292,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			rng.From = w.Truncate(24 * time.Hour)
 		}
 	}
-	ld, err := openWarehouse(ctx, cfg, load.Range{From: rng.From, To: rng.To}, runID, log)
+	ld, err := openWarehouse(ctx, cfg, load.Range{From: rng.From, To: rng.To}, runID, lock, log)
 	if err != nil {
 		return nil, err
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"closedloop/load"
 	"closedloop/load/bigquery"
@@ -45,11 +47,34 @@ func bigqueryTarget(loc string) (project, dataset string, err error) {
 }
 
 // openWarehouse opens the loader of cfg.Warehouse for one run.
-func openWarehouse(ctx context.Context, cfg Config, rng load.Range, runID string, log *slog.Logger) (load.Loader, error) {
+// lockWarehouse takes the writer lock of a DuckDB warehouse at the start of a run, so
+// that a second run is refused before it does any work (nil for other warehouses,
+// which lock when they open). A warehouse path closedloop cannot write, or a file made
+// read-only, is bad configuration (exit 2); another run holding the lock fails the run.
+func lockWarehouse(cfg Config, runID string, started time.Time, log *slog.Logger) (*duckdb.WriterLock, error) {
+	kind, loc, _ := strings.Cut(cfg.Warehouse, ":")
+	if kind != "duckdb" {
+		return nil, nil
+	}
+	lk, err := duckdb.Lock(loc, duckdb.Holder{RunID: runID, Started: started})
+	switch {
+	case errors.Is(err, duckdb.ErrLocked):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE (--warehouse): %v", errUsage, err)
+	}
+	if h, stale := lk.Stale(); stale {
+		log.Warn("took over the writer lock of a run that ended without releasing it (killed?); its unfinished version was discarded",
+			"holder", h.String())
+	}
+	return lk, nil
+}
+
+func openWarehouse(ctx context.Context, cfg Config, rng load.Range, runID string, lock *duckdb.WriterLock, log *slog.Logger) (load.Loader, error) {
 	kind, loc, _ := strings.Cut(cfg.Warehouse, ":")
 	switch kind {
 	case "duckdb":
-		return duckdb.Open(ctx, duckdb.Config{Path: loc, Range: rng, Logger: log, MemoryLimit: cfg.DuckdbMemoryLimit})
+		return duckdb.Open(ctx, duckdb.Config{Path: loc, Range: rng, Logger: log, MemoryLimit: cfg.DuckdbMemoryLimit, Lock: lock})
 	case "parquet":
 		return parquet.Open(ctx, parquet.Config{Dir: loc, Range: rng, RunID: runID, Logger: log})
 	case "postgres":
