@@ -10,8 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
+		"time"
 
 	"github.com/kelseyhightower/envconfig"
 
@@ -44,7 +43,7 @@ type Config struct {
 	AllowEmptyDays         bool          `split_words:"true" default:"false" desc:"replace a day of the range that the warehouse holds rows for even when an analytics source delivered no row of it (an outage you know of); otherwise such a run fails, naming the source and the days, and the warehouse keeps them"`
 	MaxRejectRatio         float64       `split_words:"true" default:"0.01" desc:"largest share (0..1) of a source's rows that may be rejected; above it the run fails naming the source, the share and the first reasons (the rows are in the log, not loaded)"`
 	MaxDayDrop             float64       `split_words:"true" default:"0.5" desc:"a day the run replaces with fewer rows than it had by more than this share (0..1) of fct_touchpoint or fct_page_view is warned of in the log and run_log (a late or truncated export); --strict fails the run instead"`
-	Strict                 bool          `desc:"fail, leaving the warehouse as it was, where the run would only warn: a day replaced with far fewer rows (MAX_DAY_DROP)"`
+	Strict                 bool          `default:"false" desc:"fail, leaving the warehouse as it was, where the run would only warn: a day replaced with far fewer rows (MAX_DAY_DROP)"`
 	SourceTimeout          time.Duration `split_words:"true" default:"10m" desc:"API sources (HubSpot, Salesforce, BigQuery): the most time one source may take, retries included; each request gives up after a fraction of it"`
 	LateDays               int           `split_words:"true" default:"3" desc:"days before TO that sources may still rewrite (GA4 restates 3): re-read and replaced by the default range"`
 	Lookback               Days          `split_words:"true" default:"90d" desc:"how far before a conversion its journey reaches (90d, 720h)"`
@@ -446,16 +445,53 @@ func (c *Config) params() attribution.Params {
 	return p
 }
 
-// printSettings writes the table of variables for `closedloop help run`.
+// helpWidth is the width `closedloop help run` wraps at.
+const helpWidth = 100
+
+// printSettings writes the variables for `closedloop help run`: per setting, its
+// variable, flag and default on one line, then its meaning indented and wrapped at
+// helpWidth columns.
 func printSettings(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tFLAG\tDEFAULT\tMEANING")
 	for _, s := range settings() {
 		def := s.def
 		if def == "" {
 			def = "-"
 		}
-		fmt.Fprintf(tw, "%s\t--%s\t%s\t%s\n", s.env, s.flag, def, s.desc)
+		head := fmt.Sprintf("%s  --%s  (default %s)", s.env, s.flag, def)
+		if len(head) > helpWidth { // a long list: on lines of its own, broken after commas
+			fmt.Fprintf(w, "%s  --%s\n", s.env, s.flag)
+			parts := strings.SplitAfter(def, ",")
+			parts[0] = "(default " + parts[0]
+			parts[len(parts)-1] += ")"
+			for _, line := range wrap(strings.Join(parts, " "), helpWidth-4) {
+				fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(line, ", ", ","))
+			}
+		} else {
+			fmt.Fprintln(w, head)
+		}
+		for _, line := range wrap(s.desc, helpWidth-4) {
+			fmt.Fprintf(w, "    %s\n", line)
+		}
 	}
-	tw.Flush()
+}
+
+// wrap breaks text into lines of at most width bytes at spaces (a longer word stands alone).
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len(line)+1+len(word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }

@@ -71,6 +71,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	warehouse := fl.String("warehouse", "duckdb:closedloop.duckdb", "warehouse to write, and read the report from: duckdb:PATH, postgres:DSN or parquet:DIR")
 	rules := fl.String("channel-rules", "", "channel rules file to try on the sample (see CLOSEDLOOP_CHANNEL_RULES)")
 	personas := fl.String("personas", "", "persona rules file to try on the sample instead of its own sample/personas.txt (see CLOSEDLOOP_PERSONAS)")
+	force := fl.Bool("force", false, "write into a warehouse that holds other data than the demo's (its run_log names other sources): the demo replaces its people and the sample's days")
 	sample := fl.String("write-sample", "", "write the sample's files into `DIR` and print the closedloop run command that loads them as the demo does, into any warehouse (bigquery:PROJECT.DATASET too)")
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -101,6 +102,11 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		return fail(stderr, err)
+	}
+	if !*force {
+		if err := checkDemoOwns(ctx, cfg); err != nil {
+			return fail(stderr, fmt.Errorf("%w: %w", errUsage, err))
+		}
 	}
 	log := newLogger(cfg, stderr)
 	res, err := runJob(ctx, cfg, memory.NewGoAllocator(), log)

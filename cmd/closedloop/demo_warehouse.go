@@ -1,9 +1,12 @@
 package main
 
 import (
+	"closedloop/load/redact"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -123,4 +126,61 @@ func parquetTableView(dir string, t load.Table) string {
 	glob := filepath.Join(dir, t.Name) + "/**/*.parquet"
 	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM read_parquet('%s', hive_partitioning = false, union_by_name = true)",
 		t.Name, strings.Join(cols, ", "), strings.ReplaceAll(glob, "'", "''"))
+}
+
+// errNotDemo refuses a demo into a warehouse a demo did not write.
+var errNotDemo = errors.New("demo: the warehouse holds data the demo did not write")
+
+// checkDemoOwns refuses to run the demo into an existing warehouse unless every run in
+// its run_log loaded the sample (the demo's own source specs, the same on every
+// machine): the demo replaces the people and days of whatever it writes into, and
+// `closedloop run` writes ./closedloop.duckdb by default too. A warehouse that is not
+// there yet, or that nothing has been loaded into, is the demo's to create.
+func checkDemoOwns(ctx context.Context, cfg Config) error {
+	kind, loc, _ := strings.Cut(cfg.Warehouse, ":")
+	switch kind {
+	case "duckdb":
+		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	case "parquet":
+		if entries, err := os.ReadDir(loc); errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0 {
+			return nil
+		}
+	}
+	want := strings.Join(redact.Specs(demoInputs(cfg)), ",")
+	rd, err := openDemoReader(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not a closedloop warehouse the demo can read (%v); give the demo another --warehouse, or --force", errNotDemo, redact.Spec(cfg.Warehouse), err)
+	}
+	defer rd.db.Close()
+	rows, err := rd.db.QueryContext(ctx, `SELECT DISTINCT inputs FROM run_log`)
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") && kind == "postgres" {
+			return nil // no closedloop run wrote this schema
+		}
+		return fmt.Errorf("%w: %s has no run_log the demo wrote (%v); give the demo another --warehouse, or --force to replace its sample's days anyway", errNotDemo, redact.Spec(cfg.Warehouse), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var inputs string
+		if err := rows.Scan(&inputs); err != nil {
+			return err
+		}
+		if inputs != want {
+			return fmt.Errorf("%w: %s was written by runs of %s, not by the demo; the demo would replace its people and the sample's days. "+
+				"Give the demo a warehouse of its own (--warehouse duckdb:demo.duckdb), or --force to write into this one anyway",
+				errNotDemo, redact.Spec(cfg.Warehouse), inputs)
+		}
+	}
+	return rows.Err()
+}
+
+// demoInputs are the source specs of the demo's runs, as its run_log records them.
+func demoInputs(cfg Config) []string {
+	var out []string
+	for _, s := range cfg.parsed.sources() {
+		out = append(out, s.String())
+	}
+	return out
 }

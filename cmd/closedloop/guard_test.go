@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -169,4 +170,39 @@ func TestUnwritableWarehouseIsExit2(t *testing.T) {
 	require.Equal(t, 2, code, stderr)
 	require.Contains(t, stderr, "cannot write "+bad)
 	require.NotContains(t, stderr, ".lock")
+}
+
+func TestDemoRefusesAWarehouseItDidNotWrite(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "closedloop.duckdb")
+	log := touchLog(t, filepath.Join(dir, "touches.csv"), 3)
+	code, _, stderr := runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 0, code, stderr)
+	before := touchesPerDay(t, wh)
+
+	code, _, stderr = runMain(t, "demo", "--warehouse", "duckdb:"+wh)
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "was written by runs of touches:"+log+", not by the demo")
+	require.Contains(t, stderr, "--force")
+	require.Equal(t, before, touchesPerDay(t, wh), "untouched")
+
+	// A DuckDB file that is no closedloop warehouse at all.
+	other := filepath.Join(dir, "other.duckdb")
+	db, err := sql.Open("duckdb", other)
+	require.NoError(t, err)
+	_, err = db.Exec(`CREATE TABLE orders (id INTEGER)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	code, _, stderr = runMain(t, "demo", "--warehouse", "duckdb:"+other)
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "has no run_log the demo wrote")
+
+	// Its own warehouse, again: fine; and --force writes into the run's.
+	own := filepath.Join(dir, "demo.duckdb")
+	for range 2 {
+		code, _, stderr = runMain(t, "demo", "--warehouse", "duckdb:"+own)
+		require.Equal(t, 0, code, stderr)
+	}
+	code, _, stderr = runMain(t, "demo", "--warehouse", "duckdb:"+wh, "--force")
+	require.Equal(t, 0, code, stderr)
 }

@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -66,6 +67,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if (cmd == "run" || cmd == "demo") && slices.ContainsFunc(rest, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }) {
+		return help([]string{cmd}, stdout, stderr)
+	}
 	switch cmd {
 	case "run":
 		cfg, err := loadConfig("run", rest, stderr)
@@ -140,15 +144,20 @@ KIND:LOCATION specs, several separated by commas.
 		printSettings(stdout)
 		fmt.Fprint(stdout, `
 Example:
-  closedloop run --analytics 'touches:attribution data.csv' --from 2018-07-01 --to 2018-07-31 --warehouse duckdb:out.duckdb
+  closedloop run --analytics 'touches:attribution data.csv' --from 2018-07-01 --to 2018-07-31 \
+    --warehouse duckdb:out.duckdb
 
 Exit codes: 0 success, 1 failed run (the warehouse is left as it was), 2 bad configuration.
 `)
 	case "demo":
-		fmt.Fprint(stdout, `closedloop demo [--warehouse duckdb:PATH | postgres:DSN | parquet:DIR] [--channel-rules FILE] [--personas FILE]:
+		fmt.Fprint(stdout, `closedloop demo [--warehouse duckdb:PATH | postgres:DSN | parquet:DIR] [--channel-rules FILE]
+                [--personas FILE] [--force]:
 runs the job on the sample that travels inside the binary (a synthetic B2B company: GA4
 export files, HubSpot exports, ad spend; 2026-01-01..2026-03-02) into ./closedloop.duckdb
 or the warehouse given, and prints a short report read from it.
+
+The demo refuses a warehouse that holds other data than its own (its run_log names other
+sources: ./closedloop.duckdb is also closedloop run's default) unless --force is given.
 
 closedloop demo --write-sample DIR [--warehouse W]: writes the sample's files into DIR and
 prints the closedloop run command that loads them as the demo does, into any warehouse

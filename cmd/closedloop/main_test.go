@@ -116,8 +116,22 @@ func TestHelpRunListsEveryVariable(t *testing.T) {
 		require.Contains(t, out, "--"+s.flag)
 		require.NotEmpty(t, s.desc, s.env)
 	}
-	require.Regexp(t, `CLOSEDLOOP_LOOKBACK\s+--lookback\s+90d\s+how far`, out)
-	require.Regexp(t, `CLOSEDLOOP_WAREHOUSE\s+--warehouse\s+duckdb:closedloop.duckdb`, out)
+	require.Regexp(t, `CLOSEDLOOP_LOOKBACK\s+--lookback\s+\(default 90d\)\s+how far`, out)
+	require.Regexp(t, `CLOSEDLOOP_WAREHOUSE\s+--warehouse\s+\(default duckdb:closedloop.duckdb\)`, out)
+	for i, line := range strings.Split(out, "\n") {
+		require.LessOrEqual(t, len([]rune(line)), helpWidth, "line %d: %s", i+1, line)
+	}
+}
+
+func TestCommandHelpFlags(t *testing.T) {
+	for _, cmd := range []string{"run", "demo"} {
+		for _, flag := range []string{"--help", "-h"} {
+			code, out, stderr := runMain(t, cmd, flag)
+			require.Equal(t, 0, code, "%s %s: %s", cmd, flag, stderr)
+			require.Contains(t, out, "closedloop "+cmd+" [")
+			require.Empty(t, stderr)
+		}
+	}
 }
 
 func TestVersion(t *testing.T) {
