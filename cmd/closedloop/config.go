@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-		"time"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 

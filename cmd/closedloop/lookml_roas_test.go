@@ -85,8 +85,7 @@ func lookerSQL(t *testing.T, p *lkProject, q lookerQuery) string {
 		t.Fatalf("%s has no dimension %s", v.Name, name)
 		return ""
 	}
-	var measure func(name string, depth int) string
-	measure = func(name string, depth int) string {
+	measure := func(name string, depth int) string {
 		f := v.field(name)
 		require.True(t, f != nil && f.Kind == "measure", "%s has no measure %s", v.Name, name)
 		if f.Type == "number" {

@@ -150,7 +150,6 @@ const newsletter = ""
 var all = [nRoles]float64{1, 1, 1, 1}
 
 var (
-	landHome     = []uint8{pHome}
 	landSearch   = []uint8{pHome, pFeatures, pBlog, pBlog + 1, pBlog + 2, pBlog + 3}
 	landBrand    = []uint8{pHome, pHome, pPricing}
 	landGeneric  = []uint8{pFeatures, pPricing}

@@ -149,13 +149,13 @@ const maxPeople = 1 << 28
 func (cfg Config) validate() error {
 	var errs []error
 	if cfg.People <= 0 || cfg.People > maxPeople {
-		errs = append(errs, fmt.Errorf("People is %d, want 1..%d", cfg.People, maxPeople))
+		errs = append(errs, fmt.Errorf("people is %d, want 1..%d", cfg.People, maxPeople))
 	}
 	if cfg.Days <= 0 || cfg.Days > 3660 {
-		errs = append(errs, fmt.Errorf("Days is %d, want 1..3660", cfg.Days))
+		errs = append(errs, fmt.Errorf("days is %d, want 1..3660", cfg.Days))
 	}
 	if cfg.From.IsZero() {
-		errs = append(errs, errors.New("From is not set"))
+		errs = append(errs, errors.New("from is not set"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("synth: bad config: %w", err)

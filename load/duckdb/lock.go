@@ -131,12 +131,13 @@ func Lock(path string, holder Holder) (*WriterLock, error) {
 		w.stale = &h
 	}
 	b, _ := json.Marshal(holder)
-	if err := f.Truncate(0); err == nil {
-		_, err = f.WriteAt(append(b, '\n'), 0)
+	werr := f.Truncate(0)
+	if werr == nil {
+		_, werr = f.WriteAt(append(b, '\n'), 0)
 	}
-	if err != nil {
+	if werr != nil {
 		w.Unlock()
-		return nil, fmt.Errorf("duckdb: write the lock file of %s: %w", path, err)
+		return nil, fmt.Errorf("duckdb: write the lock file of %s: %w", path, werr)
 	}
 	return w, nil
 }

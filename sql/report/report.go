@@ -50,7 +50,6 @@ func Print(ctx context.Context, db *sql.DB, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	type cell struct{ revenue float64 }
 	byChannel := map[string]map[string]float64{}
 	spend, roas := map[string]sql.NullFloat64{}, map[string]sql.NullFloat64{}
 	var channels []string

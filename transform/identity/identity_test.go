@@ -385,8 +385,6 @@ func BenchmarkResolve(b *testing.B) {
 	}
 }
 
-func itoa(i int) string { return fmt.Sprint(i) }
-
 func TestLimitsDefault(t *testing.T) {
 	assert.Equal(t, 1, DefaultLimits[UserID])
 	assert.Equal(t, 5, DefaultLimits[Email])
