@@ -400,7 +400,7 @@ func (x *run) apiClicks(ctx context.Context, c *client, r *rows) error {
 // campaign HubSpot no longer has leaves its clicks without utm_campaign.
 func (x *run) apiCampaigns(ctx context.Context, c *client, ids []string, names map[string]string) error {
 	found := make([]string, len(ids))
-	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(cap(c.sem))
+	p := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError().WithMaxGoroutines(x.e.cfg.Concurrency)
 	for i, id := range ids {
 		p.Go(func(ctx context.Context) error {
 			var doc campaignDoc

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,40 +19,57 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"closedloop/extract"
+	"closedloop/extract/httpretry"
+	"closedloop/extract/httpretry/faulttest"
 )
 
 // apiRun is one API extraction against a fake HubSpot.
 type apiRun struct {
-	e     *Extractor
-	c     *extract.Collector
-	logs  *bytes.Buffer
-	mu    sync.Mutex
-	waits []time.Duration
-	err   error
+	e       *Extractor
+	c       *extract.Collector
+	logs    *bytes.Buffer
+	err     error
+	elapsed time.Duration
 }
 
-// extractAPI extracts through the fake at srv; adjust changes the config first.
-// Back-offs are recorded instead of slept.
+// fastRetry is a retry policy of milliseconds, unpaced: the fault tests stay fast.
+var fastRetry = httpretry.Policy{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond,
+	RequestTimeout: 5 * time.Second, Rate: rate.Inf}
+
+// extractAPI extracts through the fake at srv under fastRetry; adjust changes the
+// config first.
 func extractAPI(t *testing.T, mem memory.Allocator, f *fakeHubSpot, srv *httptest.Server, adjust func(*Config)) *apiRun {
 	t.Helper()
 	a := &apiRun{c: extract.NewCollector(mem), logs: &bytes.Buffer{}}
 	cfg := Config{Spec: "hubspot:api", Mem: mem, Token: f.token, BaseURL: srv.URL, CookieProperty: "ga_client_id",
-		Currency: "eur", Log: slog.New(slog.NewJSONHandler(&lockedWriter{w: a.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Currency: "eur", Retry: fastRetry,
+		Log: slog.New(slog.NewJSONHandler(&lockedWriter{w: a.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if adjust != nil {
 		adjust(&cfg)
 	}
 	a.e = New(cfg)
-	a.e.searchEvery = 0
-	a.e.sleep = func(ctx context.Context, d time.Duration) error {
-		a.mu.Lock()
-		a.waits = append(a.waits, d)
-		a.mu.Unlock()
-		return ctx.Err()
-	}
+	a.e.searchRate = rate.Inf
+	t0 := time.Now()
 	a.err = a.e.Extract(context.Background(), a.c)
+	a.elapsed = time.Since(t0)
 	return a
+}
+
+// retries returns the waits logged before the retries of call ("GET /crm/v3/owners").
+func (a *apiRun) retries(t *testing.T, call string) []string {
+	t.Helper()
+	var waits []string
+	for _, line := range strings.Split(strings.TrimSpace(a.logs.String()), "\n") {
+		var l struct{ Msg, Call, Wait string }
+		require.NoError(t, json.Unmarshal([]byte(line), &l))
+		if l.Msg == "request failed, retrying" && l.Call == call {
+			waits = append(waits, l.Wait)
+		}
+	}
+	return waits
 }
 
 // lockedWriter serializes the log writes of concurrent readers.
@@ -187,20 +205,16 @@ func TestAPIRetries(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	f, srv := newFake(t, same)
-	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	f.fail = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		switch {
 		case r.URL.Path == "/crm/v3/objects/contacts" && n == 1:
-			w.Header().Set("Retry-After", "7")
+			w.Header().Set("Retry-After", "1")
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{"status": "error", "category": "RATE_LIMITS",
 				"policyName": "TEN_SECONDLY_ROLLING", "message": "You have reached your ten_secondly_rolling limit."})
 		case r.URL.Path == "/crm/v3/objects/deals" && n == 2:
 			writeJSON(w, http.StatusBadGateway, map[string]any{"status": "error", "message": "bad gateway"})
-		case r.URL.Path == "/crm/v3/objects/calls" && n == 1:
-			w.Header().Set("Retry-After", date)
-			writeJSON(w, http.StatusTooManyRequests, map[string]any{"status": "error", "policyName": "SECONDLY"})
 		case r.URL.Path == "/crm/v3/objects/tasks" && n == 1:
-			w.Header().Set("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")
+			w.Header().Set("X-HubSpot-RateLimit-Interval-Milliseconds", "50")
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{"status": "error"})
 		case r.URL.Path == "/crm/v3/owners" && n == 1:
 			conn, _, err := w.(http.Hijacker).Hijack() // a network error: the connection drops
@@ -220,16 +234,18 @@ func TestAPIRetries(t *testing.T) {
 	require.Len(t, f.calls("GET", "/crm/v3/objects/deals"), 4, "page 2 twice")
 	require.Len(t, f.calls("GET", "/crm/v3/owners"), 3, "live owners twice, deactivated ones")
 
-	require.Contains(t, a.waits, 7*time.Second, "Retry-After in seconds")
-	require.Contains(t, a.waits, 10*time.Second, "the rate-limit interval header")
-	var dateWait, backoffs bool
-	for _, w := range a.waits {
-		dateWait = dateWait || w > 80*time.Second && w <= 90*time.Second
-		backoffs = backoffs || w >= 800*time.Millisecond && w <= 1200*time.Millisecond
+	require.Equal(t, []string{"1s"}, a.retries(t, "GET /crm/v3/objects/contacts"), "Retry-After in seconds")
+	require.Equal(t, []string{"50ms"}, a.retries(t, "GET /crm/v3/objects/tasks"), "the rate-limit interval header")
+	// A connection dropped before any byte of the answer may be sent again by net/http
+	// itself (a reused connection): the owners' retry need not be ours.
+	waits := append(a.retries(t, "GET /crm/v3/objects/deals"), a.retries(t, "GET /crm/v3/owners")...)
+	require.NotEmpty(t, waits)
+	for _, w := range waits {
+		d, err := time.ParseDuration(w)
+		require.NoError(t, err)
+		require.LessOrEqual(t, d, fastRetry.InitialInterval, "5xx and network errors: the first backoff, full jitter")
 	}
-	require.True(t, dateWait, "Retry-After as an HTTP date: %v", a.waits)
-	require.True(t, backoffs, "5xx and network errors: a 1 s back-off: %v", a.waits)
-	require.Contains(t, a.logs.String(), "retrying")
+	require.GreaterOrEqual(t, a.elapsed, time.Second, "the Retry-After was waited out")
 	require.NotContains(t, a.logs.String(), f.token)
 }
 
@@ -237,22 +253,36 @@ func TestAPIRateLimitHeaders(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	f, srv := newFake(t, same)
+	var mu sync.Mutex
+	var pipelines time.Time
+	var arrivals []time.Time
 	f.fail = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		mu.Lock()
+		defer mu.Unlock()
 		if r.URL.Path == "/crm/v3/pipelines/deals" {
+			pipelines = time.Now()
 			w.Header().Set("X-HubSpot-RateLimit-Remaining", "0") // the last call of the window
-			w.Header().Set("X-HubSpot-RateLimit-Interval-Milliseconds", "4000")
+			w.Header().Set("X-HubSpot-RateLimit-Interval-Milliseconds", "300")
+		} else {
+			arrivals = append(arrivals, time.Now())
 		}
 		return false
 	}
 	a := extractAPI(t, mem, f, srv, nil)
 	defer a.c.Release()
 	require.NoError(t, a.err)
-	var paused bool
-	for _, w := range a.waits {
-		paused = paused || w > 3*time.Second && w <= 4*time.Second
+	require.Contains(t, a.logs.String(), `"msg":"hubspot: rate limit window used up, pausing","source":"hubspot:api","wait":"300ms"`)
+	var during, after int
+	for _, at := range arrivals {
+		switch d := at.Sub(pipelines); {
+		case d > 100*time.Millisecond && d < 280*time.Millisecond:
+			during++
+		case d >= 280*time.Millisecond:
+			after++
+		}
 	}
-	require.True(t, paused, "the next requests wait the window out: %v", a.waits)
-	require.Contains(t, a.logs.String(), "rate limit window used up")
+	require.Zero(t, during, "no request starts while the window is used up")
+	require.NotZero(t, after)
 }
 
 func TestAPIGivesUp(t *testing.T) {
@@ -266,11 +296,15 @@ func TestAPIGivesUp(t *testing.T) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "error", "message": "try later"})
 		return true
 	}
-	a := extractAPI(t, mem, f, srv, func(c *Config) { c.MaxAttempts = 3 })
+	a := extractAPI(t, mem, f, srv, func(c *Config) { c.Retry.MaxAttempts = 3 })
 	defer a.c.Release()
-	require.EqualError(t, a.err, "hubspot:api: deal pipelines: gave up after 3 attempts: GET /crm/v3/pipelines/deals: HTTP 503: try later")
+	require.EqualError(t, a.err, "hubspot:api: deal pipelines: GET /crm/v3/pipelines/deals: gave up after 3 attempts: "+
+		"the most attempts allowed (MaxAttempts 3); last: HTTP 503: try later")
+	var ge *httpretry.Error
+	require.ErrorAs(t, a.err, &ge)
+	require.Equal(t, http.StatusServiceUnavailable, ge.Status)
 	require.Len(t, f.calls("GET", "/crm/v3/pipelines/deals"), 3)
-	require.Len(t, a.waits, 2)
+	require.Len(t, a.retries(t, "GET /crm/v3/pipelines/deals"), 2)
 	require.Empty(t, f.calls("GET", "/crm/v3/objects/contacts"), "no record is read before the definitions")
 	require.Zero(t, a.c.Rows("hubspot:api", extract.TableContacts))
 }
@@ -375,22 +409,126 @@ func TestAPINeedsToken(t *testing.T) {
 	require.ErrorContains(t, err, TokenVariable+" is not set")
 }
 
-func TestAPICallTimeout(t *testing.T) {
+// contactsPage is the first page of contacts as the fake answers it: the body a fault
+// cuts short.
+func contactsPage(t *testing.T) []byte {
+	f, srv := newFake(t, same)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/crm/v3/objects/contacts?limit=100", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return b
+}
+
+// TestAPIFaults: each fault of the first contacts page is retried, the whole request
+// sent again, and every record arrives.
+func TestAPIFaults(t *testing.T) {
+	page := contactsPage(t)
+	tests := []struct {
+		name    string
+		faults  int // the first requests that fail
+		fault   func(w http.ResponseWriter, r *http.Request, n int)
+		log     string
+		slowest time.Duration
+		adjust  func(*Config)
+	}{
+		{name: "request timeout", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, n int) { faulttest.Hang(r, 5*time.Second) },
+			log: "no complete answer within 1s (RequestTimeout)", slowest: time.Second, adjust: func(c *Config) { c.Retry.RequestTimeout = time.Second }},
+		{name: "reset mid-body", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, n int) { faulttest.ResetMidBody(w, page) },
+			log: "HTTP 200, its body cut short"},
+		{name: "json cut short", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, n int) { faulttest.CutJSON(w, page) },
+			log: "HTTP 200, its body cut short: GET /crm/v3/objects/contacts: the response is not the JSON HubSpot documents (unexpected end of JSON input)"},
+		{name: "truncated body", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, n int) { faulttest.Truncate(w, page) },
+			log: "HTTP 200, its body cut short: unexpected EOF"},
+		{name: "429 burst", faults: 2, fault: func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusTooManyRequests, map[string]any{"status": "error", "category": "RATE_LIMITS",
+				"policyName": "TEN_SECONDLY_ROLLING", "message": "You have reached your ten_secondly_rolling limit."})
+		}, log: `"wait":"1s","error":"HTTP 429 RATE_LIMITS: You have reached your ten_secondly_rolling limit."`, slowest: 2 * time.Second},
+		{name: "5xx burst", faults: 4, fault: func(w http.ResponseWriter, r *http.Request, n int) {
+			writeJSON(w, []int{500, 502, 503, 504}[n-1], map[string]any{"status": "error", "message": "internal error"})
+		}, log: "HTTP 504: internal error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			f, srv := newFake(t, same)
+			f.fail = func(w http.ResponseWriter, r *http.Request, n int) bool {
+				if r.URL.Path != "/crm/v3/objects/contacts" || n > tt.faults {
+					return false
+				}
+				tt.fault(w, r, n)
+				return true
+			}
+			a := extractAPI(t, mem, f, srv, tt.adjust)
+			defer a.c.Release()
+			require.NoError(t, a.err)
+			require.Len(t, rowsOf(t, a.c, extract.TableContacts), 5, "every contact arrived")
+			require.Equal(t, wantTouches, touches(t, a.c))
+			list := f.calls("GET", "/crm/v3/objects/contacts")
+			require.Len(t, list, tt.faults+3, "the failed requests, then 3 pages")
+			for _, r := range list[:tt.faults+1] {
+				require.Equal(t, list[0].query, r.query, "the same request again")
+			}
+			require.Len(t, a.retries(t, "GET /crm/v3/objects/contacts"), tt.faults)
+			require.Contains(t, a.logs.String(), tt.log)
+			require.GreaterOrEqual(t, a.elapsed, tt.slowest)
+			require.NotContains(t, a.logs.String(), f.token)
+		})
+	}
+}
+
+// TestAPINeverAnswers: a HubSpot that never answers is given up on when the source's
+// time limit is reached, whatever attempts are left.
+func TestAPINeverAnswers(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	f, srv := newFake(t, same)
 	f.fail = func(w http.ResponseWriter, r *http.Request, n int) bool {
-		if r.URL.Path != "/crm/v3/pipelines/deals" || n > 1 {
-			return false
-		}
-		<-r.Context().Done() // hangs until the client gives up
+		faulttest.Hang(r, 5*time.Second)
 		return true
 	}
-	a := extractAPI(t, mem, f, srv, func(c *Config) { c.CallTimeout = 100 * time.Millisecond })
+	a := extractAPI(t, mem, f, srv, func(c *Config) {
+		c.Retry.RequestTimeout, c.Retry.SourceTimeout, c.Retry.MaxAttempts = 100*time.Millisecond, 450*time.Millisecond, 100
+	})
 	defer a.c.Release()
-	require.NoError(t, a.err)
-	require.Len(t, f.calls("GET", "/crm/v3/pipelines/deals"), 2, "the hung call is tried again")
-	require.Contains(t, a.logs.String(), "deadline exceeded")
+	require.ErrorContains(t, a.err, "the source's time limit (SourceTimeout 450ms) is reached; last: ")
+	require.Contains(t, a.logs.String(), "no complete answer within 100ms (RequestTimeout)", "the attempts before")
+	var ge *httpretry.Error
+	require.ErrorAs(t, a.err, &ge)
+	require.GreaterOrEqual(t, ge.Attempts, 3)
+	require.Less(t, ge.Attempts, 100)
+	require.Less(t, a.elapsed, 2*time.Second, "given up by the source's time limit")
+	require.Zero(t, a.c.Rows("hubspot:api", extract.TableContacts))
+}
+
+// TestAPIRetryAfterPastDeadline: a Retry-After that ends after the source's time limit
+// fails at once, saying so.
+func TestAPIRetryAfterPastDeadline(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	f, srv := newFake(t, same)
+	f.fail = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path != "/crm/v3/pipelines/deals" {
+			return false
+		}
+		w.Header().Set("Retry-After", "3600")
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"status": "error", "policyName": "TEN_SECONDLY_ROLLING"})
+		return true
+	}
+	a := extractAPI(t, mem, f, srv, nil)
+	defer a.c.Release()
+	require.ErrorContains(t, a.err, "hubspot:api: deal pipelines: GET /crm/v3/pipelines/deals: gave up after 1 attempt: "+
+		"the server asks to wait 1h0m0s (Retry-After), more than the ")
+	require.ErrorContains(t, a.err, "left of the source's time limit (SourceTimeout 10m0s): run again later; last: HTTP 429")
+	require.Len(t, f.calls("GET", "/crm/v3/pipelines/deals"), 1)
+	require.Less(t, a.elapsed, 5*time.Second)
 }
 
 // windowFolder writes a folder of n contacts for the search tests: contact i is

@@ -141,14 +141,19 @@
 // (eventType CLICK, offset paging) and campaign names from GET
 // /email/public/v1/campaigns/{id}.
 //
-// Each request has its own deadline (Config.CallTimeout). Rate limits (429) are
+// Requests are retried and paced under Config.Retry (package httpretry): each
+// attempt has its own deadline, network errors, timeouts, bodies cut short, 408, 429
+// and 5xx are tried again with exponential backoff and full jitter, and a request
+// gives up after Retry.MaxAttempts attempts or when Retry.SourceTimeout has passed
+// since the read began. Requests start at most DefaultRate a second (bursts of
+// DefaultBurst: at most 100 in any 10 s window, the smallest private-app limit), with
+// at most Config.Concurrency in flight; searches are spaced to 4 a second. A 429 is
 // waited out as Retry-After (seconds or HTTP date) or the
-// X-HubSpot-RateLimit-Interval-Milliseconds header say, pausing every request;
-// when a response's X-HubSpot-RateLimit-Remaining reaches 0 the next requests wait
-// the window out; searches are spaced to 4 a second. 5xx answers and network errors
-// are retried with exponential back-off, Config.MaxAttempts tries in all. A used-up
-// daily limit fails at once. A refused token (401, 403) is an extract.ErrAuth error
-// naming CLOSEDLOOP_HUBSPOT_TOKEN; the token appears in no error and no log line.
+// X-HubSpot-RateLimit-Interval-Milliseconds header say, pausing every request; when a
+// response's X-HubSpot-RateLimit-Remaining reaches 0 the next requests wait the window
+// out. A used-up daily limit fails at once. A refused token (401, 403) is an
+// extract.ErrAuth error naming CLOSEDLOOP_HUBSPOT_TOKEN; the token appears in no error
+// and no log line.
 //
 // # Locations
 //

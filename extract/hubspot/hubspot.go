@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/time/rate"
 
 	"closedloop/extract"
+	"closedloop/extract/httpretry"
 )
 
 // APILocation is the spec location that selects the API: "hubspot:api".
@@ -54,26 +56,26 @@ type Config struct {
 	// Log receives progress, retries and warnings; nil discards them. The token is
 	// never logged.
 	Log *slog.Logger
+	// Now is when the run started: dates after it (plus extract.ClockSkew) are
+	// implausible. Zero means the time New is called.
+	Now time.Time
 
 	// Token is the private-app access token (API mode), sent as a bearer token.
 	Token string
 	// BaseURL is the API root; empty means DefaultBaseURL. Tests point it at a fake.
 	BaseURL string
 	// HTTPClient sends the requests; nil means a plain http.Client (deadlines come
-	// from CallTimeout).
+	// from Retry).
 	HTTPClient *http.Client
 	// Since is the watermark of an incremental read: only records modified at or
 	// after it are read (by the search API), and e-mail clicks from it. Zero reads
 	// everything. Owners, pipelines and property definitions are always read whole.
 	Since time.Time
-	// Concurrency bounds the requests in flight; 0 means 4, which stays under the
-	// 100 requests per 10 s of HubSpot's smallest private-app limit at typical latency.
+	// Concurrency bounds the requests in flight; 0 means 4. Retry's Rate paces them.
 	Concurrency int
-	// MaxAttempts bounds the tries of one request (rate limits, 5xx, network errors);
-	// 0 means 6.
-	MaxAttempts int
-	// CallTimeout is the deadline of one request attempt; 0 means 60 s.
-	CallTimeout time.Duration
+	// Retry is how requests are retried and paced (package httpretry); zero fields mean
+	// its defaults, and Rate and Burst DefaultRate and DefaultBurst.
+	Retry httpretry.Policy
 	// SearchMaxResults is how many results one search query can page through before
 	// HubSpot refuses (10,000, the documented limit): 0 means that. An incremental
 	// read starts a new query window from the last modification time seen when it
@@ -89,10 +91,8 @@ type Extractor struct {
 	badSizes   extract.BadValues // contacts written with a null company_size for an unreadable numemployees
 	badCookies extract.BadValues // contacts whose cookie property held no client id
 
-	// sleep waits d or until ctx ends; tests replace it to observe back-offs.
-	sleep func(ctx context.Context, d time.Duration) error
-	// searchEvery spaces search requests (HubSpot allows 4 per second per token).
-	searchEvery time.Duration
+	// searchRate paces search requests (HubSpot allows 4 per second per token).
+	searchRate rate.Limit
 }
 
 var _ extract.Extractor = (*Extractor)(nil)
@@ -122,30 +122,15 @@ func New(cfg Config) *Extractor {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 6
-	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 60 * time.Second
-	}
 	if cfg.SearchMaxResults <= 0 {
 		cfg.SearchMaxResults = 10000
 	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
+	}
 	cfg.Currency = strings.ToUpper(strings.TrimSpace(cfg.Currency))
 	cfg.CookieProperty = strings.TrimSpace(cfg.CookieProperty)
-	return &Extractor{cfg: cfg, sleep: sleep, searchEvery: 250 * time.Millisecond}
-}
-
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &Extractor{cfg: cfg, searchRate: searchRate}
 }
 
 // Name returns the source spec.

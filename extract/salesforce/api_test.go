@@ -2,13 +2,14 @@ package salesforce
 
 import (
 	"bytes"
-	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +17,11 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/time/rate"
 
 	"closedloop/extract"
+	"closedloop/extract/httpretry"
+	"closedloop/extract/httpretry/faulttest"
 )
 
 const apiToken = "00Dfake!AQ0AQstatic-token-for-tests"
@@ -29,10 +33,30 @@ func copyFile(t *testing.T, from, to string) {
 	require.NoError(t, os.WriteFile(to, b, 0o644))
 }
 
-// apiConfig is a Config pointed at org, with a token and a log captured in logs.
+// fastRetry is a retry policy of milliseconds, unpaced: the fault tests stay fast.
+var fastRetry = httpretry.Policy{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond,
+	RequestTimeout: 5 * time.Second, Rate: rate.Inf}
+
+// apiConfig is a Config pointed at org, with a token, fastRetry and a log captured in
+// logs.
 func apiConfig(org *fakeOrg, mem memory.Allocator, logs io.Writer) Config {
 	return Config{Spec: "salesforce:api", InstanceURL: org.srv.URL, AccessToken: apiToken, Mem: mem, Currency: "usd",
-		RetryBackoff: time.Millisecond, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Retry: fastRetry, Log: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+}
+
+// retries returns the waits logged before each retry, in order, and the calls retried.
+func retries(t *testing.T, logs string) (waits []time.Duration, calls []string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var l struct{ Msg, Call, Wait string }
+		require.NoError(t, json.Unmarshal([]byte(line), &l))
+		if l.Msg == "request failed, retrying" {
+			d, err := time.ParseDuration(l.Wait)
+			require.NoError(t, err)
+			waits, calls = append(waits, d), append(calls, l.Call)
+		}
+	}
+	return waits, calls
 }
 
 func TestAPIExtract(t *testing.T) {
@@ -146,10 +170,10 @@ func TestAPIRetries(t *testing.T) {
 		defer mu.Unlock()
 		switch {
 		case n == 2: // the first describe after Lead's
-			w.Header().Set("Retry-After", "7")
+			w.Header().Set("Retry-After", "1")
 			sfError(w, http.StatusTooManyRequests, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded")
 		case n == 3:
-			w.Header().Set("Retry-After", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
+			w.Header().Set("Retry-After", time.Now().Add(1500*time.Millisecond).UTC().Format(http.TimeFormat))
 			sfError(w, http.StatusServiceUnavailable, "SERVER_UNAVAILABLE", "try later")
 		case n == 5:
 			sfError(w, http.StatusInternalServerError, "UNKNOWN_EXCEPTION", "An unexpected error occurred")
@@ -165,27 +189,27 @@ func TestAPIRetries(t *testing.T) {
 		faults = append(faults, fmt.Sprint(n))
 		return true
 	}
-	cfg := apiConfig(org, mem, io.Discard)
-	cfg.Concurrency = 1                 // request numbers are then deterministic
-	cfg.MaxRetryWait = 10 * time.Minute // caps the hour the 503 asks for
-	c := extract.NewCollector(mem)
-	t.Cleanup(c.Release)
-	e := New(cfg)
-	var waits []time.Duration
-	e.sleep = func(_ context.Context, d time.Duration) error {
-		mu.Lock()
-		defer mu.Unlock()
-		waits = append(waits, d)
-		return nil
-	}
-	require.NoError(t, e.Extract(context.Background(), c))
+	var logs bytes.Buffer
+	cfg := apiConfig(org, mem, &logs)
+	cfg.Concurrency = 1 // request numbers are then deterministic
+	t0 := time.Now()
+	c, e, err := extractWith(t, cfg)
+	require.NoError(t, err)
 	checkScenario(t, c, e)
 	require.Equal(t, []string{"2", "3", "5", "8"}, faults)
+	reqs := org.log()
+	for _, n := range []int{2, 3, 5, 8} {
+		require.Equal(t, reqs[n-1].Path, reqs[n].Path, "request %d sent again", n)
+	}
+	waits, _ := retries(t, logs.String())
 	require.Len(t, waits, 4)
-	require.Equal(t, 7*time.Second, waits[0], "Retry-After in seconds")
-	require.Equal(t, 10*time.Minute, waits[1], "Retry-After as an HTTP date an hour ahead, capped by MaxRetryWait")
-	require.Equal(t, time.Millisecond, waits[2], "no Retry-After: backoff, first step")
-	require.Equal(t, time.Millisecond, waits[3])
+	require.Equal(t, time.Second, waits[0], "Retry-After in seconds")
+	require.Greater(t, waits[1], time.Duration(0), "Retry-After as an HTTP date")
+	require.LessOrEqual(t, waits[1], 1500*time.Millisecond)
+	require.LessOrEqual(t, waits[2], fastRetry.InitialInterval, "no Retry-After: the first backoff, full jitter")
+	require.LessOrEqual(t, waits[3], fastRetry.InitialInterval)
+	require.GreaterOrEqual(t, time.Since(t0), time.Second+waits[1])
+	require.NotContains(t, logs.String(), apiToken)
 }
 
 func TestAPIRetriesGiveUp(t *testing.T) {
@@ -196,9 +220,11 @@ func TestAPIRetriesGiveUp(t *testing.T) {
 		return true
 	}
 	cfg := apiConfig(org, mem, io.Discard)
-	cfg.MaxRetries = 3
+	cfg.Retry.MaxAttempts = 4
 	_, _, err := extractWith(t, cfg)
-	require.ErrorContains(t, err, "SERVER_UNAVAILABLE: down for maintenance (HTTP 503); gave up after 4 attempts")
+	require.ErrorContains(t, err, "salesforce: GET /services/data/v62.0/sobjects/")
+	require.ErrorContains(t, err, "/describe: gave up after 4 attempts: the most attempts allowed (MaxAttempts 4); "+
+		"last: SERVER_UNAVAILABLE: down for maintenance (HTTP 503)")
 	require.Len(t, org.log(), 4, "bounded retries")
 }
 
@@ -447,7 +473,101 @@ func TestAPIConcurrency(t *testing.T) {
 	require.Equal(t, 3, most)
 }
 
-// TestAPICallTimeout: a request that outlives CallTimeout is abandoned and retried.
+// leadDescribe is the describe of Lead that a fault cuts short.
+const leadDescribe = `{"name":"Lead","fields":[{"name":"Id","relationshipName":null},{"name":"Email","relationshipName":null},` +
+	`{"name":"LeadSource","relationshipName":null},{"name":"Status","relationshipName":null}]}`
+
+// TestAPIFaults: each fault of Lead's describe is retried, the whole request sent
+// again, and every record arrives.
+func TestAPIFaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		faults  int // the first requests of the describe that fail
+		fault   func(w http.ResponseWriter, r *http.Request, n int)
+		log     string
+		slowest time.Duration
+		adjust  func(*Config)
+	}{
+		{name: "request timeout", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, _ int) { faulttest.Hang(r, 5*time.Second) },
+			log: "no complete answer within 1s (RequestTimeout)", slowest: time.Second, adjust: func(c *Config) { c.Retry.RequestTimeout = time.Second }},
+		{name: "reset mid-body", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, _ int) { faulttest.ResetMidBody(w, []byte(leadDescribe)) },
+			log: "HTTP 200, its body cut short"},
+		{name: "json cut short", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, _ int) { faulttest.CutJSON(w, []byte(leadDescribe)) },
+			log: "HTTP 200, its body cut short: salesforce: describe Lead: not the JSON of a describe: unexpected end of JSON input"},
+		{name: "truncated body", faults: 1, fault: func(w http.ResponseWriter, r *http.Request, _ int) { faulttest.Truncate(w, []byte(leadDescribe)) },
+			log: "HTTP 200, its body cut short: unexpected EOF"},
+		{name: "429 burst", faults: 2, fault: func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.Header().Set("Retry-After", "1")
+			sfError(w, http.StatusTooManyRequests, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded")
+		}, log: `"wait":"1s","error":"REQUEST_LIMIT_EXCEEDED: ConcurrentPerOrgLongTxn Limit exceeded (HTTP 429)"`, slowest: 2 * time.Second},
+		{name: "5xx burst", faults: 4, fault: func(w http.ResponseWriter, r *http.Request, n int) {
+			sfError(w, []int{500, 502, 503, 504}[n-1], "UNKNOWN_EXCEPTION", "An unexpected error occurred")
+		}, log: "UNKNOWN_EXCEPTION: An unexpected error occurred (HTTP 504)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mem := checkedMem(t)
+			org := newFakeOrg(t, apiToken)
+			var mu sync.Mutex
+			seen := 0
+			org.fault = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+				if r.URL.Path != "/services/data/v62.0/sobjects/Lead/describe" {
+					return false
+				}
+				mu.Lock()
+				seen++
+				n := seen
+				mu.Unlock()
+				if n > tt.faults {
+					return false
+				}
+				tt.fault(w, r, n)
+				return true
+			}
+			var logs bytes.Buffer
+			cfg := apiConfig(org, mem, &logs)
+			if tt.adjust != nil {
+				tt.adjust(&cfg)
+			}
+			t0 := time.Now()
+			c, e, err := extractWith(t, cfg)
+			require.NoError(t, err)
+			checkScenario(t, c, e)
+			require.Equal(t, tt.faults+1, seen, "the describe again after each fault")
+			_, calls := retries(t, logs.String())
+			require.Equal(t, slices.Repeat([]string{"GET /services/data/v62.0/sobjects/Lead/describe"}, tt.faults), calls)
+			require.Contains(t, logs.String(), tt.log)
+			require.GreaterOrEqual(t, time.Since(t0), tt.slowest)
+			require.NotContains(t, logs.String(), apiToken)
+		})
+	}
+}
+
+// TestAPINeverAnswers: an org that never answers is given up on when the source's
+// time limit is reached, whatever attempts are left.
+func TestAPINeverAnswers(t *testing.T) {
+	mem := checkedMem(t)
+	org := newFakeOrg(t, apiToken)
+	org.fault = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		faulttest.Hang(r, 5*time.Second)
+		return true
+	}
+	var logs bytes.Buffer
+	cfg := apiConfig(org, mem, &logs)
+	cfg.Retry.RequestTimeout, cfg.Retry.SourceTimeout, cfg.Retry.MaxAttempts = 100*time.Millisecond, 450*time.Millisecond, 100
+	t0 := time.Now()
+	_, _, err := extractWith(t, cfg)
+	require.ErrorContains(t, err, "salesforce: GET /services/data/v62.0/sobjects/")
+	require.ErrorContains(t, err, "the source's time limit (SourceTimeout 450ms) is reached; last: ")
+	var ge *httpretry.Error
+	require.ErrorAs(t, err, &ge)
+	require.GreaterOrEqual(t, ge.Attempts, 3)
+	require.Less(t, time.Since(t0), 2*time.Second, "given up by the source's time limit")
+	require.Contains(t, logs.String(), "no complete answer within 100ms (RequestTimeout)")
+}
+
+// TestAPICallTimeout: a request that outlives RequestTimeout is abandoned and retried.
 func TestAPICallTimeout(t *testing.T) {
 	mem := checkedMem(t)
 	org := newFakeOrg(t, apiToken)
@@ -458,7 +578,7 @@ func TestAPICallTimeout(t *testing.T) {
 		return false
 	}
 	cfg := apiConfig(org, mem, io.Discard)
-	cfg.CallTimeout = 50 * time.Millisecond
+	cfg.Retry.RequestTimeout = 50 * time.Millisecond
 	var logs bytes.Buffer
 	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	c, e, err := extractWith(t, cfg)

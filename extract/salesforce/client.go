@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,9 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"closedloop/extract"
+	"closedloop/extract/httpretry"
 )
 
 // Variables of the closedloop command that configure API mode: errors name the one
@@ -70,16 +73,25 @@ func parseAPIError(status int, body []byte) *apiError {
 	return e
 }
 
+// Defaults of Config.Retry where they differ from package httpretry's.
+const (
+	// DefaultRate and DefaultBurst pace the requests: 10 a second, bursts of 10.
+	// Salesforce limits API requests per rolling 24 hours (Sforce-Limit-Info, warned of
+	// at 90 %), not per second, so pacing cannot spare that allowance; it only keeps the
+	// reader from flooding the org, and a query page of up to 2,000 records is never
+	// slowed by it.
+	DefaultRate  = rate.Limit(10)
+	DefaultBurst = 10
+	// DefaultRequestTimeout bounds one attempt: Salesforce runs a REST query for up to
+	// 120 s before it stops it itself (QUERY_TIMEOUT), so a slow first page is not cut.
+	DefaultRequestTimeout = 2 * time.Minute
+)
+
 // client talks to one org's REST API. Safe for concurrent use.
 type client struct {
 	base, version string
-	http          *http.Client
 	log           *slog.Logger
-	retries       int
-	backoff       time.Duration
-	maxWait       time.Duration
-	callTimeout   time.Duration
-	sleep         func(ctx context.Context, d time.Duration) error
+	rt            *httpretry.Client
 
 	auth auth
 
@@ -92,38 +104,32 @@ type client struct {
 // auth holds the access token: a fixed one, or one from the client-credentials flow
 // that is fetched again once when the API says it expired.
 type auth struct {
-	mu                               sync.Mutex
-	token                            string
-	gen                              int // bumped by every new token
+	mu                               sync.Mutex // held by a refresh
+	cur                              atomic.Pointer[token]
 	clientID, clientSecret, tokenURL string
+}
+
+// token is an access token and its generation, bumped by every new token.
+type token struct {
+	value string
+	gen   int
 }
 
 func (a *auth) refreshable() bool { return a.clientID != "" }
 
-// redactLocked removes the token and the client secret from a text that came from
-// the network. The caller holds a.mu.
-func (a *auth) redactLocked(s string) string {
-	for _, sec := range []string{a.token, a.clientSecret} {
+// redact removes the token and the client secret from a text that came from the
+// network.
+func (c *client) redact(s string) string {
+	secrets := []string{c.auth.clientSecret}
+	if t := c.auth.cur.Load(); t != nil {
+		secrets = append(secrets, t.value)
+	}
+	for _, sec := range secrets {
 		if len(sec) >= 4 {
 			s = strings.ReplaceAll(s, sec, "[redacted]")
 		}
 	}
 	return s
-}
-
-// redact removes secrets from a text that came from the network.
-func (c *client) redact(s string) string {
-	c.auth.mu.Lock()
-	defer c.auth.mu.Unlock()
-	return c.auth.redactLocked(s)
-}
-
-// failure describes a failed request for a log line or an error.
-func failure(status int, body []byte, err error) string {
-	if err != nil {
-		return err.Error()
-	}
-	return parseAPIError(status, body).Error()
 }
 
 // start fetches the first token of the client-credentials flow, so that bad
@@ -136,10 +142,11 @@ func (c *client) start(ctx context.Context) error {
 }
 
 // token returns the current token and its generation.
-func (c *client) token() (string, int) {
-	c.auth.mu.Lock()
-	defer c.auth.mu.Unlock()
-	return c.auth.token, c.auth.gen
+func (c *client) token() token {
+	if t := c.auth.cur.Load(); t != nil {
+		return *t
+	}
+	return token{}
 }
 
 // refresh fetches a new token unless one newer than generation gen exists already
@@ -148,150 +155,88 @@ func (c *client) refresh(ctx context.Context, gen int) error {
 	a := &c.auth
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.gen != gen {
+	if c.token().gen != gen {
 		return nil
 	}
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {a.clientID}, "client_secret": {a.clientSecret}}
-	for attempt := 0; ; attempt++ {
-		status, hdr, body, err := c.send(ctx, http.MethodPost, a.tokenURL, "", form)
-		retry := err != nil || status == http.StatusTooManyRequests || status >= 500
-		if retry && attempt < c.retries {
-			wait := c.wait(attempt, hdr)
-			c.log.Warn("salesforce: token request failed, retrying", "error", a.redactLocked(failure(status, body, err)), "wait", wait.String())
-			if err := c.sleep(ctx, wait); err != nil {
-				return err
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		InstanceURL string `json:"instance_url"`
+	}
+	resp, err := c.rt.Do(ctx, &httpretry.Request{Method: http.MethodPost, URL: a.tokenURL, Name: "POST " + a.tokenURL,
+		Header: http.Header{"Accept": {"application/json"}, "Content-Type": {"application/x-www-form-urlencoded"}},
+		Body:   []byte(form.Encode()), MaxBody: maxBody,
+		Decode: func(b []byte) error {
+			if err := json.Unmarshal(b, &tok); err != nil {
+				return fmt.Errorf("salesforce: the token endpoint %s answered without an access_token (%w): check that %s is the org's token URL",
+					a.tokenURL, err, a.tokenURL)
 			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("salesforce: token request to %s: %s", a.tokenURL, a.redactLocked(err.Error()))
-		}
-		if status != http.StatusOK {
-			e := parseAPIError(status, body)
-			if status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return fmt.Errorf("%w: salesforce: the token endpoint %s refused the client credentials (%s): check %s and %s, and that the connected app allows the client-credentials flow with a run-as user",
-					extract.ErrAuth, a.tokenURL, a.redactLocked(e.Error()), envClientID, envClientSecret)
-			}
-			return fmt.Errorf("salesforce: token request to %s: %s", a.tokenURL, a.redactLocked(e.Error()))
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-			InstanceURL string `json:"instance_url"`
-		}
-		if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
-			return fmt.Errorf("salesforce: the token endpoint %s answered without an access_token: check that %s is the org's token URL", a.tokenURL, a.tokenURL)
-		}
-		a.token = tok.AccessToken
-		a.gen++
-		return nil
-	}
-}
-
-// send makes one HTTP request under its own deadline and reads the whole answer.
-func (c *client) send(ctx context.Context, method, target, token string, form url.Values) (status int, hdr http.Header, body []byte, err error) {
-	ctx, cancel := context.WithTimeout(ctx, c.callTimeout)
-	defer cancel()
-	var rd io.Reader
-	if form != nil {
-		rd = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+			return nil
+		}})
 	if err != nil {
-		return 0, nil, nil, err
+		return fmt.Errorf("salesforce: token request: %w", err)
 	}
-	req.Header.Set("Accept", "application/json")
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp.Status != http.StatusOK {
+		e := parseAPIError(resp.Status, resp.Body)
+		e.message = c.redact(e.message)
+		if resp.Status == http.StatusBadRequest || resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden {
+			return fmt.Errorf("%w: salesforce: the token endpoint %s refused the client credentials (%s): check %s and %s, and that the connected app allows the client-credentials flow with a run-as user",
+				extract.ErrAuth, a.tokenURL, e, envClientID, envClientSecret)
+		}
+		return fmt.Errorf("salesforce: token request to %s: %s", a.tokenURL, e)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if tok.AccessToken == "" {
+		return fmt.Errorf("salesforce: the token endpoint %s answered without an access_token: check that %s is the org's token URL", a.tokenURL, a.tokenURL)
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	if len(body) > maxBody {
-		return 0, nil, nil, fmt.Errorf("answer larger than %d MiB", maxBody>>20)
-	}
-	return resp.StatusCode, resp.Header, body, nil
+	a.cur.Store(&token{value: tok.AccessToken, gen: gen + 1})
+	return nil
 }
 
-// wait is how long to wait before retry attempt+1: the server's Retry-After
-// (seconds or an HTTP date) when it sent one, else exponential backoff; both capped
-// at maxWait.
-func (c *client) wait(attempt int, hdr http.Header) time.Duration {
-	d := c.backoff << attempt
-	if ra, ok := extract.RetryAfter(hdr.Get("Retry-After")); ok {
-		d = ra
-	}
-	if d > c.maxWait || d < 0 {
-		d = c.maxWait
-	}
-	return d
-}
-
-func (c *client) describeFailure(status int, body []byte, err error) string {
-	return c.redact(failure(status, body, err))
-}
-
-// get GETs path (below the instance URL) with the token: retried on 429, 5xx and
-// network errors, the token refreshed once on 401 when it can be.
-func (c *client) get(ctx context.Context, path string) ([]byte, error) {
+// get GETs path (below the instance URL) with the token and reads the answer with
+// decode: retried under Config.Retry, the token refreshed once on 401 when it can be.
+func (c *client) get(ctx context.Context, path string, decode func([]byte) error) error {
 	refreshed := false
-	for attempt := 0; ; {
-		token, gen := c.token()
-		status, hdr, body, err := c.send(ctx, http.MethodGet, c.base+path, token, nil)
-		if err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err == nil {
-			c.noteLimits(hdr)
-		}
+	for {
+		tok := c.token()
+		resp, err := c.rt.Do(ctx, &httpretry.Request{Method: http.MethodGet, URL: c.base + path, Name: "GET " + shortPath(path),
+			Header: http.Header{"Accept": {"application/json"}, "Authorization": {"Bearer " + tok.value}}, MaxBody: maxBody, Decode: decode})
+		var ge *httpretry.Error
 		switch {
-		case err == nil && status == http.StatusOK:
-			return body, nil
-		case err == nil && status == http.StatusUnauthorized:
+		case errors.As(err, &ge):
+			return fmt.Errorf("salesforce: %w", err)
+		case err != nil:
+			return err
+		}
+		c.noteLimits(resp.Header)
+		if resp.Status == http.StatusOK {
+			return nil
+		}
+		if resp.Status == http.StatusUnauthorized {
 			if c.auth.refreshable() && !refreshed {
 				refreshed = true
-				if err := c.refresh(ctx, gen); err != nil {
-					return nil, err
+				if err := c.refresh(ctx, tok.gen); err != nil {
+					return err
 				}
 				continue
 			}
-			return nil, c.authError(parseAPIError(status, body))
-		case err != nil || status == http.StatusTooManyRequests || status >= 500:
-			if attempt >= c.retries {
-				return nil, fmt.Errorf("salesforce: GET %s: %s; gave up after %d attempts: try again later", shortPath(path), c.describeFailure(status, body, err), attempt+1)
-			}
-			wait := c.wait(attempt, hdr)
-			c.log.Warn("salesforce: request failed, retrying", "path", shortPath(path), "error", c.describeFailure(status, body, err), "wait", wait.String())
-			if err := c.sleep(ctx, wait); err != nil {
-				return nil, err
-			}
-			attempt++
-			continue
+			return c.authError(parseAPIError(resp.Status, resp.Body))
 		}
-		e := parseAPIError(status, body)
+		e := parseAPIError(resp.Status, resp.Body)
 		e.message = c.redact(e.message)
 		switch {
-		case status == http.StatusNotFound || e.code == "NOT_FOUND" || e.code == "INVALID_TYPE":
-			return nil, fmt.Errorf("%w: %s", errNotFound, e)
+		case resp.Status == http.StatusNotFound || e.code == "NOT_FOUND" || e.code == "INVALID_TYPE":
+			return fmt.Errorf("%w: %s", errNotFound, e)
 		case e.code == "REQUEST_LIMIT_EXCEEDED":
 			c.mu.Lock()
 			usage := c.lastLimit
 			c.mu.Unlock()
-			return nil, fmt.Errorf("salesforce: the org's API request limit is used up (%s; last Sforce-Limit-Info: %q): the run stops; run it again once the rolling 24-hour window frees requests, or ask Salesforce for a higher limit", e, usage)
-		case status == http.StatusForbidden:
-			return nil, fmt.Errorf("%w: salesforce: GET %s: %s: give the API user the permissions it lacks (API Enabled, read access to the object)", extract.ErrAuth, shortPath(path), e)
-		case status == http.StatusBadRequest:
-			return nil, fmt.Errorf("salesforce: GET %s: %s: Salesforce refused a request closedloop built; this is a bug in closedloop, please report it with this message", c.redact(path), e)
+			return fmt.Errorf("salesforce: the org's API request limit is used up (%s; last Sforce-Limit-Info: %q): the run stops; run it again once the rolling 24-hour window frees requests, or ask Salesforce for a higher limit", e, usage)
+		case resp.Status == http.StatusForbidden:
+			return fmt.Errorf("%w: salesforce: GET %s: %s: give the API user the permissions it lacks (API Enabled, read access to the object)", extract.ErrAuth, shortPath(path), e)
+		case resp.Status == http.StatusBadRequest:
+			return fmt.Errorf("salesforce: GET %s: %s: Salesforce refused a request closedloop built; this is a bug in closedloop, please report it with this message", c.redact(path), e)
 		}
-		return nil, fmt.Errorf("salesforce: GET %s: %s", shortPath(path), e)
+		return fmt.Errorf("salesforce: GET %s: %s", shortPath(path), e)
 	}
 }
 
@@ -354,18 +299,20 @@ func (c *client) describeObject(ctx context.Context, name string) (*describe, er
 	if ok {
 		return d, nil
 	}
-	body, err := c.get(ctx, "/services/data/"+c.version+"/sobjects/"+url.PathEscape(name)+"/describe")
-	if err != nil {
-		return nil, err
-	}
 	var resp struct {
 		Fields []struct {
 			Name             string `json:"name"`
 			RelationshipName string `json:"relationshipName"`
 		} `json:"fields"`
 	}
-	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, fmt.Errorf("salesforce: describe %s: not the JSON of a describe: %v", name, err)
+	err := c.get(ctx, "/services/data/"+c.version+"/sobjects/"+url.PathEscape(name)+"/describe", func(b []byte) error {
+		if err := json.Unmarshal(b, &resp); err != nil {
+			return fmt.Errorf("salesforce: describe %s: not the JSON of a describe: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	d = &describe{fields: map[string]bool{}, relationships: map[string]bool{}}
 	for _, f := range resp.Fields {
@@ -428,17 +375,19 @@ func (s *apiSource) open(ctx context.Context, obj *object) (*stream, error) {
 func (s *apiSource) query(ctx context.Context, obj *object, path string, fn func(*record) error) error {
 	rec := &record{vals: make([]string, len(obj.fields))}
 	for page := 1; ; page++ {
-		body, err := s.c.get(ctx, path)
-		if err != nil {
-			return fmt.Errorf("%w (reading %s, page %d)", err, obj.name, page)
-		}
 		var resp struct {
 			Done           bool              `json:"done"`
 			NextRecordsURL string            `json:"nextRecordsUrl"`
 			Records        []json.RawMessage `json:"records"`
 		}
-		if err := json.Unmarshal(body, &resp); err != nil {
-			return fmt.Errorf("salesforce: %s query page %d: not a query result: %v", obj.name, page, err)
+		err := s.c.get(ctx, path, func(b []byte) error {
+			if err := json.Unmarshal(b, &resp); err != nil {
+				return fmt.Errorf("salesforce: %s query page %d: not a query result: %w", obj.name, page, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%w (reading %s, page %d)", err, obj.name, page)
 		}
 		for _, raw := range resp.Records {
 			if err := ctx.Err(); err != nil {

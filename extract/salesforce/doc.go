@@ -11,8 +11,10 @@
 //     must be seen. Every object is described first, and only the fields the org has
 //     are selected. Authentication is an access token, or the OAuth 2.0
 //     client-credentials flow (POST /services/oauth2/token), whose token is fetched
-//     again once when the API answers 401. 429, 5xx and network errors are retried
-//     with backoff (Retry-After honoured); REQUEST_LIMIT_EXCEEDED stops the run.
+//     again once when the API answers 401. Requests are retried and paced under
+//     Config.Retry (package httpretry): network errors, timeouts, bodies cut short,
+//     408, 429 and 5xx are tried again with backoff (Retry-After honoured), bounded in
+//     attempts and by the source's time limit; REQUEST_LIMIT_EXCEEDED stops the run.
 //   - Files ("salesforce:DIR"): a folder of CSV exports, either the Salesforce Data
 //     Export service (Lead.csv: API field names as headers) or Fivetran's connector
 //     tables (lead.csv or the dbt seeds' sf_lead_data.csv: snake_case columns).

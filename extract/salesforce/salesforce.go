@@ -14,6 +14,7 @@ import (
 	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/extract"
+	"closedloop/extract/httpretry"
 )
 
 // crm is the value of the crm column of every row this package writes.
@@ -65,15 +66,17 @@ type Config struct {
 	// Currency is the currency of opportunities without CurrencyIsoCode (an org
 	// without multiple currencies: its corporate currency).
 	Currency string
+	// Now is when the run started: dates after it (plus extract.ClockSkew) are
+	// implausible. Zero means the time New is called.
+	Now time.Time
 
 	// Concurrency bounds the objects read at once (default 4): each is one request
 	// or one file at a time.
 	Concurrency int
-	// MaxRetries bounds the retries of one request (default 5); RetryBackoff is the
-	// first wait (default 1s, doubled each time) and MaxRetryWait caps every wait,
-	// Retry-After included (default 2m). CallTimeout bounds one request (default 2m).
-	MaxRetries                              int
-	RetryBackoff, MaxRetryWait, CallTimeout time.Duration
+	// Retry is how API requests are retried and paced (package httpretry); zero fields
+	// mean its defaults, but RequestTimeout DefaultRequestTimeout and Rate and Burst
+	// DefaultRate and DefaultBurst.
+	Retry httpretry.Policy
 
 	// Mem allocates the Arrow batches; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
@@ -86,9 +89,8 @@ type Config struct {
 // Extractor reads one Salesforce org or export folder. It is used for one Extract
 // at a time.
 type Extractor struct {
-	cfg   Config
-	log   *slog.Logger
-	sleep func(ctx context.Context, d time.Duration) error // tests record waits
+	cfg Config
+	log *slog.Logger
 
 	skipped    [nSkip]atomic.Int64
 	badSizes   extract.BadValues // leads and contacts whose number of employees could not be read
@@ -140,20 +142,11 @@ func New(cfg Config) *Extractor {
 		cfg.SQLStatuses = DefaultSQLStatuses
 	}
 	cfg.Currency = strings.ToUpper(strings.TrimSpace(cfg.Currency))
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
-	}
-	if cfg.MaxRetries <= 0 {
-		cfg.MaxRetries = 5
-	}
-	if cfg.RetryBackoff <= 0 {
-		cfg.RetryBackoff = time.Second
-	}
-	if cfg.MaxRetryWait <= 0 {
-		cfg.MaxRetryWait = 2 * time.Minute
-	}
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 2 * time.Minute
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
@@ -162,18 +155,7 @@ func New(cfg Config) *Extractor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Extractor{cfg: cfg, log: log.With("source", cfg.Spec), sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &Extractor{cfg: cfg, log: log.With("source", cfg.Spec)}
 }
 
 // Name returns the source spec.
@@ -268,9 +250,7 @@ func (e *Extractor) source(ctx context.Context) (source, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{base: base, version: cfg.APIVersion, http: cfg.HTTPClient, log: e.log,
-		retries: cfg.MaxRetries, backoff: cfg.RetryBackoff, maxWait: cfg.MaxRetryWait, callTimeout: cfg.CallTimeout,
-		sleep: e.sleep, describes: map[string]*describe{}}
+	c := &client{base: base, version: cfg.APIVersion, log: e.log, describes: map[string]*describe{}}
 	if cfg.AccessToken == "" {
 		tokenURL := cfg.TokenURL
 		if tokenURL == "" {
@@ -278,10 +258,16 @@ func (e *Extractor) source(ctx context.Context) (source, error) {
 		} else if tokenURL, err = checkInstanceURL(tokenURL, "the token URL"); err != nil {
 			return nil, err
 		}
-		c.auth = auth{clientID: cfg.ClientID, clientSecret: cfg.ClientSecret, tokenURL: tokenURL}
+		c.auth.clientID, c.auth.clientSecret, c.auth.tokenURL = cfg.ClientID, cfg.ClientSecret, tokenURL
 	} else {
-		c.auth = auth{token: cfg.AccessToken}
+		c.auth.cur.Store(&token{value: cfg.AccessToken})
 	}
+	retry := cfg.Retry.Paced(DefaultRate, DefaultBurst)
+	if retry.RequestTimeout <= 0 {
+		retry.RequestTimeout = DefaultRequestTimeout
+	}
+	c.rt = httpretry.New(httpretry.Config{Policy: retry, HTTPClient: cfg.HTTPClient,
+		Log: e.log, Redact: c.redact, Describe: func(status int, body []byte) string { return parseAPIError(status, body).Error() }})
 	if err := c.start(ctx); err != nil {
 		return nil, err
 	}

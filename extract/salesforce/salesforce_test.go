@@ -103,7 +103,6 @@ func extractWith(t *testing.T, cfg Config) (*extract.Collector, *Extractor, erro
 	c := extract.NewCollector(cfg.Mem)
 	t.Cleanup(c.Release)
 	e := New(cfg)
-	e.sleep = func(context.Context, time.Duration) error { return nil }
 	err := e.Extract(context.Background(), c)
 	return c, e, err
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"closedloop/extract/httpretry"
 	"closedloop/load"
 )
 
@@ -54,6 +55,12 @@ type Config struct {
 	Logger        *slog.Logger
 	ClientOptions []option.ClientOption // passed to bigquery.NewClient (tests: endpoint, no auth, HTTP client)
 	Allocator     memory.Allocator      // for the Parquet staging; nil: memory.DefaultAllocator
+	// Retry is how the uploads of the load jobs are retried (package httpretry), the one
+	// request Google's client does not retry itself; zero fields mean its defaults. An
+	// attempt may take RequestTimeout plus a second per MiB of the file; SourceTimeout
+	// bounds the attempts of one upload together (within the job's 30 minutes). Rate
+	// and Burst do not apply: maxConcurrentJobs bounds the uploads.
+	Retry httpretry.Policy
 }
 
 // Loader writes one run into a BigQuery dataset. Its methods are called by one goroutine

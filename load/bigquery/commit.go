@@ -12,7 +12,9 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"github.com/sourcegraph/conc/pool"
+	"google.golang.org/api/googleapi"
 
+	"closedloop/extract/httpretry"
 	"closedloop/load"
 	views "closedloop/sql"
 )
@@ -44,6 +46,7 @@ type job struct {
 	suffix bool   // the id gets a random suffix (scratch jobs that must run on every attempt)
 	kind   string // load, view, remap: for messages
 	target string // destination table (with decorator) or view
+	upload string // load jobs: the Parquet file the insert uploads
 	insert func(ctx context.Context, cfg bigquery.JobIDConfig) (*bigquery.Job, error)
 }
 
@@ -144,7 +147,7 @@ func (l *Loader) loadJobs() []job {
 				disp = bigquery.WriteAppend
 			}
 			out = append(out, job{
-				id: l.jobID(spec.Name, f.day), kind: "load", target: l.tableRef(dest),
+				id: l.jobID(spec.Name, f.day), kind: "load", target: l.tableRef(dest), upload: f.path,
 				insert: l.loadFile(f.path, dest, disp),
 			})
 		}
@@ -216,7 +219,7 @@ func (l *Loader) remap(ctx context.Context) (int64, error) {
 	// The aliases are loaded on every attempt (random job id suffix): a retried run
 	// recreates the scratch table, which a reused job would leave empty.
 	aliasJob := job{id: l.jobID("person_alias", time.Time{}), suffix: true, kind: "load", target: l.tableRef(alias),
-		insert: l.loadFile(l.aliases, alias, bigquery.WriteTruncate)}
+		upload: l.aliases, insert: l.loadFile(l.aliases, alias, bigquery.WriteTruncate)}
 	if _, err := l.runJobs(ctx, []job{aliasJob}); err != nil {
 		return 0, err
 	}
@@ -276,14 +279,14 @@ func (l *Loader) runJob(ctx context.Context, j job) (*bigquery.JobStatus, error)
 	ctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
 	what := fmt.Sprintf("bigquery: %s %s: job %s", j.kind, j.target, j.id)
-	bj, err := j.insert(ctx, bigquery.JobIDConfig{JobID: j.id, AddJobIDSuffix: j.suffix, Location: l.location})
+	bj, err := l.insert(ctx, j)
 	reused := false
 	if isStatus(err, http.StatusConflict) && !j.suffix {
 		reused = true
 		bj, err = l.client.JobFromIDLocation(ctx, j.id, l.location)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w%s", what, err, credentialsHint(err))
 	}
 	if j.suffix {
 		what = fmt.Sprintf("bigquery: %s %s: job %s", j.kind, j.target, bj.ID())
@@ -304,6 +307,45 @@ func (l *Loader) runJob(ctx context.Context, j job) (*bigquery.JobStatus, error)
 	}
 	l.log.Debug("job done", "job", bj.ID(), "kind", j.kind, "target", j.target, "reused", reused)
 	return st, nil
+}
+
+// insert inserts j. An upload is retried under Config.Retry: Google's client retries a
+// job insert only without media. A retried insert whose first attempt reached BigQuery
+// meets its own job id (409), which runJob takes as the job.
+func (l *Loader) insert(ctx context.Context, j job) (*bigquery.Job, error) {
+	id := bigquery.JobIDConfig{JobID: j.id, AddJobIDSuffix: j.suffix, Location: l.location}
+	if j.upload == "" {
+		return j.insert(ctx, id)
+	}
+	fi, err := os.Stat(j.upload)
+	if err != nil {
+		return nil, err
+	}
+	rt := httpretry.New(httpretry.Config{Policy: l.cfg.Retry, Log: l.log})
+	// An upload takes longer than an API call: a second more per MiB (1 MiB/s at worst).
+	timeout := rt.Policy().RequestTimeout + time.Duration(fi.Size()>>20)*time.Second
+	var bj *bigquery.Job
+	err = rt.Run(ctx, "POST /upload/bigquery/v2/projects/"+l.cfg.Project+"/jobs", timeout, func(ctx context.Context) error {
+		var err error
+		bj, err = j.insert(ctx, id)
+		var gerr *googleapi.Error
+		if errors.As(err, &gerr) {
+			return &httpretry.StatusError{Code: gerr.Code, Header: gerr.Header, Err: err}
+		}
+		return err
+	})
+	return bj, err
+}
+
+// credentialsHint tells what to check when BigQuery refused the credentials.
+func credentialsHint(err error) string {
+	switch {
+	case isStatus(err, http.StatusUnauthorized):
+		return ": not authenticated: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, run `gcloud auth application-default login`, or run where a service account is attached"
+	case isStatus(err, http.StatusForbidden):
+		return ": permission denied: grant the credentials' principal roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project"
+	}
+	return ""
 }
 
 // detail lists a job's errors (BigQuery puts the row-level reasons there), less the one

@@ -73,6 +73,12 @@
 // load of the scratch aliases is the exception: its id gets a random suffix, as every
 // attempt recreates the scratch table and must fill it again.
 //
+// Google's client retries every call the loader makes but a job insert with media: the
+// upload of a Parquet file. Commit retries those under Config.Retry (package httpretry):
+// a reset, a timeout, a cut answer, 408, 429 or 5xx sends the whole file again. An upload
+// that reached BigQuery before its answer was lost meets its own job id on the next
+// attempt (409) and takes that job, as a retried run does.
+//
 // # What a reader sees
 //
 // Each load job is atomic: a reader sees a partition, or a ReplaceAll table, entirely as

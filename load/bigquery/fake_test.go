@@ -63,11 +63,15 @@ type fakeBQ struct {
 	deleted   []string            // tables deleted
 	// failJob, when set, marks the job of that id failed with this error.
 	failJob map[string]*bq.ErrorProto
+	// uploadFault, when set, may answer the n-th upload (from 1) of the load job with
+	// id instead of the fake; serveUpload answers as the fake does.
+	uploadFault func(w http.ResponseWriter, r *http.Request, id string, n int) bool
+	uploads     map[string]int // uploads per job id
 }
 
 func newFakeBQ(t *testing.T) *fakeBQ {
 	f := &fakeBQ{t: t, datasets: map[string]*bq.Dataset{}, tables: map[string]*bq.Table{},
-		jobs: map[string]*fakeJob{}, data: map[string][][]byte{}, failJob: map[string]*bq.ErrorProto{}}
+		jobs: map[string]*fakeJob{}, data: map[string][][]byte{}, failJob: map[string]*bq.ErrorProto{}, uploads: map[string]int{}}
 	mux := http.NewServeMux()
 	const p = "/bigquery/v2/projects/{project}"
 	mux.HandleFunc("GET "+p+"/datasets/{dataset}", f.getDataset)
@@ -262,9 +266,43 @@ func (f *fakeBQ) deleteTable(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// uploadJob is jobs.insert of a load job with its media: multipart/related, the Job as
-// JSON, then the Parquet bytes.
+// uploadJob counts the uploads of each job id and lets uploadFault answer them, else
+// serves them.
 func (f *fakeBQ) uploadJob(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // the client gave up on the upload
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	var id string
+	if _, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
+		if part, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).NextPart(); err == nil {
+			var job bq.Job
+			if json.NewDecoder(part).Decode(&job) == nil && job.JobReference != nil {
+				id = job.JobReference.JobId
+			}
+		}
+	}
+	f.mu.Lock()
+	f.uploads[id]++
+	n, fault := f.uploads[id], f.uploadFault
+	f.mu.Unlock()
+	if fault != nil && fault(w, r, id, n) {
+		return
+	}
+	f.serveUpload(w, r)
+}
+
+// uploadsOf returns how many uploads of the job with id the fake received.
+func (f *fakeBQ) uploadsOf(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.uploads[id]
+}
+
+// serveUpload is jobs.insert of a load job with its media: multipart/related, the Job
+// as JSON, then the Parquet bytes.
+func (f *fakeBQ) serveUpload(w http.ResponseWriter, r *http.Request) {
 	if ut := r.URL.Query().Get("uploadType"); ut != "multipart" {
 		f.t.Errorf("fake BigQuery: upload type %q (only multipart: bodies stay under 16 MiB here)", ut)
 		apiError(w, http.StatusBadRequest, "invalid", "unexpected upload type")

@@ -23,6 +23,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/extract/ga4/bqstorage/bqfake"
+	"closedloop/extract/httpretry"
 )
 
 func day(s string) time.Time {
@@ -306,7 +307,7 @@ func TestStreamErrors(t *testing.T) {
 		{"broken batch", bqfake.Fault{Stream: 0, At: 2, Times: 1, Err: bqfake.ErrGarbage},
 			"bigquery://proj-a/analytics_123456/events_20260105 stream 0 row 2: decoding an Arrow record batch: arrow/ipc: invalid message metadata"},
 		{"gives up", bqfake.Fault{Stream: 0, At: 0, Times: 100, Err: status.Error(codes.Unavailable, "backend down")},
-			"bigquery://proj-a/analytics_123456/events_20260105 stream 0 row 0: giving up after 6 failures in a row: rpc error: code = Unavailable desc = backend down"},
+			"bigquery://proj-a/analytics_123456/events_20260105 stream 0 row 0: giving up after 5 failures in a row (MaxAttempts): rpc error: code = Unavailable desc = backend down"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -320,6 +321,35 @@ func TestStreamErrors(t *testing.T) {
 			require.ErrorContains(t, err, tt.want)
 		})
 	}
+}
+
+// TestStreamRetryPolicy: Config.Retry bounds the failures in a row of a stream;
+// a stream that delivers rows starts counting afresh.
+func TestStreamRetryPolicy(t *testing.T) {
+	tbl := Table{Project: testProject, Dataset: testDataset, ID: "events_20260105"}
+	retry := httpretry.Policy{MaxAttempts: 3, InitialInterval: time.Millisecond, MaxInterval: time.Millisecond}
+
+	rig := newRig(t, Config{Retry: retry})
+	rig.fake.AddTable("events_20260105", bqfake.Table{Schema: bqfake.ExportSchema(), Rows: fixtureRows(t), Streams: 1, PerResp: 2})
+	rig.fake.AddFault(bqfake.Fault{Stream: 0, At: 0, Times: 100, Err: status.Error(codes.Unavailable, "backend down")})
+	err := rig.Read(context.Background(), tbl, func(Batch) error { return nil })
+	require.ErrorContains(t, err, "stream 0 row 0: giving up after 3 failures in a row (MaxAttempts)")
+	require.Len(t, rig.fake.Reads(), 3, "MaxAttempts attempts")
+
+	// Two failures, rows, two failures again: never three in a row.
+	rig = newRig(t, Config{Retry: retry})
+	rig.fake.AddTable("events_20260105", bqfake.Table{Schema: bqfake.ExportSchema(), Rows: fixtureRows(t), Streams: 1, PerResp: 2})
+	rig.fake.AddFault(bqfake.Fault{Stream: 0, At: 0, Times: 2, Err: status.Error(codes.Unavailable, "backend down")})
+	rig.fake.AddFault(bqfake.Fault{Stream: 0, At: 2, Times: 2, Err: status.Error(codes.Internal, "RST_STREAM")})
+	rows := 0
+	err = rig.Read(context.Background(), tbl, func(b Batch) error { rows += int(b.Record.NumRows()); return nil })
+	require.NoError(t, err)
+	require.Equal(t, len(fixtureRows(t)), rows)
+	var offsets []int64
+	for _, r := range rig.fake.Reads() {
+		offsets = append(offsets, r.GetOffset())
+	}
+	require.Equal(t, []int64{0, 0, 0, 2, 2}, offsets, "4 failures, never 3 in a row")
 }
 
 func TestEmptyTable(t *testing.T) {

@@ -22,11 +22,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"cloud.google.com/go/bigquery"
 	storage "cloud.google.com/go/bigquery/storage/apiv1"
-	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -39,10 +37,6 @@ type Client struct {
 	cfg Config
 	rc  *storage.BigQueryReadClient
 	bq  *bigquery.Client
-	// backoff paces the reopening of failed ReadRows streams.
-	backoff gax.Backoff
-	// attempts is how many times in a row a stream may fail without delivering a row.
-	attempts int
 }
 
 // New checks cfg and returns a Client. It finds the credentials but makes no API call;
@@ -67,15 +61,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, errors.Join(credentialsError("BigQuery API", err), rc.Close())
 	}
-	return &Client{
-		cfg: cfg,
-		rc:  rc,
-		bq:  bq,
-		// The Go client's own ReadRows resumption uses the same codes and gax's
-		// defaults; it retries forever, we give up after attempts failures in a row.
-		backoff:  gax.Backoff{Initial: 250 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2},
-		attempts: 6,
-	}, nil
+	return &Client{cfg: cfg, rc: rc, bq: bq}, nil
 }
 
 // Close closes the API connections. It is safe to call twice.

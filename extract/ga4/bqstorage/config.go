@@ -13,6 +13,7 @@ import (
 	"google.golang.org/api/option"
 
 	"closedloop/extract"
+	"closedloop/extract/httpretry"
 )
 
 // Config configures a Client. The zero value of every field but Project and Dataset
@@ -52,6 +53,11 @@ type Config struct {
 	// IdleTimeout reopens a ReadRows stream that has sent nothing for this long, at the
 	// row it stopped at; 0 means 2 minutes.
 	IdleTimeout time.Duration
+	// Retry paces the reopening of failed ReadRows streams (package httpretry): its
+	// backoff between attempts, and MaxAttempts failures in a row without a row
+	// delivered before giving up. Its other fields do not apply: the REST and session
+	// calls are retried by Google's client itself, under CallTimeout.
+	Retry httpretry.Policy
 	// Endpoint is the Storage Read API's gRPC address (host:port) and RESTEndpoint the
 	// BigQuery API's base URL (ending in /bigquery/v2/), for emulators and tests: a set
 	// endpoint is used in plaintext without credentials. Empty means Google's.
@@ -159,6 +165,7 @@ func (cfg *Config) validate() error {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = defaultIdleTimeout
 	}
+	cfg.Retry = cfg.Retry.WithDefaults()
 	if cfg.Mem == nil {
 		cfg.Mem = memory.DefaultAllocator
 	}

@@ -32,8 +32,8 @@ const (
 )
 
 // newRig starts a fake serving the test dataset and a Client for cfg (Project,
-// Dataset and the endpoints are filled in). Streams reopen after 1 ms instead of the
-// production backoff.
+// Dataset and the endpoints are filled in). Streams reopen after at most 1 ms instead
+// of the production backoff, unless cfg.Retry says otherwise.
 func newRig(t testing.TB, cfg Config) *testRig {
 	t.Helper()
 	return startRig(t, cfg, bqfake.Config{})
@@ -47,9 +47,11 @@ func startRig(t testing.TB, cfg Config, fc bqfake.Config) *testRig {
 	fake := bqfake.Start(t, fc)
 	cfg.Project, cfg.Dataset = testProject, testDataset
 	cfg.Endpoint, cfg.RESTEndpoint = fake.Endpoint, fake.RESTEndpoint
+	if cfg.Retry.InitialInterval == 0 {
+		cfg.Retry.InitialInterval, cfg.Retry.MaxInterval = time.Millisecond, time.Millisecond
+	}
 	c, err := New(context.Background(), cfg)
 	require.NoError(t, err)
-	c.backoff.Initial, c.backoff.Max = time.Millisecond, time.Millisecond
 	t.Cleanup(func() { require.NoError(t, c.Close()) })
 	return &testRig{Client: c, fake: fake}
 }

@@ -222,11 +222,12 @@ type callbackError struct{ err error }
 func (e callbackError) Error() string { return e.err.Error() }
 
 // readStream reads stream s to its end. A retryable failure reopens the stream at the
-// first row not yet delivered (ReadRowsRequest.Offset), after a backoff; it gives up
-// after c.attempts failures in a row without a row delivered.
+// first row not yet delivered (ReadRowsRequest.Offset), after Config.Retry's backoff; it
+// gives up after Config.Retry.MaxAttempts failures in a row without a row delivered.
+// (The Go client's own ReadRows resumption retries the same codes forever.)
 func (c *Client) readStream(ctx context.Context, s streamRef, fn func(Batch) error, mu *sync.Mutex) error {
 	var offset int64
-	bo := c.backoff
+	bo := c.cfg.Retry.BackOff()
 	failures := 0
 	for {
 		n, err := c.readFrom(ctx, s, offset, fn, mu)
@@ -249,13 +250,14 @@ func (c *Client) readStream(ctx context.Context, s streamRef, fn func(Batch) err
 			return c.grpcError(what, err)
 		}
 		if n > 0 {
-			failures, bo = 0, c.backoff
+			failures = 0
+			bo.Reset()
 		}
 		failures++
-		if failures >= c.attempts {
-			return fmt.Errorf("%s: giving up after %d failures in a row: %w", what, failures, err)
+		if failures >= c.cfg.Retry.MaxAttempts {
+			return fmt.Errorf("%s: giving up after %d failures in a row (MaxAttempts): %w", what, failures, err)
 		}
-		pause := bo.Pause()
+		pause := bo.NextBackOff()
 		c.cfg.Log.Warn("read stream failed, resuming", "table", s.table.String(), "stream", s.index,
 			"offset", offset, "retry_in", pause, "err", err)
 		if err := gax.Sleep(ctx, pause); err != nil {
