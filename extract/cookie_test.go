@@ -45,11 +45,15 @@ func TestCookieID(t *testing.T) {
 }
 
 func FuzzCookieID(f *testing.F) {
-	for _, s := range []string{"GA1.1.1.2", "GA1.1.1234567890.1712345678", "x@y", "GS1.1.1"} {
+	for _, s := range []string{"GA1.1.1.2", "GA1.1.1234567890.1712345678", "x@y", "GS1.1.1",
+		"_ga=GA1.2.123.456", `"GA1.1.1234567890.1712345678"`, "12345678.caf\xe9", "1234.5678\x00", "unknown", "  "} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		id, ok := CookieID(s)
+		if ok && BadText("cookie id", id) != "" {
+			t.Fatalf("CookieID(%q) = %q, true: %s", s, id, BadText("cookie id", id))
+		}
 		if ok && id != "" {
 			again, ok2 := CookieID(id)
 			if !ok2 || again != id {

@@ -32,6 +32,9 @@ type BigQueryConfig struct {
 	// Log receives stream retries, columns an older table lacks, days without a
 	// table and a summary of the exact duplicates dropped; nil means no log.
 	Log *slog.Logger
+	// Now is when the run started: an event after it plus extract.ClockSkew is
+	// rejected. Zero means the time NewBigQuery is called.
+	Now time.Time
 	// Endpoint (host:port of the Storage Read API) and RESTEndpoint (the BigQuery
 	// API's base URL, ending in /bigquery/v2/) are for emulators and tests only: a
 	// set endpoint is used in plaintext without credentials. Empty means Google's,
@@ -67,6 +70,9 @@ func NewBigQuery(cfg BigQueryConfig) *BigQueryExtractor {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
 	}
 	return &BigQueryExtractor{cfg: cfg}
 }
@@ -120,6 +126,7 @@ func (e *BigQueryExtractor) Extract(ctx context.Context, w extract.Writer) (err 
 	}()
 
 	d := NewDecoder(e.cfg.Spec, e.cfg.Mem, w)
+	d.Now = e.cfg.Now
 	defer d.Release()
 	var missingDays int64
 	defer func() {
@@ -136,20 +143,10 @@ func (e *BigQueryExtractor) Extract(ctx context.Context, w extract.Writer) (err 
 	if err != nil {
 		return err
 	}
-	for _, m := range missing {
-		if err := w.Reject(ctx, extract.Rejection{Input: e.cfg.Spec, Location: m.Location, Reason: m.Reason}); err != nil {
-			return err
-		}
-		missingDays++
+	if err := rejectMissing(ctx, w, e.cfg.Spec, e.cfg.Log, missing); err != nil {
+		return err
 	}
-	if len(missing) > 0 {
-		days := make([]string, len(missing))
-		for i, m := range missing {
-			days[i] = m.Day.Format(time.DateOnly)
-		}
-		e.cfg.Log.Warn("ga4: days without an export table, not read (each is in rejected_rows)",
-			"source", e.cfg.Spec, "days", days)
-	}
+	missingDays = int64(len(missing))
 	if err := d.Flush(ctx); err != nil {
 		return fmt.Errorf("ga4: %s: %w", e.cfg.Spec, err)
 	}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -51,6 +54,10 @@ const checkEvery = 1024
 // Storage Read API). It drops exact duplicates among all the rows it is given, so one
 // run uses one Decoder. Not safe for concurrent use.
 type Decoder struct {
+	// Now is when the run started: an event after it plus extract.ClockSkew is
+	// rejected. NewDecoder sets the time it is called.
+	Now time.Time
+
 	spec  string
 	w     extract.Writer
 	b     *extract.Builder
@@ -83,6 +90,7 @@ type Stats struct {
 // Release always.
 func NewDecoder(spec string, mem memory.Allocator, w extract.Writer) *Decoder {
 	return &Decoder{
+		Now:  time.Now(),
 		spec: spec,
 		w:    w,
 		b:    extract.NewBuilder(mem, extract.TableEvents, w),
@@ -140,21 +148,22 @@ func (d *Decoder) DecodeRecord(ctx context.Context, rec arrow.RecordBatch, loc s
 }
 
 // decodeLine decodes line n of an NDJSON file whose origin is o. long says the line
-// was cut at extract.MaxLine.
-func (d *Decoder) decodeLine(ctx context.Context, o int, n int64, line []byte, long bool) error {
+// was cut at extract.MaxLine. object tells whether the line was a JSON object, a
+// usable row or not.
+func (d *Decoder) decodeLine(ctx context.Context, o int, n int64, line []byte, long bool) (object bool, err error) {
 	var reason string
 	if long {
 		reason = fmt.Sprintf("line longer than %d MiB: not one export row per line (a JSON array or pretty-printed file?); export as newline-delimited JSON", extract.MaxLine>>20)
 	} else if reason = d.sc.decode(line, &d.f); reason == "" {
-		var err error
 		if reason, err = d.take(ctx, o, n); err != nil {
-			return err
+			return true, err
 		}
 	}
+	object = !long && d.sc.isObject
 	if reason == "" {
-		return nil
+		return object, nil
 	}
-	return d.reject(ctx, o, n, reason, string(line[:min(len(line), extract.MaxRawBytes+1)]))
+	return object, d.reject(ctx, o, n, reason, string(line[:min(len(line), extract.MaxRawBytes+1)]))
 }
 
 // origin returns the index of a location prefix, adding it when it is new.
@@ -179,7 +188,7 @@ func (d *Decoder) location(o int, n int64) string {
 // take maps the row in d.f and appends it, unless it cannot be used or duplicates
 // an earlier one: then it returns why.
 func (d *Decoder) take(ctx context.Context, o int, n int64) (string, error) {
-	ev, reason := d.f.event()
+	ev, reason := d.f.event(d.Now)
 	if reason != "" {
 		return reason, nil
 	}
@@ -196,12 +205,32 @@ func (d *Decoder) take(ctx context.Context, o int, n int64) (string, error) {
 	return "", d.appendRow(ctx, d.location(o, n), &ev)
 }
 
-// reject writes a rejection of row or line n of origin o.
+// reject writes a rejection of row or line n of origin o. A reason quoting the row's
+// bytes is made storable text.
 func (d *Decoder) reject(ctx context.Context, o int, n int64, reason, raw string) error {
 	d.stats.Rejected++
 	d.location(o, n)
 	loc := string(d.loc) // a copy: the rejection outlives d.loc
-	return d.w.Reject(ctx, extract.Rejection{Input: d.spec, Location: loc, Reason: reason, Raw: extract.Cut(raw)})
+	return d.w.Reject(ctx, extract.Rejection{Input: d.spec, Location: loc, Reason: storable(reason), Raw: extract.Cut(raw)})
+}
+
+// storable returns s with each byte that is not UTF-8, and NUL, written as a Go
+// escape (\x93, \x00): text every warehouse stores.
+func storable(s string) string {
+	if extract.BadText("", s) == "" {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == 0 || r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // appendRow appends ev as one row of extract.TableEvents, every column exactly once.

@@ -15,7 +15,13 @@
 // or numbers, FLOAT64 as numbers (NaN and Infinity as strings), RECORD as objects,
 // REPEATED as arrays, nulls written or left out. Parquet is read row group by row
 // group, in batches of extract.BatchRows rows, and only the leaf columns the decoder
-// uses.
+// uses; an Arrow schema stored in the file is ignored.
+//
+// An empty file, an NDJSON file none of whose lines is a JSON object (what its first
+// bytes look like is in the error: gzip twice, zip, a JSON array, HTML, binary), and a
+// corrupt Parquet file are errors, not rejections. With Config.Range set, a day of the
+// range that no file's name carries is a rejection located at the glob and the day,
+// as a missing table is for BigQuery.
 //
 // Export tables are events_YYYYMMDD (daily) and events_intraday_YYYYMMDD (streaming),
 // told by the file name; anything may follow the date but a digit. Intraday files read
@@ -70,7 +76,7 @@
 //     without source or gclid of its own dv360 / cpm, what the transform reads a
 //     dclid in a URL as.
 //   - conversion_value: for purchase events only, ecommerce.purchase_revenue, else
-//     the value param; NaN and infinities are null. is_conversion is false: which
+//     the value param. is_conversion is false: which
 //     events convert is the transform's configuration. channel is null: channel
 //     grouping derives it.
 //
@@ -109,7 +115,11 @@
 // user_id, which is consent mode (cookieless pings of users who denied
 // analytics_storage), not a broken file; a ga_session_id or another used param whose
 // number does not parse; a purchase's ecommerce.purchase_revenue or value param that
-// is no number; a line over 16 MiB.
+// is no number; a line over 16 MiB. So is a row outside extract's value limits: a
+// string the decoder keeps that is not UTF-8 or holds a NUL (invalid UTF-8 is kept as
+// it is to be refused, not turned into U+FFFD as encoding/json does), an
+// event_timestamp before 2000 or after the run's start (Config.Now) plus a day, a
+// purchase value that is negative, NaN, infinite or above extract.MaxRevenue.
 //
 // # Duplicates
 //

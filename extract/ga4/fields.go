@@ -25,7 +25,8 @@ type fields struct {
 	lastClick lastClick
 	revenue   floatVal // ecommerce.purchase_revenue
 
-	num []byte // numbers rendered as text for event, which points into it
+	num   []byte // numbers rendered as text for event, which points into it
+	clean bool   // every string is known ASCII without NUL: event need not look
 }
 
 // reset empties f, keeping the capacity of its slices.
@@ -158,8 +159,10 @@ type event struct {
 }
 
 // event maps f to the canonical columns, or returns why the row cannot be used. It is
-// the one place the package's rules live (see the package doc).
-func (f *fields) event() (ev event, reason string) {
+// the one place the package's rules live (see the package doc), extract's value
+// limits included: every string it keeps must be storable text, the time plausible
+// for a run started at now, a purchase's value a plausible revenue.
+func (f *fields) event(now time.Time) (ev event, reason string) {
 	ts := &f.timestamp
 	switch {
 	case ts.bad != "":
@@ -170,6 +173,9 @@ func (f *fields) event() (ev event, reason string) {
 		return ev, fmt.Sprintf("bad event_timestamp %d: not microseconds since the epoch (seconds or milliseconds?)", ts.v)
 	}
 	ev.at = time.UnixMicro(ts.v).UTC()
+	if why := extract.BadTime("event_timestamp", ev.at, now); why != "" {
+		return ev, why
+	}
 	if ev.name = f.name; ev.name == "" {
 		return ev, "no event_name: every export row has one"
 	}
@@ -177,6 +183,17 @@ func (f *fields) event() (ev event, reason string) {
 	if ev.anonymousID == "" && ev.userID == "" {
 		return ev, "no user_pseudo_id or user_id: consent mode (analytics_storage denied: GA4 exports cookieless pings " +
 			"without ids), not a broken file; the event cannot be tied to a person and is left out"
+	}
+	if why := badText(f.clean,
+		"event_name", ev.name, "user_pseudo_id", ev.anonymousID, "user_id", ev.userID,
+		"collected_traffic_source.manual_source", f.collected.source,
+		"collected_traffic_source.manual_medium", f.collected.medium,
+		"collected_traffic_source.manual_campaign_name", f.collected.campaign,
+		"collected_traffic_source.manual_term", f.collected.term,
+		"collected_traffic_source.manual_content", f.collected.content,
+		"collected_traffic_source.gclid", f.collected.gclid,
+	); why != "" {
+		return ev, why
 	}
 	ev.kind = extract.KindEvent
 	if ev.name == "page_view" || ev.name == "screen_view" {
@@ -229,6 +246,9 @@ func (f *fields) event() (ev event, reason string) {
 		if bad != "" {
 			return ev, fmt.Sprintf("bad event_params %s: %s; the export writes INT64 and FLOAT64 values as digits", p.key, bad)
 		}
+		if !f.clean && extract.BadText("", s) != "" {
+			return ev, extract.BadText("event_params "+p.key, s)
+		}
 		*dst = s
 	}
 
@@ -251,11 +271,23 @@ func (f *fields) event() (ev event, reason string) {
 		ev.source, ev.medium = "dv360", "cpm"
 	}
 	if ev.name == "session_start" || ev.name == "first_visit" || own.entrances == "1" {
+		const lc = "session_traffic_source_last_click."
+		m, x := &f.lastClick.manual, &f.lastClick.cross
+		if why := badText(f.clean,
+			lc+"manual_campaign.source", m.source, lc+"manual_campaign.medium", m.medium,
+			lc+"manual_campaign.campaign_name", m.campaign, lc+"manual_campaign.term", m.term,
+			lc+"manual_campaign.content", m.content, lc+"google_ads_campaign.campaign_name", f.lastClick.ads.campaign,
+			lc+"cross_channel_campaign.source", x.source, lc+"cross_channel_campaign.medium", x.medium,
+			lc+"cross_channel_campaign.campaign_name", x.campaign,
+		); why != "" {
+			return ev, why
+		}
 		f.lastClick.enrich(&ev)
 	}
 
 	if ev.name == "purchase" {
 		rev := &f.revenue
+		field := "ecommerce.purchase_revenue"
 		switch {
 		case rev.bad != "":
 			return ev, fmt.Sprintf("bad ecommerce.purchase_revenue %s: want a number", rev.bad)
@@ -266,12 +298,29 @@ func (f *fields) event() (ev event, reason string) {
 			if ev.value, ev.hasValue, bad = value.number(); bad != "" {
 				return ev, fmt.Sprintf("bad event_params value %s: want the purchase's value as a number", bad)
 			}
+			field = "event_params value"
 		}
-		if math.IsNaN(ev.value) || math.IsInf(ev.value, 0) {
-			ev.value, ev.hasValue = 0, false
+		if ev.hasValue {
+			if why := extract.BadRevenue(field, ev.value); why != "" {
+				return ev, why
+			}
 		}
 	}
 	return ev, ""
+}
+
+// badText checks pairs of a field's name and its value with extract.BadText and
+// returns the first reason, "" when every value is storable text (or clean).
+func badText(clean bool, nameValues ...string) string {
+	if clean {
+		return ""
+	}
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		if why := extract.BadText(nameValues[i], nameValues[i+1]); why != "" {
+			return why
+		}
+	}
+	return ""
 }
 
 // enrich completes the campaign of ev, an event that opens its session, from GA4's

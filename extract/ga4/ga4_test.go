@@ -483,7 +483,7 @@ func TestExtractLines(t *testing.T) {
 		{name: "revenue null", line: `{` + ts + `,"event_name":"add_to_cart",` + ids + `,"ecommerce":{"purchase_revenue":null}}`,
 			want: map[string]any{"conversion_value": nil}},
 		{name: "revenue NaN", line: `{` + ts + `,"event_name":"purchase",` + ids + `,"ecommerce":{"purchase_revenue":"NaN"}}`,
-			want: map[string]any{"conversion_value": nil}},
+			reason: "ecommerce.purchase_revenue is NaN, not a number: leave it empty when unknown"},
 		{name: "bad revenue", line: `{` + ts + `,"event_name":"purchase",` + ids + `,"ecommerce":{"purchase_revenue":"12,50"}}`,
 			reason: `bad ecommerce.purchase_revenue "12,50"`},
 		{name: "object id", line: `{` + ts + `,"event_name":"x","user_pseudo_id":{"id":1}}`,
@@ -496,8 +496,10 @@ func TestExtractLines(t *testing.T) {
 			want: map[string]any{"event_name": "x", "anonymous_id": "1.2"}},
 		{name: "surrogate pair and lone surrogate", line: `{` + ts + `,"event_name":"x",` + ids + `,"event_params":[{"key":"page_title","value":{"string_value":"\ud83d\ude00 \ud800!"}}]}`,
 			want: map[string]any{"page_title": "\U0001F600 \uFFFD!"}},
-		{name: "invalid UTF-8 replaced", line: `{` + ts + `,"event_name":"x",` + ids + `,"event_params":[{"key":"page_title","value":{"string_value":"a` + "\xff\xfe" + `b"}}]}`,
-			want: map[string]any{"page_title": "a\uFFFD\uFFFDb"}},
+		{name: "invalid UTF-8", line: `{` + ts + `,"event_name":"x",` + ids + `,"event_params":[{"key":"page_title","value":{"string_value":"a` + "\xff\xfe" + `b"}}]}`,
+			reason: "event_params page_title is not valid UTF-8 (byte 0xff at offset 1): re-export the file as UTF-8"},
+		{name: "escaped NUL", line: `{` + ts + `,"event_name":"x",` + ids + `,"event_params":[{"key":"page_title","value":{"string_value":"a\u0000"}}]}`,
+			reason: "event_params page_title holds a NUL byte at offset 1"},
 		{name: "escaped key", line: `{` + ts + `,"event_\u006eame":"x",` + ids + `}`,
 			want: map[string]any{"event_name": "x"}},
 		{name: "key given twice: the last", line: `{` + ts + `,"event_name":"x","event_name":"y",` + ids + `}`,
@@ -575,9 +577,16 @@ func TestExtractLines(t *testing.T) {
 		{name: "dclid with a gclid", line: `{` + ts + `,"event_name":"x",` + ids + `,"collected_traffic_source":{"gclid":"G6","dclid":"D1"}}`,
 			want: map[string]any{"utm_source": nil, "gclid": "G6"}},
 	}
+	// A file without a single JSON object is an error: a good row after each line
+	// keeps the file NDJSON.
+	const good = `{"event_timestamp":"1767603600000001","event_name":"good","user_pseudo_id":"g"}`
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path, got, rej := runLines(t, "", tt.line, "   ") // blank lines count but are skipped
+			path, got, rej := runLines(t, "", tt.line, "   ", good) // blank lines count but are skipped
+			require.NotEmpty(t, got)
+			require.Equal(t, "good", got[len(got)-1]["event_name"])
+			require.Equal(t, path+":4", got[len(got)-1]["location"])
+			got = got[:len(got)-1]
 			if tt.reason != "" {
 				require.Empty(t, got)
 				require.Len(t, rej, 1)

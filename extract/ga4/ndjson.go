@@ -19,16 +19,19 @@ import (
 // matched exactly; a key given twice takes its last value, a record given twice
 // merges, null leaves a value as it was, as with encoding/json.
 //
-// Decoded strings are views of the line, or of arena when they had escapes or
-// invalid UTF-8 (replaced by U+FFFD, as encoding/json does): valid until the next
-// line.
+// Decoded strings are views of the line, or of arena when they had escapes: valid
+// until the next line. Unlike encoding/json, the scanner keeps invalid UTF-8 as it is
+// rather than turn it into U+FFFD: the row is then rejected (extract.BadText), not
+// loaded altered.
 type scanner struct {
-	b      []byte
-	i      int
-	depth  int
-	arena  []byte
-	msg    string // what is wrong, when a call returned false
-	syntax bool   // msg is a JSON syntax error, not a type mismatch
+	b        []byte
+	i        int
+	depth    int
+	arena    []byte
+	msg      string // what is wrong, when a call returned false
+	syntax   bool   // msg is a JSON syntax error, not a type mismatch
+	isObject bool   // after decode: the line is a JSON object, an export row or not
+	dirty    bool   // a string decoded had an escape or a byte beyond ASCII
 }
 
 // maxDepth is encoding/json's nesting limit, kept so both accept the same lines.
@@ -40,9 +43,12 @@ func (s *scanner) decode(line []byte, f *fields) string {
 	*s = scanner{b: line, arena: s.arena[:0]}
 	f.reset()
 	if s.row(f) {
+		s.isObject = true
+		f.clean = !s.dirty
 		return ""
 	}
 	if s.syntax || !json.Valid(line) {
+		s.isObject = false
 		// encoding/json's message, for errors worded the same in every source.
 		var v any
 		var syn *json.SyntaxError
@@ -61,6 +67,7 @@ func (s *scanner) row(f *fields) bool {
 		c := s.b[s.i]
 		return s.skip() && s.typeError("the line", c, "an object (one export row)")
 	}
+	s.isObject = s.i < len(s.b)
 	ok := s.object("the line", func(key []byte) bool {
 		switch string(key) {
 		case "event_timestamp":
@@ -419,8 +426,7 @@ func (s *scanner) scalar() (raw, inner []byte, ok bool) {
 func (s *scanner) str() ([]byte, bool) {
 	s.i++ // the quote
 	start := s.i
-	plain := true // no escape, ASCII or valid UTF-8
-	ascii := true
+	plain := true // no escape
 	for {
 		b, i := s.b, s.i
 		for i+8 <= len(b) {
@@ -441,19 +447,19 @@ func (s *scanner) str() ([]byte, bool) {
 		case c == '"':
 			v := b[start:i]
 			s.i++
-			if plain && (ascii || utf8.Valid(v)) {
+			if plain {
 				return v, true
 			}
 			return s.unquote(v), true
 		case c == '\\':
-			plain = false
+			plain, s.dirty = false, true
 			if !s.escape() {
 				return nil, false
 			}
 		case c < 0x20:
 			return nil, s.syntaxError("control character in a string")
 		default:
-			ascii = false
+			s.dirty = true
 			s.i++
 		}
 	}
@@ -506,9 +512,9 @@ func (s *scanner) escape() bool {
 	return s.syntaxError("bad escape in a string")
 }
 
-// unquote decodes the checked contents of a string with escapes or invalid UTF-8
-// into the arena, as encoding/json does: a lone surrogate or an invalid byte becomes
-// U+FFFD.
+// unquote decodes the checked contents of a string with escapes into the arena, as
+// encoding/json does (a lone surrogate becomes U+FFFD), but for invalid UTF-8, kept
+// as it is.
 func (s *scanner) unquote(v []byte) []byte {
 	start := len(s.arena)
 	for r := 0; r < len(v); {
@@ -545,13 +551,9 @@ func (s *scanner) unquote(v []byte) []byte {
 				s.arena = append(s.arena, v[r+1])
 			}
 			r += 2
-		case c < utf8.RuneSelf:
+		default:
 			s.arena = append(s.arena, c)
 			r++
-		default:
-			rr, size := utf8.DecodeRune(v[r:])
-			s.arena = utf8.AppendRune(s.arena, rr)
-			r += size
 		}
 	}
 	return s.arena[start:]

@@ -2,10 +2,13 @@ package ga4
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -89,7 +92,7 @@ func (r *relay) Release() {
 // The first file of a day repeats no earlier file's rows (the seen set is the day's):
 // once its turn comes it is passed on as it is decoded (relay). At most a few files
 // beyond the one being passed on are held decoded.
-func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []string, w extract.Writer) (Stats, error) {
+func readAll(ctx context.Context, spec string, mem memory.Allocator, now time.Time, paths []string, w extract.Writer) (Stats, error) {
 	workers := runtime.GOMAXPROCS(0)
 	ahead := workers // decoded files held at most
 	results := make([]*decoded, len(paths))
@@ -115,6 +118,7 @@ func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []str
 				r := results[i]
 				defer close(r.done)
 				d := NewDecoder(spec, mem, &r.buf)
+				d.Now = now
 				if r.err = readFile(ctx, path, mem, d); r.err == nil {
 					r.err = d.Flush(ctx)
 				}
@@ -126,6 +130,7 @@ func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []str
 	defer p.Wait()
 
 	global := NewDecoder(spec, mem, w) // the seen set of the day's files passed on, the counts of all
+	global.Now = now
 	defer global.Release()
 	fail := func(i int, err error) (Stats, error) {
 		results[i].buf.Release()
@@ -174,8 +179,11 @@ func readAll(ctx context.Context, spec string, mem memory.Allocator, paths []str
 	return global.Stats(), nil
 }
 
-// readFile reads one file, NDJSON or Parquet, into d.
+// readFile reads one file, NDJSON or Parquet, into d. An empty file is an error.
 func readFile(ctx context.Context, path string, mem memory.Allocator, d *Decoder) error {
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		return fmt.Errorf("ga4: %s: empty file (0 bytes); an export file holds a day's rows: export the day again, or remove the file", path)
+	}
 	pq, err := isParquet(path)
 	if err != nil {
 		return err

@@ -70,7 +70,7 @@ func TestReadAllIsSequential(t *testing.T) {
 
 	for range 3 { // scheduling differs from run to run; the result must not
 		got := extract.NewCollector(mem)
-		gotStats, err := readAll(context.Background(), spec, mem, paths, got)
+		gotStats, err := readAll(context.Background(), spec, mem, time.Now(), paths, got)
 		require.NoError(t, err)
 		require.Equal(t, wantStats, gotStats)
 		wt, gt := want.Table(extract.TableEvents), got.Table(extract.TableEvents)
@@ -100,7 +100,7 @@ func TestReadAllStopsOnError(t *testing.T) {
 	paths = append(paths[:3], append([]string{bad}, paths[3:]...)...)
 	c := extract.NewCollector(mem)
 	defer c.Release()
-	_, err := readAll(context.Background(), "ga4:test", mem, paths, c)
+	_, err := readAll(context.Background(), "ga4:test", mem, time.Now(), paths, c)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "events_20260104.ndjson.gz")
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -220,9 +221,37 @@ func checkAgainstReference(t *testing.T, line []byte) {
 	if len(got.params) == 0 && len(want.params) == 0 {
 		got.params, want.params = nil, nil
 	}
+	asJSON(&got)
 	// Compare floats by their bits: NaN is not equal to itself.
 	norm := func(f *fields) string { return fmt.Sprintf("%#v", *f) }
 	require.Equal(t, norm(&want), norm(&got), "line %q", line)
+}
+
+// asJSON turns every byte of invalid UTF-8 in f's strings into U+FFFD, as
+// encoding/json decodes them: the scanner keeps them for the rules to reject. It
+// drops the scanner's note that the strings are clean, which the reference has not.
+func asJSON(f *fields) {
+	f.clean = false
+	fix := func(s *string) {
+		if !utf8.ValidString(*s) {
+			var b []byte
+			for _, r := range *s {
+				b = utf8.AppendRune(b, r)
+			}
+			*s = string(b)
+		}
+	}
+	c, m, x := &f.collected, &f.lastClick.manual, &f.lastClick.cross
+	for _, s := range []*string{&f.name, &f.pseudoID, &f.userID, &f.streamID,
+		&c.source, &c.medium, &c.campaign, &c.term, &c.content, &c.gclid, &c.dclid,
+		&m.source, &m.medium, &m.campaign, &m.term, &m.content, &f.lastClick.ads.campaign,
+		&x.source, &x.medium, &x.campaign} {
+		fix(s)
+	}
+	for i := range f.params {
+		fix(&f.params[i].key)
+		fix(&f.params[i].str)
+	}
 }
 
 // refCorpus are lines that probe the grammar and the decoding rules.
@@ -268,7 +297,8 @@ func TestScannerMatchesReference(t *testing.T) {
 	}
 }
 
-// FuzzScanner looks for lines the scanner and the reference decode differently:
+// FuzzScanner looks for lines the scanner and the reference decode differently, and
+// checks what the rules make of them (checkLine):
 // go test ./extract/ga4 -run '^$' -fuzz FuzzScanner -fuzztime 1m
 func FuzzScanner(f *testing.F) {
 	data, err := os.ReadFile(fixture)
@@ -279,10 +309,14 @@ func FuzzScanner(f *testing.F) {
 	for _, c := range refCorpus {
 		f.Add([]byte(c))
 	}
+	for _, l := range badLines() {
+		f.Add([]byte(l))
+	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		if len(bytes.TrimSpace(line)) == 0 || bytes.ContainsAny(line, "\n") {
 			return // the line splitter's business
 		}
 		checkAgainstReference(t, line)
+		checkLine(t, line)
 	})
 }

@@ -3,6 +3,8 @@ package hubspot
 import (
 	"context"
 	"strings"
+
+	"closedloop/extract"
 )
 
 // activityKind is one type of HubSpot engagement read as a selling activity.
@@ -104,13 +106,23 @@ type ownerDoc struct {
 	} `json:"teams"`
 }
 
-// add records one owner.
-func (w *owners) add(d *ownerDoc) {
+// add records one owner. An owner whose name or a team name cannot be stored is
+// left out, and the reason returned: its activities get no team.
+func (w *owners) add(d *ownerDoc) (bad string) {
 	id := d.ID.str()
 	if id == "" {
-		return
+		return ""
 	}
-	w.name[id] = strings.TrimSpace(d.FirstName.str() + " " + d.LastName.str())
+	name := strings.TrimSpace(d.FirstName.str() + " " + d.LastName.str())
+	if bad = badText("owner name", name); bad != "" {
+		return bad
+	}
+	for _, t := range d.Teams {
+		if bad = badText("team name", t.Name.str()); bad != "" {
+			return bad
+		}
+	}
+	w.name[id] = name
 	for _, t := range d.Teams {
 		name := t.Name.str()
 		w.teams[t.ID.str()] = name
@@ -118,6 +130,7 @@ func (w *owners) add(d *ownerDoc) {
 			w.team[id] = name
 		}
 	}
+	return ""
 }
 
 // source is the utm_source of an activity: its owner's team, else the team the
@@ -144,6 +157,9 @@ func (x *run) activityObject(ctx context.Context, r *rows, p place, k *activityK
 	if id == "" {
 		return r.reject(ctx, p.reject(k.singular, ""), k.singular+" has no id", rec)
 	}
+	if reason := extract.BadText("id", id); reason != "" {
+		return r.reject(ctx, p.reject(k.singular, ""), reason, rec)
+	}
 	t := &times{o: o, types: activityTypes}
 	at := t.first("hs_timestamp", "hs_meeting_start_time", "hs_createdate")
 	at = t.orTop(at, "createdAt", o.CreatedAt)
@@ -167,6 +183,9 @@ func (x *run) activityObject(ctx context.Context, r *rows, p place, k *activityK
 		channel: activityChannels[k.event],
 		source:  x.owners.source(o.prop("hubspot_owner_id"), o.prop("hubspot_team_id")),
 		medium:  k.event,
+	}
+	if reason := row.badText(); reason != "" {
+		return r.reject(ctx, p.reject(k.singular, id), reason, rec)
 	}
 	loc := p.row(k.singular, id)
 	for _, c := range contacts {
@@ -222,6 +241,9 @@ func (x *run) clickEvent(ctx context.Context, r *rows, p place, ev *emailEvent, 
 	if id == "" {
 		return r.reject(ctx, p.reject("email event", ""), "e-mail event has no id", rec)
 	}
+	if reason := extract.BadText("id", id); reason != "" {
+		return r.reject(ctx, p.reject("email event", ""), reason, rec)
+	}
 	created := ev.Created.str()
 	if created == "" {
 		return r.reject(ctx, p.reject("email event", id), "e-mail event has no created time", rec)
@@ -230,14 +252,21 @@ func (x *run) clickEvent(ctx context.Context, r *rows, p place, ev *emailEvent, 
 	if err != nil {
 		return r.reject(ctx, p.reject("email event", id), "created: "+err.Error(), rec)
 	}
+	if reason := extract.BadText("recipient", ev.Recipient.str()); reason != "" {
+		return r.reject(ctx, p.reject("email event", id), reason, rec)
+	}
 	email := strings.ToLower(ev.Recipient.str())
 	if email == "" {
 		return r.reject(ctx, p.reject("email event", id), "e-mail click has no recipient, so nobody can be credited with it", rec)
 	}
-	x.stats.clicks.Add(1)
-	return r.touch(ctx, p.row("email event", id), &touchRow{
+	row := touchRow{
 		at: at, name: "email_click", channel: "Email",
 		source: "hubspot", medium: "email", campaign: campaign,
 		page: ev.URL.str(), email: email,
-	})
+	}
+	if reason := row.badText(); reason != "" {
+		return r.reject(ctx, p.reject("email event", id), reason, rec)
+	}
+	x.stats.clicks.Add(1)
+	return r.touch(ctx, p.row("email event", id), &row)
 }

@@ -77,9 +77,22 @@ func (x *run) contactObject(ctx context.Context, r *rows, p place, o *object, re
 	if id == "" {
 		return "", r.reject(ctx, p.reject("contact", ""), "contact has no id", rec)
 	}
+	if reason := extract.BadText("id", id); reason != "" {
+		return "", r.reject(ctx, p.reject("contact", ""), reason, rec)
+	}
 	c, bad := x.contact(o, id)
 	if bad != nil {
 		return "", r.reject(ctx, p.reject("contact", id), bad.Error()+"; fix the value in HubSpot", rec)
+	}
+	reason := o.badProps("email", "hs_additional_emails")
+	if reason == "" {
+		reason = c.badText()
+	}
+	if reason == "" && !c.created.IsZero() {
+		reason = extract.BadTime("createdate", c.created, x.e.cfg.Now)
+	}
+	if reason != "" {
+		return "", r.reject(ctx, p.reject("contact", id), reason, rec)
 	}
 	if c.badSize != "" {
 		x.e.badSize(p.reject("contact", id), c.badSize)

@@ -2,10 +2,12 @@ package hubspot
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
+
+	"closedloop/extract"
 )
 
 // dealProperties are the deal properties read.
@@ -33,6 +35,9 @@ func (x *run) dealObject(ctx context.Context, r *rows, p place, o *object, rec [
 	if id == "" {
 		return dealRow{}, dealRejected, r.reject(ctx, p.reject("deal", ""), "deal has no id", rec)
 	}
+	if reason := extract.BadText("id", id); reason != "" {
+		return dealRow{}, dealRejected, r.reject(ctx, p.reject("deal", ""), reason, rec)
+	}
 	d, reason := x.deal(o, id)
 	if reason != "" {
 		return d, dealRejected, r.reject(ctx, p.reject("deal", id), reason, rec)
@@ -55,10 +60,19 @@ func (x *run) deal(o *object, id string) (dealRow, string) {
 	}
 	if s := o.prop("amount"); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return r, fmt.Sprintf("property amount: %q is not a number (want digits with a dot, like 12000.50); fix the amount in HubSpot", s)
 		}
+		if reason := extract.BadRevenue("property amount", v); reason != "" {
+			return r, reason
+		}
 		r.amount, r.hasAmount = v, true
+	}
+	if reason := o.badProps("deal_currency_code"); reason != "" {
+		return r, reason
+	}
+	if reason := r.badText(); reason != "" {
+		return r, reason
 	}
 	r.created = t.orTop(t.get("createdate"), "createdAt", o.CreatedAt)
 	closeDate := t.get("closedate")
@@ -74,6 +88,11 @@ func (x *run) deal(o *object, id string) (dealRow, string) {
 	// holds only real closings.
 	if st.closed {
 		r.closed = closeDate
+		if !closeDate.IsZero() {
+			if reason := extract.BadTime("property closedate", closeDate, x.e.cfg.Now); reason != "" {
+				return r, reason
+			}
+		}
 	}
 	return r, ""
 }

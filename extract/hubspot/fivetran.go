@@ -147,6 +147,7 @@ func (x *run) ftStages(ctx context.Context, r *rows) error {
 			return fmt.Errorf("%w: %s: %s: stage %q of pipeline %q: %v", extract.ErrConfig, x.e.cfg.Spec, loc, sid, pid, err)
 		}
 		st.label = tb.get("label")
+		st.bad = badText("deal_pipeline_stage.label", st.label, "deal_pipeline_stage.stage_id", sid, "deal_pipeline_stage.pipeline_id", pid)
 		x.stages.add(pid, sid, st)
 		return nil
 	})
@@ -155,7 +156,7 @@ func (x *run) ftStages(ctx context.Context, r *rows) error {
 	}
 	err = x.eachRow(ctx, r, "deal_pipeline", true, func(tb *table) error {
 		if id := tb.get("pipeline_id"); id != "" {
-			x.stages.labelPipeline(id, tb.get("label"))
+			x.stages.labelPipeline(id, tb.get("label"), badText("deal_pipeline.label", tb.get("label"), "deal_pipeline.pipeline_id", id))
 		}
 		return nil
 	})
@@ -173,6 +174,9 @@ func (x *run) ftStages(ctx context.Context, r *rows) error {
 func (x *run) ftOwners(ctx context.Context, r *rows) error {
 	w := x.owners
 	err := x.eachRow(ctx, r, "team", true, func(tb *table) error {
+		if reason := badText("name", tb.get("name")); reason != "" {
+			return r.reject(ctx, tb.place().reject("team", ""), reason+"; activities of this team's owners get no team", tb.raw())
+		}
 		w.teams[tb.get("id")] = tb.get("name")
 		return nil
 	})
@@ -190,7 +194,11 @@ func (x *run) ftOwners(ctx context.Context, r *rows) error {
 		return err
 	}
 	return x.eachRow(ctx, r, "owner", true, func(tb *table) error {
-		w.name[tb.get("owner_id")] = strings.TrimSpace(tb.get("first_name") + " " + tb.get("last_name"))
+		name := strings.TrimSpace(tb.get("first_name") + " " + tb.get("last_name"))
+		if reason := badText("first_name and last_name", name); reason != "" {
+			return r.reject(ctx, tb.place().reject("owner", ""), reason+"; activities of this owner without a team get no utm_source", tb.raw())
+		}
+		w.name[tb.get("owner_id")] = name
 		return nil
 	})
 }
@@ -386,6 +394,9 @@ func (x *run) ftDealContacts(ctx context.Context, r *rows) error {
 		if deal == "" || contact == "" {
 			return r.reject(ctx, tb.place().reject("", ""), "deal-contact link without deal_id or contact_id", tb.raw())
 		}
+		if reason := badText("deal_id", deal, "contact_id", contact); reason != "" {
+			return r.reject(ctx, tb.place().reject("", ""), reason, tb.raw())
+		}
 		if tb.flag("_fivetran_deleted") || x.archived.deals[deal] {
 			return nil
 		}
@@ -414,6 +425,9 @@ func (x *run) ftActivities(ctx context.Context, r *rows) error {
 		id, contact := tb.get("engagement_id"), tb.get("contact_id")
 		if id == "" || contact == "" {
 			return r.reject(ctx, tb.place().reject("", ""), "engagement-contact link without engagement_id or contact_id", tb.raw())
+		}
+		if reason := badText("engagement_id", id, "contact_id", contact); reason != "" {
+			return r.reject(ctx, tb.place().reject("", ""), reason, tb.raw())
 		}
 		if tb.flag("_fivetran_deleted") {
 			return nil

@@ -249,7 +249,9 @@ func (x *run) folderOwners(ctx context.Context, r *rows) error {
 		if err := json.Unmarshal(line, &d); err != nil {
 			return r.reject(ctx, p.reject("owner", ""), "invalid JSON: "+err.Error()+"; activities of this owner get no team", line)
 		}
-		x.owners.add(&d)
+		if reason := x.owners.add(&d); reason != "" {
+			return r.reject(ctx, p.reject("owner", ""), reason+"; activities of this owner get no team", line)
+		}
 		return nil
 	})
 }
@@ -361,6 +363,9 @@ func (a *association) targets() ([]string, string) {
 		if id == "" {
 			return nil, "association target has no toObjectId (the contact id)"
 		}
+		if reason := extract.BadText("association target (the contact id)", id); reason != "" {
+			return nil, reason
+		}
 		out = append(out, id)
 	}
 	return out, ""
@@ -377,6 +382,9 @@ func (x *run) eachAssociation(ctx context.Context, r *rows, name, kind string, f
 		id := a.From.ID.str()
 		if id == "" {
 			return r.reject(ctx, p.reject("", ""), fmt.Sprintf("association has no from.id (the %s id)", kind), line)
+		}
+		if reason := extract.BadText("from.id", id); reason != "" {
+			return r.reject(ctx, p.reject("", ""), reason, line)
 		}
 		contacts, reason := a.targets()
 		if reason != "" {

@@ -15,6 +15,7 @@ type stage struct {
 	won      bool
 	label    string // the stage's label; its id when the source has none
 	pipeline string // the id of the stage's pipeline
+	bad      string // why the stage's id or label cannot be stored: its deals are rejected
 }
 
 // stageIndex finds a deal's stage by pipeline and stage id.
@@ -22,6 +23,20 @@ type stageIndex struct {
 	byPipeline map[string]map[string]stage // pipeline id -> stage id -> stage
 	byStage    map[string][]stage          // stage id -> the stages with that id, any pipeline
 	pipelines  map[string]string           // pipeline id -> label, when known
+	badLabels  map[string]string           // pipeline id -> why its id or label cannot be stored
+}
+
+// usable returns st, or why deals in it are rejected: its or its pipeline's id or
+// label cannot be stored.
+func (x stageIndex) usable(st stage) (stage, string) {
+	bad := st.bad
+	if bad == "" {
+		bad = x.badLabels[st.pipeline]
+	}
+	if bad != "" {
+		return stage{}, "the deal's stage: " + bad + "; fix the stage or pipeline in HubSpot and export the pipelines again"
+	}
+	return st, ""
 }
 
 // pipelineLabel returns the label of pipeline id; the id when the source has none.
@@ -38,11 +53,11 @@ func (x stageIndex) pipelineLabel(id string) string {
 // stage id.
 func (x stageIndex) entered(pipeline, stageID string) (stage, string) {
 	if st, ok := x.byPipeline[pipeline][stageID]; ok {
-		return st, ""
+		return x.usable(st)
 	}
 	switch sts := x.byStage[stageID]; len(sts) {
 	case 1:
-		return sts[0], ""
+		return x.usable(sts[0])
 	case 0:
 		return stage{}, fmt.Sprintf("dealstage history names stage %q, which is in none of the deal pipelines read (a stage deleted from its pipeline keeps its history): re-export the pipelines together with the deals", stageID)
 	default:
@@ -64,13 +79,13 @@ func (x stageIndex) lookup(pipeline, stageID string) (stage, string) {
 		if !ok {
 			return stage{}, fmt.Sprintf("dealstage %q is not a stage of pipeline %q among the deal pipelines read: re-export the pipelines together with the deals", stageID, pipeline)
 		}
-		return st, ""
+		return x.usable(st)
 	}
 	// No pipeline property: stage ids are unique across an account's pipelines except
 	// in odd imports, so accept the stage only when exactly one pipeline has it.
 	switch sts := x.byStage[stageID]; len(sts) {
 	case 1:
-		return sts[0], ""
+		return x.usable(sts[0])
 	case 0:
 		return stage{}, fmt.Sprintf("dealstage %q is in none of the deal pipelines read: re-export the pipelines together with the deals", stageID)
 	default:
@@ -96,12 +111,16 @@ func (x *stageIndex) add(pipeline, stageID string, st stage) {
 	x.byPipeline[pipeline][stageID] = st
 }
 
-// labelPipeline records the label of pipeline id.
-func (x *stageIndex) labelPipeline(id, label string) {
+// labelPipeline records the label of pipeline id; bad says why the id or label
+// cannot be stored, "" when they can.
+func (x *stageIndex) labelPipeline(id, label, bad string) {
 	if x.pipelines == nil {
-		x.pipelines = map[string]string{}
+		x.pipelines, x.badLabels = map[string]string{}, map[string]string{}
 	}
 	x.pipelines[id] = label
+	if bad != "" {
+		x.badLabels[id] = bad
+	}
 }
 
 // pipelinesDoc is the GET /crm/v3/pipelines/deals response.
@@ -137,9 +156,10 @@ func (doc *pipelinesDoc) index(spec, from string) (stageIndex, error) {
 				return stageIndex{}, fmt.Errorf("%w: %s: %s: stage %q of pipeline %q: %v", extract.ErrConfig, spec, from, sid, pid, err)
 			}
 			st.label = s.Label.str()
+			st.bad = badText("stage label", st.label, "stage id", sid, "pipeline id", pid)
 			x.add(pid, sid, st)
 		}
-		x.labelPipeline(pid, p.Label.str())
+		x.labelPipeline(pid, p.Label.str(), badText("pipeline label", p.Label.str(), "pipeline id", pid))
 	}
 	if len(x.byPipeline) == 0 {
 		return stageIndex{}, fmt.Errorf("%w: %s: %s lists no deal pipeline, so won and lost deals cannot be told apart", extract.ErrConfig, spec, from)

@@ -111,6 +111,39 @@ type touchRow struct {
 	email                    string
 }
 
+// badText returns the first extract.BadText reason of the fields given as name, value
+// pairs, "" when every value can be stored.
+func badText(fields ...string) string {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if reason := extract.BadText(fields[i], fields[i+1]); reason != "" {
+			return reason
+		}
+	}
+	return ""
+}
+
+// badText says why a contact's text cannot be stored, "" when it can.
+func (c *contactRow) badText() string {
+	return badText("property email", c.email, "cookie id", c.cookie, "property lifecyclestage", c.stage,
+		"property hs_analytics_source", c.source, "property hs_analytics_source_data_1", c.sourceData1,
+		"property hs_analytics_source_data_2", c.sourceData2, "linked ids (hs_merged_object_ids, hs_additional_emails)", c.linked,
+		"property "+propJobTitle, c.jobTitle, "property "+propCompany, c.company, "property "+propIndustry, c.industry,
+		"property "+propCountry, c.country)
+}
+
+// badText says why a deal's text cannot be stored, "" when it can.
+func (d *dealRow) badText() string {
+	return badText("property dealname", d.name, "property pipeline", d.pipeline, "property dealstage", d.stage,
+		"property deal_currency_code", d.currency)
+}
+
+// badText says why a touch's text cannot be stored, "" when it can.
+func (t *touchRow) badText() string {
+	return badText("owner or team name (utm_source)", t.source, "e-mail campaign name (utm_campaign)", t.campaign,
+		"clicked URL", t.page, "recipient", t.email, "contact id", t.record, "event name", t.name,
+		"channel", t.channel, "medium", t.medium)
+}
+
 // rows writes one reader's rows: one builder per table, created on first use. Not
 // safe for concurrent use: concurrent readers have one each.
 type rows struct {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"closedloop/extract"
 )
 
 // historyLimit is the most ids one batch read with propertiesWithHistory takes:
@@ -38,6 +40,9 @@ func (x *run) stageEntry(d *dealRow, id, ts, tsField, loc string) (stageEntry, s
 	at, err := parseTime("datetime", ts)
 	if err != nil {
 		return stageEntry{}, fmt.Sprintf("dealstage history entry for stage %q: %s %v: %s; check the export of the stage history", id, tsField, err, left)
+	}
+	if reason := extract.BadTime("dealstage history "+tsField, at, x.e.cfg.Now); reason != "" {
+		return stageEntry{}, reason + ": " + left
 	}
 	st, reason := x.stages.entered(d.st.pipeline, id)
 	if reason != "" {
@@ -94,6 +99,9 @@ func (x *run) dealStages(ctx context.Context, r *rows, d *dealRow, entries []sta
 func (x *run) currentStage(ctx context.Context, r *rows, d *dealRow, loc, rejLoc string, rec []byte) error {
 	if d.created.IsZero() {
 		return r.reject(ctx, rejLoc, fmt.Sprintf("deal has no dealstage history and no createdate, so when it entered stage %q is unknown: set its createdate in HubSpot", d.st.label), rec)
+	}
+	if reason := extract.BadTime("createdate (when the deal entered its current stage, as it has no dealstage history)", d.created, x.e.cfg.Now); reason != "" {
+		return r.reject(ctx, rejLoc, reason, rec)
 	}
 	return r.dealStage(ctx, loc, d.id, x.stages.pipelineLabel(d.st.pipeline), d.st.label, d.created)
 }
@@ -162,6 +170,9 @@ func (x *run) ftDealStages(ctx context.Context, r *rows) error {
 			return nil
 		}
 		id, p := tb.get("deal_id"), tb.place()
+		if reason := extract.BadText("deal_id", id); reason != "" {
+			return r.reject(ctx, p.reject("", ""), reason, tb.raw())
+		}
 		reject := func(reason string) error { return r.reject(ctx, p.reject("deal", id), reason, tb.raw()) }
 		fd, ok := x.ftDeals[id]
 		switch {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"closedloop/extract"
 )
@@ -28,10 +29,15 @@ func (v *value) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
+		if !utf8.Valid(b) {
+			// encoding/json made U+FFFD of the bad bytes: keep the string as it came
+			// (escapes and all), for the text check to refuse the row.
+			s = string(b[1 : len(b)-1])
+		}
 		*v = value{s: s, valid: true}
 		return nil
 	case b[0] == '{' || b[0] == '[':
-		return fmt.Errorf("want a string, got %.40s", b)
+		return fmt.Errorf("want a string, got %.40q", b)
 	default:
 		*v = value{s: string(b), valid: true}
 		return nil
@@ -85,6 +91,18 @@ func reusable() object {
 // prop returns a property's value with surrounding blanks removed, "" when null or absent.
 func (o *object) prop(name string) string {
 	return strings.TrimSpace(o.Properties[name].s)
+}
+
+// badProps says why one of the properties names cannot be stored as text, "" when
+// all can. Check values before changing them: strings.ToLower turns bad bytes into
+// U+FFFD.
+func (o *object) badProps(names ...string) string {
+	for _, n := range names {
+		if reason := extract.BadText("property "+n, o.prop(n)); reason != "" {
+			return reason
+		}
+	}
+	return ""
 }
 
 // propTypes maps property names to their declared HubSpot type (datetime, date,

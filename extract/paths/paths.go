@@ -128,8 +128,6 @@ func Read(ctx context.Context, cfg Config) (*Result, error) {
 		if err == io.EOF {
 			return res, nil
 		}
-		line, _ := r.FieldPos(0)
-		loc := fmt.Sprintf("%s:%d", cfg.Path, line)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -137,8 +135,10 @@ func Read(ctx context.Context, cfg Config) (*Result, error) {
 					Reason: "unreadable line: " + pe.Err.Error()})
 				continue
 			}
-			return nil, fmt.Errorf("paths: %s: %w", loc, err)
+			return nil, fmt.Errorf("paths: %s: %w", cfg.Path, err)
 		}
+		line, _ := r.FieldPos(0) // only after a record: FieldPos panics after an error
+		loc := fmt.Sprintf("%s:%d", cfg.Path, line)
 		res.Lines++
 		if res.Lines%4096 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -167,6 +167,10 @@ func Read(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		if bad != "" {
 			reject(bad)
+			continue
+		}
+		if reason := extract.BadText(cols.Path, rec[at[0]]); reason != "" {
+			reject(reason)
 			continue
 		}
 		names := strings.Split(rec[at[0]], cfg.PathSep)

@@ -104,6 +104,10 @@ func (r *run) opportunities(ctx context.Context) error {
 		var closedAt time.Time
 		if closed {
 			closedAt = r.closedAt(id, stage, closeDate)
+			if f.plausible(oppCloseDate, closedAt, r.e.cfg.Now); f.bad != "" {
+				r.rejectedOpps[id] = true
+				return r.reject(ctx, rejectLocation(obj, rec, f.str(oppID)), f.bad, rec)
+			}
 		}
 		b.Str(dInput, r.spec)
 		b.Str(dLocation, location(obj, rec, id))

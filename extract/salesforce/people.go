@@ -176,6 +176,7 @@ func (r *run) lead(ctx context.Context, b *extract.Builder, rec *record) error {
 	converted := f.bool(leadIsConverted)
 	convertedAt := f.time(leadConvertedDate)
 	contact, opp := f.id(leadConvertedContactID), f.id(leadConvertedOpportunityID)
+	f.plausible(leadCreatedDate, p.created, r.e.cfg.Now)
 	switch {
 	case f.bad != "":
 	case id == "":
@@ -252,6 +253,7 @@ func (r *run) contact(ctx context.Context, b *extract.Builder, rec *record) erro
 	if len(obj.fields) > contactCookie {
 		r.setCookie(p, f.str(contactCookie), obj, rec)
 	}
+	f.plausible(contactCreatedDate, p.created, r.e.cfg.Now)
 	switch {
 	case f.bad != "":
 	case id == "":

@@ -2,8 +2,8 @@ package salesforce
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -31,12 +31,13 @@ type stream struct {
 	each func(ctx context.Context, fn func(*record) error) error
 }
 
-// location names a record in rows: file:line, or the API object.
+// location names a record in rows: file:line, or the API object. An id that cannot
+// be stored as text is left out.
 func location(obj *object, r *record, id string) string {
 	if r.file != "" {
 		return r.file + ":" + strconv.Itoa(r.line)
 	}
-	if id == "" {
+	if id == "" || extract.BadText("", id) != "" {
 		id = "(no Id)"
 	}
 	return "salesforce " + obj.name + " " + id
@@ -45,7 +46,7 @@ func location(obj *object, r *record, id string) string {
 // rejectLocation names a record in rejections: file:line with the object id when
 // known, or the API object.
 func rejectLocation(obj *object, r *record, id string) string {
-	if r.file != "" && id != "" {
+	if r.file != "" && id != "" && extract.BadText("", id) == "" {
 		return location(obj, r, "") + " (salesforce " + obj.name + " " + id + ")"
 	}
 	return location(obj, r, id)
@@ -59,7 +60,35 @@ type fields struct {
 	bad string // first problem, as a rejection reason
 }
 
-func newFields(obj *object, r *record) *fields { return &fields{obj: obj, r: r, bad: r.bad} }
+// newFields reads r, a record of obj. A value that cannot be stored as text makes
+// the record bad, whichever field it is in.
+func newFields(obj *object, r *record) *fields {
+	f := &fields{obj: obj, r: r, bad: r.bad}
+	if f.bad == "" {
+		for i, v := range r.vals {
+			if extract.BadText("", v) != "" {
+				f.bad = extract.BadText("field "+obj.fields[i], v)
+				break
+			}
+		}
+	}
+	return f
+}
+
+// check makes reason, unless empty, the record's first problem.
+func (f *fields) check(reason string) {
+	if f.bad == "" {
+		f.bad = reason
+	}
+}
+
+// plausible checks t, the value of datetime field i, against the run's start now;
+// the zero time (an empty field) passes.
+func (f *fields) plausible(i int, t, now time.Time) {
+	if !t.IsZero() && f.bad == "" {
+		f.bad = extract.BadTime("field "+f.obj.fields[i], t, now)
+	}
+}
 
 func (f *fields) fail(i int, format string, a ...any) {
 	if f.bad == "" {
@@ -112,8 +141,12 @@ func (f *fields) amount(i int) (v float64, ok bool) {
 		return 0, false
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		f.fail(i, "%q is not a number (want digits with a dot, like 12000.50)", s)
+		return 0, false
+	}
+	if reason := extract.BadRevenue("field "+f.obj.fields[i], v); reason != "" {
+		f.check(reason)
 		return 0, false
 	}
 	return v, true

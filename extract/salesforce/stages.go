@@ -47,6 +47,7 @@ func (r *run) readStageHistory(ctx context.Context) error {
 			return nil
 		}
 		opp, at, stage := f.id(oppField), f.time(atField), f.str(ohStageName)
+		f.plausible(atField, at, r.e.cfg.Now)
 		switch {
 		case f.bad != "":
 		case opp == "":
@@ -90,6 +91,9 @@ func (r *run) writeStages(ctx context.Context, b *extract.Builder, rec *record, 
 		if stage == "" || created.IsZero() {
 			return r.reject(ctx, rejectLocation(obj, rec, id),
 				"no stage history and no StageName or CreatedDate: the opportunity's stage entry cannot be dated; fix the record or export OpportunityHistory", rec)
+		}
+		if reason := extract.BadTime("field CreatedDate (when it entered its stage, as it has no stage history)", created, r.e.cfg.Now); reason != "" {
+			return r.reject(ctx, rejectLocation(obj, rec, id), reason, rec)
 		}
 		return r.stageRow(ctx, b, location(obj, rec, id), id, stage, created)
 	}

@@ -35,8 +35,9 @@
 //     are not used, not even when timestamp is missing: that is a rejection. Any form
 //     extract.ParseTime reads is taken (ISO-8601 with a zone, none meaning UTC, or
 //     epoch seconds / ms / µs); the value is stored in UTC, cut to microseconds.
-//     Times before 2000 are rejected: an unset clock, or digits that are no epoch
-//     time ("20260105" would read as seconds).
+//     Times before 2000 are rejected (extract.BadTime): an unset clock, or digits
+//     that are no epoch time ("20260105" would read as seconds); so are times after
+//     the run's start (Config.Now) plus a day.
 //   - anonymous_id, user_id: anonymousId, userId. One of them is required; a number
 //     is taken as its text, an empty string as no id.
 //   - email: traits.email, else context.traits.email (where RudderStack's SDK keeps
@@ -56,8 +57,9 @@
 //     SDK, not a marketing channel.
 //   - conversion_value, currency (track only): properties.revenue, else
 //     properties.total (Segment's e-commerce spec: revenue with discounts), else
-//     properties.value; a number or a string holding one, else a rejection.
-//     currency is properties.currency, upper-cased, kept only with a value.
+//     properties.value; a number or a string holding one, else a rejection, as is
+//     a value that is negative or above extract.MaxRevenue. currency is
+//     properties.currency, upper-cased, kept only with a value.
 //   - link_url (track, page, screen): properties.link_url, else properties.file_url,
 //     else, for track only, properties.url: the file downloaded or the link followed
 //     ("File Downloaded", "Link Clicked"). A page's properties.url is the page itself,
@@ -70,7 +72,8 @@
 // precedence is used. A field read that holds a type other than the spec's (an
 // object where a string belongs, a string where an object belongs, a boolean) makes
 // the event a rejection naming the field; a number where a string belongs is taken
-// as its text.
+// as its text. So does a string read that is not UTF-8 or holds a NUL (extract.BadText):
+// invalid UTF-8 is kept as it is to be refused, not turned into U+FFFD.
 //
 // # Duplicates
 //

@@ -7,6 +7,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"closedloop/extract"
 )
 
 // The decoder below reads the few fields of an event the extractor needs in one pass
@@ -16,7 +18,9 @@ import (
 // halves the time of the whole Extract. Its semantics are those of encoding/json
 // decoding into map[string]any, which json_test.go checks by fuzzing: the same inputs
 // are valid, keys match exactly, the last of duplicate keys wins, escapes decode the
-// same way and invalid UTF-8 becomes U+FFFD.
+// same way. Unlike encoding/json, invalid UTF-8 is kept as it is, not turned into
+// U+FFFD: the mapping rejects an event whose text is not UTF-8 (extract.BadText),
+// rather than load it altered.
 
 // kind is the JSON type of a value the decoder met.
 type kind uint8
@@ -40,6 +44,7 @@ func (k kind) String() string {
 type val struct {
 	kind kind
 	text string
+	bad  bool // a string that is no storable text (extract.BadText): invalid UTF-8, an escaped NUL
 }
 
 // alias returns b as a string without copying. Every value of an event goes into the
@@ -112,6 +117,7 @@ type decoder struct {
 	i     int
 	depth int
 	buf   []byte // unescaped keys
+	plain bool   // the last string read was ASCII without escapes
 }
 
 // decode reads line into m, which it resets (keeping the capacity of m.elems). It
@@ -400,6 +406,7 @@ func (d *decoder) scalar(v *val) error {
 			return err
 		}
 		*v = val{kind: jString, text: alias(s)}
+		v.bad = !d.plain && extract.BadText("", v.text) != ""
 	case c == '-' || c >= '0' && c <= '9':
 		start := d.i
 		if err := d.number(); err != nil {
@@ -670,19 +677,18 @@ func (d *decoder) escape(i int) (int, error) {
 }
 
 // strBytes reads the string at d.i and returns its value: a slice of the line when
-// it needs no decoding, else decoded into a new slice (into d.buf when scratch is
-// set: valid until the next call).
+// it has no escape, else decoded into a new slice (into d.buf when scratch is set:
+// valid until the next call). d.plain tells whether it was ASCII without escapes.
 func (d *decoder) strBytes(scratch bool) ([]byte, error) {
 	start := d.i + 1
+	d.plain = false
 	ascii := true
 	for i := start; i < len(d.b); i++ {
 		switch c := d.b[i]; {
 		case c == '"':
 			d.i = i + 1
-			if s := d.b[start:i]; ascii || utf8.Valid(s) {
-				return s, nil
-			}
-			return d.unquote(start, scratch)
+			d.plain = ascii
+			return d.b[start:i], nil
 		case c == '\\':
 			return d.unquote(start, scratch)
 		case c < 0x20:
@@ -696,8 +702,8 @@ func (d *decoder) strBytes(scratch bool) ([]byte, error) {
 	return nil, d.eof()
 }
 
-// unquote decodes the string whose content starts at b[start] as encoding/json does:
-// escapes, a lone or broken surrogate as U+FFFD, every byte of invalid UTF-8 as U+FFFD.
+// unquote decodes the string whose content starts at b[start] as encoding/json does
+// (escapes, a lone or broken surrogate as U+FFFD), but for invalid UTF-8, kept as it is.
 func (d *decoder) unquote(start int, scratch bool) ([]byte, error) {
 	var out []byte
 	if scratch {
@@ -749,13 +755,9 @@ func (d *decoder) unquote(start int, scratch bool) ([]byte, error) {
 		case c < 0x20:
 			d.i = i
 			return nil, d.errf("invalid character %s in string literal", quoteChar(c))
-		case c < utf8.RuneSelf:
+		default:
 			out = append(out, c)
 			i++
-		default:
-			r, size := utf8.DecodeRune(d.b[i:])
-			out = utf8.AppendRune(out, r)
-			i += size
 		}
 	}
 	d.i = len(d.b)

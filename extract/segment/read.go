@@ -46,10 +46,6 @@ var (
 // checkEvery is how many lines go by between two looks at the context.
 const checkEvery = 1024
 
-// minTime is the earliest plausible event time. Both products started after it;
-// earlier times are unset clocks or numbers that are no epoch time.
-var minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // orderCompleted is the one event that is a conversion by itself (Segment's
 // e-commerce spec), matched ignoring case.
 const orderCompleted = "Order Completed"
@@ -81,6 +77,7 @@ type reader struct {
 	b     *extract.Builder
 	seen  map[id]struct{}
 	stats Stats
+	lim   limits
 
 	m, el  message // the line; a batch element
 	d, ed  decoder
@@ -171,7 +168,7 @@ func (r *reader) event(ctx context.Context, raw []byte, m *message, top kind, de
 		reason = fmt.Sprintf("not an event: %s, not an object; each line must be one JSON event object", top)
 	default:
 		var skip bool
-		reason, skip = mapEvent(m, &r.ev)
+		reason, skip = mapEvent(m, &r.ev, &r.lim)
 		if skip {
 			r.stats.Skipped++
 			return nil
@@ -206,9 +203,18 @@ func (r *reader) reject(ctx context.Context, loc, reason string, raw []byte) err
 		Raw: extract.Cut(string(raw[:min(len(raw), extract.MaxRawBytes+1)]))})
 }
 
-// mapEvent maps m to ev. It returns the reason m cannot be used, or skip for a call
-// that is read but not written (group).
-func mapEvent(m *message, ev *event) (reason string, skip bool) {
+// limits are extract's time limits for a run started at now, latest being the last
+// plausible time: compared inline, the reasons asked of extract only for an event
+// outside them.
+type limits struct {
+	now, latest time.Time
+}
+
+func newLimits(now time.Time) limits { return limits{now: now, latest: now.Add(extract.ClockSkew)} }
+
+// mapEvent maps m to ev. It returns the reason m cannot be used (extract's value
+// limits included), or skip for a call that is read but not written (group).
+func mapEvent(m *message, ev *event, lim *limits) (reason string, skip bool) {
 	*ev = event{}
 	var c checker
 	typ := c.str(m.typ, "type")
@@ -243,11 +249,11 @@ func mapEvent(m *message, ev *event) (reason string, skip bool) {
 		return "no timestamp: every event needs the time it happened (ISO-8601, e.g. \"2026-01-05T09:00:00.123Z\"); originalTimestamp, sentAt and receivedAt are not used in its place", false
 	}
 	at, err := parseTime(ts)
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Sprintf("bad timestamp %q: want ISO-8601 with a zone, e.g. \"2026-01-05T09:00:00.123Z\"", ts), false
-	case at.Before(minTime):
-		return fmt.Sprintf("bad timestamp %q: before 2000, an unset clock (or a number that is no epoch time)", ts), false
+	}
+	if at.Before(extract.MinTime) || at.After(lim.latest) {
+		return extract.BadTime("timestamp", at, lim.now), false
 	}
 	ev.at = at
 
@@ -373,10 +379,17 @@ func (c *checker) fail(format string, args ...any) {
 	}
 }
 
-// str returns v's text: a string, or a number as written; "" when absent.
+// str returns v's text: a string (which must be storable text, extract.BadText), or
+// a number as written; "" when absent.
 func (c *checker) str(v val, path string) string {
 	switch v.kind {
-	case jString, jNumber:
+	case jString:
+		if v.bad {
+			c.fail("%s", extract.BadText(path, v.text))
+			return ""
+		}
+		return v.text
+	case jNumber:
 		return v.text
 	case absent:
 		return ""
@@ -400,8 +413,8 @@ func (c *checker) object(v val, path string) {
 	}
 }
 
-// number reads a finite number, or a string holding one; ok is false when v is
-// absent or empty.
+// number reads a plausible revenue (extract.BadRevenue), a number or a string holding
+// one; ok is false when v is absent or empty.
 func (c *checker) number(v val, path string) (f float64, ok bool) {
 	switch v.kind {
 	case absent:
@@ -414,6 +427,10 @@ func (c *checker) number(v val, path string) (f float64, ok bool) {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			c.fail("bad %s %q: want a number, e.g. 99.5", path, v.text)
+			return 0, false
+		}
+		if !(f >= 0 && f <= extract.MaxRevenue) {
+			c.fail("%s", extract.BadRevenue(path, f))
 			return 0, false
 		}
 		return f, true

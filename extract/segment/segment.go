@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -20,6 +21,9 @@ type Config struct {
 	Path string
 	// Mem allocates the Arrow batches; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
+	// Now is when the run started: an event after it plus extract.ClockSkew is
+	// rejected. Zero means the time New is called.
+	Now time.Time
 }
 
 // Stats counts what one Extract did with the events it read. They reconcile:
@@ -55,6 +59,9 @@ func New(cfg Config) *Extractor {
 	if cfg.Mem == nil {
 		cfg.Mem = memory.DefaultAllocator
 	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
+	}
 	return &Extractor{cfg: cfg}
 }
 
@@ -79,10 +86,10 @@ func (e *Extractor) Skipped() int { return e.Stats().Skipped }
 func (e *Extractor) Duplicates() int { return e.Stats().Duplicates }
 
 // Extract reads every file of the glob, in sorted order, and writes its events to w.
-// A glob without a match is an extract.ErrConfig error; an unreadable file is an
-// error; an event that cannot be used is a rejection.
+// A glob without a match or a file name that is not UTF-8 is an extract.ErrConfig
+// error; an unreadable file is an error; an event that cannot be used is a rejection.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
-	r := &reader{spec: e.cfg.Spec, w: w, seen: map[id]struct{}{}}
+	r := &reader{spec: e.cfg.Spec, w: w, seen: map[id]struct{}{}, lim: newLimits(e.cfg.Now)}
 	defer func() {
 		e.mu.Lock()
 		e.stats = r.stats
@@ -91,6 +98,9 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if extract.BadText("spec", e.cfg.Spec) != "" {
+		return fmt.Errorf("%w: segment: the source spec %q is not UTF-8 text", extract.ErrConfig, e.cfg.Spec)
+	}
 	paths, err := extract.Glob(e.cfg.Spec, e.cfg.Path)
 	if err != nil {
 		return err
@@ -98,6 +108,9 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	r.b = extract.NewBuilder(e.cfg.Mem, extract.TableEvents, w)
 	defer r.b.Release()
 	for _, path := range paths {
+		if extract.BadText("file name", path) != "" {
+			return fmt.Errorf("%w: segment: the file name %q is not UTF-8: rename the file (its name is every row's location)", extract.ErrConfig, path)
+		}
 		if err := r.readFile(ctx, path); err != nil {
 			return err
 		}

@@ -66,6 +66,9 @@ func loadCampaignMap(path string) (m campaignMap, err error) {
 		case utm == "":
 			return m, fmt.Errorf("%w: spend: %s: empty utm_campaign: write the utm_campaign value the campaign's links carry", extract.ErrConfig, where)
 		}
+		if reason := extract.BadText("utm_campaign", utm); reason != "" {
+			return m, fmt.Errorf("%w: spend: %s: %s", extract.ErrConfig, where, reason)
+		}
 		for _, k := range []campaignKey{{platform, false, id}, {platform, true, strings.ToLower(name)}} {
 			if k.value == "" {
 				continue

@@ -58,21 +58,24 @@
 // by its magic bytes, not the name. The field separator is sniffed from the header
 // row: the most frequent of ',', ';' and tab outside quotes (',' on a tie). Fields may
 // be quoted as in RFC 4180; a row with another number of fields than the header, or
-// broken quoting, is rejected.
+// broken quoting, is rejected, and so is a row whose text cells are not valid UTF-8 or
+// hold a NUL byte (extract.BadText: a Latin-1 export).
 //
 // Numbers are decimals with '.' as the decimal separator: no currency sign, no
 // exponent. In a file separated by ';' or tabs a ',' is read as a thousands separator
 // when it groups digits by three ("1,234.50", "12,345"), except for a cost with one
 // group and no decimals ("1,234"), which also reads as a decimal comma and is
 // rejected. In a comma-separated file a ',' inside a number is rejected as ambiguous.
-// Costs must be >= 0: refunds and credits are rejected. Clicks and impressions are
-// whole numbers >= 0; an empty cell is null.
+// Costs must be >= 0: refunds and credits are rejected, and so is a cost above
+// extract.MaxRevenue in the reporting currency. Clicks and impressions are whole
+// numbers >= 0; an empty cell is null.
 //
 // Dates are YYYY-MM-DD (a time after it is checked and ignored: the date is taken as
 // written) or YYYY/MM/DD. LinkedIn's UI export writes M/D/YYYY: a slashed date with the
 // year last is read month first in the LinkedIn layout, and rejected there when its
 // first number is no month (an export in a day-first language); in the other layouts
-// it is rejected as ambiguous.
+// it is rejected as ambiguous. A day before extract.MinTime or after the run's start
+// (Config.Now) plus extract.ClockSkew is rejected (extract.BadTime).
 //
 // # Days and time zones
 //

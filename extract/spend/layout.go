@@ -163,6 +163,17 @@ func (c *columns) get(rec []string, f field) string {
 	return strings.TrimSpace(rec[c.idx[f]])
 }
 
+// badText says why a text cell of rec cannot be stored, "" when all can. Cells are
+// checked as written, before case changes turn bad bytes into U+FFFD.
+func (c *columns) badText(rec []string) string {
+	for _, f := range []field{fSource, fMedium, fCampaign, fCampaignID, fTerm, fChannel, fCurrency} {
+		if reason := extract.BadText(fieldNames[f], c.get(rec, f)); reason != "" {
+			return reason
+		}
+	}
+	return ""
+}
+
 // findHeader reads the first lines of r until one is the header of a layout, and
 // resolves its columns. Lines before it are preamble and are dropped. No header in the
 // first maxPreamble lines, or a header without a required column, is a configuration

@@ -101,6 +101,9 @@ func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builde
 			if reason == "" {
 				reason = e.rates.convert(&d)
 			}
+			if reason == "" {
+				reason = extract.BadRevenue("cost", d.cost)
+			}
 			if reason != "" {
 				if err := w.Reject(ctx, extract.Rejection{Input: spec, Location: loc, Reason: reason, Raw: extract.Cut(tee.raw(prev, off))}); err != nil {
 					return err
@@ -143,6 +146,12 @@ func (e *Extractor) parseRow(rec []string, c *columns) (day, string) {
 		return d, "empty date on a row with a campaign: write the day of spend (YYYY-MM-DD), or leave subtotal rows out of the export"
 	}
 	if d.date, reason = parseDay(s, l.usDates); reason != "" {
+		return d, reason
+	}
+	if reason := extract.BadTime("date", d.date, e.cfg.Now); reason != "" {
+		return d, reason
+	}
+	if reason := c.badText(rec); reason != "" {
 		return d, reason
 	}
 	if s := c.get(rec, fDateStop); s != "" {

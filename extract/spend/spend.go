@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -37,6 +38,9 @@ type Config struct {
 	// is empty (see the package doc). Empty means a cost in another currency than
 	// Currency is rejected.
 	Rates string
+	// Now is when the run started: days after it (plus extract.ClockSkew) are
+	// implausible. Zero means the time New is called.
+	Now time.Time
 }
 
 // Extractor reads spend CSV files into extract.TableSpend. It is used for one Extract
@@ -60,6 +64,9 @@ func New(cfg Config) *Extractor {
 	}
 	if cfg.Mem == nil {
 		cfg.Mem = memory.DefaultAllocator
+	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now()
 	}
 	cfg.Currency = strings.ToUpper(strings.TrimSpace(cfg.Currency))
 	cfg.CampaignMap, cfg.Rates = strings.TrimSpace(cfg.CampaignMap), strings.TrimSpace(cfg.Rates)

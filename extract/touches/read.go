@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/sourcegraph/conc/pool"
@@ -74,6 +74,8 @@ type block struct {
 	buf  extract.Buffer
 	err  error
 	done chan struct{}
+
+	rows, rejected int64 // what parseBlock wrote to buf
 }
 
 // readFile reads one touch-log file: its header, then its rows on every core. The
@@ -92,6 +94,12 @@ func (e *Extractor) readFile(ctx context.Context, path string, w extract.Writer)
 	}()
 	cut := &cutter{r: f}
 	first, err := cut.next()
+	for err == nil && len(bytes.Trim(first, "\r\n")) == 0 { // blank lines before the header, which encoding/csv skips
+		var more []byte
+		if more, err = cut.next(); err == nil {
+			first = append(first, more...)
+		}
+	}
 	if err != nil && err != io.EOF { // an empty file: readHeader says so
 		return fmt.Errorf("touches: %s: %w", path, err)
 	}
@@ -148,7 +156,9 @@ func (e *Extractor) readFile(ctx context.Context, path string, w extract.Writer)
 			failed = b.err
 		}
 		if failed == nil {
-			failed = b.buf.Drain(ctx, w)
+			if failed = b.buf.Drain(ctx, w); failed == nil {
+				e.count(0, b.rows, b.rejected)
+			}
 		}
 		b.buf.Release()
 		if failed != nil {
@@ -157,6 +167,9 @@ func (e *Extractor) readFile(ctx context.Context, path string, w extract.Writer)
 	}
 	if err := p.Wait(); failed == nil && err != nil {
 		failed = err
+	}
+	if failed == nil {
+		e.count(1, 0, 0)
 	}
 	return failed
 }
@@ -173,6 +186,10 @@ func (e *Extractor) parseBlock(ctx context.Context, path string, b *block, cols 
 	prev := int64(0)
 	prefix := path + ":"
 	var locBuf []byte
+	// One look at the block's bytes spares each row's values theirs: a block ends at
+	// a line end, never inside a character.
+	clean := utf8.Valid(b.data) && bytes.IndexByte(b.data, 0) < 0
+	lim := limits{now: e.cfg.Now, latest: e.cfg.Now.Add(extract.ClockSkew)}
 	for n := 0; ; n++ {
 		if n%checkEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -193,6 +210,7 @@ func (e *Extractor) parseBlock(ctx context.Context, path string, b *block, cols 
 			if err := b.buf.Reject(ctx, rj); err != nil {
 				return err
 			}
+			b.rejected++
 		case err != nil:
 			return fmt.Errorf("touches: %s: %w", path, err)
 		default:
@@ -200,17 +218,19 @@ func (e *Extractor) parseBlock(ctx context.Context, path string, b *block, cols 
 			// path:line, rendered in locBuf without an allocation; valid until the next row.
 			locBuf = strconv.AppendInt(append(locBuf[:0], prefix...), int64(b.line+line-1), 10)
 			loc := unsafe.String(unsafe.SliceData(locBuf), len(locBuf))
-			t, reason := parseRow(rec, cols)
+			t, reason := parseRow(rec, cols, &lim, clean)
 			if reason != "" {
 				rj := extract.Rejection{Input: spec, Location: strings.Clone(loc), Reason: reason, Raw: raw(prev, off)}
 				if err := b.buf.Reject(ctx, rj); err != nil {
 					return err
 				}
+				b.rejected++
 				break
 			}
 			if err := appendRow(ctx, bld, spec, loc, &t); err != nil {
 				return err
 			}
+			b.rows++
 		}
 		prev = off
 	}
@@ -264,8 +284,17 @@ func readHeader(r *csv.Reader, path string) (columns, error) {
 	return c, nil
 }
 
-// parseRow checks one record. It returns the reason the row cannot be used, or "".
-func parseRow(rec []string, c *columns) (touch, string) {
+// limits are extract's time limits for a run started at now, latest being the last
+// plausible time: compared inline, the reasons asked of extract only for a row
+// outside them.
+type limits struct {
+	now, latest time.Time
+}
+
+// parseRow checks one record against the value limits of extract (text, time and
+// value); clean says the record's bytes are known to be storable text already. It
+// returns the reason the row cannot be used, or "".
+func parseRow(rec []string, c *columns, lim *limits, clean bool) (touch, string) {
 	var t touch
 	if len(rec) != c.fields {
 		return t, fmt.Sprintf("%d fields where the header has %d: quote fields that contain commas", len(rec), c.fields)
@@ -280,6 +309,9 @@ func parseRow(rec []string, c *columns) (touch, string) {
 	if t.cookie = get(hCookie); t.cookie == "" {
 		return t, "empty cookie: a touch without the visitor's cookie id cannot be put on a journey"
 	}
+	if why := badText(clean, "cookie", t.cookie); why != "" {
+		return t, why
+	}
 	at, err := extract.ParseTime(rec[c.idx[hTime]])
 	if err != nil {
 		return t, fmt.Sprintf("bad time: %v", err)
@@ -287,9 +319,14 @@ func parseRow(rec []string, c *columns) (touch, string) {
 	if at.IsZero() {
 		return t, fmt.Sprintf("bad time %q: the zero time is a placeholder, not when the touch happened", rec[c.idx[hTime]])
 	}
+	if at.Before(extract.MinTime) || at.After(lim.latest) {
+		return t, extract.BadTime("time", at, lim.now)
+	}
 	t.at = at
 	if t.interaction = get(hInteraction); t.interaction == "" {
 		t.interaction = "impression"
+	} else if why := badText(clean, "interaction", t.interaction); why != "" {
+		return t, why
 	}
 	if s := get(hConversion); s != "" {
 		v, err := strconv.ParseBool(strings.ToLower(s))
@@ -301,8 +338,11 @@ func parseRow(rec []string, c *columns) (touch, string) {
 	t.conversion = t.conversion || strings.EqualFold(t.interaction, "conversion")
 	if s := get(hValue); s != "" {
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return t, fmt.Sprintf("bad conversion_value %q: want a plain number such as 12.5 (no currency sign or thousands separator)", s)
+		}
+		if !(v >= 0 && v <= extract.MaxRevenue) { // NaN and infinities included
+			return t, extract.BadRevenue("conversion_value", v)
 		}
 		t.value, t.hasValue = v, t.conversion
 	}
@@ -310,7 +350,18 @@ func parseRow(rec []string, c *columns) (touch, string) {
 	if t.channel = get(hChannel); t.channel == "" {
 		return t, "empty channel: every touch needs the channel it happened on"
 	}
+	if why := badText(clean, "channel", t.channel); why != "" {
+		return t, why
+	}
 	return t, ""
+}
+
+// badText is extract.BadText(field, s), "" without a look when clean.
+func badText(clean bool, field, s string) string {
+	if clean {
+		return ""
+	}
+	return extract.BadText(field, s)
 }
 
 // appendRow appends t as one row of extract.TableEvents; the columns a touch log has

@@ -154,7 +154,7 @@ func TestExtractValues(t *testing.T) {
 		{name: "default interaction", row: "c,2018-07-01T00:00:00Z,,,,Facebook", event: "impression"},
 		{name: "bad flag", row: "c,2018-07-01T00:00:00Z,click,2,0,Facebook", reason: `bad conversion flag "2"`},
 		{name: "bad value", row: "c,2018-07-01T00:00:00Z,conversion,1,€3,Facebook", reason: `bad conversion_value "€3"`},
-		{name: "nan value", row: "c,2018-07-01T00:00:00Z,conversion,1,NaN,Facebook", reason: `bad conversion_value "NaN"`},
+		{name: "nan value", row: "c,2018-07-01T00:00:00Z,conversion,1,NaN,Facebook", reason: "conversion_value is NaN, not a number"},
 		{name: "zero time", row: "c,0001-01-01T00:00:00Z,impression,0,0,Facebook", reason: "bad time"},
 		{name: "too many fields", row: "c,2018-07-01T00:00:00Z,impression,0,0,Facebook,x", reason: "7 fields where the header has 6"},
 	}

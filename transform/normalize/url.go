@@ -3,6 +3,7 @@ package normalize
 import (
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // query is a URL query as key/value pairs in order. Unlike url.ParseQuery it keeps a
@@ -36,14 +37,21 @@ func (q query) get(key string) string {
 	return ""
 }
 
+// unescape decodes a query component; one whose escapes are broken, or decode to
+// bytes no warehouse stores (%E9 from a Latin-1 page, %00), is kept as written.
 func unescape(s string) string {
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s
 	}
-	if u, err := url.QueryUnescape(s); err == nil {
+	if u, err := url.QueryUnescape(s); err == nil && text(u) {
 		return u
 	}
 	return s
+}
+
+// text reports whether s can be stored as text: valid UTF-8 without NUL bytes.
+func text(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // parsed is what Classify reads of a URL.
@@ -54,7 +62,8 @@ type parsed struct {
 
 // parseURL splits raw into host (lower case, no port), path and the query before any
 // fragment. The query is read even when the rest does not parse; host and path are
-// then empty.
+// then empty. A path whose escapes decode to bytes no warehouse stores keeps them
+// escaped; such a host is left empty.
 func parseURL(raw string) parsed {
 	raw = strings.TrimSpace(raw)
 	var p parsed
@@ -68,7 +77,13 @@ func parseURL(raw string) parsed {
 	if err != nil {
 		return p
 	}
-	p.scheme, p.host, p.path = strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Path
+	p.scheme, p.path = strings.ToLower(u.Scheme), u.Path
+	if h := u.Hostname(); text(h) {
+		p.host = strings.ToLower(h)
+	}
+	if !text(p.path) {
+		p.path = u.EscapedPath()
+	}
 	if p.path == "" && p.host != "" {
 		p.path = "/"
 	}

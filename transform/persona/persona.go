@@ -257,6 +257,9 @@ func parseSize(s string) (sizeRange, error) {
 			case ">=":
 				return sizeRange{v, math.MaxInt64}, nil
 			case ">":
+				if v == math.MaxInt64 {
+					return sizeRange{}, fmt.Errorf("%q: no size is above it", s)
+				}
 				return sizeRange{v + 1, math.MaxInt64}, nil
 			case "<=":
 				return sizeRange{math.MinInt64, v}, nil

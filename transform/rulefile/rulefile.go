@@ -10,33 +10,40 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"closedloop/extract"
 )
 
 // Line is one line of a rules file that is neither blank nor a comment.
 type Line struct {
 	N     int    // line number, from 1
-	Key   string // lower-cased and trimmed; "" when the line has no ":"
-	Value string // trimmed; the whole line when it has no ":"
+	Key   string // lower-cased and trimmed; "" when the line has no ":" or nothing before it
+	Value string // trimmed; the whole line when Key is ""
 }
 
 // Scan calls fn for every line of r that is neither blank nor a comment, in order, and
 // stops at fn's first error, which it returns as is. A read error (a line longer than
-// 1 MiB) is returned naming name and the line.
+// 1 MiB) and a line that is not text (not UTF-8, or holding a NUL byte: its names
+// could not be stored) are returned naming name and the line.
 func Scan(r io.Reader, name string, fn func(Line) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	n := 0
 	for sc.Scan() {
 		n++
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
 		if n == 1 {
 			text = strings.TrimPrefix(text, "\ufeff")
 		}
+		text = strings.TrimSpace(text)
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
+		if reason := extract.BadText("the line", text); reason != "" {
+			return fmt.Errorf("%s: line %d: %s", name, n, strings.Replace(reason, "re-export the file", "save the file", 1))
+		}
 		l := Line{N: n, Value: text}
-		if key, value, ok := strings.Cut(text, ":"); ok {
+		if key, value, ok := strings.Cut(text, ":"); ok && strings.TrimSpace(key) != "" {
 			l.Key, l.Value = strings.ToLower(strings.TrimSpace(key)), strings.TrimSpace(value)
 		}
 		if err := fn(l); err != nil {
