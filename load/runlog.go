@@ -3,6 +3,7 @@ package load
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -65,12 +66,21 @@ func RejectedRowsTable(mem memory.Allocator, runID string, rs []extract.Rejectio
 	id, src, loc, reason, raw := str("run_id"), str("source"), str("location"), str("reason"), str("raw")
 	for _, r := range rs {
 		id.Append(runID)
-		src.Append(r.Input)
-		loc.Append(r.Location)
-		reason.Append(r.Reason)
-		raw.Append(r.Raw)
+		src.Append(storable(r.Input))
+		loc.Append(storable(r.Location))
+		reason.Append(storable(r.Reason))
+		raw.Append(storable(r.Raw))
 	}
 	return oneBatch(b)
+}
+
+// storable is s as every warehouse stores text: a rejected row is often rejected for
+// its bytes (not UTF-8, NUL), which rejected_rows keeps as U+FFFD and "\x00".
+func storable(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", `\x00`)
 }
 
 // builder is the builder of column name of the warehouse table table, of type T.

@@ -43,3 +43,16 @@ func TestRunLogAndRejectedRows(t *testing.T) {
 	spec, _ = Lookup(RejectedRows)
 	require.True(t, rj.Schema().Equal(spec.Schema))
 }
+
+func TestRejectedRowsKeepBadBytesStorable(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rj := RejectedRowsTable(mem, "r1", []extract.Rejection{{Input: "touches:t.csv", Location: "t.csv:2",
+		Reason: "cookie is not valid UTF-8", Raw: "caf\xe9\xe9,\x00,x"}})
+	defer rj.Release()
+	tr := array.NewTableReader(rj, 0)
+	defer tr.Release()
+	require.True(t, tr.Next())
+	raw := tr.RecordBatch().Column(Col(RejectedRows, "raw")).(*array.String).Value(0)
+	require.Equal(t, "caf\uFFFD,\\x00,x", raw, "what was there, in bytes a warehouse stores")
+}

@@ -206,3 +206,22 @@ func TestDemoRefusesAWarehouseItDidNotWrite(t *testing.T) {
 	code, _, stderr = runMain(t, "demo", "--warehouse", "duckdb:"+wh, "--force")
 	require.Equal(t, 0, code, stderr)
 }
+
+func TestEachLogLineNamesItsSourceOnce(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, unpackSample(filepath.Join(dir, "sample")))
+	s := filepath.Join(dir, "sample")
+	code, _, stderr := runMain(t, "run", "--analytics", "ga4:"+filepath.Join(s, "ga4", "*.ndjson.gz"),
+		"--crm", "hubspot:"+filepath.Join(s, "hubspot"), "--spend", "spend:"+filepath.Join(s, "spend", "*.csv"),
+		"--from", "2026-01-01", "--to", "2026-03-02", "--warehouse", "duckdb:"+filepath.Join(dir, "wh.duckdb"),
+		"--log-format", "json", "--log-level", "debug")
+	require.Equal(t, 0, code, stderr)
+	lines := 0
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if n := strings.Count(line, `"source":`); n > 0 {
+			lines++
+			require.Equal(t, 1, n, line)
+		}
+	}
+	require.Positive(t, lines)
+}

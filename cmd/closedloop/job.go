@@ -25,6 +25,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/extract/ga4"
+	"closedloop/extract/httpretry"
 	"closedloop/extract/hubspot"
 	"closedloop/extract/salesforce"
 	"closedloop/extract/segment"
@@ -68,15 +69,21 @@ func extractors(cfg Config, mem memory.Allocator, log *slog.Logger, since time.T
 					Range: extract.Range{From: cfg.From.AddDate(0, 0, -days-1), To: cfg.To.Time},
 					Mem:   mem, Log: log.With("source", s.String())}))
 			} else {
-				out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem, Log: log.With("source", s.String()), Since: since}))
+				// Each day of the range must have its file: a missing one is a rejected row.
+				var days extract.Range
+				if !cfg.From.Equal(allDays) {
+					days = extract.Range{From: cfg.From.Time, To: cfg.To.Time}
+				}
+				out = append(out, ga4.New(ga4.Config{Spec: s.String(), Path: loc, Mem: mem, Log: log.With("source", s.String()), Since: since, Range: days}))
 			}
 		case "segment":
 			out = append(out, segment.New(segment.Config{Spec: s.String(), Path: loc, Mem: mem}))
 		case "touches":
 			out = append(out, touches.New(touches.Config{Spec: s.String(), Path: loc, Mem: mem}))
 		case "hubspot":
+			// The HubSpot reader names its source on each line itself, as the Salesforce one does.
 			hc := hubspot.Config{Spec: s.String(), Mem: mem, CookieProperty: cfg.HubspotCookieProperty,
-				Currency: cfg.Currency, Log: log.With("source", s.String())}
+				Currency: cfg.Currency, Log: log, Retry: httpretry.Policy{SourceTimeout: cfg.SourceTimeout}}
 			if s.Location == hubspot.APILocation {
 				hc.Token, hc.BaseURL = cfg.HubspotToken, cfg.HubspotBaseURL
 			} else {
@@ -84,7 +91,7 @@ func extractors(cfg Config, mem memory.Allocator, log *slog.Logger, since time.T
 			}
 			out = append(out, hubspot.New(hc))
 		case "salesforce":
-			sc := salesforce.Config{Spec: s.String(), Mem: mem, Log: log, Currency: cfg.Currency,
+			sc := salesforce.Config{Spec: s.String(), Mem: mem, Log: log, Currency: cfg.Currency, Retry: httpretry.Policy{SourceTimeout: cfg.SourceTimeout},
 				CookieField: cfg.SalesforceCookieField, MQLStatuses: cfg.SalesforceMqlStatuses, SQLStatuses: cfg.SalesforceSqlStatuses}
 			if s.Location == "api" {
 				sc.InstanceURL, sc.AccessToken, sc.APIVersion = cfg.SalesforceInstanceURL, cfg.SalesforceToken, cfg.SalesforceAPIVersion

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"closedloop/extract/httpretry"
 	"closedloop/load"
 	"closedloop/load/bigquery"
 	"closedloop/load/duckdb"
@@ -85,7 +86,8 @@ func openWarehouse(ctx context.Context, cfg Config, rng load.Range, runID string
 			return nil, err
 		}
 		return bigquery.Open(ctx, bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigqueryLocation,
-			Range: rng, RunID: runID, Labels: map[string]string{"app": "closedloop"}, Logger: log})
+			Range: rng, RunID: runID, Labels: map[string]string{"app": "closedloop"}, Logger: log,
+			Retry: httpretry.Policy{SourceTimeout: cfg.SourceTimeout}})
 	}
 	return nil, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE: want %s, got %q", errUsage, warehouseKinds, redact.Spec(cfg.Warehouse))
 }
