@@ -225,3 +225,35 @@ func TestEachLogLineNamesItsSourceOnce(t *testing.T) {
 	}
 	require.Positive(t, lines)
 }
+
+func TestLatin1ByteIsARejectedRowNotAFailedRun(t *testing.T) {
+	dir := t.TempDir()
+	wh := filepath.Join(dir, "wh.duckdb")
+	log := touchLog(t, filepath.Join(dir, "touches.csv"), 100, 100)
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("c_bad,2018-07-02T11:00:00Z,impression,0,0.0,Caf\xe9 Ads\nc_nul,2018-07-02T11:00:00Z,impression,0,0.0,Ads\x00\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	code, _, stderr := runMain(t, guardArgs(log, wh)...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, "2018-07-01=100 2018-07-02=100", touchesPerDay(t, wh))
+	db, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`SELECT location, reason, raw FROM rejected_rows ORDER BY location`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var loc, reason, raw string
+		require.NoError(t, rows.Scan(&loc, &reason, &raw))
+		got = append(got, loc+" | "+reason+" | "+raw)
+	}
+	require.Len(t, got, 2)
+	require.Contains(t, got[0], log+":202 | ")
+	require.Contains(t, got[0], "not valid UTF-8")
+	require.Contains(t, got[0], "Caf\uFFFD Ads")
+	require.Contains(t, got[1], log+":203 | ")
+	require.Contains(t, got[1], "NUL byte")
+}
