@@ -27,9 +27,9 @@ const faultyJob = "closedloop_nightly-1_fct_spend_20260302"
 var fastRetry = httpretry.Policy{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, RequestTimeout: 5 * time.Second}
 
 // faultRun commits a run whose uploads of faultyJob meet fault (n counts them from 1);
-// retry adjusts fastRetry. It returns the Commit's error, the log and how long Commit took.
+// retry adjusts fastRetry. It returns the log, how long Commit took and Commit's error.
 func faultRun(t *testing.T, f *fakeBQ, mem memory.Allocator, retry func(*httpretry.Policy),
-	fault func(w http.ResponseWriter, r *http.Request, n int) bool) (error, string, time.Duration) {
+	fault func(w http.ResponseWriter, r *http.Request, n int) bool) (string, time.Duration, error) {
 	t.Helper()
 	f.uploadFault = func(w http.ResponseWriter, r *http.Request, id string, n int) bool {
 		return id == faultyJob && fault(w, r, n)
@@ -47,7 +47,7 @@ func faultRun(t *testing.T, f *fakeBQ, mem memory.Allocator, retry func(*httpret
 	stage(t, l, mem, loadtest.Days(0, 2))
 	t0 := time.Now()
 	err = l.Commit(context.Background())
-	return err, logs.String(), time.Since(t0)
+	return logs.String(), time.Since(t0), err
 }
 
 // retried returns the waits logged before the retries of uploads.
@@ -103,7 +103,7 @@ func TestUploadFaults(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			f := newFakeBQ(t)
-			err, logs, took := faultRun(t, f, mem, tt.retry, func(w http.ResponseWriter, r *http.Request, n int) bool {
+			logs, took, err := faultRun(t, f, mem, tt.retry, func(w http.ResponseWriter, r *http.Request, n int) bool {
 				if n > tt.faults {
 					return false
 				}
@@ -130,7 +130,7 @@ func TestUploadAnswerLost(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	f := newFakeBQ(t)
-	err, logs, _ := faultRun(t, f, mem, nil, func(w http.ResponseWriter, r *http.Request, n int) bool {
+	logs, _, err := faultRun(t, f, mem, nil, func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if n > 1 {
 			return false
 		}
@@ -187,7 +187,7 @@ func TestUploadGivesUp(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			f := newFakeBQ(t)
-			err, _, took := faultRun(t, f, mem, tt.retry, func(w http.ResponseWriter, r *http.Request, n int) bool {
+			_, took, err := faultRun(t, f, mem, tt.retry, func(w http.ResponseWriter, r *http.Request, n int) bool {
 				tt.fault(w, r)
 				return true
 			})
