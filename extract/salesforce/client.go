@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -475,6 +476,11 @@ func jsonText(v json.RawMessage) (string, error) {
 	case '"':
 		var s string
 		err := json.Unmarshal(v, &s)
+		if err == nil && !utf8.Valid(v) {
+			// encoding/json made U+FFFD of the bad bytes: keep the string as it came,
+			// for the record's text check to reject it as the file reader does.
+			s = string(v[1 : len(v)-1])
+		}
 		return s, err
 	case '{', '[':
 		return "", fmt.Errorf("want a value, got %.40s", v)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"closedloop/extract"
 )
 
 func TestParseTime(t *testing.T) {
@@ -30,5 +32,18 @@ func TestParseTime(t *testing.T) {
 	for _, bad := range []string{"yesterday", "2026-02-30", "2026-13-01", "2026-01-05T25:00:00Z", "2026-01-05T10:00:00+2"} {
 		_, err := parseTime(bad)
 		require.Error(t, err, bad)
+	}
+}
+
+func TestAPITextKeepsBadBytes(t *testing.T) {
+	s, err := jsonText([]byte("\"Caf\xe9 GmbH\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if extract.BadText("Name", s) == "" {
+		t.Fatalf("%q: the bad byte must reach the text check, not become U+FFFD", s)
+	}
+	if s, _ := jsonText([]byte(`"Caf\u00e9"`)); s != "Café" {
+		t.Fatalf("escapes of valid text are decoded: %q", s)
 	}
 }
