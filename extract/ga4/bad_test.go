@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,54 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
-
-// checkWriter is a Collector that fails the test on a string a warehouse cannot
-// store in any batch written to it, and on a rejection without location or reason.
-type checkWriter struct {
-	*extract.Collector
-	t  testing.TB
-	mu sync.Mutex
-}
-
-func (w *checkWriter) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
-	for c, col := range rec.Columns() {
-		s, ok := col.(*array.String)
-		if !ok {
-			continue
-		}
-		for i := 0; i < s.Len(); i++ {
-			if s.IsValid(i) {
-				if why := extract.BadText(rec.Schema().Field(c).Name, s.Value(i)); why != "" {
-					w.fail("%s row %d: %s: %q", table, i, why, s.Value(i))
-				}
-			}
-		}
-	}
-	return w.Collector.Write(ctx, table, rec)
-}
-
-func (w *checkWriter) Reject(ctx context.Context, r extract.Rejection) error {
-	if r.Input == "" || r.Location == "" || r.Reason == "" {
-		w.fail("rejection without input, location or reason: %+v", r)
-	}
-	for _, s := range []string{r.Input, r.Location, r.Reason} {
-		if why := extract.BadText("rejection", s); why != "" {
-			w.fail("%s: %q", why, s)
-		}
-	}
-	return w.Collector.Reject(ctx, r)
-}
-
-func (w *checkWriter) fail(format string, args ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.t.Errorf(format, args...)
-}
 
 var runStart = time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
 
-// runCfg extracts cfg (Now defaulting to runStart) through a checkWriter and returns
+// runCfg extracts cfg (Now defaulting to runStart) through an extracttest.Writer and returns
 // the events table as rows, the rejections, the stats and the error.
 func runCfg(t *testing.T, cfg Config) ([]map[string]any, []extract.Rejection, Stats, error) {
 	t.Helper()
@@ -79,7 +36,7 @@ func runCfg(t *testing.T, cfg Config) ([]map[string]any, []extract.Rejection, St
 	}
 	cfg.Mem = mem
 	e := New(cfg)
-	err := e.Extract(context.Background(), &checkWriter{Collector: c, t: t})
+	err := e.Extract(context.Background(), &extracttest.Writer{T: t, Next: c})
 	tbl := c.Table(extract.TableEvents)
 	defer tbl.Release()
 	got, rej, st := rows(t, tbl), c.Rejections(), e.Stats()
@@ -266,7 +223,7 @@ func TestBadRowsRecord(t *testing.T) {
 	defer rec.Release()
 	c := extract.NewCollector(mem)
 	defer c.Release()
-	d := NewDecoder("ga4:bigquery://p/d", mem, &checkWriter{Collector: c, t: t})
+	d := NewDecoder("ga4:bigquery://p/d", mem, &extracttest.Writer{T: t, Next: c})
 	defer d.Release()
 	d.Now = runStart
 	const loc = "bigquery://p/d/events_20260105 stream 0"
@@ -483,7 +440,7 @@ func checkLine(t *testing.T, line []byte) {
 	defer mem.AssertSize(t, 0)
 	c := extract.NewCollector(mem)
 	defer c.Release()
-	d := NewDecoder("ga4:f", mem, &checkWriter{Collector: c, t: t})
+	d := NewDecoder("ga4:f", mem, &extracttest.Writer{T: t, Next: c})
 	defer d.Release()
 	d.Now = runStart
 	ctx := context.Background()

@@ -7,58 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
-
-// checkWriter fails the test on a value no decoder may emit: text that is not
-// storable, an implausible amount or time (extract.Bad*), a rejection without
-// location or reason.
-type checkWriter struct {
-	t   *testing.T
-	now time.Time
-}
-
-func (w checkWriter) Write(_ context.Context, table string, rec arrow.RecordBatch) error {
-	for i, col := range rec.Columns() {
-		name := table + "." + rec.Schema().Field(i).Name
-		for j := 0; j < col.Len(); j++ {
-			if col.IsNull(j) {
-				continue
-			}
-			var bad string
-			switch a := col.(type) {
-			case *array.String:
-				bad = extract.BadText(name, a.Value(j))
-			case *array.Float64:
-				bad = extract.BadRevenue(name, a.Value(j))
-			case *array.Timestamp:
-				if name == extract.TableContacts+".created_at" || name == extract.TableDeals+".closed_at" || name == extract.TableDealStages+".entered_at" {
-					bad = extract.BadTime(name, a.Value(j).ToTime(arrow.Microsecond), w.now)
-				}
-			}
-			if bad != "" {
-				w.t.Fatalf("row %d: %s", j, bad)
-			}
-		}
-	}
-	return nil
-}
-
-func (w checkWriter) Reject(_ context.Context, r extract.Rejection) error {
-	if r.Location == "" || r.Reason == "" {
-		w.t.Fatalf("rejection without location or reason: %+v", r)
-	}
-	if bad := extract.BadText("location", r.Location) + extract.BadText("reason", r.Reason); bad != "" {
-		w.t.Fatalf("%s: %+v", bad, r)
-	}
-	return nil
-}
 
 // fuzzFolder copies src into a folder of the fuzz process: each call then replaces
 // the fuzzed files (calls in one process run one at a time).
@@ -89,8 +42,8 @@ func fuzzExtract(t *testing.T, dir string, files map[string][]byte) {
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	e := New(Config{Dir: dir, Mem: mem, CookieProperty: "ga_client_id", Currency: "EUR", Now: runStart})
-	_ = e.Extract(context.Background(), checkWriter{t: t, now: runStart}) // a file-level error is fine; a panic or a bad value is not
+	e := New(Config{Spec: "hubspot:" + dir, Dir: dir, Mem: mem, CookieProperty: "ga_client_id", Currency: "EUR", Now: runStart})
+	_ = e.Extract(context.Background(), &extracttest.Writer{T: t, Plausible: true, Now: runStart}) // a file-level error is fine; a panic or a bad value is not
 }
 
 // seeds returns the content of file name in each folder.
@@ -158,7 +111,7 @@ func FuzzObjects(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		ctx := context.Background()
-		w := checkWriter{t: t, now: runStart}
+		w := &extracttest.Writer{T: t, Plausible: true, Now: runStart}
 		e := New(Config{Spec: "hubspot:fuzz", Dir: "fuzz", CookieProperty: "ga_client_id", Currency: "EUR", Now: runStart})
 		x := &run{e: e, w: w, cookieProperty: "ga_client_id", owners: newOwners(), stages: stages,
 			archived: archivedIDs{contacts: map[string]bool{}, deals: map[string]bool{}}}

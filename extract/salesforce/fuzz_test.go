@@ -7,58 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
-
-// checkWriter fails the test on a value no decoder may emit: text that is not
-// storable, an implausible amount or time (extract.Bad*), a rejection without
-// location or reason.
-type checkWriter struct {
-	t   *testing.T
-	now time.Time
-}
-
-func (w checkWriter) Write(_ context.Context, table string, rec arrow.RecordBatch) error {
-	for i, col := range rec.Columns() {
-		name := table + "." + rec.Schema().Field(i).Name
-		for j := 0; j < col.Len(); j++ {
-			if col.IsNull(j) {
-				continue
-			}
-			var bad string
-			switch a := col.(type) {
-			case *array.String:
-				bad = extract.BadText(name, a.Value(j))
-			case *array.Float64:
-				bad = extract.BadRevenue(name, a.Value(j))
-			case *array.Timestamp:
-				if name == extract.TableContacts+".created_at" || name == extract.TableDeals+".closed_at" || name == extract.TableDealStages+".entered_at" {
-					bad = extract.BadTime(name, a.Value(j).ToTime(arrow.Microsecond), w.now)
-				}
-			}
-			if bad != "" {
-				w.t.Fatalf("row %d: %s", j, bad)
-			}
-		}
-	}
-	return nil
-}
-
-func (w checkWriter) Reject(_ context.Context, r extract.Rejection) error {
-	if r.Location == "" || r.Reason == "" {
-		w.t.Fatalf("rejection without location or reason: %+v", r)
-	}
-	if bad := extract.BadText("location", r.Location) + extract.BadText("reason", r.Reason); bad != "" {
-		w.t.Fatalf("%s: %+v", bad, r)
-	}
-	return nil
-}
 
 // fuzzFiles fuzzes the files names of folder src: each call replaces them in a copy of
 // the folder made once per fuzz process (its calls run one at a time) and extracts it.
@@ -97,8 +51,8 @@ func fuzzFiles(f *testing.F, src string, names []string, extra ...[]string) {
 		}
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		e := New(Config{Dir: dir, Mem: mem, CookieField: "none", Currency: "USD", Now: runStart})
-		_ = e.Extract(context.Background(), checkWriter{t: t, now: runStart}) // a file-level error is fine; a panic or a bad value is not
+		e := New(Config{Spec: "salesforce:" + dir, Dir: dir, Mem: mem, CookieField: "none", Currency: "USD", Now: runStart})
+		_ = e.Extract(context.Background(), &extracttest.Writer{T: t, Plausible: true, Now: runStart}) // a file-level error is fine; a panic or a bad value is not
 	})
 }
 
@@ -136,8 +90,8 @@ func FuzzPeople(f *testing.F) {
 		ctx := context.Background()
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		w := checkWriter{t: t, now: runStart}
-		x := newRun(New(Config{Dir: "fuzz", Mem: mem, CookieField: "GA_Client_ID__c", Now: runStart}), w, nil)
+		w := &extracttest.Writer{T: t, Plausible: true, Now: runStart}
+		x := newRun(New(Config{Spec: "salesforce:fuzz", Dir: "fuzz", Mem: mem, CookieField: "GA_Client_ID__c", Now: runStart}), w, nil)
 		b := extract.NewBuilder(mem, extract.TableContacts, w)
 		defer b.Release()
 		for _, obj := range []*object{x.o.lead, x.o.contact} {

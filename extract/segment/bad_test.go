@@ -7,65 +7,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
-
-// checkWriter is a Collector that fails the test on a string a warehouse cannot
-// store in any batch written to it, and on a rejection without location or reason.
-type checkWriter struct {
-	*extract.Collector
-	t  testing.TB
-	mu sync.Mutex
-}
-
-func (w *checkWriter) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
-	for c, col := range rec.Columns() {
-		s, ok := col.(*array.String)
-		if !ok {
-			continue
-		}
-		for i := 0; i < s.Len(); i++ {
-			if s.IsValid(i) {
-				if why := extract.BadText(rec.Schema().Field(c).Name, s.Value(i)); why != "" {
-					w.fail("%s row %d: %s: %q", table, i, why, s.Value(i))
-				}
-			}
-		}
-	}
-	return w.Collector.Write(ctx, table, rec)
-}
-
-func (w *checkWriter) Reject(ctx context.Context, r extract.Rejection) error {
-	if r.Input == "" || r.Location == "" || r.Reason == "" {
-		w.fail("rejection without input, location or reason: %+v", r)
-	}
-	for _, s := range []string{r.Input, r.Location, r.Reason} {
-		if why := extract.BadText("rejection", s); why != "" {
-			w.fail("%s: %q", why, s)
-		}
-	}
-	return w.Collector.Reject(ctx, r)
-}
-
-func (w *checkWriter) fail(format string, args ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.t.Errorf(format, args...)
-}
 
 var runStart = time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
 
 // runAt extracts the lines as one file with the run started at now, through a
-// checkWriter, and checks that the counts reconcile.
+// extracttest.Writer, and checks that the counts reconcile.
 func runAt(t *testing.T, now time.Time, lines ...string) (string, []map[string]any, []extract.Rejection) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "events.ndjson")
@@ -75,7 +30,7 @@ func runAt(t *testing.T, now time.Time, lines ...string) (string, []map[string]a
 	c := extract.NewCollector(mem)
 	defer c.Release()
 	e := New(Config{Spec: "segment:" + path, Path: path, Mem: mem, Now: now})
-	require.NoError(t, e.Extract(context.Background(), &checkWriter{Collector: c, t: t}))
+	require.NoError(t, e.Extract(context.Background(), &extracttest.Writer{T: t, Next: c}))
 	tbl := c.Table(extract.TableEvents)
 	defer tbl.Release()
 	got, rej, st := rows(t, tbl), c.Rejections(), e.Stats()
@@ -242,7 +197,7 @@ func checkLine(t *testing.T, line []byte) {
 	defer mem.AssertSize(t, 0)
 	c := extract.NewCollector(mem)
 	defer c.Release()
-	w := &checkWriter{Collector: c, t: t}
+	w := &extracttest.Writer{T: t, Next: c}
 	r := &reader{spec: "segment:f", w: w, seen: map[id]struct{}{}, lim: newLimits(runStart)}
 	r.b = extract.NewBuilder(mem, extract.TableEvents, w)
 	defer r.b.Release()

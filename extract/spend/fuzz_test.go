@@ -6,50 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
-
-// checkWriter fails the test on a value no decoder may emit: text that is not
-// storable, an implausible cost or day, a rejection without location or reason.
-type checkWriter struct{ t *testing.T }
-
-func (w checkWriter) Write(_ context.Context, table string, rec arrow.RecordBatch) error {
-	for i, col := range rec.Columns() {
-		name := table + "." + rec.Schema().Field(i).Name
-		for j := 0; j < col.Len(); j++ {
-			if col.IsNull(j) {
-				continue
-			}
-			var bad string
-			switch a := col.(type) {
-			case *array.String:
-				bad = extract.BadText(name, a.Value(j))
-			case *array.Float64:
-				bad = extract.BadRevenue(name, a.Value(j))
-			case *array.Date32:
-				bad = extract.BadTime(name, a.Value(j).ToTime(), runStart)
-			}
-			if bad != "" {
-				w.t.Fatalf("row %d: %s", j, bad)
-			}
-		}
-	}
-	return nil
-}
-
-func (w checkWriter) Reject(_ context.Context, r extract.Rejection) error {
-	if r.Location == "" || r.Reason == "" {
-		w.t.Fatalf("rejection without location or reason: %+v", r)
-	}
-	if bad := extract.BadText("location", r.Location) + extract.BadText("reason", r.Reason); bad != "" {
-		w.t.Fatalf("%s: %+v", bad, r)
-	}
-	return nil
-}
 
 // FuzzLayouts reads one spend file in any layout, with a reporting currency, exchange
 // rates and a campaign map.
@@ -71,7 +31,7 @@ func FuzzLayouts(f *testing.F) {
 		}
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		e := New(Config{Path: path, Mem: mem, Currency: "EUR", Rates: "testdata/rates.csv", CampaignMap: "testdata/campaigns.csv", Now: runStart})
-		_ = e.Extract(context.Background(), checkWriter{t: t}) // a file-level error is fine; a panic or a bad value is not
+		e := New(Config{Spec: "spend:" + path, Path: path, Mem: mem, Currency: "EUR", Rates: "testdata/rates.csv", CampaignMap: "testdata/campaigns.csv", Now: runStart})
+		_ = e.Extract(context.Background(), &extracttest.Writer{T: t, Plausible: true, Now: runStart}) // a file-level error is fine; a panic or a bad value is not
 	})
 }

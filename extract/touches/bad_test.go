@@ -11,62 +11,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
 
-// checkWriter is a Collector that fails the test on a string a warehouse cannot
-// store in any batch written to it, and on a rejection without location or reason.
-type checkWriter struct {
-	*extract.Collector
-	t  testing.TB
-	mu sync.Mutex
-}
-
-func (w *checkWriter) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
-	for c, col := range rec.Columns() {
-		s, ok := col.(*array.String)
-		if !ok {
-			continue
-		}
-		for i := 0; i < s.Len(); i++ {
-			if s.IsValid(i) {
-				if why := extract.BadText(rec.Schema().Field(c).Name, s.Value(i)); why != "" {
-					w.fail("%s row %d: %s: %q", table, i, why, s.Value(i))
-				}
-			}
-		}
-	}
-	return w.Collector.Write(ctx, table, rec)
-}
-
-func (w *checkWriter) Reject(ctx context.Context, r extract.Rejection) error {
-	if r.Input == "" || r.Location == "" || r.Reason == "" {
-		w.fail("rejection without input, location or reason: %+v", r)
-	}
-	for _, s := range []string{r.Input, r.Location, r.Reason} {
-		if why := extract.BadText("rejection", s); why != "" {
-			w.fail("%s: %q", why, s)
-		}
-	}
-	return w.Collector.Reject(ctx, r)
-}
-
-func (w *checkWriter) fail(format string, args ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.t.Errorf(format, args...)
-}
-
-// runAt extracts path with the run started at now, through a checkWriter.
+// runAt extracts path with the run started at now, through an extracttest.Writer.
 func runAt(t testing.TB, path string, now time.Time) ([]extract.Rejection, int64, Stats, error) {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -74,7 +29,7 @@ func runAt(t testing.TB, path string, now time.Time) ([]extract.Rejection, int64
 	c := extract.NewCollector(mem)
 	defer c.Release()
 	e := New(Config{Spec: "touches:" + path, Path: path, Mem: mem, Now: now})
-	err := e.Extract(context.Background(), &checkWriter{Collector: c, t: t})
+	err := e.Extract(context.Background(), &extracttest.Writer{T: t, Next: c})
 	return c.Rejections(), c.Rows("touches:"+path, extract.TableEvents), e.Stats(), err
 }
 
@@ -271,7 +226,7 @@ func extractAll(t *testing.T, path string, size int) ([]map[string]any, []extrac
 	c := extract.NewCollector(mem)
 	defer c.Release()
 	e := New(Config{Spec: "touches:" + path, Path: path, Mem: mem, Now: runStart})
-	if err := e.Extract(context.Background(), &checkWriter{Collector: c, t: t}); err != nil {
+	if err := e.Extract(context.Background(), &extracttest.Writer{T: t, Next: c}); err != nil {
 		return nil, nil, e.Stats(), err
 	}
 	tbl := c.Table(extract.TableEvents)
