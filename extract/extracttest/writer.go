@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
 )
@@ -96,4 +97,20 @@ func (w *Writer) Reject(ctx context.Context, r extract.Rejection) error {
 		return nil
 	}
 	return w.Next.Reject(ctx, r)
+}
+
+// RequireRejected checks that each location of want was rejected with a reason
+// containing its text, and that every rejection's location and reason are storable text.
+func RequireRejected(t testing.TB, rejections []extract.Rejection, want map[string]string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, r := range rejections {
+		require.Empty(t, extract.BadText("location", r.Location), "%q", r.Location)
+		require.Empty(t, extract.BadText("reason", r.Reason), "%q", r.Reason)
+		got[r.Location] += r.Reason + " | "
+	}
+	for loc, reason := range want {
+		require.Contains(t, got, loc, "%v", got)
+		require.Contains(t, got[loc], reason, loc)
+	}
 }

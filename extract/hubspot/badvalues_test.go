@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
 
 // runStart is the run start of the tests of implausible values.
@@ -46,22 +47,6 @@ func extractAt(t *testing.T, mem memory.Allocator, dir string) *extract.Collecto
 	return c
 }
 
-// requireRejected checks that every location of want was rejected with a reason
-// containing its text, and that every rejection is storable text.
-func requireRejected(t *testing.T, c *extract.Collector, want map[string]string) {
-	t.Helper()
-	got := map[string]string{}
-	for _, r := range c.Rejections() {
-		require.Empty(t, extract.BadText("location", r.Location), "%q", r.Location)
-		require.Empty(t, extract.BadText("reason", r.Reason), "%q", r.Reason)
-		got[r.Location] += r.Reason + " | "
-	}
-	for loc, reason := range want {
-		require.Contains(t, got, loc, "%v", got)
-		require.Contains(t, got[loc], reason, loc)
-	}
-}
-
 // line names line n of file.
 func line(file string, n int) string { return file + ":" + strconv.Itoa(n) }
 
@@ -88,7 +73,7 @@ func TestBadTextRejectedNDJSON(t *testing.T) {
 	)
 	c := extractAt(t, mem, dir)
 	defer c.Release()
-	requireRejected(t, c, map[string]string{
+	extracttest.RequireRejected(t, c.Rejections(), map[string]string{
 		line(ContactsFile, n) + " (hubspot contact 201)":                 "property email is not valid UTF-8 (byte 0xe9 at offset 3)",
 		line(ContactsFile, n+1) + " (hubspot contact 202)":               "property email holds a NUL byte at offset 3",
 		line(ContactsFile, n+2) + " (hubspot contact 203)":               "property company is not valid UTF-8 (byte 0xfc at offset 1)",
@@ -121,7 +106,7 @@ func TestBadTextRejectedFivetran(t *testing.T) {
 	d := appendLines(t, dir, "deal.csv", "9201,false,default,closedwon,41629779,62515,Caf\xe9 deal,,10,2026-02-18 16:45:00.000,2026-01-22 11:00:00.000,usd,")
 	c := extractAt(t, mem, dir)
 	defer c.Release()
-	requireRejected(t, c, map[string]string{
+	extracttest.RequireRejected(t, c.Rejections(), map[string]string{
 		line("contact.csv", n) + " (hubspot contact 301)":   "property email is not valid UTF-8 (byte 0xe9 at offset 3)",
 		line("contact.csv", n+1) + " (hubspot contact 302)": "property email holds a NUL byte at offset 3",
 		line("deal.csv", d) + " (hubspot deal 9201)":        "property dealname is not valid UTF-8",
@@ -141,7 +126,7 @@ func TestBadLabelsRejectDeals(t *testing.T) {
 	d := appendLines(t, dir, "deal.csv", "9202,false,default,lat1,41629779,62515,Latin stage,,10,,2026-01-22 11:00:00.000,usd,")
 	c := extractAt(t, mem, dir)
 	defer c.Release()
-	requireRejected(t, c, map[string]string{
+	extracttest.RequireRejected(t, c.Rejections(), map[string]string{
 		line("deal.csv", d) + " (hubspot deal 9202)": "the deal's stage: deal_pipeline_stage.label is not valid UTF-8",
 	})
 	require.Contains(t, byKey(rowsOf(t, c, extract.TableDeals), "deal_id"), "9001", "deals in other stages are read")
@@ -172,7 +157,7 @@ func TestImplausibleValuesRejected(t *testing.T) {
 	)
 	c := extractAt(t, mem, dir)
 	defer c.Release()
-	requireRejected(t, c, map[string]string{
+	extracttest.RequireRejected(t, c.Rejections(), map[string]string{
 		line(DealsFile, d) + " (hubspot deal 9301)":        "property amount is negative (-100)",
 		line(DealsFile, d+1) + " (hubspot deal 9302)":      "property amount is 1e+308, above the plausible 1e+12",
 		line(DealsFile, d+2) + " (hubspot deal 9303)":      "property closedate 9999-12-31T00:00:00Z is after the run's start",

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
+	"closedloop/extract/extracttest"
 )
 
 // runStart is the run start of the tests of implausible values.
@@ -42,22 +43,6 @@ func appendRows(t *testing.T, dir, name string, rows ...map[string]string) int {
 	return first
 }
 
-// requireRejected checks that every location of want was rejected with a reason
-// containing its text, and that every rejection is storable text.
-func requireRejected(t *testing.T, c *extract.Collector, want map[string]string) {
-	t.Helper()
-	got := map[string]string{}
-	for _, r := range c.Rejections() {
-		require.Empty(t, extract.BadText("location", r.Location), "%q", r.Location)
-		require.Empty(t, extract.BadText("reason", r.Reason), "%q", r.Reason)
-		got[r.Location] += r.Reason + " | "
-	}
-	for loc, reason := range want {
-		require.Contains(t, got, loc, "%v", got)
-		require.Contains(t, got[loc], reason, loc)
-	}
-}
-
 func at(file string, n int) string { return file + ":" + strconv.Itoa(n) }
 
 func TestBadTextRejectedFiles(t *testing.T) {
@@ -79,7 +64,7 @@ func TestBadTextRejectedFiles(t *testing.T) {
 	cp := appendRows(t, dir, "Campaign.csv", map[string]string{"Id": "7015g00000Lat01", "Name": "Caf\xe9 campaign", "Type": "Webinar", "IsDeleted": "false"})
 	c, _, err := extractWith(t, Config{Dir: dir, Mem: mem, Currency: "USD", Now: runStart})
 	require.NoError(t, err)
-	requireRejected(t, c, map[string]string{
+	extracttest.RequireRejected(t, c.Rejections(), map[string]string{
 		at("Lead.csv", l) + " (salesforce Lead 00Q5g00000Lat01)":   "field Email is not valid UTF-8 (byte 0xe9 at offset 3)",
 		at("Lead.csv", l+1) + " (salesforce Lead 00Q5g00000Lat02)": "field Email holds a NUL byte at offset 3",
 		at("Lead.csv", l+2) + " (salesforce Lead 00Q5g00000Lat03)": "field Company is not valid UTF-8 (byte 0xfc at offset 1)",
@@ -107,7 +92,7 @@ func TestBadTextRejectedAPI(t *testing.T) {
 	cfg.Now = runStart
 	c, _, err := extractWith(t, cfg)
 	require.NoError(t, err)
-	requireRejected(t, c, map[string]string{
+	extracttest.RequireRejected(t, c.Rejections(), map[string]string{
 		"salesforce Opportunity " + oppWon: "field Name holds a NUL byte at offset 3",
 		"salesforce Lead " + leadBob:       "field Company holds a NUL byte at offset 4",
 	})
@@ -139,7 +124,7 @@ func TestImplausibleValuesRejected(t *testing.T) {
 	)
 	c, _, err := extractWith(t, Config{Dir: dir, Mem: mem, Currency: "USD", Now: runStart})
 	require.NoError(t, err)
-	requireRejected(t, c, map[string]string{
+	extracttest.RequireRejected(t, c.Rejections(), map[string]string{
 		at("Opportunity.csv", o) + " (salesforce Opportunity 0065g00000Imp01)":               "field Amount is negative (-100)",
 		at("Opportunity.csv", o+1) + " (salesforce Opportunity 0065g00000Imp02)":             "field Amount is 1e+308, above the plausible 1e+12",
 		at("Opportunity.csv", o+2) + " (salesforce Opportunity 0065g00000Imp03)":             "field CloseDate 9999-12-31T00:00:00Z is after the run's start",
