@@ -82,6 +82,28 @@ type DayCounter interface {
 	DayCounts(ctx context.Context, table string, rng Range) (map[string]int64, error)
 }
 
+// DayRows are the rows of a DayCounts query, (day YYYY-MM-DD, rows) each:
+// database/sql's and pgx's alike.
+type DayRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanDayCounts reads the rows of a DayCounts query into its map.
+func ScanDayCounts(rows DayRows) (map[string]int64, error) {
+	out := map[string]int64{}
+	for rows.Next() {
+		var day string
+		var n int64
+		if err := rows.Scan(&day, &n); err != nil {
+			return nil, err
+		}
+		out[day] = n
+	}
+	return out, rows.Err()
+}
+
 // Range is the run's date range, days From..To inclusive (UTC): ReplaceRange tables
 // lose their rows of these days and get the run's.
 type Range struct {

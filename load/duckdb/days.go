@@ -25,14 +25,9 @@ func (l *Loader) DayCounts(ctx context.Context, table string, rng load.Range) (m
 		return nil, fmt.Errorf("duckdb: count %s by day: %w", table, err)
 	}
 	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var day string
-		var n int64
-		if err := rows.Scan(&day, &n); err != nil {
-			return nil, fmt.Errorf("duckdb: count %s by day: %w", table, err)
-		}
-		out[day] = n
+	out, err := load.ScanDayCounts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: count %s by day: %w", table, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
