@@ -135,11 +135,18 @@ func Classify(in Input) Traffic {
 		return t
 	}
 	t.Explicit = true
-	if t.Term == "" && (t.Medium == "organic" ||
+	t.CompleteTerm()
+	return t
+}
+
+// CompleteTerm sets an explicit search visit's missing Term to NotProvided: an organic
+// visit, or a paid one from a search engine. Classify calls it; the BigQuery engine
+// (package sqlengine) calls it on the distinct traffic its SQL classified.
+func (t *Traffic) CompleteTerm() {
+	if t.Explicit && t.Term == "" && (t.Medium == "organic" ||
 		channel.IsPaidMedium(t.Medium) && channel.Category(t.Source) == channel.CategorySearch) {
 		t.Term = NotProvided
 	}
-	return t
 }
 
 func notSet(s string) string {

@@ -159,3 +159,43 @@ func sameSite(refHost, pageHost string) bool {
 	}
 	return a == b
 }
+
+// Referrer is what a referrer URL tells of a visit whatever its query string: the
+// referring host ("" for none or the site itself), the source and medium it implies,
+// and for a search engine the query parameters that may carry the search terms, in
+// the order Classify reads them.
+type Referrer struct {
+	Host, Source, Medium string
+	Engine               string // the search engine's source, "" for other referrers
+	KeywordParams        []string
+}
+
+// ClassifyReferrer classifies the referrer raw of a page at pageURL (only its host is
+// read) as Classify does. The BigQuery engine (package sqlengine) calls it on the
+// distinct referrers without their query strings and reads the search terms in SQL.
+func ClassifyReferrer(raw, pageURL string) Referrer {
+	r := referrerOf(raw, parseURL(pageURL).host)
+	out := Referrer{Host: r.host, Source: r.source, Medium: r.medium, Engine: r.engine}
+	if r.engine != "" && parseURL(raw).scheme != "android-app" {
+		if e := findEngine(r.host); e != nil {
+			out.KeywordParams = e.params
+		}
+	}
+	return out
+}
+
+// KeywordParams lists every query parameter a search engine's referrer may carry its
+// search terms in (Referrer.KeywordParams holds those of one engine).
+func KeywordParams() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range engines {
+		for _, p := range e.params {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

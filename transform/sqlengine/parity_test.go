@@ -1,0 +1,232 @@
+package sqlengine
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/extract"
+	"closedloop/extract/ga4"
+	"closedloop/extract/synth"
+	"closedloop/load"
+	"closedloop/transform"
+)
+
+// exportColumns is the GA4 export's schema as DuckDB's JSON reader reads the export's
+// JSON files: the columns the engine reads, typed as BigQuery types them.
+const exportColumns = `{
+  event_date: 'VARCHAR', event_timestamp: 'BIGINT', event_name: 'VARCHAR',
+  event_params: 'STRUCT(key VARCHAR, value STRUCT(string_value VARCHAR, int_value BIGINT, float_value DOUBLE, double_value DOUBLE))[]',
+  user_pseudo_id: 'VARCHAR', user_id: 'VARCHAR', stream_id: 'VARCHAR',
+  collected_traffic_source: 'STRUCT(manual_campaign_id VARCHAR, manual_campaign_name VARCHAR, manual_source VARCHAR, manual_medium VARCHAR, manual_term VARCHAR, manual_content VARCHAR, gclid VARCHAR, dclid VARCHAR, srsltid VARCHAR)',
+  session_traffic_source_last_click: 'STRUCT(manual_campaign STRUCT(campaign_id VARCHAR, campaign_name VARCHAR, source VARCHAR, medium VARCHAR, term VARCHAR, content VARCHAR), google_ads_campaign STRUCT(customer_id VARCHAR, campaign_id VARCHAR, campaign_name VARCHAR), cross_channel_campaign STRUCT(campaign_id VARCHAR, campaign_name VARCHAR, source VARCHAR, medium VARCHAR))',
+  ecommerce: 'STRUCT(purchase_revenue DOUBLE)'
+}`
+
+// loadExport reads the GA4 export files glob into a DuckDB table named export, with
+// the _table_suffix a wildcard table has.
+func loadExport(t testing.TB, db *sql.DB, glob string) {
+	t.Helper()
+	_, err := db.Exec(fmt.Sprintf(`CREATE OR REPLACE TABLE export AS
+		SELECT *, event_date AS _table_suffix FROM read_json(%s, columns = %s, format = 'newline_delimited')`,
+		"'"+glob+"'", exportColumns))
+	require.NoError(t, err)
+}
+
+func openDuckDB(t testing.TB) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	_, err = db.Exec("SET TimeZone = 'UTC'")
+	require.NoError(t, err)
+	return db
+}
+
+// local runs the local engine on the export files glob.
+func local(t testing.TB, glob string, opt transform.Options) (tp, pv [][]string) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	c := extract.NewCollector(mem)
+	defer c.Release()
+	e := ga4.New(ga4.Config{Path: glob, Mem: mem, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
+	require.NoError(t, e.Extract(context.Background(), c))
+	events := c.Table(extract.TableEvents)
+	opt.Mem = mem
+	in := transform.Inputs{Events: events, Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
+		DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend)}
+	out, err := transform.Build(context.Background(), in, opt)
+	for _, tbl := range []arrow.Table{events, in.Contacts, in.Deals, in.DealContacts, in.Spend} {
+		tbl.Release()
+	}
+	require.NoError(t, err)
+	defer out.Release()
+	read := func(name string) [][]string {
+		tbl, err := out.Table(name)
+		require.NoError(t, err)
+		defer tbl.Release()
+		return tableRows(tbl)
+	}
+	return read(load.FctTouchpoint), read(load.FctPageView)
+}
+
+// tableRows is tbl's rows as text, times as µs since the epoch, NULL as "∅".
+func tableRows(tbl arrow.Table) [][]string {
+	rows := make([][]string, tbl.NumRows())
+	for c := 0; c < int(tbl.NumCols()); c++ {
+		i := 0
+		for _, chunk := range tbl.Column(c).Data().Chunks() {
+			for k := 0; k < chunk.Len(); k, i = k+1, i+1 {
+				v := "∅"
+				if chunk.IsValid(k) {
+					switch a := chunk.(type) {
+					case *array.Timestamp:
+						v = fmt.Sprint(int64(a.Value(k)))
+					default:
+						v = a.ValueStr(k)
+					}
+				}
+				rows[i] = append(rows[i], v)
+			}
+		}
+	}
+	return rows
+}
+
+// queryRows is the rows of q as text, NULL as "∅".
+func queryRows(t testing.TB, db *sql.DB, q string) [][]string {
+	t.Helper()
+	rs, err := db.Query(q)
+	require.NoError(t, err)
+	defer rs.Close()
+	cols, err := rs.Columns()
+	require.NoError(t, err)
+	var out [][]string
+	for rs.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rs.Scan(ptrs...))
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			row[i] = "∅"
+			if v.Valid {
+				row[i] = v.String
+			}
+		}
+		out = append(out, row)
+	}
+	require.NoError(t, rs.Err())
+	return out
+}
+
+// withoutIDs drops the columns at idx (ids the engines derive differently) and
+// sorts the rows.
+func withoutIDs(rows [][]string, idx ...int) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		var keep []string
+		for c, v := range r {
+			if !slices.Contains(idx, c) {
+				keep = append(keep, v)
+			}
+		}
+		out[i] = strings.Join(keep, " | ")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sessionStarts maps each session id of touchpoints tp (columns as fct_touchpoint's)
+// to its start.
+func sessionStarts(tp [][]string) map[string]string {
+	m := map[string]string{}
+	for _, r := range tp {
+		if r[13] == "session_start" {
+			m[r[3]] = r[4]
+		}
+	}
+	return m
+}
+
+// samplePV is fct_page_view's rows with their session given by its start.
+func samplePV(pv [][]string, starts map[string]string) []string {
+	out := make([]string, len(pv))
+	for i, r := range pv {
+		s, ok := starts[r[2]]
+		if !ok {
+			s = "no start in range"
+		}
+		out[i] = strings.Join(append(append(slices.Clone(r[:2]), r[3:]...), "session "+s), " | ")
+	}
+	slices.Sort(out)
+	return out
+}
+
+func day(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// TestSampleParity runs both engines on the bundled sample.
+func TestSampleParity(t *testing.T) {
+	glob := filepath.Join("..", "..", "testdata", "sample", "ga4", "*.ndjson.gz")
+	all := extract.Range{From: day("2026-01-01"), To: day("2026-03-02")}
+	parity(t, glob, all, all)
+}
+
+// TestGenParity runs both engines on closedloop gen data of another seed, writing
+// only its last weeks (sessions and persons still come from every day read).
+func TestGenParity(t *testing.T) {
+	dir := t.TempDir()
+	_, err := synth.Generate(synth.Config{Seed: 11, People: 2500, From: day("2026-03-01"), Days: 40}, dir)
+	require.NoError(t, err)
+	parity(t, filepath.Join(dir, "ga4", "*.ndjson.gz"), extract.Range{From: day("2026-03-20"), To: day("2026-04-09")},
+		extract.Range{From: day("2026-03-01"), To: day("2026-04-09")})
+}
+
+// parity runs the local engine and the DuckDB rendering on the export files glob
+// (days read) and requires the same rows of fct_touchpoint and fct_page_view of rng.
+func parity(t *testing.T, glob string, rng, read extract.Range) {
+	touch := []string{"generate_lead", "file_download"}
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep session on campaign change %v", keep), func(t *testing.T) {
+			ltp, lpv := local(t, glob, transform.Options{Range: rng, Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute,
+				TouchEvents: touch, KeepSessionOnCampaignChange: keep})
+
+			db := openDuckDB(t)
+			loadExport(t, db, glob)
+			cfg := Config{Dialect: DuckDB, Export: "export", Range: rng, Read: read, SessionTimeout: 30 * time.Minute,
+				TouchEvents: touch, KeepSessionOnCampaignChange: keep}
+			_, err := Run(context.Background(), &DB{DB: db, Config: &cfg}, cfg, Options{})
+			require.NoError(t, err)
+			stp := queryRows(t, db, `SELECT touchpoint_id, person_id, anonymous_id, session_id, epoch_us(occurred_at), channel, source,
+				medium, campaign, term, content, landing_page, referrer_host, event_name FROM cl_touchpoints`)
+			spv := queryRows(t, db, `SELECT person_id, anonymous_id, session_id, epoch_us(occurred_at), page_location, page_path,
+				page_title, referrer_host FROM cl_page_views`)
+
+			require.NotEmpty(t, ltp)
+			t.Logf("touchpoints %d, page views %d; e.g. %v", len(ltp), len(lpv), ltp[len(ltp)/2])
+			require.Equal(t, withoutIDs(ltp, 0, 3), withoutIDs(stp, 0, 3), "fct_touchpoint")
+			require.Equal(t, samplePV(lpv, sessionStarts(ltp)), samplePV(spv, sessionStarts(stp)), "fct_page_view")
+		})
+	}
+}

@@ -1,0 +1,121 @@
+package sqlengine
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"closedloop/extract"
+	"closedloop/transform/normalize"
+)
+
+// Config is what the SQL of a run is rendered from.
+type Config struct {
+	Dialect Dialect
+	// Export is the GA4 export: BigQuery's "project.dataset" holding the events_YYYYMMDD
+	// tables; in DuckDB a table with the export's columns and a _table_suffix column
+	// (YYYYMMDD), as a wildcard table has.
+	Export string
+	// Staging holds the run's work tables (BigQuery "project.dataset"; a DuckDB schema,
+	// "" for the default one); Warehouse the contract tables.
+	Staging, Warehouse string
+	// Range is the days whose rows are written; Read the days of the export read (the
+	// range and the lookback before it).
+	Range, Read extract.Range
+	// The session and touch rules of the local engine (transform.Options).
+	SessionTimeout              time.Duration
+	TouchEvents                 []string
+	KeepSessionOnCampaignChange bool
+}
+
+func (c *Config) table(dataset, name string) string {
+	switch {
+	case c.Dialect == BigQuery && dataset != "":
+		return "`" + dataset + "." + name + "`"
+	case dataset != "":
+		return dataset + "." + name
+	}
+	return name
+}
+
+// Statement is one SQL statement of a run, named by its step.
+type Statement struct {
+	Step string
+	SQL  string
+}
+
+// data is what the templates read besides the functions.
+type data struct {
+	*Config
+	ReadFrom, ReadTo      string // YYYYMMDD
+	MinMicros, MaxMicros  int64  // event_timestamp's plausible bounds (package ga4)
+	FromMicros, EndMicros int64  // the range: [From, End)
+	TimeoutMicros         int64
+	PaidClicks            []string
+}
+
+func (c *Config) data() data {
+	var paid []string
+	for _, k := range normalize.ClickIDs {
+		if k.Paid {
+			paid = append(paid, k.Param)
+		}
+	}
+	return data{Config: c,
+		ReadFrom: c.Read.From.Format("20060102"), ReadTo: c.Read.To.Format("20060102"),
+		MinMicros: 1e14, MaxMicros: 253402300799999999,
+		FromMicros: c.Range.Start().UnixMicro(), EndMicros: c.Range.End().UnixMicro(),
+		TimeoutMicros: c.SessionTimeout.Microseconds(), PaidClicks: paid}
+}
+
+// render fills one step's template.
+func (c *Config) render(name, text string) (string, error) {
+	tpl, err := template.New(name).Option("missingkey=error").Funcs(c.Dialect.funcs(c)).Parse(text)
+	if err != nil {
+		return "", fmt.Errorf("sqlengine: step %s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := tpl.Execute(&b, c.data()); err != nil {
+		return "", fmt.Errorf("sqlengine: step %s: %w", name, err)
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+// Phase is a part of a run's SQL: its statements run in order, then Go reads what
+// its queries return and fills the tables the next phase joins.
+type Phase int
+
+const (
+	// PhaseFlatten flattens the export's events (cl_events) and asks for the distinct
+	// identifiers and referrers.
+	PhaseFlatten Phase = iota
+	// PhaseSessions classifies the events' traffic, assigns sessions (cl_classified,
+	// cl_sessions) and asks for the distinct traffic.
+	PhaseSessions
+	// PhaseTables builds fct_touchpoint's and fct_page_view's rows of the range.
+	PhaseTables
+)
+
+var phases = map[Phase][]struct{ step, sql string }{
+	PhaseFlatten:  {{"flatten", flattenSQL}},
+	PhaseSessions: {{"classify", classifySQL}, {"sessions", sessionsSQL}},
+	PhaseTables:   {{"touchpoints", touchpointsSQL}, {"page views", pageViewsSQL}},
+}
+
+// Statements renders the statements of phase p.
+func (c *Config) Statements(p Phase) ([]Statement, error) {
+	var out []Statement
+	for _, s := range phases[p] {
+		sql, err := c.render(s.step, s.sql)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Statement{Step: s.step, SQL: sql})
+	}
+	return out, nil
+}
+
+// Query renders one of the queries Go reads between phases.
+func (c *Config) query(name, text string) (string, error) { return c.render(name, text) }
