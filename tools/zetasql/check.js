@@ -17,7 +17,11 @@
 //                            "columns": [{"name": "date", "type": "DATE"}, ...]}]},
 //    "statements": [{"name": "v_channel_performance", "sql": "CREATE OR REPLACE VIEW ..."}]}
 // Column types are BigQuery names: STRING, BYTES, INT64, FLOAT64, NUMERIC, BIGNUMERIC,
-// BOOL, DATE, DATETIME, TIME, TIMESTAMP, JSON.
+// BOOL, DATE, DATETIME, TIME, TIMESTAMP, JSON, and ARRAY<T> and STRUCT<name T, ...> of
+// them. Optional: "rootTables" (same shape as "tables") sit in the root catalog, for
+// names written whole in one pair of backticks (`project.dataset.events_*`, a wildcard
+// table); "chain": true makes each CREATE TABLE AS SELECT's table, once analyzed,
+// visible to the statements after it (a script's steps).
 //
 // Output, one JSON document on stdout, a result per statement in input order:
 //   {"results": [{"name": "...", "ok": true, "kind": "resolvedCreateViewStmtNode",
@@ -81,6 +85,55 @@ function freePort() {
   });
 }
 
+// parseType turns a BigQuery type name into a ZetaSQL TypeProto: a scalar, or
+// ARRAY<T> and STRUCT<name T, ...> nested to any depth.
+function parseType(text) {
+  let i = 0;
+  const src = String(text);
+  const ws = () => { while (i < src.length && /\s/.test(src[i])) i++; };
+  const word = () => {
+    ws();
+    const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(src.slice(i));
+    if (!m) throw new Error(`bad type ${src} at ${i}`);
+    i += m[0].length;
+    return m[0];
+  };
+  const expect = (c) => {
+    ws();
+    if (src[i] !== c) throw new Error(`bad type ${src}: want ${c} at ${i}`);
+    i++;
+  };
+  const type = () => {
+    const w = word().toUpperCase();
+    if (w === 'ARRAY') {
+      expect('<');
+      const elementType = type();
+      expect('>');
+      return { typeKind: 'TYPE_ARRAY', arrayType: { elementType } };
+    }
+    if (w === 'STRUCT') {
+      expect('<');
+      const field = [];
+      for (;;) {
+        const fieldName = word();
+        field.push({ fieldName, fieldType: type() });
+        ws();
+        if (src[i] === ',') { i++; continue; }
+        break;
+      }
+      expect('>');
+      return { typeKind: 'TYPE_STRUCT', structType: { field } };
+    }
+    const kind = TYPE_KINDS[w];
+    if (!kind) throw new Error(`unknown type ${w} in ${src}`);
+    return { typeKind: kind };
+  };
+  const t = type();
+  ws();
+  if (i !== src.length) throw new Error(`bad type ${src}: trailing ${src.slice(i)}`);
+  return t;
+}
+
 function toTable(t) {
   if (!t || typeof t.name !== 'string' || !Array.isArray(t.columns)) {
     throw new Error(`bad table in catalog: ${JSON.stringify(t)}`);
@@ -88,11 +141,26 @@ function toTable(t) {
   return {
     name: t.name,
     column: t.columns.map((c) => {
-      const kind = TYPE_KINDS[String(c.type).toUpperCase()];
-      if (!kind) throw new Error(`table ${t.name}, column ${c.name}: unknown type ${c.type}`);
-      return { name: c.name, type: { typeKind: kind } };
+      try {
+        return { name: c.name, type: parseType(c.type) };
+      } catch (e) {
+        throw new Error(`table ${t.name}, column ${c.name}: ${e.message}`);
+      }
     }),
   };
+}
+
+// createdTable is the table a CREATE TABLE AS SELECT statement makes, as the next
+// statements of a chain see it: its name's last part, its output columns' types.
+function createdTable(node) {
+  let path;
+  for (let n = node; n && typeof n === 'object' && !path; n = n.parent) path = n.namePath;
+  let cols;
+  for (let n = node; n && typeof n === 'object'; n = n.parent) {
+    if (Array.isArray(n.outputColumnList)) { cols = n.outputColumnList; break; }
+  }
+  if (!Array.isArray(path) || !cols) return undefined;
+  return { name: path[path.length - 1], column: cols.map((oc) => ({ name: oc.name, type: oc.column.type })) };
 }
 
 // Walks the AnyResolved*Proto oneof wrappers down to the concrete node, such as
@@ -137,8 +205,10 @@ async function main() {
   const catalog = input.catalog || {};
   const statements = Array.isArray(input.statements) ? input.statements : [];
   let tables;
+  let rootTables;
   try {
     tables = (catalog.tables || []).map(toTable);
+    rootTables = (input.rootTables || []).map(toTable);
   } catch (e) {
     fail(e.message);
     return;
@@ -171,13 +241,13 @@ async function main() {
       nameResolutionMode: 'NAME_RESOLUTION_DEFAULT',
       supportedStatementKinds: STATEMENT_KINDS,
     };
-    const simpleCatalog = {
+    const register = () => call(svc, 'registerCatalog', { simpleCatalog: {
       name: 'bigquery',
       builtinFunctionOptions: { languageOptions },
       catalog: catalog.name ? [{ name: catalog.name, table: tables }] : [],
-      table: catalog.name ? [] : tables,
-    };
-    const reg = await call(svc, 'registerCatalog', { simpleCatalog });
+      table: (catalog.name ? [] : tables).concat(rootTables),
+    } });
+    let reg = await register();
     const options = { languageOptions, errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC' };
 
     const results = [];
@@ -186,6 +256,12 @@ async function main() {
         const res = await call(svc, 'analyze', { registeredCatalogId: reg.registeredId, options, sqlStatement: st.sql });
         const { name, node } = concrete(res.resolvedStatement);
         results.push({ name: st.name, ok: true, kind: name, columns: outputColumns(node) });
+        const made = input.chain && /CreateTableAsSelect/.test(name) ? createdTable(node) : undefined;
+        if (made) { // the statements after it read the table it creates
+          tables = tables.filter((t) => t.name !== made.name).concat([made]);
+          await call(svc, 'unregisterCatalog', { registeredId: reg.registeredId });
+          reg = await register();
+        }
       } catch (e) {
         if (e.code !== grpc.status.INVALID_ARGUMENT) throw e; // analysis errors come back as INVALID_ARGUMENT
         results.push({ name: st.name, ok: false, error: e.details });

@@ -157,7 +157,7 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 			}
 			return "chr(31)"
 		},
-		"pick":        d.pick,
+		"pick": d.pick,
 		"paramskey": func() string {
 			if bq {
 				return "TO_JSON_STRING(event_params)"

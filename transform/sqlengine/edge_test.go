@@ -165,7 +165,7 @@ func edgeRows() []exportRow {
 		exportRow{at: at(61), name: "generate_lead", pseudo: "i2", session: "401", params: map[string]string{"page_location": site + "/contact", "email": "Ann@Example.com"}},
 		exportRow{at: at(61), name: "generate_lead", pseudo: "i2", session: "401", params: map[string]string{"page_location": site + "/contact", "email": "Ann@Example.com"}},
 		exportRow{at: at(62), name: "page_view", user: "u-2", session: "402", params: map[string]string{"page_location": site + "/only-user"}},
-		exportRow{at: t0.Truncate(24*time.Hour).Add(24*time.Hour - time.Minute), name: "page_view", pseudo: "m1", session: "500",
+		exportRow{at: t0.Truncate(24 * time.Hour).Add(24*time.Hour - time.Minute), name: "page_view", pseudo: "m1", session: "500",
 			params: map[string]string{"page_location": site + "/late?utm_source=night&utm_medium=email"}},
 		exportRow{at: t0.Truncate(24 * time.Hour).Add(24*time.Hour + 2*time.Minute), name: "file_download", pseudo: "m1", session: "500",
 			params: map[string]string{"page_location": site + "/early", "file_name": "/a.pdf"}},

@@ -23,24 +23,17 @@ import (
 	"closedloop/transform"
 )
 
-// exportColumns is the GA4 export's schema as DuckDB's JSON reader reads the export's
-// JSON files: the columns the engine reads, typed as BigQuery types them.
-const exportColumns = `{
-  event_date: 'VARCHAR', event_timestamp: 'BIGINT', event_name: 'VARCHAR',
-  event_params: 'STRUCT(key VARCHAR, value STRUCT(string_value VARCHAR, int_value BIGINT, float_value DOUBLE, double_value DOUBLE))[]',
-  user_pseudo_id: 'VARCHAR', user_id: 'VARCHAR', stream_id: 'VARCHAR',
-  collected_traffic_source: 'STRUCT(manual_campaign_id VARCHAR, manual_campaign_name VARCHAR, manual_source VARCHAR, manual_medium VARCHAR, manual_term VARCHAR, manual_content VARCHAR, gclid VARCHAR, dclid VARCHAR, srsltid VARCHAR)',
-  session_traffic_source_last_click: 'STRUCT(manual_campaign STRUCT(campaign_id VARCHAR, campaign_name VARCHAR, source VARCHAR, medium VARCHAR, term VARCHAR, content VARCHAR), google_ads_campaign STRUCT(customer_id VARCHAR, campaign_id VARCHAR, campaign_name VARCHAR), cross_channel_campaign STRUCT(campaign_id VARCHAR, campaign_name VARCHAR, source VARCHAR, medium VARCHAR))',
-  ecommerce: 'STRUCT(purchase_revenue DOUBLE)'
-}`
-
 // loadExport reads the GA4 export files glob into a DuckDB table named export, with
 // the _table_suffix a wildcard table has.
 func loadExport(t testing.TB, db *sql.DB, glob string) {
 	t.Helper()
+	var cols []string
+	for _, c := range ExportColumns {
+		cols = append(cols, fmt.Sprintf("%s: '%s'", c.Name, DuckDBType(c.BigQuery)))
+	}
 	_, err := db.Exec(fmt.Sprintf(`CREATE OR REPLACE TABLE export AS
-		SELECT *, event_date AS _table_suffix FROM read_json(%s, columns = %s, format = 'newline_delimited')`,
-		"'"+glob+"'", exportColumns))
+		SELECT *, event_date AS _table_suffix FROM read_json('%s', columns = {%s}, format = 'newline_delimited')`,
+		glob, strings.Join(cols, ", ")))
 	require.NoError(t, err)
 }
 

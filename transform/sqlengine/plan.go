@@ -33,7 +33,7 @@ type Config struct {
 func (c *Config) table(dataset, name string) string {
 	switch {
 	case c.Dialect == BigQuery && dataset != "":
-		return "`" + dataset + "." + name + "`"
+		return "`" + dataset + "`." + name
 	case dataset != "":
 		return dataset + "." + name
 	}

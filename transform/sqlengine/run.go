@@ -29,6 +29,18 @@ type Column struct {
 	Int  bool // INT64, else STRING
 }
 
+// goTables are the work tables Go fills between the phases: one row per distinct key.
+var goTables = map[string][]Column{
+	// cl_devices: each combination of identifiers events carry, its device and person.
+	"cl_devices": {{Name: "anon"}, {Name: "user_id"}, {Name: "email"}, {Name: "dev", Int: true}, {Name: "person_id"}},
+	// cl_referrers: each referrer (without its query string) of each site, classified.
+	"cl_referrers": {{Name: "ref_base"}, {Name: "page_origin"}, {Name: "ref_host"}, {Name: "ref_source"},
+		{Name: "ref_medium"}, {Name: "ref_engine"}, {Name: "kw1"}, {Name: "kw2"}},
+	// cl_channels: each traffic of a session, its channel and completed term.
+	"cl_channels": {{Name: "t_source"}, {Name: "t_medium"}, {Name: "t_campaign"}, {Name: "t_term"}, {Name: "t_content"},
+		{Name: "t_click"}, {Name: "t_platform"}, {Name: "channel"}, {Name: "term_out"}},
+}
+
 // Options are the Go steps' rules: the same values the local engine runs with.
 type Options struct {
 	Identity identity.Options
@@ -154,8 +166,7 @@ func devices(ctx context.Context, ex Executor, cfg *Config, opt Options, st *Sta
 		rows = append(rows, []any{c.anon, c.user, c.email, int64(c.dev), persons.ID(persons.Of(c.dev))})
 	}
 	st.IDRows, st.Devices, st.Persons = len(combos), g.Len(), persons.Len()
-	return ex.Put(ctx, "cl_devices", []Column{{Name: "anon"}, {Name: "user_id"}, {Name: "email"},
-		{Name: "dev", Int: true}, {Name: "person_id"}}, rows)
+	return ex.Put(ctx, "cl_devices", goTables["cl_devices"], rows)
 }
 
 // referrers classifies the distinct referrers (without their query strings) with
@@ -177,8 +188,7 @@ func referrers(ctx context.Context, ex Executor, cfg *Config, st *Stats) error {
 		return err
 	}
 	st.Referrers = len(rows)
-	return ex.Put(ctx, "cl_referrers", []Column{{Name: "ref_base"}, {Name: "page_origin"}, {Name: "ref_host"},
-		{Name: "ref_source"}, {Name: "ref_medium"}, {Name: "ref_engine"}, {Name: "kw1"}, {Name: "kw2"}}, rows)
+	return ex.Put(ctx, "cl_referrers", goTables["cl_referrers"], rows)
 }
 
 // channels groups the sessions' distinct traffic into channels with the run's rules
@@ -204,6 +214,5 @@ func channels(ctx context.Context, ex Executor, cfg *Config, opt Options, st *St
 		return err
 	}
 	st.Traffic = len(rows)
-	return ex.Put(ctx, "cl_channels", []Column{{Name: "t_source"}, {Name: "t_medium"}, {Name: "t_campaign"},
-		{Name: "t_term"}, {Name: "t_content"}, {Name: "t_click"}, {Name: "t_platform"}, {Name: "channel"}, {Name: "term_out"}}, rows)
+	return ex.Put(ctx, "cl_channels", goTables["cl_channels"], rows)
 }

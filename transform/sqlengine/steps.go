@@ -255,7 +255,7 @@ sc AS (
     ON ch.t_source = s.source AND ch.t_medium = s.medium AND ch.t_campaign = s.campaign AND ch.t_term = s.term
     AND ch.t_content = s.content AND ch.t_click = s.click AND ch.t_platform = s.platform
 ),
-rows AS (
+tp_rows AS (
   SELECT person_id, anon, session_id, start_us AS at_us, channel, source, medium, campaign, term_out AS term, content,
     landing_url AS url, ref_host, 'session_start' AS event_name, 0 AS kind
   FROM sc
@@ -272,7 +272,7 @@ SELECT
   NULLIF(source, '') AS source, NULLIF(medium, '') AS medium, NULLIF(campaign, '') AS campaign, NULLIF(term, '') AS term,
   NULLIF(content, '') AS content, NULLIF({{path "url"}}, '') AS landing_page, NULLIF(ref_host, '') AS referrer_host,
   event_name
-FROM rows
+FROM tp_rows
 WHERE at_us >= {{int .FromMicros}} AND at_us < {{int .EndMicros}}`
 
 // pageViewsSQL is step "page views": fct_page_view's rows of the range.

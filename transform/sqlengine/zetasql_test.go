@@ -1,0 +1,116 @@
+package sqlengine
+
+// Every statement and query of the BigQuery rendering is analyzed by ZetaSQL
+// (tools/zetasql/check.js, ../shared/docs/TOOLING.md §1) with BigQuery's language
+// settings, in order, against the GA4 export's schema (ExportColumns, a wildcard table
+// with _TABLE_SUFFIX), the tables Go fills (goTables) and the contract tables: each
+// work table a statement creates is seen by the statements after it, as in the run.
+// It needs node and `npm ci --prefix tools/zetasql`; without them it skips, unless
+// CLOSEDLOOP_REQUIRE_ZETASQL=1 (CI).
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"closedloop/extract"
+	"closedloop/load/loadtest"
+)
+
+const zProject, zExport, zDataset = "my-proj", "my-proj.analytics_123", "my-proj.closedloop"
+
+type zColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+type zTable struct {
+	Name    string    `json:"name"`
+	Columns []zColumn `json:"columns"`
+}
+
+type zStatement struct {
+	Name string `json:"name"`
+	SQL  string `json:"sql"`
+}
+
+type zResult struct {
+	Name  string `json:"name"`
+	OK    bool   `json:"ok"`
+	Kind  string `json:"kind"`
+	Error string `json:"error"`
+}
+
+// bigQueryConfig is a run's configuration rendered for BigQuery.
+func bigQueryConfig() Config {
+	rng := extract.Range{From: day("2026-01-01"), To: day("2026-01-31")}
+	return Config{Dialect: BigQuery, Export: zExport, Staging: zDataset, Warehouse: zDataset, Range: rng,
+		Read: extract.Range{From: day("2025-10-03"), To: rng.To}, SessionTimeout: 30 * time.Minute,
+		TouchEvents: []string{"generate_lead", "file_download"}}
+}
+
+// bigQueryScript is every statement and query of a run of cfg, in run order.
+func bigQueryScript(t *testing.T, cfg Config) []zStatement {
+	var out []zStatement
+	add := func(p Phase) {
+		sts, err := cfg.Statements(p)
+		require.NoError(t, err)
+		for _, s := range sts {
+			out = append(out, zStatement{Name: s.Step, SQL: s.SQL})
+		}
+	}
+	query := func(name, text string) {
+		q, err := cfg.query(name, text)
+		require.NoError(t, err)
+		out = append(out, zStatement{Name: name, SQL: q})
+	}
+	add(PhaseFlatten)
+	query("identifiers", idsQuery)
+	query("referrers", referrersQuery)
+	add(PhaseSessions)
+	query("traffic", trafficQuery)
+	add(PhaseTables)
+	return out
+}
+
+func TestBigQuerySQLAnalyzes(t *testing.T) {
+	cfg := bigQueryConfig()
+	export := zTable{Name: zExport + ".events_*", Columns: []zColumn{{Name: "_TABLE_SUFFIX", Type: "STRING"}}}
+	for _, c := range ExportColumns {
+		export.Columns = append(export.Columns, zColumn{Name: c.Name, Type: c.BigQuery})
+	}
+	var work []zTable
+	for name, cols := range goTables {
+		tb := zTable{Name: name}
+		for _, c := range cols {
+			typ := "STRING"
+			if c.Int {
+				typ = "INT64"
+			}
+			tb.Columns = append(tb.Columns, zColumn{Name: c.Name, Type: typ})
+		}
+		work = append(work, tb)
+	}
+	statements := bigQueryScript(t, cfg)
+	in, err := json.Marshal(map[string]any{
+		"catalog":    map[string]any{"name": zDataset, "tables": work},
+		"rootTables": []zTable{export},
+		"chain":      true,
+		"statements": statements,
+	})
+	require.NoError(t, err)
+	printed := loadtest.Checker{Name: "ZetaSQL", Dir: filepath.Join("..", "..", "tools", "zetasql"), Package: "@fivetrandevelopers/zetasql",
+		Require: "CLOSEDLOOP_REQUIRE_ZETASQL", Node: ">= 18", Timeout: 2 * time.Minute}.Run(t, in)
+	var out struct {
+		Results []zResult `json:"results"`
+	}
+	require.NoError(t, json.Unmarshal(printed, &out), "check.js printed %q", printed)
+	require.Len(t, out.Results, len(statements))
+	for i, r := range out.Results {
+		assert.True(t, r.OK, "%s: %s\n%s", r.Name, r.Error, statements[i].SQL)
+	}
+}
