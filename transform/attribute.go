@@ -2,7 +2,6 @@ package transform
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"runtime"
 
@@ -108,40 +107,20 @@ type fittedModel struct {
 // fitModels returns the models of each conversion type (by code): the rule-based ones
 // as given, the data-driven ones fitted on that type's paths.
 func fitModels(ctx context.Context, given []attribution.Model, jb *journeys, types *dict) ([][]attribution.Model, []fittedModel, error) {
-	models := make([][]attribution.Model, types.len())
-	var fitted []fittedModel
 	needPaths := false
 	for _, m := range given {
 		if _, ok := m.(attribution.DataDriven); ok {
 			needPaths = true
 		}
 	}
-	var paths []attribution.PathSet
+	paths := make([]attribution.PathSet, types.len())
 	if needPaths {
 		var err error
 		if paths, err = jb.paths(ctx, types.len()); err != nil {
 			return nil, nil, err
 		}
 	}
-	for typ := range models {
-		for _, m := range given {
-			dd, ok := m.(attribution.DataDriven)
-			if !ok || paths[typ].Len() == 0 { // no path: every journey of the type is empty
-				models[typ] = append(models[typ], m)
-				continue
-			}
-			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
-			}
-			f, err := dd.Fit(paths[typ].Paths)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s for %q conversions: %w", m.Name(), types.val(int32(typ)), err)
-			}
-			models[typ] = append(models[typ], f)
-			fitted = append(fitted, fittedModel{typ: int32(typ), model: f})
-		}
-	}
-	return models, fitted, nil
+	return fitPaths(ctx, given, paths, types)
 }
 
 // Columns of fct_markov_removal_effect.

@@ -722,12 +722,23 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	st.Persons, st.Identifiers = id.persons.Len(), id.graph.Len()
 	st.IdentityEdges, st.IdentityConflicts = id.persons.EdgeCount(), len(id.persons.Conflicts())
 
+	var pushed *Pushed
+	if r.opt.Pushdown != nil {
+		if pushed, err = step(ctx, r, "pushdown sessions", func() (*Pushed, error) { return s.pushSessions(ctx, id) }); err != nil {
+			return err
+		}
+	}
 	ses, err := step(ctx, r, "sessions", func() (*sessionized, error) { return s.finishSessions(ctx, id) })
 	if err != nil {
 		return err
 	}
 	st.EventRows, st.Sessions = s.rows, ses.sessions
 	st.Touchpoints = out.put(load.FctTouchpoint, ses.touchpoints, ses.touchpointsSpilled)
+	if pushed != nil { // the engine's rows are in its tables
+		st.Events += pushed.Events
+		st.Sessions += pushed.Sessions
+		st.Touchpoints += pushed.Touchpoints
+	}
 	s.parts, s.inter, s.touches = chunked[sessionRec]{}, chunked[interRec]{}, chunked[touchRec]{}
 	s.shapes, s.shapeVals = nil, nil
 	s.act = activity{}
@@ -738,6 +749,9 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 			return struct{}{}, err
 		}
 		st.PageViews = out.put(load.FctPageView, pv, sp)
+		if pushed != nil {
+			st.PageViews += pushed.PageViews
+		}
 		return struct{}{}, nil
 	})
 	if err != nil {
@@ -769,6 +783,9 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 		}
 	}
 	attr, err := step(ctx, r, "attribution", func() (*attributed, error) {
+		if r.opt.Pushdown != nil {
+			return pushAttribute(ctx, r, ses.touches, cv, id.persons)
+		}
 		return attribute(ctx, r, ses.touches, cv, id.persons)
 	})
 	if err != nil {

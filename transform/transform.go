@@ -82,6 +82,10 @@ type Options struct {
 	// SpillBytes is how many bytes of such a table are held in memory before it goes
 	// to a temporary file; 0 is DefaultSpillBytes.
 	SpillBytes int64
+	// Pushdown, when set, runs the per-event steps where the events live (package
+	// sqlengine, the bigquery engine): the Stream's events are then the identifiers
+	// the engine found and other sources' rows (see Pushdown).
+	Pushdown Pushdown
 }
 
 // Inputs are the canonical tables of the run (schemas of package extract).

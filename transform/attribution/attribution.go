@@ -193,6 +193,16 @@ func (linear) Weights(j Journey, w []float64) {
 // timeDecay weighs a touch 2^(-Δt/half-life), Δt its age at the conversion, normalized.
 type timeDecay struct{ halfLife float64 } // µs
 
+// HalfLifeMicros is the half-life of a time_decay model in µs (0 for another model),
+// for an engine that computes its weights where the touch times are (package
+// sqlengine): 2^(-(t_last - t_i)/halfLife), normalized over the journey.
+func HalfLifeMicros(m Model) float64 {
+	if t, ok := m.(timeDecay); ok {
+		return t.halfLife
+	}
+	return 0
+}
+
 func (timeDecay) Name() string { return TimeDecay }
 func (m timeDecay) Weights(j Journey, w []float64) {
 	// Relative to the newest touch, so that old journeys do not underflow to 0.

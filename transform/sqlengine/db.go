@@ -45,8 +45,11 @@ func (d *DB) Put(ctx context.Context, name string, cols []Column, rows [][]any) 
 	defs := make([]string, len(cols))
 	for i, c := range cols {
 		typ := "VARCHAR"
-		if c.Int {
+		switch c.Kind {
+		case Int:
 			typ = "BIGINT"
+		case Float:
+			typ = "DOUBLE"
 		}
 		defs[i] = c.Name + " " + typ
 	}

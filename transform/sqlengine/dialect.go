@@ -153,11 +153,17 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 		// sep is a separator no campaign name holds (U+001F).
 		"sep": func() string {
 			if bq {
-				return "'\\x1f'"
+				return "'\\x1f'" // the escape, one character
 			}
 			return "chr(31)"
 		},
 		"pick": d.pick,
+		"nan": func() string {
+			if bq {
+				return "CAST('NaN' AS FLOAT64)"
+			}
+			return "CAST('NaN' AS DOUBLE)"
+		},
 		"paramskey": func() string {
 			if bq {
 				return "TO_JSON_STRING(event_params)"

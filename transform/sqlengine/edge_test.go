@@ -191,5 +191,5 @@ func TestEdgeParity(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "events_"+d+".ndjson"), []byte(strings.Join(lines, "\n")+"\n"), 0o644))
 	}
 	rng := extract.Range{From: day("2026-02-10"), To: day("2026-02-11")}
-	parity(t, filepath.Join(dir, "*.ndjson"), rng, rng)
+	parity(t, filepath.Join(dir, "*.ndjson"), "", rng, rng)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
+	"strconv"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,9 +20,11 @@ import (
 
 	"closedloop/extract"
 	"closedloop/extract/ga4"
+	"closedloop/extract/hubspot"
 	"closedloop/extract/synth"
 	"closedloop/load"
 	"closedloop/transform"
+	"closedloop/transform/attribution"
 )
 
 // loadExport reads the GA4 export files glob into a DuckDB table named export, with
@@ -46,34 +50,6 @@ func openDuckDB(t testing.TB) *sql.DB {
 	_, err = db.Exec("SET TimeZone = 'UTC'")
 	require.NoError(t, err)
 	return db
-}
-
-// local runs the local engine on the export files glob.
-func local(t testing.TB, glob string, opt transform.Options) (tp, pv [][]string) {
-	t.Helper()
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	c := extract.NewCollector(mem)
-	defer c.Release()
-	e := ga4.New(ga4.Config{Path: glob, Mem: mem, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
-	require.NoError(t, e.Extract(context.Background(), c))
-	events := c.Table(extract.TableEvents)
-	opt.Mem = mem
-	in := transform.Inputs{Events: events, Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
-		DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend)}
-	out, err := transform.Build(context.Background(), in, opt)
-	for _, tbl := range []arrow.Table{events, in.Contacts, in.Deals, in.DealContacts, in.Spend} {
-		tbl.Release()
-	}
-	require.NoError(t, err)
-	defer out.Release()
-	read := func(name string) [][]string {
-		tbl, err := out.Table(name)
-		require.NoError(t, err)
-		defer tbl.Release()
-		return tableRows(tbl)
-	}
-	return read(load.FctTouchpoint), read(load.FctPageView)
 }
 
 // tableRows is tbl's rows as text, times as µs since the epoch, NULL as "∅".
@@ -183,7 +159,7 @@ func day(s string) time.Time {
 func TestSampleParity(t *testing.T) {
 	glob := filepath.Join("..", "..", "testdata", "sample", "ga4", "*.ndjson.gz")
 	all := extract.Range{From: day("2026-01-01"), To: day("2026-03-02")}
-	parity(t, glob, all, all)
+	parity(t, glob, filepath.Join("..", "..", "testdata", "sample", "hubspot"), all, all)
 }
 
 // TestGenParity runs both engines on closedloop gen data of another seed, writing
@@ -192,34 +168,147 @@ func TestGenParity(t *testing.T) {
 	dir := t.TempDir()
 	_, err := synth.Generate(synth.Config{Seed: 11, People: 2500, From: day("2026-03-01"), Days: 40}, dir)
 	require.NoError(t, err)
-	parity(t, filepath.Join(dir, "ga4", "*.ndjson.gz"), extract.Range{From: day("2026-03-20"), To: day("2026-04-09")},
+	parity(t, filepath.Join(dir, "ga4", "*.ndjson.gz"), filepath.Join(dir, "hubspot"), extract.Range{From: day("2026-03-20"), To: day("2026-04-09")},
 		extract.Range{From: day("2026-03-01"), To: day("2026-04-09")})
 }
 
-// parity runs the local engine and the DuckDB rendering on the export files glob
-// (days read) and requires the same rows of fct_touchpoint and fct_page_view of rng.
-func parity(t *testing.T, glob string, rng, read extract.Range) {
-	touch := []string{"generate_lead", "file_download"}
+// parity runs the local engine and the Stream with the DuckDB rendering as its
+// Pushdown on the export files glob (the days read) and crm (a HubSpot export folder,
+// "" for none), and requires the same tables: every row of every table, ids the SQL
+// derives (touchpoints', sessions') aside, credits within 1e-9.
+func parity(t *testing.T, glob, crm string, rng, read extract.Range) {
+	models, err := attribution.Lookup(attribution.Names(), attribution.DefaultParams)
+	require.NoError(t, err)
 	for _, keep := range []bool{false, true} {
 		t.Run(fmt.Sprintf("keep session on campaign change %v", keep), func(t *testing.T) {
-			ltp, lpv := local(t, glob, transform.Options{Range: rng, Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute,
-				TouchEvents: touch, KeepSessionOnCampaignChange: keep})
+			ctx := context.Background()
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			opt := transform.Options{Mem: mem, Range: rng, Lookback: 90 * 24 * time.Hour, SessionTimeout: 30 * time.Minute,
+				TouchEvents: []string{"generate_lead", "file_download"}, MicroConversions: []string{"file_download"},
+				KeepSessionOnCampaignChange: keep, Models: models, Currency: "USD"}
 
+			// The CRM, read once for both.
+			c := extract.NewCollector(mem)
+			defer c.Release()
+			if crm != "" {
+				require.NoError(t, hubspot.New(hubspot.Config{Dir: crm, Mem: mem, CookieProperty: "ga_client_id", Currency: "USD",
+					Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}).Extract(ctx, c))
+			}
+			inputs := func() transform.Inputs {
+				return transform.Inputs{Contacts: c.Table(extract.TableContacts), Deals: c.Table(extract.TableDeals),
+					DealContacts: c.Table(extract.TableDealContacts), Spend: c.Table(extract.TableSpend)}
+			}
+			release := func(in transform.Inputs) {
+				for _, tbl := range []arrow.Table{in.Contacts, in.Deals, in.DealContacts, in.Spend} {
+					tbl.Release()
+				}
+			}
+			crmEvents := c.Table(extract.TableEvents)
+			defer crmEvents.Release()
+
+			// The local engine.
+			g := extract.NewCollector(mem)
+			defer g.Release()
+			require.NoError(t, ga4.New(ga4.Config{Path: glob, Mem: mem, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}).Extract(ctx, g))
+			events := g.Table(extract.TableEvents)
+			s := transform.NewStream(opt)
+			require.NoError(t, s.Add(ctx, events))
+			events.Release()
+			require.NoError(t, s.Add(ctx, crmEvents))
+			in := inputs()
+			want, err := s.Finish(ctx, in)
+			release(in)
+			require.NoError(t, err)
+			defer want.Release()
+
+			// The SQL engine.
 			db := openDuckDB(t)
 			loadExport(t, db, glob)
-			cfg := Config{Dialect: DuckDB, Export: "export", Range: rng, Read: read, SessionTimeout: 30 * time.Minute,
-				TouchEvents: touch, KeepSessionOnCampaignChange: keep}
-			_, err := Run(context.Background(), &DB{DB: db, Config: &cfg}, cfg, Options{})
+			cfg := Config{Dialect: DuckDB, Export: "export", Range: rng, Read: read, SessionTimeout: opt.SessionTimeout,
+				TouchEvents: opt.TouchEvents, KeepSessionOnCampaignChange: keep, MicroConversions: opt.MicroConversions,
+				Lookback: opt.Lookback}
+			eng := New(&DB{DB: db, Config: &cfg}, cfg, Options{Mem: mem, Input: "ga4:bigquery://test"})
+			popt := opt
+			popt.Pushdown = eng
+			ps := transform.NewStream(popt)
+			require.NoError(t, eng.Start(ctx, ps))
+			require.NoError(t, ps.Add(ctx, crmEvents))
+			in = inputs()
+			got, err := ps.Finish(ctx, in)
+			release(in)
 			require.NoError(t, err)
-			stp := queryRows(t, db, `SELECT touchpoint_id, person_id, anonymous_id, session_id, epoch_us(occurred_at), channel, source,
-				medium, campaign, term, content, landing_page, referrer_host, event_name FROM cl_touchpoints`)
-			spv := queryRows(t, db, `SELECT person_id, anonymous_id, session_id, epoch_us(occurred_at), page_location, page_path,
-				page_title, referrer_host FROM cl_page_views`)
+			defer got.Release()
 
+			ltp, lpv := outRows(t, want, load.FctTouchpoint), outRows(t, want, load.FctPageView)
+			stp := append(outRows(t, got, load.FctTouchpoint), queryRows(t, db, `SELECT touchpoint_id, person_id, anonymous_id, session_id,
+				epoch_us(occurred_at), channel, source, medium, campaign, term, content, landing_page, referrer_host, event_name FROM cl_touchpoints`)...)
+			spv := append(outRows(t, got, load.FctPageView), queryRows(t, db, `SELECT person_id, anonymous_id, session_id, epoch_us(occurred_at),
+				page_location, page_path, page_title, referrer_host FROM cl_page_views`)...)
 			require.NotEmpty(t, ltp)
 			t.Logf("touchpoints %d, page views %d; e.g. %v", len(ltp), len(lpv), ltp[len(ltp)/2])
 			require.Equal(t, withoutIDs(ltp, 0, 3), withoutIDs(stp, 0, 3), "fct_touchpoint")
 			require.Equal(t, samplePV(lpv, sessionStarts(ltp)), samplePV(spv, sessionStarts(stp)), "fct_page_view")
+
+			// fct_attribution, with the touch named by its time and channel.
+			la := outRows(t, want, load.FctAttribution)
+			sa := append(outRows(t, got, load.FctAttribution), queryRows(t, db, `SELECT conversion_id, touchpoint_id, model, credit,
+				revenue_credit, channel, campaign, term, conversion_type, epoch_us(occurred_at), epoch_us(touch_occurred_at), person_id
+				FROM cl_attribution`)...)
+			t.Logf("credits %d", len(la))
+			requireClose(t, credits(la), credits(sa), "fct_attribution")
+
+			for _, name := range []string{load.DimPerson, load.BridgeIdentity, load.IdentityEdge, load.IdentityConflicts, load.FctConversion,
+				load.FctMarkovRemovalEffect, load.FctSpend, load.FctDealStage} {
+				requireClose(t, sorted(outRows(t, want, name)), sorted(outRows(t, got, name)), name)
+			}
+			ws, gs := want.Stats, got.Stats
+			require.Equal(t, [4]int{ws.Sessions, ws.Touchpoints, ws.PageViews, ws.Journeys},
+				[4]int{gs.Sessions, gs.Touchpoints, gs.PageViews, gs.Journeys}, "sessions, touchpoints, page views, journeys")
+			require.Equal(t, ws.ConversionsWithoutTouch, gs.ConversionsWithoutTouch)
 		})
+	}
+}
+
+// outRows is table name of out as text rows.
+func outRows(t *testing.T, out *transform.Output, name string) [][]string {
+	t.Helper()
+	tbl, err := out.Table(name)
+	require.NoError(t, err)
+	defer tbl.Release()
+	return tableRows(tbl)
+}
+
+// credits is fct_attribution's rows without the touch's id (its time and channel
+// name it), sorted.
+func credits(rows [][]string) [][]string {
+	out := make([][]string, len(rows))
+	for i, r := range rows {
+		out[i] = append(slices.Clone(r[:1]), r[2:]...)
+	}
+	return sorted(out)
+}
+
+func sorted(rows [][]string) [][]string {
+	slices.SortFunc(rows, func(a, b []string) int { return slices.Compare(a, b) })
+	return rows
+}
+
+// requireClose requires the same rows, numbers within 1e-9.
+func requireClose(t *testing.T, want, got [][]string, name string) {
+	t.Helper()
+	require.Equal(t, len(want), len(got), "%s: rows", name)
+	for i := range want {
+		require.Equal(t, len(want[i]), len(got[i]), "%s row %d", name, i)
+		for k := range want[i] {
+			a, b := want[i][k], got[i][k]
+			if a == b {
+				continue
+			}
+			x, errX := strconv.ParseFloat(a, 64)
+			y, errY := strconv.ParseFloat(b, 64)
+			require.True(t, errX == nil && errY == nil && math.Abs(x-y) <= 1e-9*max(1, math.Abs(x)),
+				"%s row %d column %d: want %s, got %s\nwant %v\ngot  %v", name, i, k, a, b, want[i], got[i])
+		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"closedloop/extract"
+	"closedloop/transform"
 	"closedloop/transform/normalize"
+	"closedloop/transform/persona"
 )
 
 // Config is what the SQL of a run is rendered from.
@@ -24,10 +26,18 @@ type Config struct {
 	// Range is the days whose rows are written; Read the days of the export read (the
 	// range and the lookback before it).
 	Range, Read extract.Range
-	// The session and touch rules of the local engine (transform.Options).
+	// The rules of the local engine (transform.Options).
 	SessionTimeout              time.Duration
 	TouchEvents                 []string
 	KeepSessionOnCampaignChange bool
+	MicroConversions            []string
+	AttributeSalesTouches       bool
+	Lookback                    time.Duration
+
+	// HalfLife is time_decay's half-life in µs (0: not a model of the run), set when
+	// the credits are rendered.
+	HalfLife float64
+	needs    persona.Needs // what the seen query reads
 }
 
 func (c *Config) table(dataset, name string) string {
@@ -53,7 +63,11 @@ type data struct {
 	MinMicros, MaxMicros  int64  // event_timestamp's plausible bounds (package ga4)
 	FromMicros, EndMicros int64  // the range: [From, End)
 	TimeoutMicros         int64
+	LookbackMicros        int64
 	PaidClicks            []string
+	SalesPrefix           string
+	// TRUE or FALSE: what the seen query reads (persona.Needs).
+	NeedPages, NeedDownloads, NeedEvents string
 }
 
 func (c *Config) data() data {
@@ -67,7 +81,16 @@ func (c *Config) data() data {
 		ReadFrom: c.Read.From.Format("20060102"), ReadTo: c.Read.To.Format("20060102"),
 		MinMicros: 1e14, MaxMicros: 253402300799999999,
 		FromMicros: c.Range.Start().UnixMicro(), EndMicros: c.Range.End().UnixMicro(),
-		TimeoutMicros: c.SessionTimeout.Microseconds(), PaidClicks: paid}
+		TimeoutMicros: c.SessionTimeout.Microseconds(), LookbackMicros: c.Lookback.Microseconds(), PaidClicks: paid,
+		SalesPrefix: transform.SalesChannelPrefix,
+		NeedPages:   sqlBool(c.needs.Pages), NeedDownloads: sqlBool(c.needs.Downloads), NeedEvents: sqlBool(c.needs.Events)}
+}
+
+func sqlBool(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
 }
 
 // render fills one step's template.
@@ -94,14 +117,21 @@ const (
 	// PhaseSessions classifies the events' traffic, assigns sessions (cl_classified,
 	// cl_sessions) and asks for the distinct traffic.
 	PhaseSessions
-	// PhaseTables builds fct_touchpoint's and fct_page_view's rows of the range.
+	// PhaseTables builds every touch (cl_touches) and fct_touchpoint's and
+	// fct_page_view's rows of the range.
 	PhaseTables
+	// PhaseJourneys builds each conversion's journey and its shape.
+	PhaseJourneys
+	// PhaseCredits builds fct_attribution's rows.
+	PhaseCredits
 )
 
 var phases = map[Phase][]struct{ step, sql string }{
 	PhaseFlatten:  {{"flatten", flattenSQL}},
 	PhaseSessions: {{"classify", classifySQL}, {"sessions", sessionsSQL}},
-	PhaseTables:   {{"touchpoints", touchpointsSQL}, {"page views", pageViewsSQL}},
+	PhaseTables:   {{"touches", touchesSQL}, {"touchpoints", touchpointsSQL}, {"page views", pageViewsSQL}},
+	PhaseJourneys: {{"journeys", journeysSQL}, {"journey shapes", shapesSQL}},
+	PhaseCredits:  {{"credits", creditsSQL}},
 }
 
 // Statements renders the statements of phase p.

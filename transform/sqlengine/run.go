@@ -4,11 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
+	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"closedloop/extract"
+	"closedloop/transform"
 	"closedloop/transform/channel"
 	"closedloop/transform/identity"
 	"closedloop/transform/normalize"
+	"closedloop/transform/persona"
 )
 
 // Executor runs a run's SQL where the data lives (BigQuery, or DuckDB in the tests and
@@ -19,166 +26,188 @@ type Executor interface {
 	// Query runs a query and calls row once per result row, after scanning the row's
 	// columns into dest (pointers to string, int64 or float64).
 	Query(ctx context.Context, step, sql string, dest []any, row func() error) error
-	// Put replaces work table name with rows (values string or int64, as cols say).
+	// Put replaces work table name with rows (values string, int64 or float64 as cols
+	// say, nil for NULL).
 	Put(ctx context.Context, name string, cols []Column, rows [][]any) error
 }
+
+// Kind is the type of a Column.
+type Kind int
+
+// The types of the tables Go writes.
+const (
+	String Kind = iota
+	Int
+	Float
+)
 
 // Column is a column of a table Put writes.
 type Column struct {
 	Name string
-	Int  bool // INT64, else STRING
+	Kind Kind
 }
 
-// goTables are the work tables Go fills between the phases: one row per distinct key.
+// goTables are the work tables Go fills between the steps: one row per distinct key,
+// per conversion or per touch Go holds.
 var goTables = map[string][]Column{
 	// cl_devices: each combination of identifiers events carry, its device and person.
-	"cl_devices": {{Name: "anon"}, {Name: "user_id"}, {Name: "email"}, {Name: "dev", Int: true}, {Name: "person_id"}},
+	"cl_devices": {{"anon", String}, {"user_id", String}, {"email", String}, {"dev", Int}, {"person_id", String}},
 	// cl_referrers: each referrer (without its query string) of each site, classified.
-	"cl_referrers": {{Name: "ref_base"}, {Name: "page_origin"}, {Name: "ref_host"}, {Name: "ref_source"},
-		{Name: "ref_medium"}, {Name: "ref_engine"}, {Name: "kw1"}, {Name: "kw2"}},
+	"cl_referrers": {{"ref_base", String}, {"page_origin", String}, {"ref_host", String}, {"ref_source", String},
+		{"ref_medium", String}, {"ref_engine", String}, {"kw1", String}, {"kw2", String}},
 	// cl_channels: each traffic of a session, its channel and completed term.
-	"cl_channels": {{Name: "t_source"}, {Name: "t_medium"}, {Name: "t_campaign"}, {Name: "t_term"}, {Name: "t_content"},
-		{Name: "t_click"}, {Name: "t_platform"}, {Name: "channel"}, {Name: "term_out"}},
+	"cl_channels": {{"t_source", String}, {"t_medium", String}, {"t_campaign", String}, {"t_term", String},
+		{"t_content", String}, {"t_click", String}, {"t_platform", String}, {"channel", String}, {"term_out", String}},
+	// cl_conversions: every conversion, where its journey starts, the times that mark
+	// its milestones (0: none) and whether it is credited this run (1).
+	"cl_conversions": {{"conversion_id", String}, {"person_id", String}, {"conversion_type", String}, {"at_us", Int},
+		{"from_us", Int}, {"revenue", Float}, {"lead_ref", Int}, {"opp_ref", Int}, {"won_ref", Int}, {"attributed", Int}},
+	// cl_go_touches: the touches Go holds (a CRM's activities), for the journeys.
+	"cl_go_touches": {{"touchpoint_id", String}, {"person_id", String}, {"at_us", Int}, {"channel", String},
+		{"campaign", String}, {"term", String}},
+	// cl_weights: the weight each model gives each position of each journey shape.
+	"cl_weights": {{"conversion_type", String}, {"path", String}, {"lead_idx", Int}, {"opp_idx", Int}, {"won_idx", Int},
+		{"model", String}, {"pos", Int}, {"weight", Float}},
+	// cl_models: the run's models, for the rows of conversions without touches.
+	"cl_models": {{"model", String}},
 }
 
 // Options are the Go steps' rules: the same values the local engine runs with.
 type Options struct {
-	Identity identity.Options
-	// Resolve adds what the CRM knows to the graph the events built (contacts, deals)
-	// and resolves it into persons; nil resolves the events' graph with
-	// identity.DefaultLimits.
-	Resolve  func(g *identity.Graph) (*identity.Persons, error)
+	Mem      memory.Allocator
 	Channels *channel.Grouper
 	Logger   *slog.Logger
+	// Input names the source in the identify rows the Stream is given.
+	Input string
 }
 
-// Stats are a run's counts, for its log.
-type Stats struct {
-	IDRows, Devices, Persons, Referrers, Traffic int
-	Seconds                                      map[string]float64
+// Engine runs the per-event steps of a run as SQL with an Executor: the
+// transform.Pushdown of the bigquery engine. Start flattens the export and gives the
+// Stream its identifiers; the Stream's Finish then calls Sessions, Journeys and
+// Credits.
+type Engine struct {
+	ex     Executor
+	cfg    Config
+	opt    Options
+	log    *slog.Logger
+	combos []combo
+	shapes []transform.JourneyShape
+	// Seconds is each step's time.
+	Seconds map[string]float64
 }
 
-// Run runs the SQL of cfg with ex: the events are flattened, their distinct
-// identifiers resolved into persons in Go, their referrers classified in Go, the
-// sessions assigned in SQL, their distinct traffic grouped into channels in Go, and
-// fct_touchpoint's and fct_page_view's rows of the range written to the work tables
-// cl_touchpoints and cl_page_views.
-func Run(ctx context.Context, ex Executor, cfg Config, opt Options) (*Stats, error) {
+// combo is a combination of identifiers events carry together.
+type combo struct{ anon, user, email string }
+
+// New returns an Engine running cfg's SQL with ex.
+func New(ex Executor, cfg Config, opt Options) *Engine {
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st := &Stats{Seconds: map[string]float64{}}
-	exec := func(p Phase) error {
-		sts, err := cfg.Statements(p)
-		if err != nil {
-			return err
-		}
-		for _, s := range sts {
-			t0 := time.Now()
-			if err := ex.Exec(ctx, s); err != nil {
-				return fmt.Errorf("sqlengine: step %s: %w", s.Step, err)
-			}
-			st.Seconds[s.Step] = time.Since(t0).Seconds()
-			log.Debug("sqlengine step", "step", s.Step, "seconds", st.Seconds[s.Step])
-		}
-		return nil
+	if opt.Mem == nil {
+		opt.Mem = memory.DefaultAllocator
 	}
-	timed := func(step string, fn func() error) error {
-		t0 := time.Now()
-		if err := fn(); err != nil {
-			return fmt.Errorf("sqlengine: step %s: %w", step, err)
-		}
-		st.Seconds[step] = time.Since(t0).Seconds()
-		return nil
-	}
-	if err := exec(PhaseFlatten); err != nil {
-		return nil, err
-	}
-	if err := timed("identity", func() error { return devices(ctx, ex, &cfg, opt, st) }); err != nil {
-		return nil, err
-	}
-	if err := timed("referrers", func() error { return referrers(ctx, ex, &cfg, st) }); err != nil {
-		return nil, err
-	}
-	if err := exec(PhaseSessions); err != nil {
-		return nil, err
-	}
-	if err := timed("channels", func() error { return channels(ctx, ex, &cfg, opt, st) }); err != nil {
-		return nil, err
-	}
-	if err := exec(PhaseTables); err != nil {
-		return nil, err
-	}
-	return st, nil
+	return &Engine{ex: ex, cfg: cfg, opt: opt, log: log, Seconds: map[string]float64{}}
 }
 
-// devices resolves the events' identifiers into persons as the local engine does
-// (package transform's eventNodes: the cookie, user id and e-mail an event carries
-// are tied together), and writes cl_devices: each combination's device (the node
-// sessions are kept by) and person.
-func devices(ctx context.Context, ex Executor, cfg *Config, opt Options, st *Stats) error {
-	q, err := cfg.query("identifiers", idsQuery)
+func (e *Engine) exec(ctx context.Context, p Phase) error {
+	sts, err := e.cfg.Statements(p)
 	if err != nil {
 		return err
 	}
-	g := identity.New(opt.Identity)
-	type combo struct {
-		anon, user, email string
-		dev               int32
+	for _, s := range sts {
+		t0 := time.Now()
+		if err := e.ex.Exec(ctx, s); err != nil {
+			return fmt.Errorf("sqlengine: step %s: %w", s.Step, err)
+		}
+		e.Seconds[s.Step] = time.Since(t0).Seconds()
+		e.log.Debug("sqlengine step", "step", s.Step, "seconds", e.Seconds[s.Step])
 	}
-	var combos []combo
+	return nil
+}
+
+func (e *Engine) query(ctx context.Context, name, text string, dest []any, row func() error) error {
+	q, err := e.cfg.query(name, text)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := e.ex.Query(ctx, name, q, dest, row); err != nil {
+		return fmt.Errorf("sqlengine: query %s: %w", name, err)
+	}
+	e.Seconds[name] += time.Since(t0).Seconds()
+	return nil
+}
+
+func (e *Engine) put(ctx context.Context, name string, rows [][]any) error {
+	t0 := time.Now()
+	if err := e.ex.Put(ctx, name, goTables[name], rows); err != nil {
+		return fmt.Errorf("sqlengine: writing %s: %w", name, err)
+	}
+	e.Seconds["put "+name] = time.Since(t0).Seconds()
+	return nil
+}
+
+var (
+	evInput    = extract.Col(extract.TableEvents, "input")
+	evLocation = extract.Col(extract.TableEvents, "location")
+	evAt       = extract.Col(extract.TableEvents, "occurred_at")
+	evKind     = extract.Col(extract.TableEvents, "kind")
+	evName     = extract.Col(extract.TableEvents, "event_name")
+	evAnon     = extract.Col(extract.TableEvents, "anonymous_id")
+	evUser     = extract.Col(extract.TableEvents, "user_id")
+	evEmail    = extract.Col(extract.TableEvents, "email")
+	evConv     = extract.Col(extract.TableEvents, "is_conversion")
+)
+
+// Start flattens the export's days, gives s the distinct identifiers the events carry
+// together (as identify rows, so that identity is the local engine's) and classifies
+// the distinct referrers.
+func (e *Engine) Start(ctx context.Context, s *transform.Stream) error {
+	if err := e.exec(ctx, PhaseFlatten); err != nil {
+		return err
+	}
+	c := extract.NewCollector(e.opt.Mem)
+	defer c.Release()
+	b := extract.NewBuilder(e.opt.Mem, extract.TableEvents, c)
+	defer b.Release()
 	var anon, user, email string
 	var at int64
-	err = ex.Query(ctx, "identifiers", q, []any{&anon, &user, &email, &at}, func() error {
-		a := g.Node(identity.AnonymousID, anon, at)
-		u := g.Node(identity.UserID, user, at)
-		e := g.Node(identity.Email, email, at)
-		g.Edge(a, u, identity.EventUserID, at)
-		g.Edge(a, e, identity.EventEmail, at)
-		g.Edge(u, e, identity.EventEmail, at)
-		dev := a
-		if dev < 0 {
-			dev = u
-		}
-		if dev < 0 {
-			dev = e
-		}
-		combos = append(combos, combo{anon, user, email, dev})
-		return nil
+	err := e.query(ctx, "identifiers", idsQuery, []any{&anon, &user, &email, &at}, func() error {
+		e.combos = append(e.combos, combo{anon, user, email})
+		b.Str(evInput, e.opt.Input)
+		b.Str(evLocation, "bigquery: distinct identifiers of the export's events")
+		b.Time(evAt, time.UnixMicro(at).UTC())
+		b.Str(evKind, extract.KindIdentify)
+		b.Str(evName, "identify")
+		b.Str(evAnon, anon)
+		b.Str(evUser, user)
+		b.Str(evEmail, email)
+		b.Bool(evConv, false)
+		return b.End(ctx)
 	})
 	if err != nil {
 		return err
 	}
-	var persons *identity.Persons
-	if opt.Resolve != nil {
-		if persons, err = opt.Resolve(g); err != nil {
-			return err
-		}
-	} else {
-		persons = g.Resolve(identity.DefaultLimits)
+	if err := b.Flush(ctx); err != nil {
+		return err
 	}
-	rows := make([][]any, 0, len(combos))
-	for _, c := range combos {
-		if c.dev < 0 {
-			continue // no identifier survives normalizing: the local engine drops the event too
-		}
-		rows = append(rows, []any{c.anon, c.user, c.email, int64(c.dev), persons.ID(persons.Of(c.dev))})
+	ids := c.Table(extract.TableEvents)
+	err = s.Add(ctx, ids)
+	ids.Release()
+	if err != nil {
+		return err
 	}
-	st.IDRows, st.Devices, st.Persons = len(combos), g.Len(), persons.Len()
-	return ex.Put(ctx, "cl_devices", goTables["cl_devices"], rows)
+	return e.referrers(ctx)
 }
 
 // referrers classifies the distinct referrers (without their query strings) with
 // package normalize and writes cl_referrers.
-func referrers(ctx context.Context, ex Executor, cfg *Config, st *Stats) error {
-	q, err := cfg.query("referrers", referrersQuery)
-	if err != nil {
-		return err
-	}
+func (e *Engine) referrers(ctx context.Context) error {
 	var rows [][]any
 	var base, origin string
-	err = ex.Query(ctx, "referrers", q, []any{&base, &origin}, func() error {
+	err := e.query(ctx, "referrers", referrersQuery, []any{&base, &origin}, func() error {
 		r := normalize.ClassifyReferrer(base, origin)
 		kw := append(r.KeywordParams, "", "")
 		rows = append(rows, []any{base, origin, r.Host, r.Source, r.Medium, r.Engine, kw[0], kw[1]})
@@ -187,32 +216,192 @@ func referrers(ctx context.Context, ex Executor, cfg *Config, st *Stats) error {
 	if err != nil {
 		return err
 	}
-	st.Referrers = len(rows)
-	return ex.Put(ctx, "cl_referrers", goTables["cl_referrers"], rows)
+	return e.put(ctx, "cl_referrers", rows)
+}
+
+// Sessions writes each combination's device and person (cl_devices), runs the
+// sessions steps, groups the distinct traffic into channels with the run's rules
+// (cl_channels: the local engine's Grouper, one source of truth), writes the
+// touchpoints and page views, and reads back what the later steps need.
+func (e *Engine) Sessions(ctx context.Context, g *identity.Graph, p *identity.Persons, needs persona.Needs) (*transform.Pushed, error) {
+	rows := make([][]any, 0, len(e.combos))
+	for _, c := range e.combos {
+		dev := g.Lookup(identity.AnonymousID, c.anon)
+		if dev < 0 {
+			dev = g.Lookup(identity.UserID, c.user)
+		}
+		if dev < 0 {
+			dev = g.Lookup(identity.Email, c.email)
+		}
+		if dev < 0 {
+			continue // no identifier survives normalizing: the local engine drops the event too
+		}
+		rows = append(rows, []any{c.anon, c.user, c.email, int64(dev), p.ID(p.Of(dev))})
+	}
+	e.combos = nil
+	if err := e.put(ctx, "cl_devices", rows); err != nil {
+		return nil, err
+	}
+	if err := e.exec(ctx, PhaseSessions); err != nil {
+		return nil, err
+	}
+	if err := e.channels(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.exec(ctx, PhaseTables); err != nil {
+		return nil, err
+	}
+	res := &transform.Pushed{LastSeen: map[int32]int64{}}
+	var events, sessions, tps, pvs int64
+	if err := e.query(ctx, "counts", countsQuery, []any{&events, &sessions, &tps, &pvs}, func() error { return nil }); err != nil {
+		return nil, err
+	}
+	res.Events, res.Sessions, res.Touchpoints, res.PageViews = int(events), int(sessions), int(tps), int(pvs)
+	var dev, at int64
+	if err := e.query(ctx, "last seen", lastSeenQuery, []any{&dev, &at}, func() error {
+		res.LastSeen[int32(dev)] = at
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if needs.Pages || needs.Downloads || needs.Events {
+		c := e.cfg
+		c.needs = needs
+		q, err := c.query("seen", seenQuery)
+		if err != nil {
+			return nil, err
+		}
+		var kind, value string
+		if err := e.ex.Query(ctx, "seen", q, []any{&dev, &kind, &value}, func() error {
+			res.Seen = append(res.Seen, transform.PushedSeen{Device: int32(dev), Kind: kind, Value: value})
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("sqlengine: query seen: %w", err)
+		}
+	}
+	if len(e.cfg.MicroConversions) > 0 {
+		var anon, name, currency string
+		var value float64
+		if err := e.query(ctx, "conversions", conversionsQuery, []any{&dev, &at, &anon, &name, &value, &currency}, func() error {
+			res.Conversions = append(res.Conversions, transform.PushedEventConversion{Device: int32(dev), At: at, Anon: anon,
+				Name: name, Value: value, Currency: currency})
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // channels groups the sessions' distinct traffic into channels with the run's rules
-// (the local engine's Grouper: one source of truth) and completes missing search
-// terms, and writes cl_channels.
-func channels(ctx context.Context, ex Executor, cfg *Config, opt Options, st *Stats) error {
-	q, err := cfg.query("traffic", trafficQuery)
-	if err != nil {
-		return err
-	}
+// and completes missing search terms, and writes cl_channels.
+func (e *Engine) channels(ctx context.Context) error {
 	direct := normalize.Traffic{Source: "(direct)", Medium: "(none)"}
-	rows := [][]any{{direct.Source, direct.Medium, "", "", "", "", "", opt.Channels.GroupTouch(direct.Touch()), ""}}
+	rows := [][]any{{direct.Source, direct.Medium, "", "", "", "", "", e.opt.Channels.GroupTouch(direct.Touch()), ""}}
 	var t normalize.Traffic
-	err = ex.Query(ctx, "traffic", q, []any{&t.Source, &t.Medium, &t.Campaign, &t.Term, &t.Content, &t.ClickID, &t.SourcePlatform}, func() error {
+	err := e.query(ctx, "traffic", trafficQuery, []any{&t.Source, &t.Medium, &t.Campaign, &t.Term, &t.Content, &t.ClickID, &t.SourcePlatform}, func() error {
 		in := t
 		in.Explicit = true
 		in.CompleteTerm()
 		rows = append(rows, []any{t.Source, t.Medium, t.Campaign, t.Term, t.Content, t.ClickID, t.SourcePlatform,
-			opt.Channels.GroupTouch(in.Touch()), in.Term})
+			e.opt.Channels.GroupTouch(in.Touch()), in.Term})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	st.Traffic = len(rows)
-	return ex.Put(ctx, "cl_channels", goTables["cl_channels"], rows)
+	return e.put(ctx, "cl_channels", rows)
+}
+
+// sep is the separator of a path's channels in the SQL's STRING_AGG.
+const sep = "\x1f"
+
+// Journeys writes the conversions and Go's touches, builds every journey in SQL and
+// reads back the distinct journey shapes to credit and the paths to fit on.
+func (e *Engine) Journeys(ctx context.Context, convs []transform.PushedConversion, touches []transform.PushedTouch) (*transform.PushedJourneys, error) {
+	rows := make([][]any, len(convs))
+	for i, c := range convs {
+		var rev any
+		if !math.IsNaN(c.Revenue) {
+			rev = c.Revenue
+		}
+		att := int64(0)
+		if c.Attributed {
+			att = 1
+		}
+		rows[i] = []any{c.ID, c.Person, c.Type, c.At, c.From, rev, c.LeadRef, c.OpportunityRef, c.WonRef, att}
+	}
+	if err := e.put(ctx, "cl_conversions", rows); err != nil {
+		return nil, err
+	}
+	rows = make([][]any, len(touches))
+	for i, t := range touches {
+		rows[i] = []any{t.ID, t.Person, t.At, t.Channel, t.Campaign, t.Term}
+	}
+	if err := e.put(ctx, "cl_go_touches", rows); err != nil {
+		return nil, err
+	}
+	if err := e.exec(ctx, PhaseJourneys); err != nil {
+		return nil, err
+	}
+	res := &transform.PushedJourneys{Paths: map[string][]transform.PushedPath{}}
+	var typ, path string
+	var lead, opp, won int64
+	if err := e.query(ctx, "journey shapes", shapesQuery, []any{&typ, &path, &lead, &opp, &won}, func() error {
+		res.Shapes = append(res.Shapes, transform.JourneyShape{Type: typ, Channels: strings.Split(path, sep),
+			Lead: int(lead), Opportunity: int(opp), Won: int(won)})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var n int64
+	var value float64
+	if err := e.query(ctx, "converting paths", convPathsQuery, []any{&typ, &path, &n, &value}, func() error {
+		res.Paths[typ] = append(res.Paths[typ], transform.PushedPath{Channels: strings.Split(path, sep), Conversions: float64(n), Value: value})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := e.query(ctx, "null paths", nullPathsQuery, []any{&typ, &path, &n}, func() error {
+		res.Paths[typ] = append(res.Paths[typ], transform.PushedPath{Channels: strings.Split(path, sep), Nulls: float64(n)})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	e.shapes = res.Shapes
+	return res, nil
+}
+
+// Credits writes the weights of each journey shape and the run's models, and builds
+// fct_attribution's rows in SQL (cl_attribution).
+func (e *Engine) Credits(ctx context.Context, weights []transform.ShapeWeight, halfLife float64, models []string) (int, int, error) {
+	var rows [][]any
+	for _, w := range weights {
+		sh := e.shapes[w.Shape]
+		path := strings.Join(sh.Channels, sep)
+		for pos, v := range w.Weights {
+			if v > 0 {
+				rows = append(rows, []any{sh.Type, path, int64(sh.Lead), int64(sh.Opportunity), int64(sh.Won), w.Model, int64(pos), v})
+			}
+		}
+	}
+	if err := e.put(ctx, "cl_weights", rows); err != nil {
+		return 0, 0, err
+	}
+	rows = rows[:0]
+	for _, m := range models {
+		rows = append(rows, []any{m})
+	}
+	if err := e.put(ctx, "cl_models", rows); err != nil {
+		return 0, 0, err
+	}
+	e.cfg.HalfLife = halfLife
+	if err := e.exec(ctx, PhaseCredits); err != nil {
+		return 0, 0, err
+	}
+	var journeys, without int64
+	if err := e.query(ctx, "credit counts", creditCountsQuery, []any{&journeys, &without}, func() error { return nil }); err != nil {
+		return 0, 0, err
+	}
+	return int(journeys), int(without), nil
 }

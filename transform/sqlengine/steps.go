@@ -231,10 +231,11 @@ const trafficQuery = `SELECT DISTINCT t_source, t_medium, t_campaign, t_term, t_
 FROM {{t "cl_sessions"}}
 WHERE has_traffic`
 
-// touchpointsSQL is step "touchpoints": fct_touchpoint's rows of the range, a session
-// start per session and a row per tracked interaction (Options.TouchEvents) with its
-// session's traffic.
-const touchpointsSQL = `CREATE OR REPLACE TABLE {{t "cl_touchpoints"}} AS
+// touchesSQL is step "touches": every touch of the sessions read, a session start per
+// session and a row per tracked interaction (Options.TouchEvents) with its session's
+// traffic, in fct_touchpoint's columns with the time in µs (at_us): the journeys read
+// them all, fct_touchpoint gets those of the range.
+const touchesSQL = `CREATE OR REPLACE TABLE {{t "cl_touches"}} AS
 WITH s AS (
   SELECT dev, sess, start_us, person_id, anon, landing_url,
     {{id "s_" "CONCAT(anon, '|', CASE WHEN session_key <> '' THEN session_key ELSE CAST(start_us AS STRING) END)"}} AS session_id,
@@ -268,11 +269,17 @@ tp_rows AS (
 )
 SELECT
   {{id "t_" "CONCAT(CAST(kind AS STRING), '|', session_id, '|', CAST(at_us AS STRING), '|', event_name, '|', CAST(ROW_NUMBER() OVER (PARTITION BY kind, session_id, at_us, event_name ORDER BY url) AS STRING))"}} AS touchpoint_id,
-  person_id, NULLIF(anon, '') AS anonymous_id, session_id, {{ts "at_us"}} AS occurred_at, channel,
+  person_id, NULLIF(anon, '') AS anonymous_id, session_id, at_us, channel,
   NULLIF(source, '') AS source, NULLIF(medium, '') AS medium, NULLIF(campaign, '') AS campaign, NULLIF(term, '') AS term,
   NULLIF(content, '') AS content, NULLIF({{path "url"}}, '') AS landing_page, NULLIF(ref_host, '') AS referrer_host,
   event_name
-FROM tp_rows
+FROM tp_rows`
+
+// touchpointsSQL is step "touchpoints": fct_touchpoint's rows of the range.
+const touchpointsSQL = `CREATE OR REPLACE TABLE {{t "cl_touchpoints"}} AS
+SELECT touchpoint_id, person_id, anonymous_id, session_id, {{ts "at_us"}} AS occurred_at, channel, source, medium, campaign,
+  term, content, landing_page, referrer_host, event_name
+FROM {{t "cl_touches"}}
 WHERE at_us >= {{int .FromMicros}} AND at_us < {{int .EndMicros}}`
 
 // pageViewsSQL is step "page views": fct_page_view's rows of the range.
@@ -288,3 +295,153 @@ SELECT
 FROM {{t "cl_classified"}} AS e
 JOIN {{t "cl_sessions"}} AS s ON s.dev = e.dev AND s.sess = e.sess
 WHERE e.kind = 'page_view' AND e.at_us >= {{int .FromMicros}} AND e.at_us < {{int .EndMicros}}`
+
+// countsQuery is what the sessions steps made, for the run's statistics.
+const countsQuery = `SELECT
+  (SELECT COUNT(*) FROM {{t "cl_events"}}) AS events,
+  (SELECT COUNT(*) FROM {{t "cl_sessions"}}) AS sessions,
+  (SELECT COUNT(*) FROM {{t "cl_touchpoints"}}) AS touchpoints,
+  (SELECT COUNT(*) FROM {{t "cl_page_views"}}) AS page_views`
+
+// lastSeenQuery is each device's last event (the persons step's last_seen_at).
+const lastSeenQuery = `SELECT dev, MAX(at_us) AS last_us FROM {{t "cl_classified"}} GROUP BY dev`
+
+// seenQuery is what the persona rules read of each device's events: distinct pages
+// viewed, files downloaded and event names (only the kinds .Needs asks for).
+const seenQuery = `SELECT DISTINCT dev, kind, value FROM (
+  SELECT dev, 'page' AS kind, {{path "page_location"}} AS value FROM {{t "cl_classified"}} WHERE {{.NeedPages}} AND kind = 'page_view'
+  UNION ALL
+  SELECT dev, 'download', link_url FROM {{t "cl_classified"}} WHERE {{.NeedDownloads}} AND STRPOS(LOWER(event_name), 'download') > 0
+  UNION ALL
+  SELECT dev, 'event', event_name FROM {{t "cl_classified"}} WHERE {{.NeedEvents}}
+) AS x
+WHERE value <> ''`
+
+// conversionsQuery is the events that are conversions (Options.MicroConversions by
+// name), with their value.
+const conversionsQuery = `SELECT dev, at_us, anon, event_name, COALESCE(value, {{nan}}) AS value, currency
+FROM {{t "cl_classified"}}
+WHERE {{in "event_name" .MicroConversions}}`
+
+// journeysSQL is step "journeys": each conversion's touches (cl_conversions, which Go
+// wrote with each journey's start) in order, the engine's and Go's (cl_go_touches);
+// then each conversion's journey shape: its channels and milestone positions.
+const journeysSQL = `CREATE OR REPLACE TABLE {{t "cl_journeys"}} AS
+WITH touches AS (
+  SELECT touchpoint_id, person_id, at_us, channel, COALESCE(campaign, '') AS campaign, COALESCE(term, '') AS term
+  FROM {{t "cl_touches"}}
+  WHERE {{if .AttributeSalesTouches}}TRUE{{else}}NOT STARTS_WITH(channel, {{lit .SalesPrefix}}){{end}}
+  UNION ALL
+  SELECT touchpoint_id, person_id, at_us, channel, campaign, term FROM {{t "cl_go_touches"}}
+)
+SELECT c.conversion_id, t.touchpoint_id, t.at_us, t.channel, t.campaign, t.term,
+  ROW_NUMBER() OVER (PARTITION BY c.conversion_id ORDER BY t.at_us, t.touchpoint_id) - 1 AS pos
+FROM {{t "cl_conversions"}} AS c
+JOIN touches AS t ON t.person_id = c.person_id AND t.at_us >= c.from_us AND t.at_us <= c.at_us`
+
+const shapesSQL = `CREATE OR REPLACE TABLE {{t "cl_journey_shapes"}} AS
+SELECT c.conversion_id, c.conversion_type, c.attributed, c.revenue,
+  STRING_AGG(j.channel, {{sep}} ORDER BY j.pos) AS path,
+  COUNT(*) AS n,
+  CASE WHEN c.lead_ref = 0 THEN -1 ELSE SUM(CASE WHEN j.at_us <= c.lead_ref THEN 1 ELSE 0 END) - 1 END AS lead_idx,
+  CASE WHEN c.opp_ref = 0 THEN -1 ELSE SUM(CASE WHEN j.at_us <= c.opp_ref THEN 1 ELSE 0 END) - 1 END AS opp_idx,
+  CASE WHEN c.won_ref = 0 THEN -1 ELSE SUM(CASE WHEN j.at_us <= c.won_ref THEN 1 ELSE 0 END) - 1 END AS won_idx
+FROM {{t "cl_conversions"}} AS c
+JOIN {{t "cl_journeys"}} AS j ON j.conversion_id = c.conversion_id
+GROUP BY c.conversion_id, c.conversion_type, c.attributed, c.revenue, c.lead_ref, c.opp_ref, c.won_ref`
+
+// shapesQuery is the distinct journeys of the conversions credited this run: Go
+// weighs each once per model.
+const shapesQuery = `SELECT conversion_type, path, lead_idx, opp_idx, won_idx
+FROM {{t "cl_journey_shapes"}}
+WHERE attributed = 1
+GROUP BY conversion_type, path, lead_idx, opp_idx, won_idx
+ORDER BY conversion_type, path, lead_idx, opp_idx, won_idx`
+
+// convPathsQuery is the converting paths per type (the data-driven models' fit).
+const convPathsQuery = `SELECT conversion_type, path, COUNT(*) AS conversions, SUM(COALESCE(revenue, 0)) AS value
+FROM {{t "cl_journey_shapes"}}
+GROUP BY conversion_type, path
+ORDER BY conversion_type, path`
+
+// nullPathsQuery is, per conversion type, each person's touches since the last
+// conversion of the type within the lookback of the last touch: the paths that did
+// not convert (package transform's journeys.paths).
+const nullPathsQuery = `WITH touches AS (
+  SELECT touchpoint_id, person_id, at_us, channel FROM {{t "cl_touches"}}
+  WHERE {{if .AttributeSalesTouches}}TRUE{{else}}NOT STARTS_WITH(channel, {{lit .SalesPrefix}}){{end}}
+  UNION ALL
+  SELECT touchpoint_id, person_id, at_us, channel FROM {{t "cl_go_touches"}}
+),
+last_touch AS (SELECT person_id, MAX(at_us) AS last_us FROM touches GROUP BY person_id),
+types AS (SELECT DISTINCT conversion_type FROM {{t "cl_conversions"}}),
+last_conv AS (SELECT person_id, conversion_type, MAX(at_us) AS last_us FROM {{t "cl_conversions"}} GROUP BY person_id, conversion_type),
+starts AS (
+  SELECT p.person_id, ty.conversion_type,
+    CASE WHEN lc.last_us IS NOT NULL AND lc.last_us + 1 > p.last_us - {{int .LookbackMicros}} THEN lc.last_us + 1
+      ELSE p.last_us - {{int .LookbackMicros}} END AS from_us
+  FROM last_touch AS p
+  CROSS JOIN types AS ty
+  LEFT JOIN last_conv AS lc ON lc.person_id = p.person_id AND lc.conversion_type = ty.conversion_type
+),
+paths AS (
+  SELECT s.conversion_type, STRING_AGG(t.channel, {{sep}} ORDER BY t.at_us, t.touchpoint_id) AS path
+  FROM starts AS s
+  JOIN touches AS t ON t.person_id = s.person_id AND t.at_us >= s.from_us
+  GROUP BY s.person_id, s.conversion_type
+)
+SELECT conversion_type, path, COUNT(*) AS null_paths
+FROM paths
+GROUP BY conversion_type, path
+ORDER BY conversion_type, path`
+
+// creditsSQL is step "credits": fct_attribution's rows of the conversions credited
+// this run: each touch of a journey with the weight Go's model gave its position in
+// the journey's shape (cl_weights), time_decay from the touch times, and one (none)
+// row per model for a conversion without touches.
+const creditsSQL = `CREATE OR REPLACE TABLE {{t "cl_attribution"}} AS
+WITH j AS (
+  SELECT j.*, s.conversion_type, s.path, s.lead_idx, s.opp_idx, s.won_idx, s.revenue
+  FROM {{t "cl_journeys"}} AS j
+  JOIN {{t "cl_journey_shapes"}} AS s ON s.conversion_id = j.conversion_id
+  WHERE s.attributed = 1
+),
+w AS (
+  SELECT j.conversion_id, j.touchpoint_id, wt.model, wt.weight AS credit, j.revenue, j.channel, j.campaign, j.term, j.at_us
+  FROM j
+  JOIN {{t "cl_weights"}} AS wt
+    ON wt.conversion_type = j.conversion_type AND wt.path = j.path AND wt.lead_idx = j.lead_idx
+    AND wt.opp_idx = j.opp_idx AND wt.won_idx = j.won_idx AND wt.pos = j.pos
+  {{- if .HalfLife}}
+  UNION ALL
+  SELECT conversion_id, touchpoint_id, 'time_decay', raw / SUM(raw) OVER (PARTITION BY conversion_id),
+    revenue, channel, campaign, term, at_us
+  FROM (
+    SELECT j.*, POW(2, -(MAX(at_us) OVER (PARTITION BY conversion_id) - at_us) / {{.HalfLife}}) AS raw
+    FROM j
+  ) AS td
+  {{- end}}
+),
+none AS (
+  SELECT c.conversion_id, m.model
+  FROM {{t "cl_conversions"}} AS c
+  CROSS JOIN {{t "cl_models"}} AS m
+  WHERE c.attributed = 1 AND NOT EXISTS (SELECT 1 FROM {{t "cl_journeys"}} AS j WHERE j.conversion_id = c.conversion_id)
+)
+SELECT w.conversion_id, w.touchpoint_id, w.model, w.credit, w.credit * w.revenue AS revenue_credit, w.channel,
+  NULLIF(w.campaign, '') AS campaign, NULLIF(w.term, '') AS term, c.conversion_type, {{ts "c.at_us"}} AS occurred_at,
+  {{ts "w.at_us"}} AS touch_occurred_at, c.person_id
+FROM w
+JOIN {{t "cl_conversions"}} AS c ON c.conversion_id = w.conversion_id
+WHERE w.credit > 0
+UNION ALL
+SELECT c.conversion_id, CAST(NULL AS STRING), n.model, 1, c.revenue, '(none)', CAST(NULL AS STRING), CAST(NULL AS STRING),
+  c.conversion_type, {{ts "c.at_us"}}, {{ts "CAST(NULL AS INT64)"}}, c.person_id
+FROM none AS n
+JOIN {{t "cl_conversions"}} AS c ON c.conversion_id = n.conversion_id`
+
+// creditCountsQuery is the journeys credited and those without a touch.
+const creditCountsQuery = `SELECT
+  (SELECT COUNT(*) FROM {{t "cl_conversions"}} WHERE attributed = 1) AS journeys,
+  (SELECT COUNT(*) FROM {{t "cl_conversions"}} AS c WHERE attributed = 1
+    AND NOT EXISTS (SELECT 1 FROM {{t "cl_journeys"}} AS j WHERE j.conversion_id = c.conversion_id)) AS without_touch`

@@ -19,6 +19,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/load/loadtest"
+	"closedloop/transform/persona"
 )
 
 const zProject, zExport, zDataset = "my-proj", "my-proj.analytics_123", "my-proj.closedloop"
@@ -50,7 +51,7 @@ func bigQueryConfig() Config {
 	rng := extract.Range{From: day("2026-01-01"), To: day("2026-01-31")}
 	return Config{Dialect: BigQuery, Export: zExport, Staging: zDataset, Warehouse: zDataset, Range: rng,
 		Read: extract.Range{From: day("2025-10-03"), To: rng.To}, SessionTimeout: 30 * time.Minute,
-		TouchEvents: []string{"generate_lead", "file_download"}}
+		TouchEvents: []string{"generate_lead", "file_download"}, MicroConversions: []string{"purchase"}, Lookback: 90 * 24 * time.Hour}
 }
 
 // bigQueryScript is every statement and query of a run of cfg, in run order.
@@ -74,6 +75,18 @@ func bigQueryScript(t *testing.T, cfg Config) []zStatement {
 	add(PhaseSessions)
 	query("traffic", trafficQuery)
 	add(PhaseTables)
+	query("counts", countsQuery)
+	query("last seen", lastSeenQuery)
+	cfg.needs = persona.Needs{Pages: true, Downloads: true, Events: true}
+	query("seen", seenQuery)
+	query("conversions", conversionsQuery)
+	add(PhaseJourneys)
+	query("journey shapes", shapesQuery)
+	query("converting paths", convPathsQuery)
+	query("null paths", nullPathsQuery)
+	cfg.HalfLife = float64((7 * 24 * time.Hour).Microseconds())
+	add(PhaseCredits)
+	query("credit counts", creditCountsQuery)
 	return out
 }
 
@@ -87,10 +100,7 @@ func TestBigQuerySQLAnalyzes(t *testing.T) {
 	for name, cols := range goTables {
 		tb := zTable{Name: name}
 		for _, c := range cols {
-			typ := "STRING"
-			if c.Int {
-				typ = "INT64"
-			}
+			typ := map[Kind]string{String: "STRING", Int: "INT64", Float: "FLOAT64"}[c.Kind]
 			tb.Columns = append(tb.Columns, zColumn{Name: c.Name, Type: typ})
 		}
 		work = append(work, tb)
