@@ -130,8 +130,15 @@ var phases = map[Phase][]struct{ step, sql string }{
 	PhaseFlatten:  {{"flatten", flattenSQL}},
 	PhaseSessions: {{"classify", classifySQL}, {"sessions", sessionsSQL}},
 	PhaseTables:   {{"touches", touchesSQL}, {"touchpoints", touchpointsSQL}, {"page views", pageViewsSQL}},
-	PhaseJourneys: {{"journeys", journeysSQL}, {"journey shapes", shapesSQL}},
+	PhaseJourneys: {{"journeys", journeysSQL}, {"shapes", shapesSQL}},
 	PhaseCredits:  {{"credits", creditsSQL}},
+}
+
+// queries are the queries Go reads between the phases, by name.
+var queries = map[string]string{
+	"identifiers": idsQuery, "referrers": referrersQuery, "traffic": trafficQuery, "counts": countsQuery,
+	"last seen": lastSeenQuery, "seen": seenQuery, "conversions": conversionsQuery, "journey shapes": shapesQuery,
+	"converting paths": convPathsQuery, "null paths": nullPathsQuery, "credit counts": creditCountsQuery,
 }
 
 // Statements renders the statements of phase p.
