@@ -80,6 +80,7 @@ type Loader struct {
 	dir     string             // staging directory of the Parquet files
 	staged  map[string]*staged // by table name
 	aliases string             // staged person aliases (Parquet), "" when none
+	appends []appendQuery      // AppendQuery's, in order
 	views   []viewDDL          // recorded by ApplyViews, run by Commit
 
 	remapped  int64

@@ -357,6 +357,46 @@ func TestCommit(t *testing.T) {
 	assert.Zero(t, f.conflicts)
 }
 
+// TestAppendQuery: the bigquery engine's rows are appended to each day's partition
+// after the day's load replaced it, one query job per day, before the views.
+func TestAppendQuery(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	f := newFakeBQ(t)
+	r := loadtest.Days(0, 3)
+	l := open(t, f, "engine-1", r, mem)
+	stage(t, l, mem, loadtest.Days(0, 2))
+	const q = "SELECT touchpoint_id, person_id FROM `test-proj.warehouse`.cl_touchpoints"
+	require.NoError(t, l.AppendQuery(load.FctTouchpoint, q))
+	require.ErrorContains(t, l.AppendQuery(load.DimPerson, q), "no table whose days a run replaces")
+	require.NoError(t, l.Commit(context.Background()))
+	require.NoError(t, l.Close())
+
+	loads := f.jobsOf("closedloop_engine-1_" + load.FctTouchpoint + "_")
+	appends := f.jobsOf("closedloop_engine-1_append_" + load.FctTouchpoint + "_")
+	require.Len(t, appends, 3)
+	view := f.job("closedloop_engine-1_v_channel_performance")
+	require.NotNil(t, view)
+	var days []string
+	for _, j := range appends {
+		id := j.job.JobReference.JobId
+		day, err := time.Parse("20060102", id[len(id)-8:])
+		require.NoError(t, err)
+		days = append(days, day.Format(time.DateOnly))
+		qc := j.job.Configuration.Query
+		assert.Equal(t, load.FctTouchpoint+"$"+day.Format("20060102"), qc.DestinationTable.TableId)
+		assert.Equal(t, "WRITE_APPEND", qc.WriteDisposition)
+		assert.Equal(t, fmt.Sprintf("SELECT *\nFROM (\n%s\n) AS q\nWHERE q.occurred_at >= TIMESTAMP '%s' AND q.occurred_at < TIMESTAMP '%s'",
+			q, day.Format(time.DateOnly), day.AddDate(0, 0, 1).Format(time.DateOnly)), qc.Query)
+		for _, ld := range loads {
+			assert.Less(t, ld.seq, j.seq, "after the loads")
+		}
+		assert.Less(t, j.seq, view.seq, "before the views")
+	}
+	slices.Sort(days)
+	assert.Equal(t, []string{"2026-03-01", "2026-03-02", "2026-03-03"}, days)
+}
+
 func TestCommitRetriedWithTheSameRunID(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)

@@ -104,6 +104,9 @@ func (l *Loader) Commit(ctx context.Context) error {
 	if _, err := l.runJobs(ctx, loads); err != nil {
 		return err
 	}
+	if _, err := l.runJobs(ctx, l.appendJobs()); err != nil {
+		return err
+	}
 	if _, err := l.runJobs(ctx, l.viewJobs()); err != nil {
 		return err
 	}
@@ -182,6 +185,50 @@ func (l *Loader) query(sql string) func(context.Context, bigquery.JobIDConfig) (
 		q.Labels = l.jobLabel
 		return q.Run(ctx)
 	}
+}
+
+// appendQuery is a query whose rows Commit appends to the days of a ReplaceRange table.
+type appendQuery struct {
+	table, column, query string
+}
+
+// AppendQuery has Commit append the rows query selects (table name's columns, in
+// order) to the days of ReplaceRange table name, once the day's own load (Load's rows,
+// perhaps none) has replaced it: a query job per day of the range writes to the day's
+// partition. The bigquery engine (package sqlengine) builds fct_touchpoint,
+// fct_page_view and fct_attribution where the events are; their rows never leave
+// BigQuery.
+func (l *Loader) AppendQuery(name, query string) error {
+	spec, ok := load.Lookup(name)
+	if !ok || spec.Mode != load.ReplaceRange {
+		return fmt.Errorf("bigquery: AppendQuery: %s is no table whose days a run replaces", name)
+	}
+	l.appends = append(l.appends, appendQuery{table: name, column: spec.DateColumn, query: query})
+	return nil
+}
+
+// appendJobs returns a query job per AppendQuery and day, appending the day's rows to
+// its partition.
+func (l *Loader) appendJobs() []job {
+	var out []job
+	for _, a := range l.appends {
+		for _, day := range l.days {
+			dest := a.table + "$" + day.Format("20060102")
+			sql := fmt.Sprintf("SELECT *\nFROM (\n%s\n) AS q\nWHERE q.%s >= TIMESTAMP '%s' AND q.%s < TIMESTAMP '%s'",
+				a.query, a.column, day.Format(time.DateOnly), a.column, day.AddDate(0, 0, 1).Format(time.DateOnly))
+			out = append(out, job{id: l.jobID("append_"+a.table, day), kind: "append", target: l.tableRef(dest),
+				insert: func(ctx context.Context, id bigquery.JobIDConfig) (*bigquery.Job, error) {
+					q := l.client.Query(sql)
+					q.JobIDConfig = id
+					q.Labels = l.jobLabel
+					q.Dst = l.ds.Table(dest)
+					q.WriteDisposition = bigquery.WriteAppend
+					q.CreateDisposition = bigquery.CreateNever
+					return q.Run(ctx)
+				}})
+		}
+	}
+	return out
 }
 
 // viewJobs returns a query job per view recorded by ApplyViews.

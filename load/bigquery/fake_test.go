@@ -357,6 +357,7 @@ var (
 	updateRE = regexp.MustCompile("^UPDATE `" + fakeProject + `\.(\w+)` + "`" + `\.(\w+) AS t\nSET person_id = a.person_id\nFROM ` +
 		"`" + fakeProject + `\.(\w+)` + "`" + `\.(\w+) AS a\nWHERE t.person_id = a.alias_id$`)
 	fakeJobIDRE = regexp.MustCompile(`^closedloop_[A-Za-z0-9_-]+$`)
+	appendRE    = regexp.MustCompile(`(?s)^SELECT \*\nFROM \(\n(.*)\n\) AS q\nWHERE q\.(\w+) >= TIMESTAMP '(\d{4}-\d\d-\d\d)' AND q\.(\w+) < TIMESTAMP '(\d{4}-\d\d-\d\d)'$`)
 )
 
 // insertJob checks and runs a job: it is DONE at once, or failed if failJob says so.
@@ -483,10 +484,21 @@ func (f *fakeBQ) runLoad(fj *fakeJob) *bq.ErrorProto {
 // table (it does not change them). Called with f.mu held.
 func (f *fakeBQ) runQuery(fj *fakeJob) *bq.ErrorProto {
 	q, id := fj.job.Configuration.Query, fj.job.JobReference.JobId
+	fj.job.Statistics.Query = &bq.JobStatistics2{}
+	if m := appendRE.FindStringSubmatch(q.Query); m != nil { // AppendQuery: rows into a day's partition
+		d := q.DestinationTable
+		if d == nil || d.ProjectId != fakeProject || q.WriteDisposition != "WRITE_APPEND" || q.CreateDisposition != "CREATE_NEVER" ||
+			f.tables[d.DatasetId+"."+strings.Split(d.TableId, "$")[0]] == nil {
+			f.t.Errorf("fake BigQuery: append job %s: %+v", id, q)
+			return &bq.ErrorProto{Reason: "invalid", Message: "bad append"}
+		}
+		fj.dest = d.TableId
+		fj.job.Statistics.Query.StatementType = "SELECT"
+		return nil
+	}
 	if q.UseLegacySql == nil || *q.UseLegacySql || q.DestinationTable != nil {
 		f.t.Errorf("fake BigQuery: query job %s: legacy SQL or destination: %+v", id, q)
 	}
-	fj.job.Statistics.Query = &bq.JobStatistics2{}
 	if m := viewRE.FindStringSubmatch(q.Query); m != nil {
 		if strings.Contains(q.Query, "${") {
 			f.t.Errorf("fake BigQuery: view job %s with a placeholder left: %s", id, q.Query)
