@@ -139,6 +139,14 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if err != nil {
 		return nil, err
 	}
+	var er *engineRun // engine bigquery: the export is read where it is, not by an extractor
+	if cfg.Engine == "bigquery" {
+		if er, err = newEngine(ctx, cfg, rng, runID, mem, log); err != nil {
+			return nil, err
+		}
+		defer er.close(context.WithoutCancel(ctx))
+		exs = slices.DeleteFunc(exs, func(ex extract.Extractor) bool { return ex.Name() == er.spec })
+	}
 	from := rng.From.Format(time.DateOnly)
 	if rng.From.Equal(allDays) {
 		from = "every day"
@@ -153,7 +161,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
 		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
 		IdentityLimits: pc.limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist},
-		SpillBytes: spillBytes, Since: pl.since})
+		SpillBytes: spillBytes, Since: pl.since, Pushdown: pushdown(er)})
 	col := extract.NewCollector(mem)
 	defer col.Release()
 	for _, name := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages} {
@@ -172,6 +180,16 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 				return fmt.Errorf("warehouse state: %w", err)
 			}
 			log.Info("warehouse state read", "since", pl.since.Format(time.DateOnly), "seconds", time.Since(t0).Seconds())
+			return nil
+		})
+	}
+	if er != nil {
+		p.Go(func(ctx context.Context) error {
+			t0 := time.Now()
+			if err := er.eng.Start(ctx, stream); err != nil {
+				return fmt.Errorf("source %s (engine bigquery): %w", er.spec, err)
+			}
+			log.Info("source read", "source", er.spec, "engine", "bigquery", "seconds", time.Since(t0).Seconds())
 			return nil
 		})
 	}
@@ -406,6 +424,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if n := out.Stats.IdentityConflicts; n > 0 {
 		log.Warn("identity edges refused by the guardrails; see identity_conflicts", "edges_refused", n)
 	}
+	if er != nil {
+		if err := er.appendTables(ld); err != nil {
+			return nil, err
+		}
+	}
 	if err := ld.ApplyViews(ctx); err != nil {
 		return nil, err
 	}
@@ -422,6 +445,14 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 // minCookiesToJudge is how many cookie ids a CRM must store before their link rate
 // says something about the property that holds them.
 const minCookiesToJudge = 10
+
+// pushdown is the Stream's Pushdown of engine bigquery, nil for the local engine.
+func pushdown(er *engineRun) transform.Pushdown {
+	if er == nil {
+		return nil
+	}
+	return er.eng
+}
 
 // warnUnlinkedCookies warns when most cookie ids stored on a CRM's records are carried
 // by no analytics event of the run: the property most likely holds something other

@@ -77,6 +77,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		log := newLogger(cfg, stderr)
+		if cfg.DryRun {
+			if err := dryRun(ctx, cfg, stdout, log); err != nil {
+				log.Error("dry run failed", "error", err.Error())
+				return fail(stderr, err)
+			}
+			return 0
+		}
 		res, err := runJob(ctx, cfg, memory.NewGoAllocator(), log)
 		if err != nil {
 			log.Error("run failed", "error", err.Error())

@@ -87,7 +87,7 @@ func openWarehouse(ctx context.Context, cfg Config, rng load.Range, runID string
 		}
 		return bigquery.Open(ctx, bigquery.Config{Project: project, Dataset: dataset, Location: cfg.BigqueryLocation,
 			Range: rng, RunID: runID, Labels: map[string]string{"app": "closedloop"}, Logger: log,
-			Retry: httpretry.Policy{SourceTimeout: cfg.SourceTimeout}})
+			Retry: httpretry.Policy{SourceTimeout: cfg.SourceTimeout}, ClientOptions: bigqueryOptions(cfg)})
 	}
 	return nil, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE: want %s, got %q", errUsage, warehouseKinds, redact.Spec(cfg.Warehouse))
 }

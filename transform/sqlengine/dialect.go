@@ -158,6 +158,14 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 			return "chr(31)"
 		},
 		"pick": d.pick,
+		// expire makes a work table expire by itself in BigQuery, should the run die
+		// before it drops them (Engine.Cleanup).
+		"expire": func() string {
+			if bq {
+				return " OPTIONS (expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 2 DAY))"
+			}
+			return ""
+		},
 		"nan": func() string {
 			if bq {
 				return "CAST('NaN' AS FLOAT64)"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -404,4 +405,69 @@ func (e *Engine) Credits(ctx context.Context, weights []transform.ShapeWeight, h
 		return 0, 0, err
 	}
 	return int(journeys), int(without), nil
+}
+
+// workTables are the tables the statements create.
+var workTables = []string{"cl_events", "cl_classified", "cl_sessions", "cl_touches", "cl_touchpoints", "cl_page_views",
+	"cl_journeys", "cl_journey_shapes", "cl_attribution"}
+
+// Tables are the contract tables the engine builds, each as the query that selects
+// its rows of the range (the table's columns in order) from the work tables: the
+// loader appends them to the days it replaces.
+func (e *Engine) Tables() map[string]string {
+	t := func(name string) string { return e.cfg.table(e.cfg.Staging, name) }
+	return map[string]string{
+		"fct_touchpoint": "SELECT touchpoint_id, person_id, anonymous_id, session_id, occurred_at, channel, source, medium, campaign, " +
+			"term, content, landing_page, referrer_host, event_name FROM " + t("cl_touchpoints"),
+		"fct_page_view": "SELECT person_id, anonymous_id, session_id, occurred_at, page_location, page_path, page_title, referrer_host FROM " +
+			t("cl_page_views"),
+		"fct_attribution": "SELECT conversion_id, touchpoint_id, model, credit, revenue_credit, channel, campaign, term, conversion_type, " +
+			"occurred_at, touch_occurred_at, person_id FROM " + t("cl_attribution"),
+	}
+}
+
+// Cleanup drops the work tables; a failure is logged (BigQuery's expire by themselves).
+func (e *Engine) Cleanup(ctx context.Context) {
+	names := slices.Clone(workTables)
+	for name := range goTables {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		st := Statement{Step: "drop " + name, SQL: "DROP TABLE IF EXISTS " + e.cfg.table(e.cfg.Staging, name)}
+		if err := e.ex.Exec(ctx, st); err != nil {
+			e.log.Warn("sqlengine: work table left (it expires in two days)", "table", name, "error", err)
+		}
+	}
+}
+
+// Script is every statement and query of a run, in run order, as rendered before the
+// run (closedloop run --dry-run prints it).
+func (e *Engine) Script() ([]Statement, error) {
+	var out []Statement
+	add := func(p Phase) error {
+		sts, err := e.cfg.Statements(p)
+		out = append(out, sts...)
+		return err
+	}
+	query := func(name string) error {
+		q, err := e.cfg.query(name, queries[name])
+		out = append(out, Statement{Step: name, SQL: q})
+		return err
+	}
+	for _, step := range []func() error{
+		func() error { return add(PhaseFlatten) }, func() error { return query("identifiers") },
+		func() error { return query("referrers") }, func() error { return add(PhaseSessions) },
+		func() error { return query("traffic") }, func() error { return add(PhaseTables) },
+		func() error { return query("counts") }, func() error { return query("last seen") },
+		func() error { return query("conversions") }, func() error { return add(PhaseJourneys) },
+		func() error { return query("journey shapes") }, func() error { return query("converting paths") },
+		func() error { return query("null paths") }, func() error { return add(PhaseCredits) },
+		func() error { return query("credit counts") },
+	} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -11,7 +11,7 @@ package sqlengine
 // events, with what package ga4 reads of them (extract/ga4/fields.go): the
 // parameters, collected_traffic_source before the event's own source parameters, the
 // session-scoped last-click campaign on session starts, the purchase's revenue.
-const flattenSQL = `CREATE OR REPLACE TABLE {{t "cl_events"}} AS
+const flattenSQL = `CREATE OR REPLACE TABLE {{t "cl_events"}}{{expire}} AS
 WITH x AS (
   SELECT
     event_timestamp AS at_us,
@@ -114,7 +114,7 @@ WHERE ref_base <> ''`
 // referrer from cl_referrers, click ids and UTM parameters from the URL) and its
 // session: by device and the export's ga_session_id, or, without one, split where
 // the session timeout passed or (unless kept) the campaign changed.
-const classifySQL = `CREATE OR REPLACE TABLE {{t "cl_classified"}} AS
+const classifySQL = `CREATE OR REPLACE TABLE {{t "cl_classified"}}{{expire}} AS
 WITH q AS (
   SELECT e.*, d.dev, d.person_id,
     {{query "e.page_location"}} AS pq,
@@ -205,7 +205,7 @@ FROM s4`
 
 // sessionsSQL is step "sessions": one row per session with its first event's cookie,
 // its landing URL and the traffic of its earliest explicit event (none: direct).
-const sessionsSQL = `CREATE OR REPLACE TABLE {{t "cl_sessions"}} AS
+const sessionsSQL = `CREATE OR REPLACE TABLE {{t "cl_sessions"}}{{expire}} AS
 SELECT
   dev, sess,
   MIN(at_us) AS start_us,
@@ -235,7 +235,7 @@ WHERE has_traffic`
 // session and a row per tracked interaction (Options.TouchEvents) with its session's
 // traffic, in fct_touchpoint's columns with the time in µs (at_us): the journeys read
 // them all, fct_touchpoint gets those of the range.
-const touchesSQL = `CREATE OR REPLACE TABLE {{t "cl_touches"}} AS
+const touchesSQL = `CREATE OR REPLACE TABLE {{t "cl_touches"}}{{expire}} AS
 WITH s AS (
   SELECT dev, sess, start_us, person_id, anon, landing_url,
     {{id "s_" "CONCAT(anon, '|', CASE WHEN session_key <> '' THEN session_key ELSE CAST(start_us AS STRING) END)"}} AS session_id,
@@ -276,14 +276,14 @@ SELECT
 FROM tp_rows`
 
 // touchpointsSQL is step "touchpoints": fct_touchpoint's rows of the range.
-const touchpointsSQL = `CREATE OR REPLACE TABLE {{t "cl_touchpoints"}} AS
+const touchpointsSQL = `CREATE OR REPLACE TABLE {{t "cl_touchpoints"}}{{expire}} AS
 SELECT touchpoint_id, person_id, anonymous_id, session_id, {{ts "at_us"}} AS occurred_at, channel, source, medium, campaign,
   term, content, landing_page, referrer_host, event_name
 FROM {{t "cl_touches"}}
 WHERE at_us >= {{int .FromMicros}} AND at_us < {{int .EndMicros}}`
 
 // pageViewsSQL is step "page views": fct_page_view's rows of the range.
-const pageViewsSQL = `CREATE OR REPLACE TABLE {{t "cl_page_views"}} AS
+const pageViewsSQL = `CREATE OR REPLACE TABLE {{t "cl_page_views"}}{{expire}} AS
 SELECT
   e.person_id, NULLIF(e.anon, '') AS anonymous_id,
   {{id "s_" "CONCAT(s.anon, '|', CASE WHEN s.session_key <> '' THEN s.session_key ELSE CAST(s.start_us AS STRING) END)"}} AS session_id,
@@ -326,7 +326,7 @@ WHERE {{in "event_name" .MicroConversions}}`
 // journeysSQL is step "journeys": each conversion's touches (cl_conversions, which Go
 // wrote with each journey's start) in order, the engine's and Go's (cl_go_touches);
 // then each conversion's journey shape: its channels and milestone positions.
-const journeysSQL = `CREATE OR REPLACE TABLE {{t "cl_journeys"}} AS
+const journeysSQL = `CREATE OR REPLACE TABLE {{t "cl_journeys"}}{{expire}} AS
 WITH touches AS (
   SELECT touchpoint_id, person_id, at_us, channel, COALESCE(campaign, '') AS campaign, COALESCE(term, '') AS term
   FROM {{t "cl_touches"}}
@@ -339,7 +339,7 @@ SELECT c.conversion_id, t.touchpoint_id, t.at_us, t.channel, t.campaign, t.term,
 FROM {{t "cl_conversions"}} AS c
 JOIN touches AS t ON t.person_id = c.person_id AND t.at_us >= c.from_us AND t.at_us <= c.at_us`
 
-const shapesSQL = `CREATE OR REPLACE TABLE {{t "cl_journey_shapes"}} AS
+const shapesSQL = `CREATE OR REPLACE TABLE {{t "cl_journey_shapes"}}{{expire}} AS
 SELECT c.conversion_id, c.conversion_type, c.attributed, c.revenue,
   STRING_AGG(j.channel, {{sep}} ORDER BY j.pos) AS path,
   COUNT(*) AS n,
@@ -399,7 +399,7 @@ ORDER BY conversion_type, path`
 // this run: each touch of a journey with the weight Go's model gave its position in
 // the journey's shape (cl_weights), time_decay from the touch times, and one (none)
 // row per model for a conversion without touches.
-const creditsSQL = `CREATE OR REPLACE TABLE {{t "cl_attribution"}} AS
+const creditsSQL = `CREATE OR REPLACE TABLE {{t "cl_attribution"}}{{expire}} AS
 WITH j AS (
   SELECT j.*, s.conversion_type, s.path, s.lead_idx, s.opp_idx, s.won_idx, s.revenue
   FROM {{t "cl_journeys"}} AS j

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	gbq "cloud.google.com/go/bigquery"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/api/option"
+
+	"closedloop/extract"
+	"closedloop/extract/ga4/bqstorage"
+	"closedloop/load"
+	"closedloop/load/bigquery"
+	"closedloop/transform/sqlengine"
+)
+
+// bigqueryOptions are the client options of every BigQuery client of a run: an
+// endpoint without credentials (CLOSEDLOOP_BIGQUERY_ENDPOINT), else Google's defaults.
+func bigqueryOptions(cfg Config) []option.ClientOption {
+	if cfg.BigqueryEndpoint == "" {
+		return nil
+	}
+	return []option.ClientOption{option.WithEndpoint(cfg.BigqueryEndpoint), option.WithoutAuthentication()}
+}
+
+// engineRun is the bigquery engine of a run: its Engine, the executor's estimates and
+// the work tables to drop once the warehouse has their rows.
+type engineRun struct {
+	eng    *sqlengine.Engine
+	ex     *sqlengine.BigQueryExecutor
+	client *gbq.Client
+	spec   string // the GA4 source the engine reads
+}
+
+// exportSource is the ga4:bigquery:// source of cfg (checkEngine made sure of one).
+func exportSource(cfg Config) extract.Spec {
+	for _, s := range cfg.parsed.analytics {
+		if s.Kind == "ga4" && strings.HasPrefix(s.Location, "bigquery://") {
+			return s
+		}
+	}
+	return extract.Spec{}
+}
+
+// engineRange is the days of the export the engine reads: the run's, widened by the
+// lookback and a day (as the local engine's BigQuery source reads them).
+func engineRange(cfg Config) extract.Range {
+	days := int((time.Duration(cfg.Lookback) + 24*time.Hour - 1) / (24 * time.Hour))
+	return extract.Range{From: cfg.From.AddDate(0, 0, -days-1), To: cfg.To.Time}
+}
+
+// newEngine sets up the bigquery engine of a run over rng.
+func newEngine(ctx context.Context, cfg Config, rng extract.Range, runID string, mem memory.Allocator, log *slog.Logger) (*engineRun, error) {
+	src := exportSource(cfg)
+	bc, err := bqstorage.ParseLocation(src.Location)
+	if err != nil {
+		return nil, err
+	}
+	if bc.Intraday {
+		return nil, fmt.Errorf("%w: %s: engine bigquery reads the daily export tables only: drop intraday=true", errUsage, src)
+	}
+	_, loc, _ := strings.Cut(cfg.Warehouse, ":")
+	project, dataset, err := bigqueryTarget(loc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE: %v", errUsage, err)
+	}
+	billing := project
+	if bc.BillingProject != "" {
+		billing = bc.BillingProject
+	}
+	client, err := gbq.NewClient(ctx, billing, bigqueryOptions(cfg)...)
+	if err != nil {
+		return nil, fmt.Errorf("bigquery client: %w", err)
+	}
+	ex := &sqlengine.BigQueryExecutor{Client: client, Project: project, Dataset: dataset, Location: cfg.BigqueryLocation,
+		MaxBytes: cfg.BigqueryMaxBytes, RunID: strings.ToLower(strings.NewReplacer("-", "", "T", "t").Replace(runID)),
+		DryRun: cfg.DryRun, Labels: map[string]string{"app": "closedloop"}, Log: log.With("engine", "bigquery")}
+	pc := cfg.parsed
+	ecfg := sqlengine.Config{Dialect: sqlengine.BigQuery, Export: bc.Project + "." + bc.Dataset,
+		Staging: project + "." + dataset, Warehouse: project + "." + dataset, Range: rng, Read: engineRange(cfg),
+		SessionTimeout: cfg.SessionTimeout, TouchEvents: cfg.TouchEvents, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
+		MicroConversions: cfg.MicroConversions, AttributeSalesTouches: cfg.AttributeSalesTouches, Lookback: time.Duration(cfg.Lookback)}
+	eng := sqlengine.New(ex, ecfg, sqlengine.Options{Mem: mem, Channels: pc.channels, Logger: log.With("engine", "bigquery"),
+		Input: src.String()})
+	return &engineRun{eng: eng, ex: ex, client: client, spec: src.String()}, nil
+}
+
+// appendTables has the loader append the engine's rows of the tables it builds to
+// each day of the range.
+func (e *engineRun) appendTables(ld load.Loader) error {
+	bl, ok := ld.(*bigquery.Loader)
+	if !ok {
+		return fmt.Errorf("engine bigquery needs a bigquery: warehouse")
+	}
+	for table, q := range e.eng.Tables() {
+		if err := bl.AppendQuery(table, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close drops the work tables (they expire by themselves otherwise) and the client.
+func (e *engineRun) close(ctx context.Context) {
+	e.eng.Cleanup(ctx)
+	e.client.Close()
+}
+
+// dryRun prints the run's SQL, phase by phase, and the bytes the dry run of the
+// export's read says it will scan: the one statement whose tables exist before the
+// run (the others read the run's own work tables).
+func dryRun(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
+	rng := extract.Range{From: cfg.From.Time, To: cfg.To.Time}
+	er, err := newEngine(ctx, cfg, rng, newRunID(time.Now().UTC()), memory.NewGoAllocator(), log)
+	if err != nil {
+		return err
+	}
+	defer er.client.Close()
+	script, err := er.eng.Script()
+	if err != nil {
+		return err
+	}
+	read := engineRange(cfg)
+	fmt.Fprintf(stdout, "-- closedloop run --engine bigquery --dry-run: %s..%s written, export days %s..%s read (%d days)\n\n",
+		rng.From.Format(time.DateOnly), rng.To.Format(time.DateOnly), read.From.Format(time.DateOnly), read.To.Format(time.DateOnly),
+		int(read.End().Sub(read.Start())/(24*time.Hour)))
+	for _, st := range script {
+		fmt.Fprintf(stdout, "-- step %s\n%s;\n\n", st.Step, st.SQL)
+	}
+	first := script[0]
+	if err := er.ex.Exec(ctx, first); err != nil {
+		return fmt.Errorf("dry run of step %s: %w", first.Step, err)
+	}
+	est := er.ex.Estimates[0]
+	days := read.End().Sub(read.Start()) / (24 * time.Hour)
+	fmt.Fprintf(stdout, "-- estimate: step %s scans %d bytes (%.3f GiB, $%.4f on demand at $%.2f/TiB); %.3f GiB per export day read\n",
+		est.Step, est.Bytes, float64(est.Bytes)/(1<<30), sqlengine.USD(est.Bytes), sqlengine.OnDemandUSDPerTiB,
+		float64(est.Bytes)/(1<<30)/float64(max(1, days)))
+	fmt.Fprintln(stdout, "-- the other steps read this run's work tables, a fraction of that (their bytes are logged as they run)")
+	return nil
+}

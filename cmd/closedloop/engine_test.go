@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bq "google.golang.org/api/bigquery/v2"
+)
+
+func TestEngineConfigErrors(t *testing.T) {
+	ga4 := "--analytics=ga4:bigquery://acme-web/analytics_1"
+	wh := "--warehouse=bigquery:acme-web.closedloop"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--engine=spark", ga4, wh}, "CLOSEDLOOP_ENGINE (--engine): want local or bigquery"},
+		{[]string{"--engine=bigquery", ga4, "--warehouse=duckdb:x.duckdb"}, "set --warehouse bigquery:PROJECT.DATASET"},
+		{[]string{"--engine=bigquery", "--analytics=ga4:exports/*.ndjson.gz", wh}, "give exactly one ga4:bigquery://PROJECT/DATASET source (got 0)"},
+		{[]string{"--dry-run", ga4, wh}, "the local engine runs no SQL"},
+		{[]string{"--engine=bigquery", "--bigquery-max-bytes=-1", ga4, wh}, "want 0 (no limit) or a positive number of bytes"},
+		{[]string{"--engine=bigquery", "--analytics=ga4:bigquery://acme-web/analytics_1?intraday=true", wh, "--dry-run",
+			"--bigquery-endpoint=http://127.0.0.1:1/bigquery/v2/"}, "engine bigquery reads the daily export tables only"},
+	} {
+		code, _, stderr := runMain(t, append([]string{"run", "--from=2026-01-01", "--to=2026-01-02"}, c.args...)...)
+		assert.Equal(t, 2, code, "%v: %s", c.args, stderr)
+		assert.Contains(t, stderr, c.want, c.args)
+	}
+}
+
+// TestDryRunPrintsTheSQLAndTheEstimate: --dry-run prints every statement and asks
+// BigQuery's dry run what the export read scans, and runs no job.
+func TestDryRunPrintsTheSQLAndTheEstimate(t *testing.T) {
+	var mu sync.Mutex
+	var jobs []*bq.Job
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/bigquery/v2/projects/acme-web/jobs") {
+			t.Errorf("unexpected request %s %s", r.Method, r.URL)
+			http.Error(w, "unexpected", http.StatusBadRequest)
+			return
+		}
+		var job bq.Job
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&job))
+		mu.Lock()
+		jobs = append(jobs, &job)
+		mu.Unlock()
+		job.Status = &bq.JobStatus{State: "DONE"}
+		job.Statistics = &bq.JobStatistics{TotalBytesProcessed: 3 << 30, Query: &bq.JobStatistics2{TotalBytesProcessed: 3 << 30}}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(&job)
+	}))
+	defer srv.Close()
+	code, stdout, stderr := runMain(t, "run", "--engine=bigquery", "--dry-run", "--analytics=ga4:bigquery://acme-web/analytics_1",
+		"--warehouse=bigquery:acme-web.closedloop", "--from=2026-01-01", "--to=2026-01-30", "--lookback=28d",
+		"--bigquery-endpoint="+srv.URL+"/bigquery/v2/", "--log-level=warn")
+	require.Equal(t, 0, code, stderr)
+	require.Len(t, jobs, 1, "one dry run: the export's read")
+	j := jobs[0]
+	assert.True(t, j.Configuration.DryRun)
+	q := j.Configuration.Query.Query
+	assert.Contains(t, q, "FROM `acme-web.analytics_1.events_*`")
+	assert.Contains(t, q, "_TABLE_SUFFIX BETWEEN '20251203' AND '20260130'", "the range and 28 days + 1 of lookback")
+	for _, step := range []string{"flatten", "identifiers", "classify", "sessions", "touches", "journeys", "credits"} {
+		assert.Contains(t, stdout, "-- step "+step+"\n", step)
+	}
+	assert.Contains(t, stdout, "CREATE OR REPLACE TABLE `acme-web.closedloop`.cl_events OPTIONS (expiration_timestamp")
+	assert.Contains(t, stdout, "export days 2025-12-03..2026-01-30 read (59 days)")
+	assert.Contains(t, stdout, "-- estimate: step flatten scans 3221225472 bytes (3.000 GiB, $0.0183 on demand at $6.25/TiB); 0.051 GiB per export day read")
+}
