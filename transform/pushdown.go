@@ -41,6 +41,9 @@ type Pushdown interface {
 // Pushed is what a Pushdown's sessions step returns.
 type Pushed struct {
 	Events, Sessions, Touchpoints, PageViews int
+	// IdentifierRows is how many identify rows the engine added to the Stream (its
+	// distinct identifiers): they are no events of the sources.
+	IdentifierRows int
 	// LastSeen is each device's last event (µs).
 	LastSeen map[int32]int64
 	// Seen is each device's distinct pages, downloads and event names, as far as the

@@ -735,7 +735,8 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	st.EventRows, st.Sessions = s.rows, ses.sessions
 	st.Touchpoints = out.put(load.FctTouchpoint, ses.touchpoints, ses.touchpointsSpilled)
 	if pushed != nil { // the engine's rows are in its tables
-		st.Events += pushed.Events
+		st.Events += pushed.Events - pushed.IdentifierRows
+		st.EventRows.Identify -= pushed.IdentifierRows
 		st.Sessions += pushed.Sessions
 		st.Touchpoints += pushed.Touchpoints
 	}

@@ -76,6 +76,8 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 		"re1":  d.re1,
 		"rem":  d.rem,
 		"trim": d.trim,
+		// qp is a page URL parameter (column pq), '' at once without a query string.
+		"qp": func(key string) string { return fmt.Sprintf("(CASE WHEN pq = '' THEN '' ELSE %s END)", d.qparam("pq", key)) },
 		// qdecode is url.QueryUnescape of x ("+" is a space), x itself when x holds a
 		// bad escape or decodes to no UTF-8 (package normalize's unescape).
 		"qdecode": func(x string) string { return d.decode(x, true) },
@@ -272,7 +274,7 @@ func (d Dialect) trim(x string) string {
 // pick is an explicit value when it is set, else the page URL's parameter (column pq):
 // package normalize's pick.
 func (d Dialect) pick(explicit, param string) string {
-	return fmt.Sprintf("(CASE WHEN %[1]s <> '' THEN %[1]s ELSE %[2]s END)", d.trim(explicit), d.trim(d.qparam("pq", param)))
+	return fmt.Sprintf("(CASE WHEN %[1]s <> '' THEN %[1]s WHEN pq = '' THEN '' ELSE %[2]s END)", d.trim(explicit), d.trim(d.qparam("pq", param)))
 }
 
 // clickID is the first of normalize.ClickIDs the page URL (column pq) or the event
@@ -291,7 +293,8 @@ func (d Dialect) clickID() string {
 		fmt.Fprintf(&b, " WHEN %s THEN %s", cond, d.lit(c.Param))
 	}
 	b.WriteString(" ELSE '' END)")
-	return b.String()
+	// Most events carry no query string and no click id: nothing to look for.
+	return fmt.Sprintf("(CASE WHEN pq = '' AND %s = '' THEN '' ELSE %s END)", d.trim("gclid"), b.String())
 }
 
 // clickCase maps a click id's parameter (column x) to what it implies.

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
@@ -245,6 +246,12 @@ var sqlTables = map[string]string{
 // runPushed runs a Stream of opt with an Engine of cfg on ex (whose tables db holds)
 // and the CRM folder crm, and returns every table's rows, sorted.
 func runPushed(t *testing.T, ex Executor, cfg Config, opt transform.Options, crm string, db *sql.DB) map[string][][]string {
+	rows, _ := runPushedStats(t, ex, cfg, opt, crm, db)
+	return rows
+}
+
+// runPushedStats is runPushed with the run's statistics.
+func runPushedStats(t *testing.T, ex Executor, cfg Config, opt transform.Options, crm string, db *sql.DB) (map[string][][]string, transform.Stats) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	opt.Mem = mem
@@ -255,7 +262,7 @@ func runPushed(t *testing.T, ex Executor, cfg Config, opt transform.Options, crm
 	require.NoError(t, eng.Start(context.Background(), s))
 	out := finish(t, s, c)
 	defer out.Release()
-	return allRows(t, out, db)
+	return allRows(t, out, db), out.Stats
 }
 
 // allRows is every table of out, with the engine's rows of the tables it builds.
@@ -302,14 +309,17 @@ func parity(t *testing.T, glob, crm string, rng, read extract.Range) {
 			events.Release()
 			want := finish(t, s, c)
 			defer want.Release()
-			wantRows := allRows(t, want, nil)
+			wantRows, ws := allRows(t, want, nil), want.Stats
 
 			// The SQL engine.
 			db := openDuckDB(t)
 			loadExport(t, db, glob)
 			cfg := engineConfig(opt, rng, read)
 			cfg.Dialect, cfg.Export = DuckDB, "export"
-			got := runPushed(t, &DB{DB: db, Config: &cfg}, cfg, opt, crm, db)
+			got, gs := runPushedStats(t, &DB{DB: db, Config: &cfg}, cfg, opt, crm, db)
+			assert.Equal(t, [7]int{ws.Events, ws.Sessions, ws.Touchpoints, ws.PageViews, ws.Conversions, ws.Journeys, ws.ConversionsWithoutTouch},
+				[7]int{gs.Events, gs.Sessions, gs.Touchpoints, gs.PageViews, gs.Conversions, gs.Journeys, gs.ConversionsWithoutTouch},
+				"events, sessions, touchpoints, page views, conversions, journeys, without touch")
 
 			ltp, stp := wantRows[load.FctTouchpoint], got[load.FctTouchpoint]
 			require.NotEmpty(t, ltp)

@@ -239,6 +239,7 @@ func (e *Engine) Sessions(ctx context.Context, g *identity.Graph, p *identity.Pe
 		}
 		rows = append(rows, []any{c.anon, c.user, c.email, int64(dev), p.ID(p.Of(dev))})
 	}
+	ids := len(e.combos)
 	e.combos = nil
 	if err := e.put(ctx, "cl_devices", rows); err != nil {
 		return nil, err
@@ -252,7 +253,7 @@ func (e *Engine) Sessions(ctx context.Context, g *identity.Graph, p *identity.Pe
 	if err := e.exec(ctx, PhaseTables); err != nil {
 		return nil, err
 	}
-	res := &transform.Pushed{LastSeen: map[int32]int64{}}
+	res := &transform.Pushed{LastSeen: map[int32]int64{}, IdentifierRows: ids}
 	var events, sessions, tps, pvs int64
 	if err := e.query(ctx, "counts", countsQuery, []any{&events, &sessions, &tps, &pvs}, func() error { return nil }); err != nil {
 		return nil, err

@@ -136,7 +136,7 @@ p AS (
     {{pick "utm_campaign" "utm_campaign"}} AS p_campaign,
     {{pick "utm_term" "utm_term"}} AS p_term,
     {{pick "utm_content" "utm_content"}} AS p_content,
-    {{trim (qparam "pq" "utm_source_platform")}} AS p_platform,
+    {{trim (qp "utm_source_platform")}} AS p_platform,
     {{clickid}} AS click,
     {{keyword}} AS keyword
   FROM q
