@@ -77,7 +77,9 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 		"rem":  d.rem,
 		"trim": d.trim,
 		// qp is a page URL parameter (column pq), '' at once without a query string.
-		"qp": func(key string) string { return fmt.Sprintf("(CASE WHEN pq = '' THEN '' ELSE %s END)", d.qparam("pq", key)) },
+		"qp": func(key string) string {
+			return fmt.Sprintf("(CASE WHEN pq = '' THEN '' ELSE %s END)", d.qparam("pq", key))
+		},
 		// qdecode is url.QueryUnescape of x ("+" is a space), x itself when x holds a
 		// bad escape or decodes to no UTF-8 (package normalize's unescape).
 		"qdecode": func(x string) string { return d.decode(x, true) },
