@@ -1,11 +1,13 @@
 package sqlengine
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"log/slog"
 	"math"
 	"slices"
@@ -244,8 +246,9 @@ func assign(dest any, v bigquery.Value) error {
 	return nil
 }
 
-// Put replaces work table name with rows by a load job of newline-delimited JSON.
-func (b *BigQueryExecutor) Put(ctx context.Context, name string, cols []Column, rows [][]any) error {
+// Put replaces work table name with rows by a load job of newline-delimited JSON,
+// streamed to the upload as the rows come.
+func (b *BigQueryExecutor) Put(ctx context.Context, name string, cols []Column, rows iter.Seq[[]any]) error {
 	schema := make(bigquery.Schema, len(cols))
 	for i, c := range cols {
 		t := bigquery.StringFieldType
@@ -257,26 +260,32 @@ func (b *BigQueryExecutor) Put(ctx context.Context, name string, cols []Column, 
 		}
 		schema[i] = &bigquery.FieldSchema{Name: c.Name, Type: t}
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	obj := make(map[string]any, len(cols))
-	for _, r := range rows {
-		for i, c := range cols {
-			v := r[i]
-			if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
-				v = nil
+	pr, pw := io.Pipe()
+	go func() {
+		w := bufio.NewWriterSize(pw, 1<<20)
+		enc := json.NewEncoder(w)
+		obj := make(map[string]any, len(cols))
+		var err error
+		for r := range rows {
+			for i, c := range cols {
+				v := r[i]
+				if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+					v = nil
+				}
+				obj[c.Name] = v
 			}
-			obj[c.Name] = v
+			if err = enc.Encode(obj); err != nil {
+				break
+			}
 		}
-		if err := enc.Encode(obj); err != nil {
-			return err
-		}
-	}
-	b.log().Debug("bigquery put", "table", name, "rows", len(rows), "bytes", buf.Len())
+		pw.CloseWithError(errors.Join(err, w.Flush()))
+	}()
+	defer pr.Close()
 	if b.DryRun {
-		return nil
+		_, err := io.Copy(io.Discard, pr)
+		return err
 	}
-	src := bigquery.NewReaderSource(bytes.NewReader(buf.Bytes()))
+	src := bigquery.NewReaderSource(pr)
 	src.SourceFormat = bigquery.JSON
 	src.Schema = schema
 	ld := b.Client.DatasetInProject(b.Project, b.Dataset).Table(name).LoaderFrom(src)
@@ -289,5 +298,6 @@ func (b *BigQueryExecutor) Put(ctx context.Context, name string, cols []Column, 
 		return err
 	}
 	b.Jobs++
+	b.log().Debug("bigquery put", "table", name, "job", job.ID())
 	return wait(ctx, job)
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -324,7 +325,7 @@ func (f *fakeBigQuery) upload(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row)
 	}
 	dcfg := &Config{Dialect: DuckDB}
-	if err := (&DB{DB: f.db, Config: dcfg}).Put(r.Context(), ld.DestinationTable.TableId, cols, rows); err != nil {
+	if err := (&DB{DB: f.db, Config: dcfg}).Put(r.Context(), ld.DestinationTable.TableId, cols, slices.Values(rows)); err != nil {
 		f.t.Errorf("fake BigQuery: load %s: %v", ld.DestinationTable.TableId, err)
 	}
 	f.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"os"
 	"strings"
@@ -48,7 +49,7 @@ func (d *DB) Query(ctx context.Context, step, q string, dest []any, row func() e
 // file that DuckDB reads in one statement (a row-by-row INSERT takes a minute for the
 // journeys' weights of 2M events), or, for another database, INSERTs of Batches rows
 // in one transaction.
-func (d *DB) Put(ctx context.Context, name string, cols []Column, rows [][]any) error {
+func (d *DB) Put(ctx context.Context, name string, cols []Column, rows iter.Seq[[]any]) error {
 	table := d.Config.table(d.Config.Staging, name)
 	defs := make([]string, len(cols))
 	types := make([]string, len(cols))
@@ -62,7 +63,7 @@ func (d *DB) Put(ctx context.Context, name string, cols []Column, rows [][]any) 
 		}
 		defs[i] = c.Name + " " + types[i]
 	}
-	if d.Config.Dialect == DuckDB && len(rows) > 0 {
+	if d.Config.Dialect == DuckDB {
 		f, err := os.CreateTemp("", "closedloop-put-*.ndjson")
 		if err != nil {
 			return err
@@ -71,7 +72,9 @@ func (d *DB) Put(ctx context.Context, name string, cols []Column, rows [][]any) 
 		w := bufio.NewWriterSize(f, 1<<20)
 		enc := json.NewEncoder(w)
 		obj := make(map[string]any, len(cols))
-		for _, r := range rows {
+		n := 0
+		var encErr error
+		for r := range rows {
 			for i, c := range cols {
 				v := r[i]
 				if x, ok := v.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
@@ -79,12 +82,16 @@ func (d *DB) Put(ctx context.Context, name string, cols []Column, rows [][]any) 
 				}
 				obj[c.Name] = v
 			}
-			if err := enc.Encode(obj); err != nil {
-				f.Close()
-				return err
+			if encErr = enc.Encode(obj); encErr != nil {
+				break
 			}
+			n++
 		}
-		if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		if err := errors.Join(encErr, w.Flush(), f.Close()); err != nil {
+			return err
+		}
+		if n == 0 { // read_json cannot tell an empty file's columns
+			_, err := d.DB.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TABLE %s (%s)", table, strings.Join(defs, ", ")))
 			return err
 		}
 		spec := make([]string, len(cols))
@@ -108,17 +115,27 @@ func (d *DB) Put(ctx context.Context, name string, cols []Column, rows [][]any) 
 		n = 500
 	}
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	for len(rows) > 0 {
-		batch := rows[:min(n, len(rows))]
-		rows = rows[len(batch):]
-		args := make([]any, 0, len(batch)*len(cols))
-		for _, r := range batch {
-			args = append(args, r...)
+	var args []any
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
 		}
-		q := fmt.Sprintf("INSERT INTO %s VALUES %s", table, strings.TrimSuffix(strings.Repeat(one+", ", len(batch)), ", "))
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("put %s: %w", name, err)
+		k := len(args) / len(cols)
+		q := fmt.Sprintf("INSERT INTO %s VALUES %s", table, strings.TrimSuffix(strings.Repeat(one+", ", k), ", "))
+		_, err := tx.ExecContext(ctx, q, args...)
+		args = args[:0]
+		return err
+	}
+	for r := range rows {
+		args = append(args, r...)
+		if len(args) >= n*len(cols) {
+			if err := flush(); err != nil {
+				return fmt.Errorf("put %s: %w", name, err)
+			}
 		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("put %s: %w", name, err)
 	}
 	return tx.Commit()
 }

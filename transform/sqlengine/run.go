@@ -3,6 +3,7 @@ package sqlengine
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"math"
 	"slices"
@@ -28,8 +29,8 @@ type Executor interface {
 	// columns into dest (pointers to string, int64 or float64).
 	Query(ctx context.Context, step, sql string, dest []any, row func() error) error
 	// Put replaces work table name with rows (values string, int64 or float64 as cols
-	// say, nil for NULL).
-	Put(ctx context.Context, name string, cols []Column, rows [][]any) error
+	// say, nil for NULL), read once as they come: a row's slice may be reused.
+	Put(ctx context.Context, name string, cols []Column, rows iter.Seq[[]any]) error
 }
 
 // Kind is the type of a Column.
@@ -142,6 +143,10 @@ func (e *Engine) query(ctx context.Context, name, text string, dest []any, row f
 }
 
 func (e *Engine) put(ctx context.Context, name string, rows [][]any) error {
+	return e.putSeq(ctx, name, slices.Values(rows))
+}
+
+func (e *Engine) putSeq(ctx context.Context, name string, rows iter.Seq[[]any]) error {
 	t0 := time.Now()
 	if err := e.ex.Put(ctx, name, goTables[name], rows); err != nil {
 		return fmt.Errorf("sqlengine: writing %s: %w", name, err)
@@ -377,24 +382,30 @@ func (e *Engine) Journeys(ctx context.Context, convs []transform.PushedConversio
 // Credits writes the weights of each journey shape and the run's models, and builds
 // fct_attribution's rows in SQL (cl_attribution).
 func (e *Engine) Credits(ctx context.Context, weights []transform.ShapeWeight, halfLife float64, models []string) (int, int, error) {
-	var rows [][]any
-	for _, w := range weights {
-		sh := e.shapes[w.Shape]
-		path := strings.Join(sh.Channels, sep)
-		for pos, v := range w.Weights {
-			if v > 0 {
-				rows = append(rows, []any{sh.Type, path, int64(sh.Lead), int64(sh.Opportunity), int64(sh.Won), w.Model, int64(pos), v})
+	rows := func(yield func([]any) bool) { // millions of rows for a large run: made as they are written
+		row := make([]any, 8)
+		for _, w := range weights {
+			sh := e.shapes[w.Shape]
+			row[0], row[1], row[2], row[3], row[4], row[5] = sh.Type, strings.Join(sh.Channels, sep), int64(sh.Lead),
+				int64(sh.Opportunity), int64(sh.Won), w.Model
+			for pos, v := range w.Weights {
+				if v > 0 {
+					row[6], row[7] = int64(pos), v
+					if !yield(row) {
+						return
+					}
+				}
 			}
 		}
 	}
-	if err := e.put(ctx, "cl_weights", rows); err != nil {
+	if err := e.putSeq(ctx, "cl_weights", rows); err != nil {
 		return 0, 0, err
 	}
-	rows = rows[:0]
+	var ms [][]any
 	for _, m := range models {
-		rows = append(rows, []any{m})
+		ms = append(ms, []any{m})
 	}
-	if err := e.put(ctx, "cl_models", rows); err != nil {
+	if err := e.put(ctx, "cl_models", ms); err != nil {
 		return 0, 0, err
 	}
 	e.cfg.HalfLife = halfLife
