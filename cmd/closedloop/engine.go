@@ -105,6 +105,22 @@ func (e *engineRun) appendTables(ld load.Loader) error {
 	return nil
 }
 
+// checkRejects fails the run when more than max of the export's rows read were left
+// out, as checkRejects does for an extractor's.
+func (e *engineRun) checkRejects(max float64) error {
+	n, bad := e.eng.Events+e.eng.Rejected, e.eng.Rejected
+	if bad == 0 || float64(bad)/float64(n) <= max {
+		return nil
+	}
+	var first []string
+	for _, r := range e.eng.Rejections[:min(len(e.eng.Rejections), maxReasons)] {
+		first = append(first, r.Location+": "+r.Reason)
+	}
+	return fmt.Errorf("source %s: %d of %d rows rejected (%.1f%%, more than CLOSEDLOOP_MAX_REJECT_RATIO=%g); the first: %s. "+
+		"Nothing was loaded: fix the input, or raise --max-reject-ratio if these rows are expected to fail",
+		e.spec, bad, n, 100*float64(bad)/float64(n), max, strings.Join(first, "; "))
+}
+
 // close drops the work tables (they expire by themselves otherwise) and the client.
 func (e *engineRun) close(ctx context.Context) {
 	e.eng.Cleanup(ctx)

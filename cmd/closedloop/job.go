@@ -189,6 +189,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			if err := er.eng.Start(ctx, stream); err != nil {
 				return fmt.Errorf("source %s (engine bigquery): %w", er.spec, err)
 			}
+			for _, r := range er.eng.Rejections { // counted per export day and reason: the rows stay in BigQuery
+				if err := col.Reject(ctx, r); err != nil {
+					return err
+				}
+			}
 			log.Info("source read", "source", er.spec, "engine", "bigquery", "seconds", time.Since(t0).Seconds())
 			return nil
 		})
@@ -225,6 +230,12 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	if err := checkRejects(col, exs, cfg.MaxRejectRatio); err != nil {
 		stream.Release()
 		return nil, err
+	}
+	if er != nil {
+		if err := er.checkRejects(cfg.MaxRejectRatio); err != nil {
+			stream.Release()
+			return nil, err
+		}
 	}
 
 	// Transform: what follows the events.

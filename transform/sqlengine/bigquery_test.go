@@ -402,7 +402,7 @@ func TestBigQueryExecutorEndToEnd(t *testing.T) {
 		}
 		assert.Equal(t, int64(10<<30), c.maxBytes, "job %s: maximumBytesBilled", c.id)
 	}
-	assert.Equal(t, []string{"flatten", "identifiers", "referrers", "classify", "sessions", "sessions", "traffic",
+	assert.Equal(t, []string{"flatten", "rejects", "events", "identifiers", "referrers", "classify", "sessions", "sessions", "traffic",
 		"touches", "touchpoints", "page_views", "counts", "last_seen", "conversions", "journeys", "shapes",
 		"journey_shapes", "converting_paths", "null_paths", "credits", "credit_counts"}, runs)
 	assert.Equal(t, int64(3<<30), ex.Estimates[0].Bytes, "flatten's dry run")

@@ -193,7 +193,7 @@ func sampleOptions(rng extract.Range, models []attribution.Model) transform.Opti
 func engineConfig(opt transform.Options, rng, read extract.Range) Config {
 	return Config{Range: rng, Read: read, SessionTimeout: opt.SessionTimeout, TouchEvents: opt.TouchEvents,
 		KeepSessionOnCampaignChange: opt.KeepSessionOnCampaignChange, MicroConversions: opt.MicroConversions,
-		AttributeSalesTouches: opt.AttributeSalesTouches, Lookback: opt.Lookback}
+		AttributeSalesTouches: opt.AttributeSalesTouches, Lookback: opt.Lookback, Now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
 func withoutHalfLife(c Config) Config {
@@ -246,12 +246,12 @@ var sqlTables = map[string]string{
 // runPushed runs a Stream of opt with an Engine of cfg on ex (whose tables db holds)
 // and the CRM folder crm, and returns every table's rows, sorted.
 func runPushed(t *testing.T, ex Executor, cfg Config, opt transform.Options, crm string, db *sql.DB) map[string][][]string {
-	rows, _ := runPushedStats(t, ex, cfg, opt, crm, db)
+	rows, _, _ := runPushedStats(t, ex, cfg, opt, crm, db)
 	return rows
 }
 
 // runPushedStats is runPushed with the run's statistics.
-func runPushedStats(t *testing.T, ex Executor, cfg Config, opt transform.Options, crm string, db *sql.DB) (map[string][][]string, transform.Stats) {
+func runPushedStats(t *testing.T, ex Executor, cfg Config, opt transform.Options, crm string, db *sql.DB) (map[string][][]string, transform.Stats, int64) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	opt.Mem = mem
@@ -262,7 +262,7 @@ func runPushedStats(t *testing.T, ex Executor, cfg Config, opt transform.Options
 	require.NoError(t, eng.Start(context.Background(), s))
 	out := finish(t, s, c)
 	defer out.Release()
-	return allRows(t, out, db), out.Stats
+	return allRows(t, out, db), out.Stats, eng.Rejected
 }
 
 // allRows is every table of out, with the engine's rows of the tables it builds.
@@ -316,7 +316,8 @@ func parity(t *testing.T, glob, crm string, rng, read extract.Range) {
 			loadExport(t, db, glob)
 			cfg := engineConfig(opt, rng, read)
 			cfg.Dialect, cfg.Export = DuckDB, "export"
-			got, gs := runPushedStats(t, &DB{DB: db, Config: &cfg}, cfg, opt, crm, db)
+			got, gs, rejected := runPushedStats(t, &DB{DB: db, Config: &cfg}, cfg, opt, crm, db)
+			assert.EqualValues(t, len(g.Rejections()), rejected, "the export's rows left out")
 			assert.Equal(t, [7]int{ws.Events, ws.Sessions, ws.Touchpoints, ws.PageViews, ws.Conversions, ws.Journeys, ws.ConversionsWithoutTouch},
 				[7]int{gs.Events, gs.Sessions, gs.Touchpoints, gs.PageViews, gs.Conversions, gs.Journeys, gs.ConversionsWithoutTouch},
 				"events, sessions, touchpoints, page views, conversions, journeys, without touch")

@@ -34,6 +34,10 @@ type Config struct {
 	AttributeSalesTouches       bool
 	Lookback                    time.Duration
 
+	// Now is when the run started: an event after it plus extract.ClockSkew is
+	// rejected, as package ga4 does. Zero means the time the SQL is rendered.
+	Now time.Time
+
 	// HalfLife is time_decay's half-life in µs (0: not a model of the run), set when
 	// the credits are rendered.
 	HalfLife float64
@@ -79,11 +83,18 @@ func (c *Config) data() data {
 	}
 	return data{Config: c,
 		ReadFrom: c.Read.From.Format("20060102"), ReadTo: c.Read.To.Format("20060102"),
-		MinMicros: 1e14, MaxMicros: 253402300799999999,
+		MinMicros: extract.MinTime.UnixMicro(), MaxMicros: c.now().Add(extract.ClockSkew).UnixMicro(),
 		FromMicros: c.Range.Start().UnixMicro(), EndMicros: c.Range.End().UnixMicro(),
 		TimeoutMicros: c.SessionTimeout.Microseconds(), LookbackMicros: c.Lookback.Microseconds(), PaidClicks: paid,
 		SalesPrefix: transform.SalesChannelPrefix,
 		NeedPages:   sqlBool(c.needs.Pages), NeedDownloads: sqlBool(c.needs.Downloads), NeedEvents: sqlBool(c.needs.Events)}
+}
+
+func (c *Config) now() time.Time {
+	if c.Now.IsZero() {
+		return time.Now()
+	}
+	return c.Now
 }
 
 func sqlBool(b bool) string {
@@ -136,7 +147,7 @@ var phases = map[Phase][]struct{ step, sql string }{
 
 // queries are the queries Go reads between the phases, by name.
 var queries = map[string]string{
-	"identifiers": idsQuery, "referrers": referrersQuery, "traffic": trafficQuery, "counts": countsQuery,
+	"identifiers": idsQuery, "referrers": referrersQuery, "rejects": rejectsQuery, "events": eventsQuery, "traffic": trafficQuery, "counts": countsQuery,
 	"last seen": lastSeenQuery, "seen": seenQuery, "conversions": conversionsQuery, "journey shapes": shapesQuery,
 	"converting paths": convPathsQuery, "null paths": nullPathsQuery, "credit counts": creditCountsQuery,
 }

@@ -94,6 +94,10 @@ type Engine struct {
 	log    *slog.Logger
 	combos []combo
 	shapes []transform.JourneyShape
+	// Events and Rejected count the export's rows read that the steps use and leave
+	// out; Rejections are the latter per export day and reason.
+	Events, Rejected int64
+	Rejections       []extract.Rejection
 	// Seconds is each step's time.
 	Seconds map[string]float64
 }
@@ -109,6 +113,9 @@ func New(ex Executor, cfg Config, opt Options) *Engine {
 	}
 	if opt.Mem == nil {
 		opt.Mem = memory.DefaultAllocator
+	}
+	if cfg.Now.IsZero() {
+		cfg.Now = time.Now() // once: every statement of the run bounds event times alike
 	}
 	return &Engine{ex: ex, cfg: cfg, opt: opt, log: log, Seconds: map[string]float64{}}
 }
@@ -174,6 +181,9 @@ func (e *Engine) Start(ctx context.Context, s *transform.Stream) error {
 	if err := e.exec(ctx, PhaseFlatten); err != nil {
 		return err
 	}
+	if err := e.rejects(ctx); err != nil {
+		return err
+	}
 	c := extract.NewCollector(e.opt.Mem)
 	defer c.Release()
 	b := extract.NewBuilder(e.opt.Mem, extract.TableEvents, c)
@@ -206,6 +216,25 @@ func (e *Engine) Start(ctx context.Context, s *transform.Stream) error {
 		return err
 	}
 	return e.referrers(ctx)
+}
+
+// rejects reads how many rows of each export day the steps leave out, and why: one
+// rejection per day and reason (package ga4 rejects them one by one; here they stay
+// in BigQuery, counted).
+func (e *Engine) rejects(ctx context.Context) error {
+	var day, reason string
+	var n int64
+	err := e.query(ctx, "rejects", rejectsQuery, []any{&day, &reason, &n}, func() error {
+		e.Rejected += n
+		e.Rejections = append(e.Rejections, extract.Rejection{Input: e.opt.Input,
+			Location: "bigquery://" + strings.Replace(e.cfg.Export, ".", "/", 1) + "/events_" + day,
+			Reason:   fmt.Sprintf("%d rows: %s; left out", n, reason)})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.query(ctx, "events", eventsQuery, []any{&e.Events}, func() error { return nil })
 }
 
 // referrers classifies the distinct referrers (without their query strings) with
@@ -468,7 +497,8 @@ func (e *Engine) Script() ([]Statement, error) {
 		return err
 	}
 	for _, step := range []func() error{
-		func() error { return add(PhaseFlatten) }, func() error { return query("identifiers") },
+		func() error { return add(PhaseFlatten) }, func() error { return query("rejects") },
+		func() error { return query("events") }, func() error { return query("identifiers") },
 		func() error { return query("referrers") }, func() error { return add(PhaseSessions) },
 		func() error { return query("traffic") }, func() error { return add(PhaseTables) },
 		func() error { return query("counts") }, func() error { return query("last seen") },

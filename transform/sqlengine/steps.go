@@ -44,13 +44,19 @@ WITH x AS (
     COALESCE(session_traffic_source_last_click.google_ads_campaign.campaign_name, '') AS la_campaign,
     COALESCE(session_traffic_source_last_click.cross_channel_campaign.source, '') AS lx_source,
     COALESCE(session_traffic_source_last_click.cross_channel_campaign.medium, '') AS lx_medium,
-    COALESCE(session_traffic_source_last_click.cross_channel_campaign.campaign_name, '') AS lx_campaign
+    COALESCE(session_traffic_source_last_click.cross_channel_campaign.campaign_name, '') AS lx_campaign,
+    {{suffix}} AS export_day,
+    CASE
+      WHEN event_timestamp IS NULL THEN 'no event_timestamp'
+      WHEN event_timestamp < {{int .MinMicros}} THEN 'event_timestamp before 2000 or not in microseconds'
+      WHEN event_timestamp > {{int .MaxMicros}} THEN 'event_timestamp after the run started plus a day of clock skew'
+      WHEN COALESCE(event_name, '') = '' THEN 'no event_name'
+      WHEN COALESCE(user_pseudo_id, '') = '' AND COALESCE(user_id, '') = '' THEN 'no user_pseudo_id or user_id (consent mode: a cookieless ping)'
+      WHEN ROW_NUMBER() OVER (PARTITION BY stream_id, user_pseudo_id, event_name, event_timestamp, {{paramskey}}) > 1
+        THEN 'exact duplicate (same stream_id, user_pseudo_id, event_name, event_timestamp and event_params)'
+      ELSE '' END AS reject
   FROM {{export}}
   WHERE {{suffix}} BETWEEN {{lit .ReadFrom}} AND {{lit .ReadTo}}
-    AND event_timestamp BETWEEN {{int .MinMicros}} AND {{int .MaxMicros}}
-    AND COALESCE(event_name, '') <> ''
-    AND (COALESCE(user_pseudo_id, '') <> '' OR COALESCE(user_id, '') <> '')
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY stream_id, user_pseudo_id, event_name, event_timestamp, {{paramskey}}) = 1
 ),
 y AS (
   SELECT x.*,
@@ -92,14 +98,27 @@ SELECT
   currency,
   CASE WHEN event_name = 'purchase' THEN COALESCE(revenue, p_value) END AS value,
   {{base "page_referrer"}} AS ref_base,
-  {{origin "page_location"}} AS page_origin
+  {{origin "page_location"}} AS page_origin,
+  export_day, reject
 FROM z`
+
+// rejectsQuery is the export's rows the steps cannot use, per day and reason (package
+// ga4 rejects the same rows one by one).
+const rejectsQuery = `SELECT export_day, reject, COUNT(*) AS n
+FROM {{t "cl_events"}}
+WHERE reject <> ''
+GROUP BY export_day, reject
+ORDER BY export_day, reject`
+
+// eventsQuery is how many of the export's rows the steps use.
+const eventsQuery = `SELECT COUNT(*) AS events FROM {{t "cl_events"}} WHERE reject = ''`
 
 // idsQuery is the distinct identifiers the events carry together, with the time each
 // combination was first seen: what identity needs of the events (package transform's
 // eventNodes), far fewer rows than events.
 const idsQuery = `SELECT anon, user_id, email, MIN(at_us) AS first_us
 FROM {{t "cl_events"}}
+WHERE reject = ''
 GROUP BY anon, user_id, email
 ORDER BY first_us, anon, user_id, email`
 
@@ -107,7 +126,7 @@ ORDER BY first_us, anon, user_id, email`
 // site they referred to.
 const referrersQuery = `SELECT DISTINCT ref_base, page_origin
 FROM {{t "cl_events"}}
-WHERE ref_base <> ''`
+WHERE ref_base <> '' AND reject = ''`
 
 // classifySQL is step "classify": every event with its device and person
 // (cl_devices), the traffic it states or implies (package normalize's Classify: the
@@ -128,6 +147,7 @@ WITH q AS (
   FROM {{t "cl_events"}} AS e
   JOIN {{t "cl_devices"}} AS d ON d.anon = e.anon AND d.user_id = e.user_id AND d.email = e.email
   LEFT JOIN {{t "cl_referrers"}} AS r ON r.ref_base = e.ref_base AND r.page_origin = e.page_origin
+  WHERE e.reject = ''
 ),
 p AS (
   SELECT q.*,
@@ -298,7 +318,7 @@ WHERE e.kind = 'page_view' AND e.at_us >= {{int .FromMicros}} AND e.at_us < {{in
 
 // countsQuery is what the sessions steps made, for the run's statistics.
 const countsQuery = `SELECT
-  (SELECT COUNT(*) FROM {{t "cl_events"}}) AS events,
+  (SELECT COUNT(*) FROM {{t "cl_events"}} WHERE reject = '') AS events,
   (SELECT COUNT(*) FROM {{t "cl_sessions"}}) AS sessions,
   (SELECT COUNT(*) FROM {{t "cl_touchpoints"}}) AS touchpoints,
   (SELECT COUNT(*) FROM {{t "cl_page_views"}}) AS page_views`

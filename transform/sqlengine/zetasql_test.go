@@ -70,6 +70,8 @@ func bigQueryScript(t *testing.T, cfg Config) []zStatement {
 		out = append(out, zStatement{Name: name, SQL: q})
 	}
 	add(PhaseFlatten)
+	query("rejects", rejectsQuery)
+	query("events", eventsQuery)
 	query("identifiers", idsQuery)
 	query("referrers", referrersQuery)
 	add(PhaseSessions)
