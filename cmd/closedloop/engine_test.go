@@ -11,6 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bq "google.golang.org/api/bigquery/v2"
+
+	"closedloop/extract"
+	"closedloop/transform/sqlengine"
 )
 
 func TestEngineConfigErrors(t *testing.T) {
@@ -72,4 +75,16 @@ func TestDryRunPrintsTheSQLAndTheEstimate(t *testing.T) {
 	assert.Contains(t, stdout, "CREATE OR REPLACE TABLE `acme-web.closedloop`.cl_events OPTIONS (expiration_timestamp")
 	assert.Contains(t, stdout, "export days 2025-12-03..2026-01-30 read (59 days)")
 	assert.Contains(t, stdout, "-- estimate: step flatten scans 3221225472 bytes (3.000 GiB, $0.0183 on demand at $6.25/TiB); 0.051 GiB per export day read")
+}
+
+func TestEngineRejectRatio(t *testing.T) {
+	er := &engineRun{eng: sqlengine.New(nil, sqlengine.Config{}, sqlengine.Options{}), spec: "ga4:bigquery://acme-web/analytics_1"}
+	er.eng.Events, er.eng.Rejected = 990, 10
+	er.eng.Rejections = []extract.Rejection{{Location: "bigquery://acme-web/analytics_1/events_20260101",
+		Reason: "10 rows: no user_pseudo_id or user_id (consent mode: a cookieless ping); left out"}}
+	require.NoError(t, er.checkRejects(0.01), "1% is allowed")
+	er.eng.Events = 90
+	err := er.checkRejects(0.01)
+	require.ErrorContains(t, err, "source ga4:bigquery://acme-web/analytics_1: 10 of 100 rows rejected (10.0%, more than CLOSEDLOOP_MAX_REJECT_RATIO=0.01); "+
+		"the first: bigquery://acme-web/analytics_1/events_20260101: 10 rows: no user_pseudo_id or user_id")
 }

@@ -71,19 +71,11 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 			}
 			return "_table_suffix"
 		},
-		// re1 is the first group of pattern in x, or ''; rem tells whether pattern
-		// matches in x.
-		"re1":  d.re1,
-		"rem":  d.rem,
 		"trim": d.trim,
 		// qp is a page URL parameter (column pq), '' at once without a query string.
 		"qp": func(key string) string {
 			return fmt.Sprintf("(CASE WHEN pq = '' THEN '' ELSE %s END)", d.qparam("pq", key))
 		},
-		// qdecode is url.QueryUnescape of x ("+" is a space), x itself when x holds a
-		// bad escape or decodes to no UTF-8 (package normalize's unescape).
-		"qdecode": func(x string) string { return d.decode(x, true) },
-		"qparam":  d.qparam,
 		// param is the text of a GA4 event parameter (its one value, digits for numbers),
 		// or ''.
 		"param": func(key string) string {
@@ -134,13 +126,6 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 				return "TIMESTAMP_MICROS(" + x + ")"
 			}
 			return "make_timestamp(" + x + ")::TIMESTAMPTZ"
-		},
-		// us is a TIMESTAMP as µs since the epoch.
-		"us": func(x string) string {
-			if bq {
-				return "UNIX_MICROS(" + x + ")"
-			}
-			return "epoch_us(" + x + ")"
 		},
 		"int": func(v int64) string { return strconv.FormatInt(v, 10) },
 		// known is package ga4's known: set and not a placeholder such as "(not set)".
@@ -206,18 +191,6 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 				q[i] = d.lit(v)
 			}
 			return x + " IN (" + strings.Join(q, ", ") + ")"
-		},
-		"float": func() string {
-			if bq {
-				return "FLOAT64"
-			}
-			return "DOUBLE"
-		},
-		"bigint": func() string {
-			if bq {
-				return "INT64"
-			}
-			return "BIGINT"
 		},
 	}
 }
