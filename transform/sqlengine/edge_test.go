@@ -16,15 +16,14 @@ import (
 
 // exportRow is one row of a GA4 export as its JSON files hold it.
 type exportRow struct {
-	at       time.Time
-	name     string
-	pseudo   string
-	user     string
-	session  string // ga_session_id, "" for none
-	params   map[string]string
-	ints     map[string]int64
-	extra    map[string]any // top-level fields besides the ids (collected_traffic_source, ...)
-	duplicat bool
+	at      time.Time
+	name    string
+	pseudo  string
+	user    string
+	session string // ga_session_id, "" for none
+	params  map[string]string
+	ints    map[string]int64
+	extra   map[string]any // top-level fields besides the ids (collected_traffic_source, ...)
 }
 
 func (r exportRow) line() string {
