@@ -10,7 +10,9 @@ package sqlengine
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"closedloop/extract"
+	"closedloop/load"
+	bqload "closedloop/load/bigquery"
 	"closedloop/load/loadtest"
 	"closedloop/transform/persona"
 )
@@ -107,7 +111,33 @@ func TestBigQuerySQLAnalyzes(t *testing.T) {
 		}
 		work = append(work, tb)
 	}
+	// The contract tables the loader appends the engine's rows to.
+	for _, spec := range load.Tables {
+		schema, err := bqload.TableSchema(spec.Schema)
+		require.NoError(t, err)
+		tb := zTable{Name: spec.Name}
+		for _, f := range schema {
+			tb.Columns = append(tb.Columns, zColumn{Name: f.Name, Type: string(f.Type)})
+		}
+		work = append(work, tb)
+	}
 	statements := bigQueryScript(t, cfg)
+	// What the loader's AppendQuery runs, as INSERTs: the columns, in order, and their
+	// types fit the contract tables.
+	eng := New(nil, cfg, Options{})
+	for _, name := range []string{load.FctTouchpoint, load.FctPageView, load.FctAttribution} {
+		q, ok := eng.Tables()[name]
+		require.True(t, ok, name)
+		spec, _ := load.Lookup(name)
+		var cols []string
+		for _, f := range spec.Schema.Fields() {
+			cols = append(cols, f.Name)
+		}
+		sel, _, _ := strings.Cut(strings.TrimPrefix(q, "SELECT "), " FROM ")
+		require.Equal(t, strings.Join(cols, ", "), sel, "%s: the loader appends by position", name)
+		statements = append(statements, zStatement{Name: "append " + name,
+			SQL: fmt.Sprintf("INSERT INTO `%s`.%s (%s)\n%s", zDataset, name, strings.Join(cols, ", "), q)})
+	}
 	in, err := json.Marshal(map[string]any{
 		"catalog":    map[string]any{"name": zDataset, "tables": work},
 		"rootTables": []zTable{export},
