@@ -197,7 +197,7 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 
 // decode renders package normalize's unescape: plus says "+" is a space (a query).
 func (d Dialect) decode(x string, plus bool) string {
-	const bad = badEscapeRE
+	const bad = badEscapeRE + `|%00` // a NUL is no text either: the value stays as it was
 	in := x
 	if d == BigQuery {
 		if plus {
@@ -239,11 +239,16 @@ func (d Dialect) qparam(query, key string) string {
 	return d.decode(raw, true)
 }
 
+// spaceRE is what strings.TrimSpace trims: unicode.IsSpace's white space.
+const spaceRE = `[\t\n\v\f\r \x{85}\x{A0}\pZ]`
+
+// trim is strings.TrimSpace of x.
 func (d Dialect) trim(x string) string {
+	pattern := "^" + spaceRE + "+|" + spaceRE + "+$"
 	if d == BigQuery {
-		return "TRIM(" + x + ")"
+		return fmt.Sprintf("REGEXP_REPLACE(%s, %s, '')", x, d.re(pattern))
 	}
-	return fmt.Sprintf("regexp_replace(%s, '^\\s+|\\s+$', '', 'g')", x)
+	return fmt.Sprintf("regexp_replace(%s, %s, '', 'g')", x, d.re(pattern))
 }
 
 // pick is an explicit value when it is set, else the page URL's parameter (column pq):
@@ -301,7 +306,9 @@ func (d Dialect) keyword() string {
 // The parts of a URL as Go's url.Parse finds them (package normalize's parseURL).
 const (
 	schemeRE    = `^[a-zA-Z][a-zA-Z0-9+.\-]*:`
-	authorityRE = `^[a-zA-Z][a-zA-Z0-9+.\-]*://`
+	// authorityRE starts a URL with an authority: a scheme's, or a scheme-relative
+	// URL's (not "///": url.Parse reads that as a path).
+	authorityRE = `^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|//(?:[^/]|$))`
 	badEscapeRE = `%([^0-9A-Fa-f]|[0-9A-Fa-f][^0-9A-Fa-f]|[0-9A-Fa-f]?$)`
 )
 
@@ -321,11 +328,17 @@ func (d Dialect) path(x string) string {
 		d.rem(raw, badEscapeRE), raw, d.hostRaw(x), d.decode(raw, false))
 }
 
-// hostRaw is the lower-cased host of URL x without port or brackets, as url.Parse
-// finds it before its errors.
+// hostRaw is the lower-cased host of URL x as url.Parse and Hostname find it before
+// their errors: after the last "@" of the authority, less a ":port" and brackets.
 func (d Dialect) hostRaw(x string) string {
-	h := d.re1(x, `^\s*[a-zA-Z][a-zA-Z0-9+.\-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)`)
-	return fmt.Sprintf("LOWER(REPLACE(REPLACE(%s, '[', ''), ']', ''))", h)
+	h := d.re1(x, `^\s*(?:[a-zA-Z][a-zA-Z0-9+.\-]*:)?//(?:[^/?#]*@)?([^/?#]*)`)
+	var noPort string
+	if d == BigQuery {
+		noPort = fmt.Sprintf("REGEXP_REPLACE(%s, r':[0-9]*$', '')", h)
+	} else {
+		noPort = fmt.Sprintf("regexp_replace(%s, ':[0-9]*$', '')", h)
+	}
+	return fmt.Sprintf("LOWER(CASE WHEN STARTS_WITH(%[1]s, '[') AND ENDS_WITH(%[1]s, ']') THEN SUBSTR(%[1]s, 2, LENGTH(%[1]s) - 2) ELSE %[1]s END)", noPort)
 }
 
 // host is normalize.Host of URL x: "" when the URL does not parse.
