@@ -305,7 +305,7 @@ func (d Dialect) keyword() string {
 
 // The parts of a URL as Go's url.Parse finds them (package normalize's parseURL).
 const (
-	schemeRE    = `^[a-zA-Z][a-zA-Z0-9+.\-]*:`
+	schemeRE = `^[a-zA-Z][a-zA-Z0-9+.\-]*:`
 	// authorityRE starts a URL with an authority: a scheme's, or a scheme-relative
 	// URL's (not "///": url.Parse reads that as a path).
 	authorityRE = `^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|//(?:[^/]|$))`
