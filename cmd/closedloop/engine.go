@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
 	gbq "cloud.google.com/go/bigquery"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
 	"closedloop/extract"
@@ -77,6 +80,10 @@ func newEngine(ctx context.Context, cfg Config, rng extract.Range, runID string,
 	if err != nil {
 		return nil, fmt.Errorf("bigquery client: %w", err)
 	}
+	if err := engineDatasets(ctx, client, cfg, bc, project, dataset, log); err != nil {
+		client.Close()
+		return nil, err
+	}
 	ex := &sqlengine.BigQueryExecutor{Client: client, Project: project, Dataset: dataset, Location: cfg.BigqueryLocation,
 		MaxBytes: cfg.BigqueryMaxBytes, RunID: strings.ToLower(strings.NewReplacer("-", "", "T", "t").Replace(runID)),
 		DryRun: cfg.DryRun, Labels: map[string]string{"app": "closedloop"}, Log: log.With("engine", "bigquery")}
@@ -88,6 +95,36 @@ func newEngine(ctx context.Context, cfg Config, rng extract.Range, runID string,
 	eng := sqlengine.New(ex, ecfg, sqlengine.Options{Mem: mem, Channels: pc.channels, Logger: log.With("engine", "bigquery"),
 		Input: src.String()})
 	return &engineRun{eng: eng, ex: ex, client: client, spec: src.String()}, nil
+}
+
+// engineDatasets checks that the export's dataset is there and that the warehouse's
+// is in its location (BigQuery runs a query in one location: the work tables and the
+// export must share it), and creates the warehouse's dataset where the export is when
+// it is missing (not on a dry run).
+func engineDatasets(ctx context.Context, client *gbq.Client, cfg Config, bc bqstorage.Config, project, dataset string, log *slog.Logger) error {
+	exp, err := client.DatasetInProject(bc.Project, bc.Dataset).Metadata(ctx)
+	if err != nil {
+		return fmt.Errorf("the GA4 export's dataset %s.%s: %w (check the ga4:bigquery:// source and that the credentials may read it)",
+			bc.Project, bc.Dataset, err)
+	}
+	wh := client.DatasetInProject(project, dataset)
+	md, err := wh.Metadata(ctx)
+	var gerr *googleapi.Error
+	switch {
+	case errors.As(err, &gerr) && gerr.Code == http.StatusNotFound:
+		if cfg.DryRun {
+			return nil
+		}
+		log.Info("creating the warehouse dataset where the export is", "dataset", project+"."+dataset, "location", exp.Location)
+		return wh.Create(ctx, &gbq.DatasetMetadata{Location: exp.Location})
+	case err != nil:
+		return fmt.Errorf("the warehouse dataset %s.%s: %w", project, dataset, err)
+	case !strings.EqualFold(md.Location, exp.Location):
+		return fmt.Errorf("%w: engine bigquery: the export %s.%s is in %s and the warehouse %s.%s in %s: BigQuery queries one location; "+
+			"put the warehouse in %s (CLOSEDLOOP_BIGQUERY_LOCATION for a new dataset) or use --engine local",
+			errUsage, bc.Project, bc.Dataset, exp.Location, project, dataset, md.Location, exp.Location)
+	}
+	return nil
 }
 
 // appendTables has the loader append the engine's rows of the tables it builds to

@@ -40,9 +40,16 @@ func TestEngineConfigErrors(t *testing.T) {
 // TestDryRunPrintsTheSQLAndTheEstimate: --dry-run prints every statement and asks
 // BigQuery's dry run what the export read scans, and runs no job.
 func TestDryRunPrintsTheSQLAndTheEstimate(t *testing.T) {
+	location := "EU"
 	var mu sync.Mutex
 	var jobs []*bq.Job
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/datasets/") { // both datasets, in one location
+			_, ds, _ := strings.Cut(r.URL.Path, "/datasets/")
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(&bq.Dataset{Location: location, DatasetReference: &bq.DatasetReference{ProjectId: "acme-web", DatasetId: ds}})
+			return
+		}
 		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/bigquery/v2/projects/acme-web/jobs") {
 			t.Errorf("unexpected request %s %s", r.Method, r.URL)
 			http.Error(w, "unexpected", http.StatusBadRequest)
@@ -75,6 +82,25 @@ func TestDryRunPrintsTheSQLAndTheEstimate(t *testing.T) {
 	assert.Contains(t, stdout, "CREATE OR REPLACE TABLE `acme-web.closedloop`.cl_events OPTIONS (expiration_timestamp")
 	assert.Contains(t, stdout, "export days 2025-12-03..2026-01-30 read (59 days)")
 	assert.Contains(t, stdout, "-- estimate: step flatten scans 3221225472 bytes (3.000 GiB, $0.0183 on demand at $6.25/TiB); 0.051 GiB per export day read")
+
+	// The warehouse elsewhere than the export: exit 2 before any job.
+	location = ""
+	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		loc := "EU"
+		if strings.HasSuffix(r.URL.Path, "/datasets/closedloop") {
+			loc = "US"
+		}
+		if r.Method != http.MethodGet {
+			t.Errorf("unexpected request %s %s", r.Method, r.URL)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(&bq.Dataset{Location: loc})
+	}))
+	defer srv2.Close()
+	code, _, stderr = runMain(t, "run", "--engine=bigquery", "--dry-run", "--analytics=ga4:bigquery://acme-web/analytics_1",
+		"--warehouse=bigquery:acme-web.closedloop", "--from=2026-01-01", "--to=2026-01-30", "--bigquery-endpoint="+srv2.URL+"/bigquery/v2/")
+	require.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "the export acme-web.analytics_1 is in EU and the warehouse acme-web.closedloop in US: BigQuery queries one location")
 }
 
 func TestEngineRejectRatio(t *testing.T) {
