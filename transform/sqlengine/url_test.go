@@ -15,26 +15,36 @@ import (
 )
 
 var (
-	urlDBOnce sync.Once
-	urlDB     *sql.DB
-	urlDBErr  error
+	sharedOnce sync.Once
+	shared     *sql.DB
+	sharedErr  error
 )
+
+// sharedDB is one in-memory DuckDB for the fuzz targets, whose iterations outlive a
+// test's cleanup.
+func sharedDB(t *testing.T) *sql.DB {
+	sharedOnce.Do(func() {
+		if shared, sharedErr = sql.Open("duckdb", ""); sharedErr == nil {
+			shared.SetMaxOpenConns(1)
+			_, sharedErr = shared.Exec("SET TimeZone = 'UTC'")
+		}
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
 
 // sqlURL is what the DuckDB rendering makes of URL u: its path, its host, and the
 // utm_source and gclid parameters of its query string.
 func sqlURL(t *testing.T, u string) [4]string {
-	urlDBOnce.Do(func() {
-		urlDB, urlDBErr = sql.Open("duckdb", "")
-	})
-	if urlDBErr != nil {
-		t.Fatal(urlDBErr)
-	}
+	db := sharedDB(t)
 	d := DuckDB
 	q := fmt.Sprintf(`WITH x AS (SELECT ? AS u), y AS (SELECT u, %s AS pq FROM x)
 		SELECT %s, %s, %s, %s FROM y`, d.re1("u", `^[^#?]*\?([^#]*)`), d.path("u"), d.host("u"),
 		d.trim(d.qparam("pq", "utm_source")), d.trim(d.qparam("pq", "gclid")))
 	var out [4]string
-	if err := urlDB.QueryRow(q, u).Scan(&out[0], &out[1], &out[2], &out[3]); err != nil {
+	if err := db.QueryRow(q, u).Scan(&out[0], &out[1], &out[2], &out[3]); err != nil {
 		t.Fatalf("%q: %v", u, err)
 	}
 	return out
