@@ -158,6 +158,18 @@ func (e *engineRun) checkRejects(max float64) error {
 		e.spec, bad, n, 100*float64(bad)/float64(n), max, strings.Join(first, "; "))
 }
 
+// summary is what run_log.row_counts.engine says of the engine's run: the export's
+// rows used and left out, the jobs run, the bytes their dry runs estimated (the cost),
+// and each step's seconds.
+func (e *engineRun) summary() map[string]any {
+	var bytes int64
+	for _, est := range e.ex.Estimates {
+		bytes += est.Bytes
+	}
+	return map[string]any{"name": "bigquery", "events": e.eng.Events, "rejected": e.eng.Rejected, "jobs": e.ex.Jobs,
+		"bytes_estimated": bytes, "usd_on_demand": sqlengine.USD(bytes), "step_seconds": e.eng.Seconds}
+}
+
 // close drops the work tables (they expire by themselves otherwise) and the client.
 func (e *engineRun) close(ctx context.Context) {
 	e.eng.Cleanup(ctx)

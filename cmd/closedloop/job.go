@@ -307,6 +307,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	for _, ex := range exs {
 		inputs = append(inputs, ex.Name())
 	}
+	if er != nil {
+		inputs = append([]string{er.spec}, inputs...)
+	}
 	rejected := load.RejectedRowsTable(mem, runID, rejections)
 	defer rejected.Release()
 
@@ -416,6 +419,9 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 				"state": state}
 			if len(drops) > 0 {
 				counts["day_drops"] = drops
+			}
+			if er != nil {
+				counts["engine"] = er.summary()
 			}
 			countsJSON, _ := json.Marshal(counts)
 			runLog := load.RunLogTable(mem, load.Run{ID: runID, Started: started, Finished: time.Now().UTC(), From: rng.From, To: rng.To,
