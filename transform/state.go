@@ -168,4 +168,8 @@ func (m *storedNodes) node(anon, person int32) int32 {
 
 // sessionReach is how far before Options.Since an incremental run walks events, so
 // that a session which crosses midnight into Since is whole.
-const sessionReach = 24 * time.Hour
+const sessionReach = SessionReach
+
+// SessionReach is how far before Options.Since an incremental run walks events into
+// sessions (the bigquery engine's SQL does the same).
+const SessionReach = 24 * time.Hour

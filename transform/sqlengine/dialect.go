@@ -106,12 +106,14 @@ func (d Dialect) funcs(c *Config) template.FuncMap {
 			}
 			return fmt.Sprintf("first(%s ORDER BY %s) FILTER (WHERE %s)", x, order, cond)
 		},
-		// id is prefix and 16 hex digits of the SHA-256 of x: the same in both dialects.
+		// id is prefix and the first 64 bits of the SHA-256 of x in hex, without leading
+		// zeros (as package transform writes its ids, and an incremental run parses the
+		// stored ones): the same in both dialects.
 		"id": func(prefix, x string) string {
 			if bq {
-				return fmt.Sprintf("CONCAT(%s, SUBSTR(TO_HEX(SHA256(%s)), 1, 16))", d.lit(prefix), x)
+				return fmt.Sprintf("CONCAT(%s, COALESCE(NULLIF(LTRIM(SUBSTR(TO_HEX(SHA256(%s)), 1, 16), '0'), ''), '0'))", d.lit(prefix), x)
 			}
-			return fmt.Sprintf("(%s || substr(sha256(%s), 1, 16))", d.lit(prefix), x)
+			return fmt.Sprintf("(%s || COALESCE(NULLIF(ltrim(substr(sha256(%s), 1, 16), '0'), ''), '0'))", d.lit(prefix), x)
 		},
 		// str is x as text.
 		"str": func(x string) string {

@@ -34,6 +34,11 @@ type Config struct {
 	AttributeSalesTouches       bool
 	Lookback                    time.Duration
 
+	// Since, when set, makes the run incremental (transform.Options.Since): the touches
+	// before it are the warehouse's, and the events before it less a day only add
+	// identifiers (Read should start two days before it).
+	Since time.Time
+
 	// Now is when the run started: an event after it plus extract.ClockSkew is
 	// rejected, as package ga4 does. Zero means the time the SQL is rendered.
 	Now time.Time
@@ -72,6 +77,10 @@ type data struct {
 	SalesPrefix           string
 	// TRUE or FALSE: what the seen query reads (persona.Needs).
 	NeedPages, NeedDownloads, NeedEvents string
+	// Incremental runs: touches from SinceMicros, sessions of the events from
+	// WalkFromMicros (transform's since and walkFrom).
+	Incremental                 bool
+	SinceMicros, WalkFromMicros int64
 }
 
 func (c *Config) data() data {
@@ -87,7 +96,8 @@ func (c *Config) data() data {
 		FromMicros: c.Range.Start().UnixMicro(), EndMicros: c.Range.End().UnixMicro(),
 		TimeoutMicros: c.SessionTimeout.Microseconds(), LookbackMicros: c.Lookback.Microseconds(), PaidClicks: paid,
 		SalesPrefix: transform.SalesChannelPrefix,
-		NeedPages:   sqlBool(c.needs.Pages), NeedDownloads: sqlBool(c.needs.Downloads), NeedEvents: sqlBool(c.needs.Events)}
+		NeedPages:   sqlBool(c.needs.Pages), NeedDownloads: sqlBool(c.needs.Downloads), NeedEvents: sqlBool(c.needs.Events),
+		Incremental: !c.Since.IsZero(), SinceMicros: c.Since.UnixMicro(), WalkFromMicros: c.Since.Add(-transform.SessionReach).UnixMicro()}
 }
 
 func (c *Config) now() time.Time {

@@ -147,7 +147,7 @@ WITH q AS (
   FROM {{t "cl_events"}} AS e
   JOIN {{t "cl_devices"}} AS d ON d.anon = e.anon AND d.user_id = e.user_id AND d.email = e.email
   LEFT JOIN {{t "cl_referrers"}} AS r ON r.ref_base = e.ref_base AND r.page_origin = e.page_origin
-  WHERE e.reject = ''
+  WHERE e.reject = ''{{if .Incremental}} AND e.at_us >= {{int .WalkFromMicros}}{{end}}
 ),
 p AS (
   SELECT q.*,
@@ -293,7 +293,8 @@ SELECT
   NULLIF(source, '') AS source, NULLIF(medium, '') AS medium, NULLIF(campaign, '') AS campaign, NULLIF(term, '') AS term,
   NULLIF(content, '') AS content, NULLIF({{path "url"}}, '') AS landing_page, NULLIF(ref_host, '') AS referrer_host,
   event_name
-FROM tp_rows`
+FROM tp_rows{{if .Incremental}}
+WHERE at_us >= {{int .SinceMicros}}{{end}}`
 
 // touchpointsSQL is step "touchpoints": fct_touchpoint's rows of the range.
 const touchpointsSQL = `CREATE OR REPLACE TABLE {{t "cl_touchpoints"}}{{expire}} AS
