@@ -528,6 +528,11 @@ func (c *Config) checkEngine(p *parsed) error {
 	if n != 1 {
 		return bad("Engine", "engine bigquery reads one GA4 export in BigQuery: give exactly one ga4:bigquery://PROJECT/DATASET source (got %d)", n)
 	}
+	for _, s := range p.analytics {
+		if s.Kind == "ga4" && strings.Contains(s.Location, "intraday=true") {
+			return bad("Engine", "%s: engine bigquery reads the daily export tables only: drop intraday=true", s)
+		}
+	}
 	if c.BigqueryMaxBytes < 0 {
 		return bad("BigqueryMaxBytes", "want 0 (no limit) or a positive number of bytes, got %d", c.BigqueryMaxBytes)
 	}

@@ -50,15 +50,21 @@ func exportSource(cfg Config) extract.Spec {
 	return extract.Spec{}
 }
 
-// engineRange is the days of the export the engine reads: the run's, widened by the
-// lookback and a day (as the local engine's BigQuery source reads them).
-func engineRange(cfg Config) extract.Range {
+// engineRange is the days of the export the engine reads: an incremental night's from
+// two days before its first (plan.readFrom, as the local engine's); else the run's,
+// widened by the lookback and a day (as the local engine's BigQuery source reads them).
+func engineRange(cfg Config, pl plan) extract.Range {
+	if pl.mode == modeIncremental {
+		return extract.Range{From: pl.readFrom(), To: cfg.To.Time}
+	}
 	days := int((time.Duration(cfg.Lookback) + 24*time.Hour - 1) / (24 * time.Hour))
 	return extract.Range{From: cfg.From.AddDate(0, 0, -days-1), To: cfg.To.Time}
 }
 
-// newEngine sets up the bigquery engine of a run over rng.
-func newEngine(ctx context.Context, cfg Config, rng extract.Range, runID string, mem memory.Allocator, log *slog.Logger) (*engineRun, error) {
+// newEngine sets up the bigquery engine of a run over rng: an incremental one (pl)
+// reads the export from two days before its first day, and the rest from the
+// warehouse's state; another the range widened by the lookback.
+func newEngine(ctx context.Context, cfg Config, rng extract.Range, pl plan, runID string, mem memory.Allocator, log *slog.Logger) (*engineRun, error) {
 	src := exportSource(cfg)
 	bc, err := bqstorage.ParseLocation(src.Location)
 	if err != nil {
@@ -89,9 +95,10 @@ func newEngine(ctx context.Context, cfg Config, rng extract.Range, runID string,
 		DryRun: cfg.DryRun, Labels: map[string]string{"app": "closedloop"}, Log: log.With("engine", "bigquery")}
 	pc := cfg.parsed
 	ecfg := sqlengine.Config{Dialect: sqlengine.BigQuery, Export: bc.Project + "." + bc.Dataset,
-		Staging: project + "." + dataset, Warehouse: project + "." + dataset, Range: rng, Read: engineRange(cfg),
+		Staging: project + "." + dataset, Warehouse: project + "." + dataset, Range: rng, Read: engineRange(cfg, pl),
 		SessionTimeout: cfg.SessionTimeout, TouchEvents: cfg.TouchEvents, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
-		MicroConversions: cfg.MicroConversions, AttributeSalesTouches: cfg.AttributeSalesTouches, Lookback: time.Duration(cfg.Lookback)}
+		MicroConversions: cfg.MicroConversions, AttributeSalesTouches: cfg.AttributeSalesTouches, Lookback: time.Duration(cfg.Lookback),
+		Since: pl.since}
 	eng := sqlengine.New(ex, ecfg, sqlengine.Options{Mem: mem, Channels: pc.channels, Logger: log.With("engine", "bigquery"),
 		Input: src.String()})
 	return &engineRun{eng: eng, ex: ex, client: client, spec: src.String()}, nil
@@ -128,14 +135,19 @@ func engineDatasets(ctx context.Context, client *gbq.Client, cfg Config, bc bqst
 }
 
 // appendTables has the loader append the engine's rows of the tables it builds to
-// each day of the range.
-func (e *engineRun) appendTables(ld load.Loader) error {
+// each day of the range; fct_attribution's from attributionFrom when an identity
+// merge reached back before the range (its older days are replaced).
+func (e *engineRun) appendTables(ld load.Loader, attributionFrom time.Time) error {
 	bl, ok := ld.(*bigquery.Loader)
 	if !ok {
 		return fmt.Errorf("engine bigquery needs a bigquery: warehouse")
 	}
 	for table, q := range e.eng.Tables() {
-		if err := bl.AppendQuery(table, q); err != nil {
+		var from time.Time
+		if table == load.FctAttribution {
+			from = attributionFrom
+		}
+		if err := bl.AppendQuery(table, q, from); err != nil {
 			return err
 		}
 	}
@@ -181,7 +193,12 @@ func (e *engineRun) close(ctx context.Context) {
 // run (the others read the run's own work tables).
 func dryRun(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger) error {
 	rng := extract.Range{From: cfg.From.Time, To: cfg.To.Time}
-	er, err := newEngine(ctx, cfg, rng, newRunID(time.Now().UTC()), memory.NewGoAllocator(), log)
+	pl, err := planRun(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer pl.close()
+	er, err := newEngine(ctx, cfg, rng, pl, newRunID(time.Now().UTC()), memory.NewGoAllocator(), log)
 	if err != nil {
 		return err
 	}
@@ -190,9 +207,9 @@ func dryRun(ctx context.Context, cfg Config, stdout io.Writer, log *slog.Logger)
 	if err != nil {
 		return err
 	}
-	read := engineRange(cfg)
-	fmt.Fprintf(stdout, "-- closedloop run --engine bigquery --dry-run: %s..%s written, export days %s..%s read (%d days)\n\n",
-		rng.From.Format(time.DateOnly), rng.To.Format(time.DateOnly), read.From.Format(time.DateOnly), read.To.Format(time.DateOnly),
+	read := engineRange(cfg, pl)
+	fmt.Fprintf(stdout, "-- closedloop run --engine bigquery --dry-run: %s..%s written (%s), export days %s..%s read (%d days)\n\n",
+		rng.From.Format(time.DateOnly), rng.To.Format(time.DateOnly), pl.mode, read.From.Format(time.DateOnly), read.To.Format(time.DateOnly),
 		int(read.End().Sub(read.Start())/(24*time.Hour)))
 	for _, st := range script {
 		fmt.Fprintf(stdout, "-- step %s\n%s;\n\n", st.Step, st.SQL)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,6 +45,13 @@ func TestDryRunPrintsTheSQLAndTheEstimate(t *testing.T) {
 	var mu sync.Mutex
 	var jobs []*bq.Job
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/tables/") { // no run_log: a first run
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": 404, "message": "Not found: Table",
+				"errors": []map[string]string{{"reason": "notFound", "message": "Not found: Table"}}}})
+			return
+		}
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/datasets/") { // both datasets, in one location
 			_, ds, _ := strings.Cut(r.URL.Path, "/datasets/")
 			w.Header().Set("Content-Type", "application/json")
@@ -80,12 +88,18 @@ func TestDryRunPrintsTheSQLAndTheEstimate(t *testing.T) {
 		assert.Contains(t, stdout, "-- step "+step+"\n", step)
 	}
 	assert.Contains(t, stdout, "CREATE OR REPLACE TABLE `acme-web.closedloop`.cl_events OPTIONS (expiration_timestamp")
-	assert.Contains(t, stdout, "export days 2025-12-03..2026-01-30 read (59 days)")
+	assert.Contains(t, stdout, "2026-01-01..2026-01-30 written (full), export days 2025-12-03..2026-01-30 read (59 days)")
 	assert.Contains(t, stdout, "-- estimate: step flatten scans 3221225472 bytes (3.000 GiB, $0.0183 on demand at $6.25/TiB); 0.051 GiB per export day read")
 
 	// The warehouse elsewhere than the export: exit 2 before any job.
 	location = ""
 	srv2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/tables/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": 404, "message": "Not found: Table"}})
+			return
+		}
 		loc := "EU"
 		if strings.HasSuffix(r.URL.Path, "/datasets/closedloop") {
 			loc = "US"
@@ -113,4 +127,51 @@ func TestEngineRejectRatio(t *testing.T) {
 	err := er.checkRejects(0.01)
 	require.ErrorContains(t, err, "source ga4:bigquery://acme-web/analytics_1: 10 of 100 rows rejected (10.0%, more than CLOSEDLOOP_MAX_REJECT_RATIO=0.01); "+
 		"the first: bigquery://acme-web/analytics_1/events_20260101: 10 rows: no user_pseudo_id or user_id")
+}
+
+// TestDryRunOfANight: a warehouse whose last run left a complete state with the same
+// settings makes the next run a night: the export read from two days before it.
+func TestDryRunOfANight(t *testing.T) {
+	args := []string{"--engine=bigquery", "--dry-run", "--analytics=ga4:bigquery://acme-web/analytics_1",
+		"--warehouse=bigquery:acme-web.closedloop", "--from=2026-01-28", "--to=2026-01-30"}
+	cfg, err := loadConfig("run", args, io.Discard)
+	require.NoError(t, err)
+	counts, err := json.Marshal(map[string]any{"state": runState{Mode: modeFullRefresh, Complete: true, Settings: settingsDigest(cfg)}})
+	require.NoError(t, err)
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tables/run_log"):
+			json.NewEncoder(w).Encode(&bq.Table{TableReference: &bq.TableReference{ProjectId: "acme-web", DatasetId: "closedloop", TableId: "run_log"}})
+		case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/datasets/"):
+			json.NewEncoder(w).Encode(&bq.Dataset{Location: "EU"})
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/queries"):
+			var req bq.QueryRequest
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&req))
+			queries = append(queries, req.Query)
+			json.NewEncoder(w).Encode(&bq.QueryResponse{JobComplete: true, TotalRows: 1,
+				JobReference: &bq.JobReference{ProjectId: "acme-web", JobId: "q1"},
+				Schema:       &bq.TableSchema{Fields: []*bq.TableFieldSchema{{Name: "row_counts", Type: "STRING"}}},
+				Rows:         []*bq.TableRow{{F: []*bq.TableCell{{V: string(counts)}}}}})
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/jobs"):
+			var job bq.Job
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&job))
+			assert.Contains(t, job.Configuration.Query.Query, "_TABLE_SUFFIX BETWEEN '20260126' AND '20260130'", "two days before the night")
+			assert.Contains(t, job.Configuration.Query.Query, "event_timestamp", "the export")
+			job.Status = &bq.JobStatus{State: "DONE"}
+			job.Statistics = &bq.JobStatistics{TotalBytesProcessed: 1 << 30}
+			json.NewEncoder(w).Encode(&job)
+		default:
+			t.Errorf("unexpected request %s %s", r.Method, r.URL)
+			http.Error(w, "unexpected", http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	code, stdout, stderr := runMain(t, append([]string{"run", "--bigquery-endpoint=" + srv.URL + "/bigquery/v2/", "--log-level=warn"}, args...)...)
+	require.Equal(t, 0, code, stderr)
+	require.Len(t, queries, 1)
+	assert.Contains(t, queries[0], "FROM `acme-web.closedloop`.run_log WHERE status = 'success'")
+	assert.Contains(t, stdout, "2026-01-28..2026-01-30 written (incremental), export days 2026-01-26..2026-01-30 read (5 days)")
+	assert.Contains(t, stdout, "WHERE at_us >= 1769558400000000", "touches from the night's first day")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"closedloop/load"
+	"closedloop/load/bigquery"
 	"closedloop/load/duckdb"
 	"closedloop/load/postgres"
 	"closedloop/load/redact"
@@ -68,6 +69,11 @@ func settingsDigest(cfg Config) string {
 	}
 	v := []any{cfg.Analytics, cfg.SessionTimeout.String(), cfg.SessionSplitOnCampaign, cfg.TouchEvents, cfg.MicroConversions,
 		cfg.AttributeSalesTouches, cfg.IdentityLimits, cfg.IdentityBlocklist, cfg.HashPii, rules, cfg.Currency}
+	if cfg.Engine != "local" && cfg.Engine != "" {
+		// The engines derive touchpoint and session ids differently: a warehouse one
+		// wrote is no state for the other (only then, so the local engine's digests stay).
+		v = append(v, "engine="+cfg.Engine)
+	}
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
@@ -89,18 +95,35 @@ func planMode(ctx context.Context, cfg Config, settings string, log *slog.Logger
 		return plan{mode: modeFullRefresh}, nil
 	}
 	kind, loc, _ := strings.Cut(cfg.Warehouse, ":")
-	var st *load.SQLState
-	var err error
+	var st load.StateReader
 	switch kind {
 	case "duckdb":
-		st, err = duckdb.OpenState(loc) // as openWarehouse opens it (baseDir is the sources')
+		s, err := duckdb.OpenState(loc) // as openWarehouse opens it (baseDir is the sources')
+		if err != nil || s == nil {
+			return plan{mode: modeFull}, err
+		}
+		st = s
 	case "postgres":
-		st, err = postgres.OpenState(loc)
+		s, err := postgres.OpenState(loc)
+		if err != nil || s == nil {
+			return plan{mode: modeFull}, err
+		}
+		st = s
+	case "bigquery":
+		if cfg.Engine != "bigquery" {
+			return plan{mode: modeFull}, nil // the local engine reads a BigQuery warehouse's state not yet
+		}
+		project, dataset, err := bigqueryTarget(loc)
+		if err != nil {
+			return plan{}, fmt.Errorf("%w: CLOSEDLOOP_WAREHOUSE: %v", errUsage, err)
+		}
+		s, err := bigquery.OpenState(ctx, project, dataset, cfg.BigqueryLocation, bigqueryOptions(cfg)...)
+		if err != nil || s == nil {
+			return plan{mode: modeFull}, err
+		}
+		st = s
 	default:
-		return plan{mode: modeFull}, nil // BigQuery and Parquet do not read their state back yet
-	}
-	if err != nil || st == nil {
-		return plan{mode: modeFull}, err
+		return plan{mode: modeFull}, nil // Parquet does not read its state back yet
 	}
 	counts, err := st.LastRun(ctx)
 	var last struct {

@@ -141,7 +141,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 	var er *engineRun // engine bigquery: the export is read where it is, not by an extractor
 	if cfg.Engine == "bigquery" {
-		if er, err = newEngine(ctx, cfg, rng, runID, mem, log); err != nil {
+		if er, err = newEngine(ctx, cfg, rng, pl, runID, mem, log); err != nil {
 			return nil, err
 		}
 		defer er.close(context.WithoutCancel(ctx))
@@ -349,7 +349,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 	loadOne := func(ctx context.Context, name string, t arrow.Table, sp *transform.Spilled) error {
 		t0 := time.Now()
-		err := loadTable(ctx, ld, out.Stats, name, t, sp, rng.To)
+		st := out.Stats
+		if er != nil { // the engine's credits are appended from AttributionFrom; Go's table holds none
+			st.AttributionFrom = time.Time{}
+		}
+		err := loadTable(ctx, ld, st, name, t, sp, rng.To)
 		// Let go of the table as soon as it is in: the loads after it have its memory.
 		if t != nil {
 			t.Release()
@@ -442,7 +446,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		log.Warn("identity edges refused by the guardrails; see identity_conflicts", "edges_refused", n)
 	}
 	if er != nil {
-		if err := er.appendTables(ld); err != nil {
+		if err := er.appendTables(ld, out.Stats.AttributionFrom); err != nil {
 			return nil, err
 		}
 	}

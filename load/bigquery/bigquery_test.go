@@ -367,13 +367,15 @@ func TestAppendQuery(t *testing.T) {
 	l := open(t, f, "engine-1", r, mem)
 	stage(t, l, mem, loadtest.Days(0, 2))
 	const q = "SELECT touchpoint_id, person_id FROM `test-proj.warehouse`.cl_touchpoints"
-	require.NoError(t, l.AppendQuery(load.FctTouchpoint, q))
-	require.ErrorContains(t, l.AppendQuery(load.DimPerson, q), "no table whose days a run replaces")
+	require.NoError(t, l.AppendQuery(load.FctTouchpoint, q, time.Time{}))
+	require.NoError(t, l.AppendQuery(load.FctAttribution, q, r.From.AddDate(0, 0, -2)))
+	require.ErrorContains(t, l.AppendQuery(load.DimPerson, q, time.Time{}), "no table whose days a run replaces")
 	require.NoError(t, l.Commit(context.Background()))
 	require.NoError(t, l.Close())
 
 	loads := f.jobsOf("closedloop_engine-1_" + load.FctTouchpoint + "_")
 	appends := f.jobsOf("closedloop_engine-1_append_" + load.FctTouchpoint + "_")
+	assert.Len(t, f.jobsOf("closedloop_engine-1_append_"), 3+5)
 	require.Len(t, appends, 3)
 	view := f.job("closedloop_engine-1_v_channel_performance")
 	require.NotNil(t, view)
@@ -395,6 +397,17 @@ func TestAppendQuery(t *testing.T) {
 	}
 	slices.Sort(days)
 	assert.Equal(t, []string{"2026-03-01", "2026-03-02", "2026-03-03"}, days)
+
+	// fct_attribution from two days before the range: those days truncated, the range's appended.
+	disp := map[string]string{}
+	for _, j := range f.jobsOf("closedloop_engine-1_append_" + load.FctAttribution + "_") {
+		qc := j.job.Configuration.Query
+		disp[qc.DestinationTable.TableId] = qc.WriteDisposition
+	}
+	assert.Equal(t, map[string]string{
+		load.FctAttribution + "$20260227": "WRITE_TRUNCATE", load.FctAttribution + "$20260228": "WRITE_TRUNCATE",
+		load.FctAttribution + "$20260301": "WRITE_APPEND", load.FctAttribution + "$20260302": "WRITE_APPEND", load.FctAttribution + "$20260303": "WRITE_APPEND",
+	}, disp)
 }
 
 func TestCommitRetriedWithTheSameRunID(t *testing.T) {

@@ -190,6 +190,7 @@ func (l *Loader) query(sql string) func(context.Context, bigquery.JobIDConfig) (
 // appendQuery is a query whose rows Commit appends to the days of a ReplaceRange table.
 type appendQuery struct {
 	table, column, query string
+	from                 time.Time // before the range: the earlier days replaced too
 }
 
 // AppendQuery has Commit append the rows query selects (table name's columns, in
@@ -198,12 +199,23 @@ type appendQuery struct {
 // partition. The bigquery engine (package sqlengine) builds fct_touchpoint,
 // fct_page_view and fct_attribution where the events are; their rows never leave
 // BigQuery.
-func (l *Loader) AppendQuery(name, query string) error {
+//
+// from, when before the range, replaces the days from it to the range's with the rows
+// query selects for them (no load touched them: a query job per day truncates the
+// day's partition): an identity merge that reached back re-credits older conversions.
+func (l *Loader) AppendQuery(name, query string, from time.Time) error {
 	spec, ok := load.Lookup(name)
 	if !ok || spec.Mode != load.ReplaceRange {
 		return fmt.Errorf("bigquery: AppendQuery: %s is no table whose days a run replaces", name)
 	}
-	l.appends = append(l.appends, appendQuery{table: name, column: spec.DateColumn, query: query})
+	var earlier time.Time
+	if !from.IsZero() && len(l.days) > 0 && utcDay(from).Before(l.days[0]) {
+		if utcDay(from).Before(l.days[0].AddDate(0, 0, -maxRangeDays)) {
+			return fmt.Errorf("bigquery: AppendQuery: %s from %s: more than %d days before the range", name, from.Format(time.DateOnly), maxRangeDays)
+		}
+		earlier = utcDay(from)
+	}
+	l.appends = append(l.appends, appendQuery{table: name, column: spec.DateColumn, query: query, from: earlier})
 	return nil
 }
 
@@ -212,7 +224,16 @@ func (l *Loader) AppendQuery(name, query string) error {
 func (l *Loader) appendJobs() []job {
 	var out []job
 	for _, a := range l.appends {
-		for _, day := range l.days {
+		days := l.days
+		var earlier []time.Time
+		for d := a.from; !d.IsZero() && len(l.days) > 0 && d.Before(l.days[0]); d = d.AddDate(0, 0, 1) {
+			earlier = append(earlier, d)
+		}
+		for _, day := range append(earlier, days...) {
+			disp := bigquery.WriteAppend // after the day's load
+			if len(earlier) > 0 && day.Before(l.days[0]) {
+				disp = bigquery.WriteTruncate // no load replaced it: this job does
+			}
 			dest := a.table + "$" + day.Format("20060102")
 			sql := fmt.Sprintf("SELECT *\nFROM (\n%s\n) AS q\nWHERE q.%s >= TIMESTAMP '%s' AND q.%s < TIMESTAMP '%s'",
 				a.query, a.column, day.Format(time.DateOnly), a.column, day.AddDate(0, 0, 1).Format(time.DateOnly))
@@ -222,7 +243,7 @@ func (l *Loader) appendJobs() []job {
 					q.JobIDConfig = id
 					q.Labels = l.jobLabel
 					q.Dst = l.ds.Table(dest)
-					q.WriteDisposition = bigquery.WriteAppend
+					q.WriteDisposition = disp
 					q.CreateDisposition = bigquery.CreateNever
 					return q.Run(ctx)
 				}})

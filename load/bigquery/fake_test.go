@@ -67,6 +67,9 @@ type fakeBQ struct {
 	// id instead of the fake; serveUpload answers as the fake does.
 	uploadFault func(w http.ResponseWriter, r *http.Request, id string, n int) bool
 	uploads     map[string]int // uploads per job id
+	// answer, when set, gives the rows of a query State reads back (jobs.query).
+	answer  func(q *bq.QueryRequest) (*bq.TableSchema, [][]any)
+	queries []*bq.QueryRequest
 }
 
 func newFakeBQ(t *testing.T) *fakeBQ {
@@ -83,6 +86,7 @@ func newFakeBQ(t *testing.T) *fakeBQ {
 	mux.HandleFunc("POST "+p+"/jobs", f.queryJob)
 	mux.HandleFunc("GET "+p+"/jobs/{job}", f.getJob)
 	mux.HandleFunc("GET "+p+"/queries/{job}", f.getQueryResults)
+	mux.HandleFunc("POST "+p+"/queries", f.query)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("fake BigQuery: unexpected request %s %s", r.Method, r.URL)
 		apiError(w, http.StatusBadRequest, "invalid", "unexpected request")
@@ -487,7 +491,7 @@ func (f *fakeBQ) runQuery(fj *fakeJob) *bq.ErrorProto {
 	fj.job.Statistics.Query = &bq.JobStatistics2{}
 	if m := appendRE.FindStringSubmatch(q.Query); m != nil { // AppendQuery: rows into a day's partition
 		d := q.DestinationTable
-		if d == nil || d.ProjectId != fakeProject || q.WriteDisposition != "WRITE_APPEND" || q.CreateDisposition != "CREATE_NEVER" ||
+		if d == nil || d.ProjectId != fakeProject || (q.WriteDisposition != "WRITE_APPEND" && q.WriteDisposition != "WRITE_TRUNCATE") || q.CreateDisposition != "CREATE_NEVER" ||
 			f.tables[d.DatasetId+"."+strings.Split(d.TableId, "$")[0]] == nil {
 			f.t.Errorf("fake BigQuery: append job %s: %+v", id, q)
 			return &bq.ErrorProto{Reason: "invalid", Message: "bad append"}
@@ -564,6 +568,29 @@ func (f *fakeBQ) getJob(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("fake BigQuery: jobs.get %s in %s, the job is in %s", fj.job.JobReference.JobId, loc, fj.job.JobReference.Location)
 	}
 	writeJSON(w, fj.job)
+}
+
+// query answers jobs.query (Query.Read's fast path) from f.answer.
+func (f *fakeBQ) query(w http.ResponseWriter, r *http.Request) {
+	var req bq.QueryRequest
+	if !f.decode(r.Body, &req) || f.answer == nil {
+		apiError(w, http.StatusBadRequest, "invalid", "unexpected query")
+		return
+	}
+	f.mu.Lock()
+	f.queries = append(f.queries, &req)
+	f.mu.Unlock()
+	schema, rows := f.answer(&req)
+	res := &bq.QueryResponse{JobComplete: true, Schema: schema, TotalRows: uint64(len(rows)),
+		JobReference: &bq.JobReference{ProjectId: fakeProject, JobId: fmt.Sprintf("q%d", len(f.queries)), Location: req.Location}}
+	for _, row := range rows {
+		tr := &bq.TableRow{}
+		for _, v := range row {
+			tr.F = append(tr.F, &bq.TableCell{V: v})
+		}
+		res.Rows = append(res.Rows, tr)
+	}
+	writeJSON(w, res)
 }
 
 // getQueryResults answers jobs.getQueryResults, which Job.Wait calls for a query job: a
