@@ -62,12 +62,11 @@ type PushedSeen struct {
 
 // PushedEventConversion is an event that is a conversion, on its device.
 type PushedEventConversion struct {
-	Device         int32
-	At             int64 // µs
-	Anon, Name     string
-	Value          float64 // NaN: none
-	Currency       string
-	IsMicro, IsOwn bool
+	Device     int32
+	At         int64 // µs
+	Anon, Name string
+	Value      float64 // NaN: none
+	Currency   string
 }
 
 // PushedConversion is a conversion with what its journey needs: the touches of its
