@@ -20,6 +20,7 @@ const (
 	DuckDB
 )
 
+// String names d as the SQL files and logs do: bigquery or duckdb.
 func (d Dialect) String() string {
 	if d == DuckDB {
 		return "duckdb"
