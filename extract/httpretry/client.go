@@ -149,6 +149,12 @@ func (c *Client) retry(ctx context.Context, name string, timeout time.Duration, 
 	var final error
 	op := func() (struct{}, error) {
 		release, err := c.pace(sctx, extra)
+		var paused *pausedPastDeadline
+		if errors.As(err, &paused) {
+			final = c.gaveUp(name, attempts, last, fmt.Sprintf("the server asked to pause every request %s (Retry-After of an earlier answer), more than the %s left of the source's time limit (SourceTimeout %s): run again later",
+				paused.wait.Round(time.Second), paused.left.Round(time.Millisecond), c.policy.SourceTimeout))
+			return struct{}{}, backoff.Permanent(final)
+		}
 		if err != nil {
 			return struct{}{}, backoff.Permanent(err)
 		}
@@ -215,21 +221,31 @@ func (c *Client) gaveUp(name string, attempts int, last *failure, reason string)
 	return e
 }
 
+// pausedPastDeadline is pace's refusal when a 429's pause ends after the source's
+// time limit: no attempt can start in time.
+type pausedPastDeadline struct{ wait, left time.Duration }
+
+func (p *pausedPastDeadline) Error() string {
+	return fmt.Sprintf("paused for %s, %s left", p.wait, p.left)
+}
+
 // pace waits until an attempt may start: a slot among MaxInFlight, the end of a 429's
 // pause, the Client's limiter and extra. release frees the slot.
-func (c *Client) pace(ctx context.Context, extra *rate.Limiter) (release func(), err error) {
-	release = func() {}
+func (c *Client) pace(ctx context.Context, extra *rate.Limiter) (_ func(), err error) {
+	// free is the slot's release, kept apart from the result: an error return sets the
+	// result to nil before the deferred release runs.
+	free := func() {}
 	if c.inFlight != nil {
 		select {
 		case c.inFlight <- struct{}{}:
-			release = func() { <-c.inFlight }
+			free = func() { <-c.inFlight }
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 	defer func() {
 		if err != nil {
-			release()
+			free()
 		}
 	}()
 	c.mu.Lock()
@@ -237,7 +253,7 @@ func (c *Client) pace(ctx context.Context, extra *rate.Limiter) (release func(),
 	c.mu.Unlock()
 	if d := time.Until(until); d > 0 {
 		if dl, ok := ctx.Deadline(); ok && until.After(dl) {
-			return nil, context.DeadlineExceeded
+			return nil, &pausedPastDeadline{wait: d, left: time.Until(dl)}
 		}
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -255,7 +271,7 @@ func (c *Client) pace(ctx context.Context, extra *rate.Limiter) (release func(),
 			return nil, err
 		}
 	}
-	return release, nil
+	return free, nil
 }
 
 // clean removes credentials from a text of the network.
