@@ -10,12 +10,10 @@ package bigquery
 // CLOSEDLOOP_REQUIRE_ZETASQL=1 (CI), where it fails.
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,46 +26,20 @@ import (
 // The catalog is a dataset named as the loader's SQL names it: `project.dataset`.
 const zProject, zDataset = "my-proj", "closedloop"
 
-type zColumn struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
-
-type zTable struct {
-	Name    string    `json:"name"`
-	Columns []zColumn `json:"columns"`
-}
-
-type zStatement struct {
-	Name string `json:"name"`
-	SQL  string `json:"sql"`
-}
-
-type zResult struct {
-	Name    string    `json:"name"`
-	OK      bool      `json:"ok"`
-	Kind    string    `json:"kind"`
-	Error   string    `json:"error"`
-	Columns []zColumn `json:"columns"`
-}
+type (
+	zColumn    = loadtest.ZColumn
+	zTable     = loadtest.ZTable
+	zStatement = loadtest.ZStatement
+	zResult    = loadtest.ZResult
+)
 
 // zetasql analyzes statements with check.js against tables (dataset zProject.zDataset).
 func zetasql(t *testing.T, tables []zTable, statements []zStatement) map[string]zResult {
 	t.Helper()
-	in, err := json.Marshal(map[string]any{
-		"catalog":    map[string]any{"name": zProject + "." + zDataset, "tables": tables},
-		"statements": statements,
-	})
-	require.NoError(t, err)
-	printed := loadtest.Checker{Name: "ZetaSQL", Dir: filepath.Join("..", "..", "tools", "zetasql"), Package: "@fivetrandevelopers/zetasql",
-		Require: "CLOSEDLOOP_REQUIRE_ZETASQL", Node: ">= 18", Timeout: 2 * time.Minute}.Run(t, in)
-	var out struct {
-		Results []zResult `json:"results"`
-	}
-	require.NoError(t, json.Unmarshal(printed, &out), "check.js printed %q", printed)
-	require.Len(t, out.Results, len(statements))
+	results := loadtest.ZetaSQL(t, filepath.Join("..", ".."),
+		map[string]any{"catalog": map[string]any{"name": zProject + "." + zDataset, "tables": tables}}, statements)
 	got := map[string]zResult{}
-	for _, r := range out.Results {
+	for _, r := range results {
 		got[r.Name] = r
 	}
 	return got
@@ -87,7 +59,7 @@ func contractCatalog(t *testing.T) []zTable {
 		out = append(out, tb)
 	}
 	return append(out, zTable{Name: "_closedloop_person_alias_run1",
-		Columns: []zColumn{{"alias_id", "STRING"}, {"person_id", "STRING"}}})
+		Columns: []zColumn{{Name: "alias_id", Type: "STRING"}, {Name: "person_id", Type: "STRING"}}})
 }
 
 func TestZetaSQL(t *testing.T) {

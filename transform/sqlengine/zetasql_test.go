@@ -9,7 +9,6 @@ package sqlengine
 // CLOSEDLOOP_REQUIRE_ZETASQL=1 (CI).
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -28,27 +27,11 @@ import (
 
 const zProject, zExport, zDataset = "my-proj", "my-proj.analytics_123", "my-proj.closedloop"
 
-type zColumn struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
-}
-
-type zTable struct {
-	Name    string    `json:"name"`
-	Columns []zColumn `json:"columns"`
-}
-
-type zStatement struct {
-	Name string `json:"name"`
-	SQL  string `json:"sql"`
-}
-
-type zResult struct {
-	Name  string `json:"name"`
-	OK    bool   `json:"ok"`
-	Kind  string `json:"kind"`
-	Error string `json:"error"`
-}
+type (
+	zColumn    = loadtest.ZColumn
+	zTable     = loadtest.ZTable
+	zStatement = loadtest.ZStatement
+)
 
 // bigQueryConfig is a run's configuration rendered for BigQuery.
 func bigQueryConfig() Config {
@@ -138,21 +121,12 @@ func TestBigQuerySQLAnalyzes(t *testing.T) {
 		statements = append(statements, zStatement{Name: "append " + name,
 			SQL: fmt.Sprintf("INSERT INTO `%s`.%s (%s)\n%s", zDataset, name, strings.Join(cols, ", "), q)})
 	}
-	in, err := json.Marshal(map[string]any{
+	results := loadtest.ZetaSQL(t, filepath.Join("..", ".."), map[string]any{
 		"catalog":    map[string]any{"name": zDataset, "tables": work},
 		"rootTables": []zTable{export},
 		"chain":      true,
-		"statements": statements,
-	})
-	require.NoError(t, err)
-	printed := loadtest.Checker{Name: "ZetaSQL", Dir: filepath.Join("..", "..", "tools", "zetasql"), Package: "@fivetrandevelopers/zetasql",
-		Require: "CLOSEDLOOP_REQUIRE_ZETASQL", Node: ">= 18", Timeout: 2 * time.Minute}.Run(t, in)
-	var out struct {
-		Results []zResult `json:"results"`
-	}
-	require.NoError(t, json.Unmarshal(printed, &out), "check.js printed %q", printed)
-	require.Len(t, out.Results, len(statements))
-	for i, r := range out.Results {
+	}, statements)
+	for i, r := range results {
 		assert.True(t, r.OK, "%s: %s\n%s", r.Name, r.Error, statements[i].SQL)
 	}
 }
