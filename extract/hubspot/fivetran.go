@@ -215,7 +215,7 @@ func (x *run) ftMerges(ctx context.Context, r *rows) error {
 		if survivor == "" {
 			survivor = tb.get("contact_id")
 		}
-		if m := tb.get("vid_to_merge"); m != "" && survivor != "" && m != survivor {
+		if m := tb.get("vid_to_merge"); m != "" && survivor != "" && m != survivor && badText("", m, "", survivor) == "" {
 			audit[m] = survivor
 		}
 		return nil
@@ -239,8 +239,8 @@ func (x *run) ftMerges(ctx context.Context, r *rows) error {
 	if scan {
 		err = x.eachRow(ctx, r, "contact", false, func(tb *table) error {
 			id := tb.get("id")
-			if id == "" || tb.flag("_fivetran_deleted") {
-				return nil
+			if id == "" || tb.flag("_fivetran_deleted") || badText("", id) != "" {
+				return nil // a contact the contact pass rejects survives no merge
 			}
 			if wanted[id] {
 				survivors[id] = true
@@ -248,7 +248,7 @@ func (x *run) ftMerges(ctx context.Context, r *rows) error {
 			for _, col := range cols {
 				for _, m := range strings.Split(tb.get(col), ";") {
 					m, _, _ = strings.Cut(m, ":")
-					if m = strings.TrimSpace(m); m != "" && m != id {
+					if m = strings.TrimSpace(m); m != "" && m != id && badText("", m) == "" {
 						into[m] = id
 					}
 				}
