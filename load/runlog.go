@@ -24,6 +24,7 @@ type Run struct {
 	Rejected          int
 	Status, Message   string // Status "success" or "failed"; Message empty for none
 	Version           string
+	StageSeconds      string // JSON object: stage name -> wall seconds; "" stores NULL
 }
 
 // RunLogTable is run's row of run_log.
@@ -54,6 +55,11 @@ func RunLogTable(mem memory.Allocator, run Run) arrow.Table {
 		str("message").Append(run.Message)
 	}
 	str("version").Append(run.Version)
+	if run.StageSeconds == "" {
+		str("stage_seconds").AppendNull()
+	} else {
+		str("stage_seconds").Append(run.StageSeconds)
+	}
 	return oneBatch(b)
 }
 

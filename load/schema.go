@@ -225,6 +225,7 @@ var Tables = []Table{
 			col("status", str, false, "success or failed"),
 			col("message", str, true, "Error or notes"),
 			col("version", str, false, "closedloop version"),
+			col("stage_seconds", str, true, "JSON object: wall seconds of each stage of the run (sources read, identity, sessions, journeys, each model, each table loaded); NULL for runs of versions before it"),
 		)},
 	{Name: RejectedRows, Mode: Append,
 		Description: "One input row that could not be used: where it was and why.",

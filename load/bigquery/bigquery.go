@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,9 @@ type Loader struct {
 	aliases string             // staged person aliases (Parquet), "" when none
 	appends []appendQuery      // AppendQuery's, in order
 	views   []viewDDL          // recorded by ApplyViews, run by Commit
+	// additions are the columns Open found missing at the end of Append tables, added
+	// by Commit before any load (addColumns).
+	additions []addition
 
 	remapped  int64
 	committed bool
@@ -240,7 +244,15 @@ func (l *Loader) ensureTable(ctx context.Context, t load.Table) error {
 	if md.Type != "" && md.Type != bigquery.RegularTable {
 		return fmt.Errorf("bigquery: %s is a %s, not a table: drop it and run again", ref, md.Type)
 	}
-	if have, want := columns(md.Schema), columns(schema); have != want {
+	if n := len(md.Schema); n < len(schema) && load.AddableColumns(t, n) != nil && columns(md.Schema) == columns(schema[:n]) {
+		// An Append table of an older version: Commit adds the columns, so that a run
+		// closed without Commit changes nothing.
+		a := addition{table: t.Name, etag: md.ETag, schema: append(slices.Clone(md.Schema), schema[n:]...)}
+		for _, f := range schema[n:] {
+			a.added = append(a.added, f.Name)
+		}
+		l.additions = append(l.additions, a)
+	} else if have, want := columns(md.Schema), columns(schema); have != want {
 		return fmt.Errorf("bigquery: table %s has columns (%s), this version writes (%s): drop the table (or copy it aside), then re-run the date ranges you need",
 			ref, have, want)
 	}
@@ -253,6 +265,41 @@ func (l *Loader) ensureTable(ctx context.Context, t load.Table) error {
 	}
 	if have, want := clustering(md.Clustering), strings.Join(t.ClusterBy[:min(len(t.ClusterBy), maxClusterColumns)], ", "); have != want {
 		l.log.Warn("table clustered differently from the contract; queries still work", "table", ref, "has", have, "contract", want)
+	}
+	return nil
+}
+
+// addition is an Append table that lacks nullable columns at the end of its schema.
+type addition struct {
+	table  string
+	etag   string          // of the metadata Open read: the patch fails if it changed since
+	schema bigquery.Schema // the table's columns, then the ones to add
+	added  []string        // names of the columns to add
+}
+
+// addColumns adds the columns of l.additions with a table patch each (tables.patch: a
+// schema update that only adds NULLABLE columns, which BigQuery allows on a table with
+// rows; the old rows read NULL). The patch carries the ETag Open read, so a table
+// changed meanwhile is not overwritten; a patch whose answer was lost and that the
+// client retried finds the columns there and is done.
+func (l *Loader) addColumns(ctx context.Context) error {
+	for len(l.additions) > 0 {
+		a := l.additions[0]
+		ref := l.tableRef(a.table)
+		tb := l.ds.Table(a.table)
+		_, err := tb.Update(ctx, bigquery.TableMetadataToUpdate{Schema: a.schema}, a.etag)
+		if isStatus(err, http.StatusPreconditionFailed) {
+			if md, merr := tb.Metadata(ctx); merr == nil && columns(md.Schema) == columns(a.schema) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("bigquery: add the new columns to %s (the table changed since Open if this is a failed precondition; run again): %w", ref, err)
+		}
+		for _, c := range a.added {
+			l.log.Info("column added", "table", ref, "column", c)
+		}
+		l.additions = l.additions[1:]
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package bigquery
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bq "google.golang.org/api/bigquery/v2"
@@ -595,4 +598,102 @@ func TestCommitSkipsEmptyAppend(t *testing.T) {
 	assert.Empty(t, f.jobsOf("closedloop_quiet_v_"), "ApplyViews was not called")
 	assert.ErrorContains(t, l.Load(ctx, load.FctSpend, tables[load.FctSpend]), "Load after Commit")
 	assert.ErrorContains(t, l.Commit(ctx), "Commit after Commit")
+}
+
+// TestOlderRunLogGetsNewColumns: a run_log made before stage_seconds existed, holding a
+// row, gets the column by a table patch at Commit, before the run's load job (Open and a
+// run closed without Commit change nothing); the old row is kept and reads NULL there,
+// the run's row has it.
+func TestOlderRunLogGetsNewColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	f := newFakeBQ(t)
+	r := loadtest.Days(0, 1)
+	require.NoError(t, open(t, f, "setup", r, mem).Close())
+	key := testDataset + "." + load.RunLog
+	spec, _ := load.Lookup(load.RunLog)
+	n := spec.Schema.NumFields() - 1
+	f.mu.Lock()
+	f.tables[key].Schema.Fields = f.tables[key].Schema.Fields[:n]
+	f.tables[key].Etag = "etag-old"
+	f.mu.Unlock()
+	// The old row, as the older version loaded it: a Parquet file of its 12 columns.
+	full := load.RunLogTable(mem, load.Run{ID: "r_old", Started: r.From, Finished: r.From, From: r.From, To: r.From,
+		Warehouse: "bigquery:x", RowCounts: "{}", Status: "success", Version: "v1"})
+	cols := make([]arrow.Column, n)
+	for i := range cols {
+		cols[i] = *full.Column(i)
+	}
+	old := array.NewTable(arrow.NewSchema(spec.Schema.Fields()[:n], nil), cols, full.NumRows())
+	var body bytes.Buffer
+	require.NoError(t, pqarrow.WriteTable(old, &body, 1024, parquet.NewWriterProperties(parquet.WithAllocator(mem)),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem))))
+	old.Release()
+	full.Release()
+	f.mu.Lock()
+	f.data[key] = [][]byte{body.Bytes()}
+	f.mu.Unlock()
+
+	// Open and Close without Commit: no patch.
+	before := f.requestCount()
+	require.NoError(t, open(t, f, "abandoned", r, mem).Close())
+	for _, req := range f.requests[before:] {
+		assert.NotContains(t, req, "PATCH", "a run closed without Commit changes nothing")
+	}
+	assert.Len(t, f.tables[key].Schema.Fields, n)
+
+	l := open(t, f, "nightly", r, mem)
+	tables := loadtest.Fixture(mem, r)
+	defer func() {
+		for _, tb := range tables {
+			tb.Release()
+		}
+	}()
+	ctx := context.Background()
+	for _, s := range load.Tables {
+		tbl := tables[s.Name]
+		if s.Name == load.RunLog {
+			tbl = load.RunLogTable(mem, load.Run{ID: "r_new", Started: r.To, Finished: r.To, From: r.From, To: r.To,
+				Warehouse: "bigquery:x", RowCounts: "{}", Status: "success", Version: "v2", StageSeconds: `{"load":1.5}`})
+			defer tbl.Release()
+		}
+		require.NoError(t, l.Load(ctx, s.Name, tbl), s.Name)
+	}
+	require.NoError(t, l.ApplyViews(ctx))
+	require.NoError(t, l.Commit(ctx))
+	require.NoError(t, l.Close())
+
+	f.mu.Lock()
+	schema := f.tables[key].Schema.Fields
+	reqs := slices.Clone(f.requests)
+	f.mu.Unlock()
+	require.Len(t, schema, n+1)
+	last := schema[n]
+	assert.Equal(t, []string{"stage_seconds", "STRING", "NULLABLE"}, []string{last.Name, last.Type, last.Mode})
+	assert.Equal(t, load.Description(spec.Schema.Field(n)), last.Description)
+	patch := slices.IndexFunc(reqs, func(s string) bool {
+		return strings.HasPrefix(s, "PATCH ") && strings.HasSuffix(s, "/tables/"+load.RunLog)
+	})
+	upload := slices.IndexFunc(reqs[before:], func(s string) bool { return strings.HasPrefix(s, "POST /upload") })
+	require.GreaterOrEqual(t, patch, 0, "run_log patched")
+	require.GreaterOrEqual(t, upload, 0)
+	assert.Less(t, patch, before+upload, "the column is added before the first load job")
+
+	// Each row as BigQuery reads it: a column its file does not have is NULL.
+	var got []string
+	for _, row := range f.rows(t, load.RunLog) {
+		id, stage := "", "NULL"
+		for _, kv := range strings.Split(row, "|") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "run_id":
+				id = v
+			case "stage_seconds":
+				stage = v
+			}
+		}
+		got = append(got, id+" "+stage)
+	}
+	slices.Sort(got)
+	assert.Equal(t, []string{`r_new {"load":1.5}`, "r_old NULL"}, got)
 }

@@ -91,8 +91,8 @@ func RemapSQL(table, aliasTable string) string {
 	return fmt.Sprintf("UPDATE %s AS t\nSET person_id = a.person_id\nFROM %s AS a\nWHERE t.person_id = a.alias_id", table, aliasTable)
 }
 
-// Commit runs the load jobs of everything staged, then the views, then the person remap
-// (see the package doc), waiting for every job. It returns the failures with their job
+// Commit adds the columns Open found missing at the end of Append tables, runs the load
+// jobs of everything staged, then the views, then the person remap (see the package doc), waiting for every job. It returns the failures with their job
 // ids and tables; a retry with the same run id (a new Loader, or Commit again) reuses the
 // jobs that already exist.
 func (l *Loader) Commit(ctx context.Context) error {
@@ -100,6 +100,9 @@ func (l *Loader) Commit(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
+	if err := l.addColumns(ctx); err != nil {
+		return err
+	}
 	loads := l.loadJobs()
 	if _, err := l.runJobs(ctx, loads); err != nil {
 		return err

@@ -8,13 +8,17 @@
 // that every contract table of load.Tables exists with its columns: a missing table is
 // created with the table and column descriptions, the labels, DAY partitioning on the
 // DateColumn for ReplaceRange tables and clustering on ClusterBy (at most 4 columns); an
-// existing table whose columns or partitioning differ from the contract is refused.
+// existing table whose columns or partitioning differ from the contract is refused, but
+// for an Append table (run_log, rejected_rows) of an older version that lacks only
+// nullable columns at the end: Commit adds them (step 0 below).
 //
 // Load, RemapPersons and ApplyViews send nothing: Load writes the rows as Parquet files
 // (arrow-go's pqarrow) into a local staging directory, one file per day of the range for
 // ReplaceRange tables, days without rows included; RemapPersons stages the aliases the same
 // way; ApplyViews records the views. Commit sends everything, in this order:
 //
+//  0. the columns a newer contract added to an Append table, by a table patch (tables.patch
+//     with the ETag Open read) that only adds NULLABLE columns: the old rows read NULL;
 //  1. the load jobs, one per table and per day of a ReplaceRange table, at most 8 at a
 //     time, each awaited to the end;
 //  2. the views of sql/bigquery, as CREATE OR REPLACE VIEW query jobs;

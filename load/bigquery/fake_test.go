@@ -82,6 +82,7 @@ func newFakeBQ(t *testing.T) *fakeBQ {
 	mux.HandleFunc("GET "+p+"/datasets/{dataset}/tables/{table}", f.getTable)
 	mux.HandleFunc("POST "+p+"/datasets/{dataset}/tables", f.createTable)
 	mux.HandleFunc("DELETE "+p+"/datasets/{dataset}/tables/{table}", f.deleteTable)
+	mux.HandleFunc("PATCH "+p+"/datasets/{dataset}/tables/{table}", f.patchTable)
 	mux.HandleFunc("POST /upload"+p+"/jobs", f.uploadJob)
 	mux.HandleFunc("POST "+p+"/jobs", f.queryJob)
 	mux.HandleFunc("GET "+p+"/jobs/{job}", f.getJob)
@@ -268,6 +269,63 @@ func (f *fakeBQ) deleteTable(w http.ResponseWriter, r *http.Request) {
 	}
 	f.deleted = append(f.deleted, key)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// patchTable takes a schema update as BigQuery does: the table's columns unchanged,
+// then new NULLABLE ones; nothing else in the body. An If-Match that is not the table's
+// ETag fails (412). The rows it holds are kept: those of the new columns read NULL.
+func (f *fakeBQ) patchTable(w http.ResponseWriter, r *http.Request) {
+	var patch bq.Table
+	if !f.decode(r.Body, &patch) {
+		apiError(w, http.StatusBadRequest, "invalid", "bad body")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := r.PathValue("dataset") + "." + r.PathValue("table")
+	t, ok := f.tables[key]
+	switch {
+	case !ok:
+		apiError(w, http.StatusNotFound, "notFound", "Not found: Table "+key)
+		return
+	case r.Header.Get("If-Match") != "" && r.Header.Get("If-Match") != t.Etag:
+		apiError(w, http.StatusPreconditionFailed, "failedPrecondition", "Precondition check failed.")
+		return
+	case patch.Schema == nil || patch.Description != "" || patch.TimePartitioning != nil || patch.Clustering != nil || len(patch.Labels) > 0:
+		f.t.Errorf("fake BigQuery: patch of %s: want a schema only, got %+v", key, patch)
+		apiError(w, http.StatusBadRequest, "invalid", "unexpected patch")
+		return
+	}
+	old, nu := t.Schema.Fields, patch.Schema.Fields
+	if len(nu) < len(old) {
+		apiError(w, http.StatusBadRequest, "invalid", "Provided Schema does not match Table "+key+". Cannot remove columns.")
+		return
+	}
+	for i, c := range nu {
+		if i < len(old) {
+			if c.Mode == "" {
+				c.Mode = "NULLABLE" // as the API takes it
+			}
+			if o := old[i]; c.Name != o.Name || c.Type != o.Type || c.Mode != o.Mode {
+				apiError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("Provided Schema does not match Table %s. Field %s has changed", key, o.Name))
+				return
+			}
+			continue
+		}
+		if c.Mode != "" && c.Mode != "NULLABLE" {
+			apiError(w, http.StatusBadRequest, "invalid", "Provided Schema does not match Table "+key+". Cannot add required fields to an existing schema. (field: "+c.Name+")")
+			return
+		}
+		if !slices.Contains(fieldTypes, c.Type) {
+			f.t.Errorf("fake BigQuery: patch of %s: column %s type %s", key, c.Name, c.Type)
+		}
+		if c.Mode == "" {
+			c.Mode = "NULLABLE"
+		}
+	}
+	t.Schema = patch.Schema
+	t.Etag = fmt.Sprintf("etag-%d", len(f.requests))
+	writeJSON(w, t)
 }
 
 // uploadJob counts the uploads of each job id and lets uploadFault answer them, else

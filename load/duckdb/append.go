@@ -62,11 +62,17 @@ func appendRecords(ctx context.Context, conn *sql.Conn, name string, rr array.Re
 			return err
 		}
 		defer release()
-		res, err := dc.(driver.ExecerContext).ExecContext(ctx, q, nil)
+		exec := dc.(driver.ExecerContext)
+		res, err := exec.ExecContext(ctx, q, nil)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		// The scan's view is a view of the database, not of the connection: left there,
+		// it would ship in the warehouse file, pointing at freed memory of this process.
+		_, err = exec.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+quote(view), nil)
 		return err
 	})
 	return n, err

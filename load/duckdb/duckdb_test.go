@@ -4,16 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"closedloop/load"
 	"closedloop/load/loadtest"
+	views "closedloop/sql"
 )
 
 func day(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
@@ -101,7 +104,7 @@ func TestLoadReplaceRangeAndViews(t *testing.T) {
 		load.FctConversion: tableOf(t, mem, load.FctConversion,
 			convRow("c1", day(1).Add(5*time.Hour)), convRow("c2", day(2).Add(23*time.Hour+59*time.Minute)), convRow("c3", day(3))),
 		load.DimPerson: tableOf(t, mem, load.DimPerson, []any{"p1", day(1), day(3), 1, 1, 0, nil, nil, "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified"}),
-		load.RunLog:    tableOf(t, mem, load.RunLog, []any{"r1", day(4), day(4), day(1), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev"}),
+		load.RunLog:    tableOf(t, mem, load.RunLog, []any{"r1", day(4), day(4), day(1), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev", nil}),
 		load.FctAttribution: tableOf(t, mem, load.FctAttribution,
 			[]any{"c9", "t1", "linear", 1.0, 500.0, "Paid Search", "a", nil, "customer", day(2), day(1), "p1"}),
 	}
@@ -110,7 +113,7 @@ func TestLoadReplaceRangeAndViews(t *testing.T) {
 	second := map[string]arrow.Table{
 		load.FctSpend:      tableOf(t, mem, load.FctSpend, spendRow(day(2), "b", 200), spendRow(day(3), "b", 300)),
 		load.FctConversion: tableOf(t, mem, load.FctConversion, convRow("c4", day(2))),
-		load.RunLog:        tableOf(t, mem, load.RunLog, []any{"r2", day(5), day(5), day(2), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev"}),
+		load.RunLog:        tableOf(t, mem, load.RunLog, []any{"r2", day(5), day(5), day(2), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev", nil}),
 	}
 	run(t, path, day(2), day(3), second, 0)
 	run(t, path, day(2), day(3), second, 0) // the same range again: the same rows
@@ -293,4 +296,158 @@ func TestOlderReplaceAllTableIsRecreated(t *testing.T) {
 	require.NoError(t, db.Close())
 	_, err = Open(ctx, Config{Path: path, Range: load.Range{From: day(1), To: day(1)}})
 	require.ErrorContains(t, err, "table fct_spend in "+path+" has columns")
+}
+
+// oldRunLog is run_log as versions before stage_seconds created it, with one row.
+const oldRunLog = `CREATE TABLE run_log (run_id VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL,
+	finished_at TIMESTAMP NOT NULL, range_from DATE NOT NULL, range_to DATE NOT NULL, inputs VARCHAR NOT NULL,
+	warehouse VARCHAR NOT NULL, row_counts VARCHAR NOT NULL, rejected_count BIGINT NOT NULL,
+	status VARCHAR NOT NULL, message VARCHAR, version VARCHAR NOT NULL);
+INSERT INTO run_log VALUES ('r_old', '2026-01-01 02:00:00', '2026-01-01 02:05:00', '2026-01-01', '2026-01-01',
+	'touches:x', 'duckdb:x', '{}', 0, 'success', NULL, 'v1')`
+
+// TestOlderRunLogGetsNewColumns: a run_log written before stage_seconds existed gets the
+// column, commented, in the run's new version of the file: its old row is kept with
+// NULL, the run's row has the value. A run that fails leaves the live file as it was.
+func TestOlderRunLogGetsNewColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "old.duckdb")
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec(oldRunLog)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	cols := func() int {
+		ro, err := OpenReadOnly(path)
+		require.NoError(t, err)
+		defer ro.Close()
+		return count(t, ro, `SELECT count(*) FROM information_schema.columns WHERE table_name = 'run_log'`)
+	}
+	run(t, path, day(2), day(2), nil, 3) // fails after three tables
+	require.Equal(t, 12, cols(), "a failed run adds nothing to the live file")
+
+	row := tableOf(t, mem, load.RunLog, []any{"r_new", day(3), day(3), day(2), day(2), "touches:x", "duckdb:x", "{}", 0,
+		"success", nil, "v2", `{"load":1.5}`})
+	defer row.Release()
+	run(t, path, day(2), day(2), map[string]arrow.Table{load.RunLog: row}, 0)
+
+	ro, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer ro.Close()
+	got := map[string]sql.NullString{}
+	rows, err := ro.Query(`SELECT run_id, stage_seconds FROM run_log`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var s sql.NullString
+		require.NoError(t, rows.Scan(&id, &s))
+		got[id] = s
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, map[string]sql.NullString{"r_old": {}, "r_new": {String: `{"load":1.5}`, Valid: true}}, got)
+	var comment string
+	require.NoError(t, ro.QueryRow(`SELECT comment FROM duckdb_columns() WHERE table_name = 'run_log' AND column_name = 'stage_seconds'`).Scan(&comment))
+	spec, _ := load.Lookup(load.RunLog)
+	f, _ := spec.Schema.FieldsByName("stage_seconds")
+	require.Equal(t, load.Description(f[0]), comment)
+}
+
+// TestOlderTablesAreRefused: any other difference from the contract than missing
+// nullable trailing columns of an Append table is refused, as before.
+func TestOlderTablesAreRefused(t *testing.T) {
+	for name, ddl := range map[string]string{
+		"a column of the middle missing": strings.Replace(oldRunLog, "message VARCHAR, ", "", 1),
+		"a NOT NULL column missing":      strings.Replace(oldRunLog, "rejected_count BIGINT NOT NULL,\n\tstatus VARCHAR NOT NULL, message VARCHAR, version VARCHAR NOT NULL", "rejected_count BIGINT NOT NULL", 1),
+		"another type":                   strings.Replace(oldRunLog, "version VARCHAR NOT NULL", "version BIGINT NOT NULL", 1),
+		"a column more":                  strings.Replace(oldRunLog, "version VARCHAR NOT NULL)", "version VARCHAR NOT NULL, stage_seconds VARCHAR, extra VARCHAR)", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "old.duckdb")
+			db, err := sql.Open("duckdb", path)
+			require.NoError(t, err)
+			ddl, _, _ := strings.Cut(ddl, ";")
+			_, err = db.Exec(ddl)
+			require.NoError(t, err)
+			require.NoError(t, db.Close())
+			_, err = Open(context.Background(), Config{Path: path, Range: load.Range{From: day(1), To: day(1)}})
+			require.ErrorContains(t, err, "table run_log in "+path+" has columns")
+		})
+	}
+}
+
+// TestEverythingCommented: after a run, every contract table and view, and every one of
+// their columns, carries a comment, also in a file whose tables an older version made
+// without column comments; the view columns' are those their SQL files describe.
+func TestEverythingCommented(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.duckdb")
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec(oldRunLog) // no comments at all
+	require.NoError(t, err)
+	// A view an older version's Arrow scan left behind goes.
+	_, err = db.Exec(`CREATE VIEW _closedloop_arrow_run_log AS SELECT 1 AS x`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	run(t, path, day(1), day(1), nil, 0)
+	run(t, path, day(1), day(1), nil, 0) // views replaced: their comments again
+
+	ro, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer ro.Close()
+	list, err := views.List("duckdb")
+	require.NoError(t, err)
+	relations := map[string]bool{}
+	for _, t := range load.Tables {
+		relations[t.Name] = true
+	}
+	for _, v := range list {
+		relations[v.Name] = true
+	}
+	described := map[string]int{}
+	rows, err := ro.Query(`SELECT table_name, column_name, coalesce(comment, '') FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main'`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var missing []string
+	for rows.Next() {
+		var rel, col, comment string
+		require.NoError(t, rows.Scan(&rel, &col, &comment))
+		if strings.TrimSpace(comment) == "" {
+			missing = append(missing, rel+"."+col)
+		}
+		described[rel]++
+	}
+	require.NoError(t, rows.Err())
+	assert.Empty(t, missing, "columns without a comment")
+	for rel := range relations {
+		assert.NotZero(t, described[rel], "%s has no columns in duckdb_columns()", rel)
+	}
+	for _, q := range []string{
+		`SELECT table_name, coalesce(comment, '') FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'`,
+		`SELECT view_name, coalesce(comment, '') FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal`,
+	} {
+		rows, err := ro.Query(q)
+		require.NoError(t, err)
+		for rows.Next() {
+			var rel, comment string
+			require.NoError(t, rows.Scan(&rel, &comment))
+			assert.NotEmpty(t, strings.TrimSpace(comment), rel)
+			delete(relations, rel)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+	}
+	assert.Empty(t, relations, "tables and views not found")
+
+	// The descriptions are the contract's and the view files'.
+	var c string
+	require.NoError(t, ro.QueryRow(`SELECT comment FROM duckdb_columns() WHERE table_name = 'fct_spend' AND column_name = 'cost'`).Scan(&c))
+	assert.Equal(t, "Cost in currency", c)
+	require.NoError(t, ro.QueryRow(`SELECT comment FROM duckdb_columns() WHERE table_name = 'v_funnel' AND column_name = 'people'`).Scan(&c))
+	assert.Equal(t, "people who reached the stage", c)
+	require.NoError(t, ro.QueryRow(`SELECT comment FROM duckdb_views() WHERE view_name = 'v_funnel'`).Scan(&c))
+	assert.True(t, strings.HasPrefix(c, "A row: one funnel stage"), c)
 }

@@ -5,6 +5,24 @@ import (
 	"strings"
 )
 
+// ViewDescription is the description of a SQL view: the leading "--" comment of its file
+// (sql/<dialect>/v_*.sql: what a row is, what the view answers, how to use it), its
+// lines joined by spaces and paragraph breaks ("--" alone) dropped. Warehouses that
+// take descriptions (DuckDB, BI tools reading the catalog) show it as the view's.
+func ViewDescription(sql string) string {
+	var parts []string
+	for _, l := range strings.Split(sql, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "--") {
+			break
+		}
+		if l = strings.TrimSpace(strings.TrimPrefix(l, "--")); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 // ColumnComments reads the descriptions of a SQL view's columns from the leading "--"
 // comment of its file (sql/<dialect>/v_*.sql), which describes them in two ways:
 //

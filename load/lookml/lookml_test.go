@@ -170,3 +170,10 @@ func TestWriteSpendNeedsItsGrain(t *testing.T) {
 func TestQuote(t *testing.T) {
 	assert.Equal(t, `"a \"b\" c\\d e"`, quote("a \"b\" c\\d\ne"))
 }
+
+// TestViewDescription: a view's description is its file's header comment on one line.
+func TestViewDescription(t *testing.T) {
+	assert.Equal(t, "A row: one day. Answers: what. Notes.",
+		ViewDescription("-- A row: one day.\n-- Answers: what.\n--\n--   Notes.\nCREATE VIEW v AS SELECT 1 -- not this\n-- nor this"))
+	assert.Empty(t, ViewDescription("CREATE VIEW v AS SELECT 1"))
+}

@@ -33,7 +33,9 @@ type TableManifest struct {
 	Bytes        int64       `json:"bytes"` // size of the files written
 	FilesWritten []FileEntry `json:"files_written"`
 	FilesRemoved []string    `json:"files_removed"`
-	// FilesRewritten are older partitions RemapPersons rewrote in place (same name).
+	// FilesRewritten are older files this run rewrote in place (same name): partitions
+	// RemapPersons re-pointed, files of an Append table given the columns a newer
+	// contract added.
 	FilesRewritten []FileEntry `json:"files_rewritten,omitempty"`
 	RowsRemapped   int64       `json:"rows_remapped,omitempty"`
 }
@@ -240,6 +242,12 @@ func (l *Loader) plan(ctx context.Context) (*journal, error) {
 			if strings.HasPrefix(rel, spec.Name+"/") {
 				tm.FilesRewritten = append(tm.FilesRewritten, r.FileEntry)
 				tm.RowsRemapped += r.changed
+				rewritten = append(rewritten, rel)
+			}
+		}
+		for rel, f := range l.migrated {
+			if strings.HasPrefix(rel, spec.Name+"/") {
+				tm.FilesRewritten = append(tm.FilesRewritten, f)
 				rewritten = append(rewritten, rel)
 			}
 		}

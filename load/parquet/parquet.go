@@ -70,7 +70,11 @@
 //
 // (hive_partitioning = true adds the day column, a DATE, and lets a filter on day skip
 // whole folders; union_by_name = true keeps files of an older contract readable next to
-// newer ones). BigQuery, after copying DIR to a bucket (gcloud storage rsync -r DIR
+// newer ones). A version that adds nullable columns at the end of an Append table
+// (run_log, rejected_rows, whose files are kept for ever) rewrites that table's older
+// files with the new columns, NULL, on its first run (staged, renamed at Commit like
+// the others, listed as files_rewritten in its manifest): every file of those tables
+// then has the same columns, for readers that take one file's schema for all. BigQuery, after copying DIR to a bucket (gcloud storage rsync -r DIR
 // gs://BUCKET/wh):
 //
 //	CREATE EXTERNAL TABLE wh.fct_attribution
@@ -149,6 +153,7 @@ type Loader struct {
 
 	tables   map[string][]FileEntry // staged files of each loaded table
 	remapped map[string]*remapped   // staged rewrites by path of the file they replace
+	migrated map[string]FileEntry   // staged files of Append tables given new columns (migrate)
 	failed   error                  // a Load or RemapPersons that failed half-way
 
 	journaled bool // Commit wrote its plan: the staging folder must survive a crash
@@ -178,7 +183,7 @@ func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
 		return nil, fmt.Errorf("parquet: create the warehouse folder: %w", err)
 	}
 	l := &Loader{cfg: cfg, mem: cfg.Mem, log: cfg.Logger, from: dayOf(cfg.Range.From), to: dayOf(cfg.Range.To),
-		tables: map[string][]FileEntry{}, remapped: map[string]*remapped{}}
+		tables: map[string][]FileEntry{}, remapped: map[string]*remapped{}, migrated: map[string]FileEntry{}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -208,6 +213,9 @@ func Open(ctx context.Context, cfg Config) (_ *Loader, err error) {
 	l.staging = filepath.Join(cfg.Dir, stagingPrefix+l.runID)
 	if err := os.MkdirAll(l.staging, 0o755); err != nil {
 		return nil, fmt.Errorf("parquet: create the staging folder: %w", err)
+	}
+	if err := l.migrate(ctx); err != nil {
+		return nil, err
 	}
 	l.log.Debug("parquet run opened", "dir", cfg.Dir, "run_id", l.runID)
 	return l, nil

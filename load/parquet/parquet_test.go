@@ -622,7 +622,7 @@ func TestManifest(t *testing.T) {
 	dir := t.TempDir()
 	spend := map[string]arrow.Table{
 		load.FctSpend: tableOf(t, mem, load.FctSpend, rows(spendRow(day(1), "a", 10), spendRow(day(2), "a", 20), spendRow(day(2), "b", 5))),
-		load.RunLog:   tableOf(t, mem, load.RunLog, rows([]any{"r1", day(3), day(3), day(1), day(2), "x", "parquet:x", "{}", 0, "success", nil, "dev"})),
+		load.RunLog:   tableOf(t, mem, load.RunLog, rows([]any{"r1", day(3), day(3), day(1), day(2), "x", "parquet:x", "{}", 0, "success", nil, "dev", nil})),
 	}
 	defer release(spend)
 	id1 := run(t, dir, days(1, 2), mem, spend)
@@ -725,4 +725,70 @@ func TestRefusals(t *testing.T) {
 	require.ErrorContains(t, err, "cannot name files")
 	_, err = Open(ctx, Config{Dir: dir, Range: days(2, 1)})
 	require.ErrorContains(t, err, "ends before it starts")
+}
+
+// writeOldRunLog writes DIR/run_log/part-r_old.parquet as versions before stage_seconds
+// did: the contract's run_log without its last column, one row.
+func writeOldRunLog(t *testing.T, dir string, mem memory.Allocator) {
+	t.Helper()
+	spec, _ := load.Lookup(load.RunLog)
+	old := arrow.NewSchema(spec.Schema.Fields()[:spec.Schema.NumFields()-1], nil)
+	full := tableOf(t, mem, load.RunLog, rows([]any{"r_old", day(1), day(1), day(1), day(1), "x", "parquet:x", "{}", 0, "success", nil, "v1", nil}))
+	defer full.Release()
+	cols := make([]arrow.Column, old.NumFields())
+	for i := range cols {
+		cols[i] = *full.Column(i)
+	}
+	tbl := array.NewTable(old, cols, full.NumRows())
+	defer tbl.Release()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, load.RunLog), 0o755))
+	f, err := os.Create(filepath.Join(dir, load.RunLog, "part-r_old.parquet"))
+	require.NoError(t, err)
+	// WriteTable closes f.
+	require.NoError(t, pqarrow.WriteTable(tbl, f, 1024, pq.NewWriterProperties(pq.WithAllocator(mem)),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem))))
+}
+
+// TestOlderRunLogGetsNewColumns: a run_log file written before stage_seconds existed is
+// rewritten with the column (NULL) by the next committed run, so that every file of
+// the table has the same columns and a reader that does not union by name reads the
+// old row beside the new one. A run closed without Commit leaves it as it was.
+func TestOlderRunLogGetsNewColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	writeOldRunLog(t, dir, mem)
+	old := filepath.Join(dir, load.RunLog, "part-r_old.parquet")
+	before := snapshot(t, dir)
+
+	l := open(t, dir, days(2, 2), mem)
+	require.NoError(t, l.Close())
+	assert.Equal(t, before[old], snapshot(t, dir)[old], "a run closed without Commit leaves the file")
+
+	row := map[string]arrow.Table{load.RunLog: tableOf(t, mem, load.RunLog,
+		rows([]any{"r_new", day(3), day(3), day(2), day(2), "x", "parquet:x", "{}", 0, "success", nil, "v2", `{"load":1.5}`}))}
+	defer release(row)
+	id := run(t, dir, days(2, 2), mem, row)
+
+	db := duck(t)
+	// No union_by_name: the schema of one file is taken for all.
+	got := strs(t, db, fmt.Sprintf(`SELECT run_id || ' ' || coalesce(stage_seconds, 'NULL')
+		FROM read_parquet('%s/run_log/*.parquet') ORDER BY run_id`, dir))
+	assert.Equal(t, []string{`r_new {"load":1.5}`, "r_old NULL"}, got)
+	tbl, _ := readFile(t, mem, old)
+	defer tbl.Release()
+	spec, _ := load.Lookup(load.RunLog)
+	assert.Equal(t, spec.Schema.NumFields(), int(tbl.NumCols()))
+	m, err := ReadManifest(dir, id)
+	require.NoError(t, err)
+	for _, tm := range m.Tables {
+		if tm.Name == load.RunLog {
+			assert.Equal(t, []string{"run_log/part-r_old.parquet"}, paths(tm.FilesRewritten))
+		}
+	}
+
+	// The next run finds nothing to rewrite.
+	after := snapshot(t, dir)
+	run(t, dir, days(3, 3), mem, nil)
+	assert.Equal(t, after[old], snapshot(t, dir)[old])
 }

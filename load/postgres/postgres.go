@@ -30,6 +30,12 @@
 // a minute before it fails the run; once it has the lock, readers of the view wait
 // only from ApplyViews to Commit, the end of the run.
 //
+// The first run of a version that added nullable columns at the end of an Append table
+// (run_log, rejected_rows: history that no run rewrites) adds them to the existing
+// table with ALTER TABLE ... ADD COLUMN (NULL on the old rows), in the run's
+// transaction. That takes ACCESS EXCLUSIVE on the table: it waits for its readers as a
+// view's replacement does, and readers of that table wait from Open to Commit, once.
+//
 // Why not staging tables and a swap (load into new tables, then rename them over the
 // live ones):
 //   - The swap needs ACCESS EXCLUSIVE on every live table: it waits for every open
@@ -55,7 +61,9 @@
 // Open makes sure the schema and every contract table exist. Column types come from
 // Arrow (see SQLType), non-nullable fields are NOT NULL, table and field descriptions
 // become COMMENTs, and the DateColumn and each ClusterBy column (the keys dashboards
-// filter by) get a b-tree index. An existing table with other columns is refused.
+// filter by) get a b-tree index. An existing table with other columns is refused, with
+// two exceptions: a ReplaceAll table (nothing to keep) is dropped and recreated, and an
+// Append table gets the nullable columns it lacks at the end (see above).
 //
 // Rows go in with pgx's CopyFrom in the binary format, read straight from the Arrow
 // record batches (see source): no per-row INSERTs and no per-row allocation.
@@ -287,6 +295,14 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 		l.cfg.Logger.Info("table recreated with this version's columns (it is replaced whole by every run)", "table", name, "difference", diff)
 		return l.create(ctx, t, want)
 	}
+	if added := load.AddableColumns(t, len(have)); added != nil && columnsDiff(have, want[:len(have)]) == "" {
+		// An Append table of an older version: its rows are history, the new columns
+		// are NULL on them.
+		if err := l.addColumns(ctx, t, want[len(have):]); err != nil {
+			return err
+		}
+		have = append(have, want[len(have):]...) // commented by addColumns
+	}
 	if diff := columnsDiff(have, want); diff != "" {
 		return fmt.Errorf("postgres: table %s has columns (%s), this version writes (%s): %s. "+
 			"Drop the table (DROP TABLE %s CASCADE: views are recreated by the next run) or migrate it with ALTER TABLE, then re-run the date ranges you need",
@@ -323,6 +339,55 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 		}
 	}
 	return nil
+}
+
+// addColumns adds cols, nullable, at the end of the existing table t with their
+// comments, in the run's transaction (a run that fails adds nothing). ALTER TABLE takes
+// ACCESS EXCLUSIVE on the table until Commit: like a view's replacement (applyView) it
+// waits viewLockWait at a time for sessions that have read the table, viewLockTries
+// times, and from then on readers of the table wait for the end of the run. It happens
+// once, on the first run of a version that added the columns.
+func (l *Loader) addColumns(ctx context.Context, t load.Table, cols []column) error {
+	name := l.cfg.Schema + "." + t.Name
+	var lockTimeout string
+	if err := l.tx.QueryRow(ctx, "SELECT current_setting('lock_timeout')").Scan(&lockTimeout); err != nil {
+		return fmt.Errorf("postgres: add columns to %s: %w", name, err)
+	}
+	for try := 1; ; try++ {
+		err := l.savepoint(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", viewLockWait.Milliseconds())); err != nil {
+				return err
+			}
+			for _, c := range cols {
+				col := pgx.Identifier{c.name}.Sanitize()
+				for _, s := range []string{
+					fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", l.ident(t.Name), col, c.typ),
+					fmt.Sprintf("COMMENT ON COLUMN %s.%s IS %s", l.ident(t.Name), col, literal(c.comment)),
+				} {
+					if _, err := tx.Exec(ctx, s); err != nil {
+						return err
+					}
+				}
+			}
+			_, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", lockTimeout)
+			return err
+		})
+		var pe *pgconn.PgError
+		switch {
+		case err == nil:
+			for _, c := range cols {
+				l.cfg.Logger.Info("column added", "table", name, "column", c.name, "type", c.typ)
+			}
+			return nil
+		case errors.As(err, &pe) && pe.Code == "55P03" && try < viewLockTries: // lock_not_available
+			l.cfg.Logger.Info("waiting for readers of a table to finish, to add columns", "table", name, "try", try)
+		case errors.As(err, &pe) && pe.Code == "55P03":
+			return fmt.Errorf("postgres: add columns to %s: sessions kept reading it for %s: end their open transactions (see pg_stat_activity) and re-run: %w",
+				name, viewLockWait*time.Duration(viewLockTries), err)
+		default:
+			return fmt.Errorf("postgres: add columns to %s (the role must own the table): %w", name, err)
+		}
+	}
 }
 
 // create creates table t with its comments and indexes, in the run's transaction.

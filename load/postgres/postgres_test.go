@@ -649,7 +649,7 @@ func TestTypesRoundTrip(t *testing.T) {
 	assert.Equal(t, []string{
 		"run_id text NO", "started_at timestamp with time zone NO", "finished_at timestamp with time zone NO",
 		"range_from date NO", "range_to date NO", "inputs text NO", "warehouse text NO", "row_counts text NO",
-		"rejected_count bigint NO", "status text NO", "message text YES", "version text NO",
+		"rejected_count bigint NO", "status text NO", "message text YES", "version text NO", "stage_seconds text YES",
 	}, cols)
 }
 
@@ -770,4 +770,60 @@ func TestOlderReplaceAllTableIsRecreated(t *testing.T) {
 	assert.Equal(t, spec.Schema.NumFields(), queryInt(t, admin,
 		"SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'dim_person'", schema))
 	assert.Equal(t, 0, queryInt(t, admin, "SELECT count(*) FROM "+pgx.Identifier{schema, "dim_person"}.Sanitize()))
+}
+
+// TestOlderRunLogGetsNewColumns: a run_log written before stage_seconds existed gets the
+// column, with its comment, in the run's transaction: a run that fails adds nothing;
+// one that commits keeps the old row (stage_seconds NULL) beside its own.
+func TestOlderRunLogGetsNewColumns(t *testing.T) {
+	schema := freshSchema(t)
+	ctx := context.Background()
+	admin := connect(t)
+	_, err := admin.Exec(ctx, fmt.Sprintf(`CREATE SCHEMA %[1]s;
+		CREATE TABLE %[1]s.run_log (run_id text NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz NOT NULL,
+			range_from date NOT NULL, range_to date NOT NULL, inputs text NOT NULL, warehouse text NOT NULL,
+			row_counts text NOT NULL, rejected_count bigint NOT NULL, status text NOT NULL, message text, version text NOT NULL);
+		INSERT INTO %[1]s.run_log VALUES ('r_old', '2026-01-01 02:00Z', '2026-01-01 02:05Z', '2026-01-01', '2026-01-01',
+			'touches:x', 'postgres:x', '{}', 0, 'success', NULL, 'v1')`, pgx.Identifier{schema}.Sanitize()))
+	require.NoError(t, err)
+	columns := func() int {
+		return queryInt(t, admin, "SELECT count(*) FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'run_log'", schema)
+	}
+
+	l := open(t, schema, days(2, 2))
+	require.NoError(t, l.Close())
+	assert.Equal(t, 12, columns(), "a run closed without Commit adds nothing")
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	row := map[string]arrow.Table{load.RunLog: tableOf(t, mem, load.RunLog, []any{"r_new", day(3), day(3), day(2), day(2),
+		"touches:x", "postgres:x", "{}", 0, "success", nil, "v2", `{"load":1.5}`})}
+	defer release(row)
+	run(t, schema, days(2, 2), row)
+
+	assert.Equal(t, 13, columns())
+	rows, err := admin.Query(ctx, "SELECT run_id, stage_seconds FROM "+pgx.Identifier{schema, "run_log"}.Sanitize()+" ORDER BY run_id")
+	require.NoError(t, err)
+	var got []string
+	for rows.Next() {
+		var id string
+		var s *string
+		require.NoError(t, rows.Scan(&id, &s))
+		got = append(got, id+" "+orNull(s))
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []string{`r_new '{"load":1.5}'`, "r_old NULL"}, got)
+	var comment string
+	require.NoError(t, admin.QueryRow(ctx, `SELECT col_description(c.oid, a.attnum) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
+		WHERE n.nspname = $1 AND c.relname = 'run_log' AND a.attname = 'stage_seconds'`, schema).Scan(&comment))
+	spec, _ := load.Lookup(load.RunLog)
+	f, _ := spec.Schema.FieldsByName("stage_seconds")
+	assert.Equal(t, load.Description(f[0]), comment)
+
+	// Any other difference is still refused: here a NOT NULL column is missing.
+	_, err = admin.Exec(ctx, fmt.Sprintf(`ALTER TABLE %[1]s.run_log DROP COLUMN stage_seconds, DROP COLUMN version`, pgx.Identifier{schema}.Sanitize()))
+	require.NoError(t, err)
+	_, err = Open(ctx, Config{DSN: testDSN, Range: days(1, 1), Schema: schema})
+	require.ErrorContains(t, err, "column version is missing")
 }
