@@ -3,6 +3,7 @@ package extract
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,18 @@ func Glob(spec, pattern string) ([]string, error) {
 		paths = append(paths, m)
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: %s: no file matches %q", ErrConfig, spec, pattern)
+		where := "the working directory"
+		if wd, err := os.Getwd(); err == nil {
+			where = wd
+		}
+		hint := "check the path and the file names"
+		if !filepath.IsAbs(pattern) {
+			hint += " (a relative path is read from " + where + ")"
+		}
+		if len(matches) > 0 {
+			hint = "it matches only folders: add the file names to the pattern, e.g. " + filepath.Join(pattern, "*")
+		}
+		return nil, fmt.Errorf("%w: %s: no file matches %q: %s", ErrConfig, spec, pattern, hint)
 	}
 	sort.Strings(paths)
 	return paths, nil
@@ -43,13 +55,14 @@ type File struct {
 
 // Open opens path for streaming. Gzip is told by its magic bytes, not the name, so a
 // gzipped file without .gz (or a plain one with it) reads right. A leading UTF-8 BOM
-// is dropped. Errors name the path.
-func Open(path string) (*File, error) {
+// is dropped. Errors name the path. The file's bytes, as on disk, are reported to
+// ctx's Meter as they are read.
+func Open(ctx context.Context, path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	fl := &File{Reader: bufio.NewReaderSize(f, 64<<10), closers: []io.Closer{f}}
+	fl := &File{Reader: bufio.NewReaderSize(MeterReader(MeterOf(ctx), f), 64<<10), closers: []io.Closer{f}}
 	magic, err := fl.Peek(2)
 	if err != nil && err != io.EOF {
 		fl.Close()

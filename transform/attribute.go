@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -29,8 +30,15 @@ type attributed struct {
 // journey the run sees (all days, converting and non-converting), then weigh the
 // range's journeys like the others.
 func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *identity.Persons) (*attributed, error) {
+	t0 := time.Now()
 	jb := newJourneys(t, cv, r.opt.Lookback.Microseconds(), r.opt.OverlapJourneys)
-	models, fitted, err := fitModels(ctx, r.opt.Models, jb, cv.types)
+	paths, err := modelPaths(ctx, r.opt.Models, jb, cv.types)
+	if err != nil {
+		return nil, err
+	}
+	r.stage("journeys", time.Since(t0))
+	spent := make([]time.Duration, len(r.opt.Models)) // per model of r.opt.Models
+	models, fitted, err := fitPaths(ctx, r.opt.Models, paths, cv.types, spent)
 	if err != nil {
 		return nil, err
 	}
@@ -44,6 +52,9 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 	writers := make([]*creditWriter, len(spans))
 	for k := range spans {
 		writers[k] = &creditWriter{bt: newBigTable(r, load.FctAttribution), t: t, cv: cv, persons: p}
+		if r.opt.Stage != nil {
+			writers[k].spent = make([]time.Duration, len(r.opt.Models))
+		}
 	}
 	g := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	for k, sp := range spans {
@@ -55,6 +66,14 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 		res.journeys += w.journeys
 		res.withoutTouch += w.withoutTouch
 		bts[k] = w.bt
+		for i, d := range w.spent {
+			spent[i] += d
+		}
+	}
+	if err == nil {
+		for i, m := range r.opt.Models {
+			r.stage("model:"+m.Name(), spent[i])
+		}
 	}
 	if res.credits, res.creditsSpilled, err = joinSpans(r, load.FctAttribution, bts, err); err != nil {
 		res.removalEffects.Release()
@@ -83,16 +102,25 @@ func (w *creditWriter) credits(ctx context.Context, r *run, jb *journeys, sp spa
 			weights = make([]float64, len(touches))
 		}
 		weights = weights[:len(touches)]
-		for _, m := range models[cv.typ[c]] {
+		var t0 time.Time
+		if w.spent != nil {
+			t0 = time.Now()
+		}
+		for i, m := range models[cv.typ[c]] {
 			if len(touches) == 0 {
 				w.credit(c, -1, m.Name(), 1)
-				continue
-			}
-			m.Weights(*j, weights)
-			for k, tp := range touches {
-				if weights[k] > 0 {
-					w.credit(c, tp, m.Name(), weights[k])
+			} else {
+				m.Weights(*j, weights)
+				for k, tp := range touches {
+					if weights[k] > 0 {
+						w.credit(c, tp, m.Name(), weights[k])
+					}
 				}
+			}
+			if w.spent != nil {
+				now := time.Now()
+				w.spent[i] += now.Sub(t0)
+				t0 = now
 			}
 		}
 	})
@@ -104,23 +132,15 @@ type fittedModel struct {
 	model attribution.Model
 }
 
-// fitModels returns the models of each conversion type (by code): the rule-based ones
-// as given, the data-driven ones fitted on that type's paths.
-func fitModels(ctx context.Context, given []attribution.Model, jb *journeys, types *dict) ([][]attribution.Model, []fittedModel, error) {
-	needPaths := false
+// modelPaths returns each conversion type's paths (by code) when a model of given is
+// fitted on them (data-driven), else empty sets.
+func modelPaths(ctx context.Context, given []attribution.Model, jb *journeys, types *dict) ([]attribution.PathSet, error) {
 	for _, m := range given {
 		if _, ok := m.(attribution.DataDriven); ok {
-			needPaths = true
+			return jb.paths(ctx, types.len())
 		}
 	}
-	paths := make([]attribution.PathSet, types.len())
-	if needPaths {
-		var err error
-		if paths, err = jb.paths(ctx, types.len()); err != nil {
-			return nil, nil, err
-		}
-	}
-	return fitPaths(ctx, given, paths, types)
+	return make([]attribution.PathSet, types.len()), nil
 }
 
 // Columns of fct_markov_removal_effect.
@@ -181,6 +201,9 @@ type creditWriter struct {
 	t                      *touches
 	cv                     *conversions
 	persons                *identity.Persons
+	// spent is each model's time weighing journeys (by index in Options.Models), when
+	// Options.Stage wants it; else nil.
+	spent []time.Duration
 }
 
 // credit writes one row: the credit of touch for conversion c under model; touch -1 is

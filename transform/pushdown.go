@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"closedloop/load"
 	"closedloop/transform/attribution"
@@ -152,10 +153,12 @@ func pushAttribute(ctx context.Context, r *run, t *touches, cv *conversions, p *
 		gts = append(gts, PushedTouch{ID: hexID("t_", t.id[i]), Person: p.ID(t.person[i]), At: t.at[i],
 			Channel: t.channels.val(t.channel[i]), Campaign: t.campaigns.val(t.campaign[i]), Term: t.terms.val(t.term[i])})
 	}
+	t0 := time.Now()
 	pj, err := pd.Journeys(ctx, convs, gts)
 	if err != nil {
 		return nil, err
 	}
+	r.stage("journeys", time.Since(t0))
 	channels, types := newDict(), cv.types
 	codes := func(names []string) []int32 {
 		out := make([]int32, len(names))
@@ -170,7 +173,8 @@ func pushAttribute(ctx context.Context, r *run, t *touches, cv *conversions, p *
 			sets[types.lookup(typ)].Add(codes(pa.Channels), pa.Conversions, pa.Value, pa.Nulls)
 		}
 	}
-	models, fitted, err := fitPaths(ctx, r.opt.Models, sets, types)
+	spent := make([]time.Duration, len(r.opt.Models)) // per model of r.opt.Models
+	models, fitted, err := fitPaths(ctx, r.opt.Models, sets, types, spent)
 	if err != nil {
 		return nil, err
 	}
@@ -187,13 +191,15 @@ func pushAttribute(ctx context.Context, r *run, t *touches, cv *conversions, p *
 			j.At = append(j.At, int64(i))
 		}
 		j.ConvAt = int64(len(j.Channel) - 1)
-		for _, m := range models[types.lookup(sh.Type)] {
+		for i, m := range models[types.lookup(sh.Type)] {
 			if m.Name() == attribution.TimeDecay {
 				continue
 			}
+			t0 := time.Now()
 			w := make([]float64, len(j.Channel))
 			m.Weights(j, w)
 			weights = append(weights, ShapeWeight{Shape: k, Model: m.Name(), Weights: w})
+			spent[i] += time.Since(t0)
 		}
 	}
 	for _, m := range r.opt.Models {
@@ -205,6 +211,9 @@ func pushAttribute(ctx context.Context, r *run, t *touches, cv *conversions, p *
 	if res.journeys, res.withoutTouch, err = pd.Credits(ctx, weights, halfLife, names); err != nil {
 		res.removalEffects.Release()
 		return nil, err
+	}
+	for i, m := range r.opt.Models {
+		r.stage("model:"+m.Name(), spent[i])
 	}
 	res.credits = newTable(r.opt.Mem, load.FctAttribution).table()
 	return res, nil
@@ -300,13 +309,15 @@ func pushedConversions(r *run, cv *conversions, p *identity.Persons) []PushedCon
 	return out
 }
 
-// fitPaths fits the data-driven models of given on each conversion type's paths
-// (fitModels, with the paths an engine aggregated).
-func fitPaths(ctx context.Context, given []attribution.Model, paths []attribution.PathSet, types *dict) ([][]attribution.Model, []fittedModel, error) {
+// fitPaths returns the models of each conversion type (by code): the rule-based ones
+// as given, the data-driven ones fitted on that type's paths (modelPaths', or those an
+// engine aggregated). Each fit's time is added to spent[i], i its model's index in
+// given.
+func fitPaths(ctx context.Context, given []attribution.Model, paths []attribution.PathSet, types *dict, spent []time.Duration) ([][]attribution.Model, []fittedModel, error) {
 	models := make([][]attribution.Model, types.len())
 	var fitted []fittedModel
 	for typ := range models {
-		for _, m := range given {
+		for i, m := range given {
 			dd, ok := m.(attribution.DataDriven)
 			if !ok || paths[typ].Len() == 0 {
 				models[typ] = append(models[typ], m)
@@ -315,7 +326,9 @@ func fitPaths(ctx context.Context, given []attribution.Model, paths []attributio
 			if ctx.Err() != nil {
 				return nil, nil, ctx.Err()
 			}
+			t0 := time.Now()
 			f, err := dd.Fit(paths[typ].Paths)
+			spent[i] += time.Since(t0)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s for %q conversions: %w", m.Name(), types.val(int32(typ)), err)
 			}

@@ -884,7 +884,7 @@ func (s *Stream) stitch(crm *crmCols) (*stitched, error) {
 }
 
 // step runs one step: it stops first if ctx is done, names the step in its error and
-// logs its time.
+// logs its time (and tells Options.Stage).
 func step[T any](ctx context.Context, r *run, name string, fn func() (T, error)) (T, error) {
 	var zero T
 	if err := ctx.Err(); err != nil {
@@ -895,6 +895,8 @@ func step[T any](ctx context.Context, r *run, name string, fn func() (T, error))
 	if err != nil {
 		return zero, fmt.Errorf("transform: %s: %w", name, err)
 	}
-	r.opt.Logger.Debug("transform step", "step", name, "seconds", time.Since(t0).Seconds())
+	d := time.Since(t0)
+	r.opt.Logger.Debug("transform step", "step", name, "seconds", d.Seconds())
+	r.stage(name, d)
 	return v, nil
 }

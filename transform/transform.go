@@ -70,6 +70,12 @@ type Options struct {
 	Currency string
 	// Logger gets a debug line per step; nil discards.
 	Logger *slog.Logger
+	// Stage, when set, is told each step's wall time as it ends (identity, sessions,
+	// page views, conversions, journeys, attribution, persons, spend, deal stages) and
+	// each model's as "model:NAME": its fit on the paths plus its weighing of journeys,
+	// summed over the cores that weigh them at once (the models take turns on each
+	// journey). Called from Finish's goroutine.
+	Stage func(name string, d time.Duration)
 	// TempDir holds the temporary files of the tables that outgrow memory (page
 	// views, touchpoints, credits); "" is the system's (TMPDIR).
 	TempDir string
@@ -210,6 +216,13 @@ type run struct {
 	// attrFrom starts the conversions attribution writes (µs): from, or earlier when
 	// an identity merge reached back to older conversions (Stats.AttributionFrom).
 	attrFrom int64
+}
+
+// stage tells Options.Stage of a step's time.
+func (r *run) stage(name string, d time.Duration) {
+	if r.opt.Stage != nil {
+		r.opt.Stage(name, d)
+	}
 }
 
 // attributes tells whether the credits of a conversion at us are written.

@@ -81,6 +81,7 @@ type Config struct {
 	HubspotBaseURL         string        `split_words:"true" default:"https://api.hubapi.com" desc:"hubspot:api: API base URL (a proxy, or a test server)"`
 	HubspotCookieProperty  string        `split_words:"true" default:"ga_client_id" desc:"HubSpot contact property that holds the GA client id (user_pseudo_id) of the contact's browser"`
 	SessionTimeout         time.Duration `split_words:"true" default:"30m" desc:"inactivity that ends a session, for sources without session ids"`
+	Progress               string        `default:"auto" desc:"progress on stderr (sources' rows, bytes, rate and time left; each stage's time; a summary): auto (when stderr is a terminal; else the JSON log carries the figures), always, never"`
 	LogFormat              string        `split_words:"true" default:"auto" desc:"log format: auto (text on a terminal, else JSON), json, text"`
 	LogLevel               string        `split_words:"true" default:"info" desc:"log level: debug, info, warn, error"`
 
@@ -404,6 +405,11 @@ func (c *Config) validate() error {
 	}
 	if err := c.checkEngine(p); err != nil {
 		return err
+	}
+	switch c.Progress {
+	case "auto", "always", "never":
+	default:
+		return bad("Progress", "want auto, always or never, got %q", c.Progress)
 	}
 	switch c.LogFormat {
 	case "auto", "json", "text":

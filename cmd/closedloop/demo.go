@@ -108,8 +108,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, fmt.Errorf("%w: %w", errUsage, err))
 		}
 	}
-	log := newLogger(cfg, stderr)
-	res, err := runJob(ctx, cfg, memory.NewGoAllocator(), log)
+	rep, log := startProgress(cfg, stderr)
+	res, err := runJobWith(ctx, cfg, memory.NewGoAllocator(), log, rep)
 	if err != nil {
 		return fail(stderr, err)
 	}
@@ -122,9 +122,18 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sampleFrom.Format(time.DateOnly), sampleTo.Format(time.DateOnly), rd.where)
 	fmt.Fprintf(stdout, "%d events, %d sessions, %d touchpoints, %d persons, %d conversions, %d rows rejected\n\n",
 		res.Stats.Events, res.Stats.Sessions, res.Stats.Touchpoints, res.Stats.Persons, res.Stats.Conversions, res.Rejected)
-	if err := report.Print(ctx, rd.db, stdout); err != nil {
+	r, err := report.Build(ctx, rd.db, report.Options{Warehouse: rd.where})
+	if err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintf(stdout, "\nNext: %s\n", rd.next)
+	if err := r.Only(report.Terminal...).Print(stdout); err != nil {
+		return fail(stderr, err)
+	}
+	html := demoReportPath(cfg.Warehouse)
+	if _, err := writeReport(html, r); err != nil {
+		return fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "\n%s%s\n", demoReportLine, html)
+	fmt.Fprintf(stdout, "Next: %s\n", rd.next)
 	return 0
 }

@@ -221,3 +221,27 @@ func reportDayDrops(drops []dayDrop, maxDrop float64, strict bool, log *slog.Log
 	log.Warn(msg+" (recorded in run_log.row_counts.day_drops; --strict fails such a run)", "days", len(drops))
 	return nil
 }
+
+// dataSpan is the first and the last day the analytics sources delivered events of
+// (zero when none): what a run whose range holds none of them tells the user.
+func dataSpan(delivered []*sourceDays) (first, last time.Time) {
+	lo, hi, seen := int64(0), int64(0), false
+	for _, s := range delivered {
+		s.mu.Lock()
+		for d := range s.days {
+			if !seen || d < lo {
+				lo = d
+			}
+			if !seen || d > hi {
+				hi = d
+			}
+			seen = true
+		}
+		s.mu.Unlock()
+	}
+	if !seen {
+		return time.Time{}, time.Time{}
+	}
+	day := func(d int64) time.Time { return time.Unix(d*24*60*60, 0).UTC() }
+	return day(lo), day(hi)
+}

@@ -33,6 +33,7 @@ import (
 	"closedloop/extract/touches"
 	"closedloop/load"
 	"closedloop/load/redact"
+	"closedloop/progress"
 	"closedloop/transform"
 	"closedloop/transform/identity"
 )
@@ -116,9 +117,24 @@ const maxLoggedRejections = 5
 // runJob is the nightly job: extract every source concurrently, transform, load the
 // warehouse atomically.
 func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Logger) (*result, error) {
+	return runJobWith(ctx, cfg, mem, log, nil)
+}
+
+// runJobWith is runJob telling rep of its progress: each source's rows and bytes, each
+// stage's time, the summary (nil: a progress.NewLog of log, whose lines carry them).
+// The stages' seconds up to the run_log row go into run_log.stage_seconds.
+func runJobWith(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Logger, rep *progress.Reporter) (_ *result, err error) {
 	started := time.Now().UTC()
 	runID := newRunID(started)
 	log = log.With("run_id", runID)
+	if rep == nil {
+		rep = progress.NewLog(log)
+	}
+	defer func() {
+		if err != nil {
+			rep.Finish(progress.Summary{Tables: map[string]int64{}, Err: err})
+		}
+	}()
 	rng := extract.Range{From: cfg.From.Time, To: cfg.To.Time}
 	if cfg.parsed == nil {
 		return nil, errors.New("closedloop: the configuration was not validated")
@@ -161,7 +177,8 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		OverlapJourneys: !cfg.JourneyRestart, MicroConversions: cfg.MicroConversions,
 		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
 		IdentityLimits: pc.limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist},
-		SpillBytes: spillBytes, Since: pl.since, Pushdown: pushdown(er)})
+		SpillBytes: spillBytes, Since: pl.since, Pushdown: pushdown(er),
+		Stage: func(name string, d time.Duration) { rep.Stage(strings.ReplaceAll(name, " ", "_"), d) }})
 	col := extract.NewCollector(mem)
 	defer col.Release()
 	for _, name := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages} {
@@ -180,12 +197,13 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 				return fmt.Errorf("warehouse state: %w", err)
 			}
 			log.Info("warehouse state read", "since", pl.since.Format(time.DateOnly), "seconds", time.Since(t0).Seconds())
+			rep.Stage("read:warehouse_state", time.Since(t0))
 			return nil
 		})
 	}
 	if er != nil {
 		p.Go(func(ctx context.Context) error {
-			t0 := time.Now()
+			src := rep.Source(redact.Spec(er.spec))
 			if err := er.eng.Start(ctx, stream); err != nil {
 				return fmt.Errorf("source %s (engine bigquery): %w", er.spec, err)
 			}
@@ -194,7 +212,8 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 					return err
 				}
 			}
-			log.Info("source read", "source", er.spec, "engine", "bigquery", "seconds", time.Since(t0).Seconds())
+			src.AddRows(int64(er.eng.Events))
+			src.Done("engine", "bigquery")
 			return nil
 		})
 	}
@@ -207,15 +226,15 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			w = sd
 		}
 		p.Go(func(ctx context.Context) error {
-			t0 := time.Now()
-			if err := ex.Extract(ctx, w); err != nil {
+			src := rep.Source(redact.Spec(ex.Name()))
+			if err := ex.Extract(extract.WithMeter(ctx, src), rowCounter{w, src}); err != nil {
 				return fmt.Errorf("source %s: %w", ex.Name(), err)
 			}
-			attrs := []any{"source", ex.Name(), "seconds", time.Since(t0).Seconds()}
+			var attrs []any
 			if s, ok := ex.(skipper); ok && s.Skipped() > 0 {
 				attrs = append(attrs, "skipped", s.Skipped())
 			}
-			log.Info("source read", attrs...)
+			src.Done(attrs...)
 			return nil
 		})
 	}
@@ -280,8 +299,8 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	defer out.Release()
 	warnUnlinkedCookies(cfg, out.Stats, log)
 	if st := out.Stats; st.Events > 0 && st.Touchpoints == 0 && st.PageViews == 0 && st.Conversions == 0 {
-		log.Warn("no event of the sources falls in the run's range: set --from and --to (CLOSEDLOOP_FROM, CLOSEDLOOP_TO) to the data's dates",
-			"events_read", st.Events, "from", cfg.From.Format(time.DateOnly), "to", cfg.To.Format(time.DateOnly))
+		first, last := dataSpan(delivered)
+		log.Warn(noDataInRange(cfg, first, last), "events_read", st.Events, "from", cfg.From.Format(time.DateOnly), "to", cfg.To.Format(time.DateOnly))
 	}
 
 	// Load: every table, then the views, then one atomic swap.
@@ -349,6 +368,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 	}
 	loadOne := func(ctx context.Context, name string, t arrow.Table, sp *transform.Spilled) error {
 		t0 := time.Now()
+		end := rep.Start("load:" + name)
 		st := out.Stats
 		if er != nil { // the engine's credits are appended from AttributionFrom; Go's table holds none
 			st.AttributionFrom = time.Time{}
@@ -364,6 +384,7 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		if err != nil {
 			return err
 		}
+		end()
 		log.Debug("table loaded", "table", name, "rows", res.Rows[name], "seconds", time.Since(t0).Seconds())
 		return nil
 	}
@@ -428,9 +449,10 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 				counts["engine"] = er.summary()
 			}
 			countsJSON, _ := json.Marshal(counts)
+			stagesJSON, _ := json.Marshal(rep.Seconds())
 			runLog := load.RunLogTable(mem, load.Run{ID: runID, Started: started, Finished: time.Now().UTC(), From: rng.From, To: rng.To,
 				Inputs: redact.Specs(inputs), Warehouse: redact.Spec(cfg.Warehouse), RowCounts: string(countsJSON),
-				Rejected: len(rejections), Status: "success", Version: version})
+				Rejected: len(rejections), Status: "success", Version: version, StageSeconds: string(stagesJSON)})
 			defer runLog.Release()
 			tbl = runLog
 		case load.RejectedRows:
@@ -438,9 +460,11 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 		default:
 			continue
 		}
+		end := rep.Start("load:" + t.Name)
 		if err := ld.Load(ctx, t.Name, tbl); err != nil {
 			return nil, err
 		}
+		end()
 	}
 	if n := out.Stats.IdentityConflicts; n > 0 {
 		log.Warn("identity edges refused by the guardrails; see identity_conflicts", "edges_refused", n)
@@ -450,17 +474,34 @@ func runJob(ctx context.Context, cfg Config, mem memory.Allocator, log *slog.Log
 			return nil, err
 		}
 	}
+	end := rep.Start("views")
 	if err := ld.ApplyViews(ctx); err != nil {
 		return nil, err
 	}
+	end()
 	t0 := time.Now()
 	if err := ld.Commit(ctx); err != nil {
 		return nil, err
 	}
+	rep.Stage("commit", time.Since(t0))
 	log.Debug("warehouse committed", "seconds", time.Since(t0).Seconds())
 	log.Info("run finished", "seconds", time.Since(started).Seconds(), "touchpoints", out.Stats.Touchpoints,
 		"conversions", out.Stats.Conversions, "persons", out.Stats.Persons, "rejected", len(rejections))
+	rep.Finish(progress.Summary{Tables: res.Rows, Rejected: len(rejections)})
 	return res, nil
+}
+
+// rowCounter is the Writer a source writes through: it counts the rows of each batch
+// (not each row) on the source's progress.
+type rowCounter struct {
+	extract.Writer
+	src *progress.Source
+}
+
+// Write counts rec's rows and passes it on.
+func (w rowCounter) Write(ctx context.Context, table string, rec arrow.RecordBatch) error {
+	w.src.AddRows(rec.NumRows())
+	return w.Writer.Write(ctx, table, rec)
 }
 
 // minCookiesToJudge is how many cookie ids a CRM must store before their link rate

@@ -6,8 +6,10 @@
 // Usage:
 //
 //	closedloop run [flags]     the nightly job (configuration: closedloop help run)
+//	closedloop check [flags]   run's settings checked: every source and the warehouse opened, nothing written
 //	closedloop demo            the job on the bundled sample, into ./closedloop.duckdb
 //	closedloop attribute       the models on a paths: or touches: input, no warehouse
+//	closedloop report          the report of a warehouse: an HTML file with charts, or a table
 //	closedloop lookml --out D  LookML for every table and view
 //	closedloop gen --out D     synthetic GA4, HubSpot and spend files (and a touch log) at any scale
 //	closedloop version
@@ -33,6 +35,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/load/redact"
+	"closedloop/progress"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -67,7 +70,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "run" || cmd == "demo") && slices.ContainsFunc(rest, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }) {
+	if (cmd == "run" || cmd == "demo" || cmd == "check") && slices.ContainsFunc(rest, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" }) {
 		return help([]string{cmd}, stdout, stderr)
 	}
 	switch cmd {
@@ -76,15 +79,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(stderr, err)
 		}
-		log := newLogger(cfg, stderr)
 		if cfg.DryRun {
+			log := newLogger(cfg, stderr)
 			if err := dryRun(ctx, cfg, stdout, log); err != nil {
 				log.Error("dry run failed", "error", err.Error())
 				return fail(stderr, err)
 			}
 			return 0
 		}
-		res, err := runJob(ctx, cfg, memory.NewGoAllocator(), log)
+		rep, log := startProgress(cfg, stderr)
+		res, err := runJobWith(ctx, cfg, memory.NewGoAllocator(), log, rep)
 		if err != nil {
 			log.Error("run failed", "error", err.Error())
 			return fail(stderr, err)
@@ -92,12 +96,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "run %s: %d touchpoints, %d conversions, %d persons, %d rows rejected -> %s\n",
 			res.RunID, res.Stats.Touchpoints, res.Stats.Conversions, res.Stats.Persons, res.Rejected, redact.Spec(cfg.Warehouse))
 		return 0
+	case "check":
+		return checkCmd(ctx, rest, stdout, stderr)
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
 	case "attribute":
 		return attribute(ctx, rest, stdout, stderr)
 	case "lookml":
 		return lookmlCmd(ctx, rest, stdout, stderr)
+	case "report":
+		return reportCmd(ctx, rest, stdout, stderr)
 	case "gen":
 		return gen(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -125,8 +133,10 @@ func usage(w io.Writer) {
 
 Commands:
   run       the nightly job: extract, stitch identities, attribute, load the warehouse
+  check     run's settings checked before a first run: sources and warehouse opened, nothing written
   demo      the job on the bundled sample data, into ./closedloop.duckdb, with a report
   attribute the models on aggregated paths or a touch log, no warehouse: closedloop attribute --input paths:Data.csv
+  report    the report of a warehouse, an HTML file with charts: closedloop report --out report.html
   lookml    LookML views, model and explores for Looker: closedloop lookml --out DIR
   gen       synthetic GA4, HubSpot and spend files and a touch log at any scale: closedloop gen --out DIR --people N
   version   print the version
@@ -156,12 +166,32 @@ Example:
 
 Exit codes: 0 success, 1 failed run (the warehouse is left as it was), 2 bad configuration.
 `)
+	case "check":
+		fmt.Fprint(stdout, `closedloop check [flags]: checks closedloop run's settings (the same variables and
+flags: closedloop help run) without running it and without writing anything:
+  - the configuration, as run validates it;
+  - each source: a glob's files (how many, their size, and for GA4 the days they hold
+    against the range), a folder's required files, an API token (one authenticated
+    request), a GA4 BigQuery export's tables (listed, no row read);
+  - the warehouse: writable (no file or directory is created) and its writer lock free
+    (DuckDB, Parquet: who holds it; PostgreSQL: CREATE on the schema and the run lock;
+    BigQuery: the dataset and its location).
+One line per item: ok, warn or FAIL, the item, and for a failure what to do.
+
+Example:
+  closedloop check --analytics 'ga4:/exports/events_*.ndjson.gz' --crm hubspot:api \
+    --warehouse duckdb:/data/closedloop.duckdb
+
+Exit codes: 0 every item ok (warnings allowed), 1 an item failed, 2 bad configuration.
+`)
 	case "demo":
 		fmt.Fprint(stdout, `closedloop demo [--warehouse duckdb:PATH | postgres:DSN | parquet:DIR] [--channel-rules FILE]
                 [--personas FILE] [--force]:
 runs the job on the sample that travels inside the binary (a synthetic B2B company: GA4
 export files, HubSpot exports, ad spend; 2026-01-01..2026-03-02) into ./closedloop.duckdb
-or the warehouse given, and prints a short report read from it.
+or the warehouse given, prints a short report read from it, and writes the full report with
+charts to report.html (beside a DuckDB file, else in the current directory; see closedloop
+help report).
 
 The demo refuses a warehouse that holds other data than its own (its run_log names other
 sources: ./closedloop.duckdb is also closedloop run's default) unless --force is given.
@@ -174,6 +204,8 @@ prints the closedloop run command that loads them as the demo does, into any war
 		return attribute(context.Background(), []string{"--help"}, stdout, stdout)
 	case "gen":
 		return gen(context.Background(), []string{"--help"}, stdout, stdout)
+	case "report":
+		fmt.Fprint(stdout, reportUsage)
 	case "version":
 		fmt.Fprintln(stdout, "closedloop version: print the version.")
 	default:
@@ -199,23 +231,36 @@ func redactAttr(a slog.Attr) slog.Attr {
 // newLogger logs JSON for log collectors (Cloud Logging reads severity and message)
 // unless stderr is a terminal.
 func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
+	return newLoggerTo(cfg, stderr, isTerminal(stderr))
+}
+
+// isTerminal tells whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// newLoggerTo is newLogger writing to w, text when tty says stderr is a terminal.
+func newLoggerTo(cfg Config, w io.Writer, tty bool) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
 	format := cfg.LogFormat
 	if format == "auto" {
 		format = "json"
-		if f, ok := stderr.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
+		if tty {
+			format = "text"
 		}
 	}
 	// No credential reaches the log, whoever wrote the line: every string value
 	// (messages, specs, errors) is redacted.
 	opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr { return redactAttr(a) }
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(stderr, opts))
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
 		a = redactAttr(a)
@@ -229,5 +274,18 @@ func newLogger(cfg Config, stderr io.Writer) *slog.Logger {
 		}
 		return a
 	}
-	return slog.New(slog.NewJSONHandler(stderr, opts))
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// startProgress returns the run's progress display and the logger that writes beside
+// it: a terminal display on stderr when cfg.Progress is always, or auto and stderr is
+// a terminal (log lines then print above its bars); else no display (nil: the run
+// logs the figures) and newLogger's logger.
+func startProgress(cfg Config, stderr io.Writer) (*progress.Reporter, *slog.Logger) {
+	tty := isTerminal(stderr)
+	if cfg.Progress == "never" || (cfg.Progress == "auto" && !tty) {
+		return nil, newLoggerTo(cfg, stderr, tty)
+	}
+	rep := progress.NewTerminal(progress.TerminalConfig{Out: stderr})
+	return rep, newLoggerTo(cfg, rep.Writer(), tty)
 }

@@ -126,7 +126,7 @@ func snapshot(t *testing.T, src, dir string, night time.Time) {
 
 // readLines reads the non-empty lines of a file, gzipped or not (extract.Open).
 func readLines(t *testing.T, path string) []string {
-	f, err := extract.Open(path)
+	f, err := extract.Open(t.Context(), path)
 	require.NoError(t, err)
 	defer f.Close()
 	var out []string

@@ -128,6 +128,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	// A day's files (its shards, a copy) one after the other: exact duplicates are
 	// dropped among them, and the rows seen of a day are forgotten at the next.
 	slices.SortStableFunc(paths, func(a, b string) int { return strings.Compare(fileDay(a), fileDay(b)) })
+	extract.PlanFiles(ctx, paths...)
 	st, err := readAll(ctx, e.cfg.Spec, e.cfg.Mem, e.cfg.Now, paths, w)
 	e.mu.Lock()
 	e.stats = st

@@ -21,7 +21,7 @@ import (
 
 // readNDJSON reads one NDJSON file, plain or gzipped, into d.
 func readNDJSON(ctx context.Context, path string, d *Decoder) (err error) {
-	f, err := extract.Open(path)
+	f, err := extract.Open(ctx, path)
 	if err != nil {
 		return fmt.Errorf("ga4: %w", err)
 	}
@@ -191,6 +191,9 @@ func readParquet(ctx context.Context, path string, mem memory.Allocator, d *Deco
 	if err := checkChunks(pr, leaves, fi.Size()); err != nil {
 		return fmt.Errorf("ga4: %s: %w", path, err)
 	}
+	// A Parquet file is read where its projected columns are, not from end to end:
+	// the Meter is told each row group's share of the file's size once it is read.
+	m, rows, metered := extract.MeterOf(ctx), max(1, pr.NumRows()), int64(0)
 	row := int64(1)
 	for rg := 0; rg < pr.NumRowGroups(); rg++ {
 		want := pr.MetaData().RowGroup(rg).NumRows()
@@ -231,6 +234,14 @@ func readParquet(ctx context.Context, path string, mem memory.Allocator, d *Deco
 		if err != nil {
 			return fmt.Errorf("ga4: %s: row group %d (rows from %d): %w", path, rg, from, err)
 		}
+		if m != nil {
+			upto := fi.Size() * (row - 1) / rows
+			m.Read(upto - metered)
+			metered = upto
+		}
+	}
+	if m != nil && metered < fi.Size() {
+		m.Read(fi.Size() - metered)
 	}
 	return nil
 }

@@ -62,7 +62,8 @@ type Response struct {
 
 // Do sends r until a final answer comes and returns it, its body read whole: a 2xx
 // (read by r.Decode when set), or a status that is not retried, for the caller to
-// explain. A request given up on is an *Error; a cancelled ctx is ctx.Err().
+// explain. A request given up on is an *Error; a cancelled ctx is ctx.Err(). The final
+// answer is a page to ctx's extract.Meter.
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	var out *Response
 	attempt := 0
@@ -77,6 +78,9 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if m := extract.MeterOf(ctx); m != nil {
+		m.Page(int64(len(out.Body)))
 	}
 	return out, nil
 }

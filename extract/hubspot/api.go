@@ -31,17 +31,25 @@ type listPage struct {
 	} `json:"paging"`
 }
 
-// api reads HubSpot through its API: definitions first (property types, pipelines,
-// owners), then contacts, deals with their associations, the activities and the
-// e-mail clicks, concurrently.
-func (x *run) api(ctx context.Context) error {
-	e := x.e
+// checkAPIConfig checks what API mode needs, without a request: a token and a base URL.
+func (e *Extractor) checkAPIConfig() error {
 	if strings.TrimSpace(e.cfg.Token) == "" {
 		return fmt.Errorf("%w: %s: %s is not set: create a HubSpot private app with read scopes and set %s to its access token",
 			extract.ErrConfig, e.cfg.Spec, TokenVariable, TokenVariable)
 	}
 	if _, err := url.Parse(e.cfg.BaseURL); err != nil {
 		return fmt.Errorf("%w: %s: base URL %q: %v", extract.ErrConfig, e.cfg.Spec, e.cfg.BaseURL, err)
+	}
+	return nil
+}
+
+// api reads HubSpot through its API: definitions first (property types, pipelines,
+// owners), then contacts, deals with their associations, the activities and the
+// e-mail clicks, concurrently.
+func (x *run) api(ctx context.Context) error {
+	e := x.e
+	if err := e.checkAPIConfig(); err != nil {
+		return err
 	}
 	c := newClient(e)
 

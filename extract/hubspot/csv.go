@@ -3,6 +3,7 @@ package hubspot
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"closedloop/extract"
 )
 
 // fivetranFile returns the path of Fivetran table t in dir: t.csv as a warehouse
@@ -38,8 +41,9 @@ type table struct {
 	start, end int64 // input offsets of the current record
 }
 
-// openTable opens Fivetran table t of dir; it returns os.ErrNotExist when absent.
-func openTable(dir, t string) (*table, error) {
+// openTable opens Fivetran table t of dir; it returns os.ErrNotExist when absent. Its
+// bytes are reported to ctx's Meter as they are read.
+func openTable(ctx context.Context, dir, t string) (*table, error) {
 	path := fivetranFile(dir, t)
 	if path == "" {
 		return nil, fmt.Errorf("%s.csv: %w", t, os.ErrNotExist)
@@ -48,7 +52,7 @@ func openTable(dir, t string) (*table, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
+	br := bufio.NewReaderSize(extract.MeterReader(extract.MeterOf(ctx), f), 64<<10)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
 		br.Discard(3)
 	}

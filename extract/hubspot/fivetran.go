@@ -74,7 +74,7 @@ func (x *run) eachRow(ctx context.Context, r *rows, t string, optional bool, fn 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tb, err := openTable(x.e.cfg.Dir, t)
+	tb, err := openTable(ctx, x.e.cfg.Dir, t)
 	if errors.Is(err, os.ErrNotExist) && optional {
 		return nil
 	}
@@ -229,7 +229,7 @@ func (x *run) ftMerges(ctx context.Context, r *rows) error {
 	for _, s := range audit {
 		wanted[s] = true
 	}
-	tb, err := openTable(x.e.cfg.Dir, "contact")
+	tb, err := openTable(ctx, x.e.cfg.Dir, "contact")
 	if err != nil {
 		return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
 	}

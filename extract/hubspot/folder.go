@@ -51,28 +51,35 @@ const (
 
 // files reads an export folder of either layout.
 func (x *run) files(ctx context.Context) error {
-	e := x.e
-	dir := e.cfg.Dir
-	fi, err := os.Stat(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: %s: export folder %s does not exist", extract.ErrConfig, e.cfg.Spec, dir)
-		}
-		return fmt.Errorf("%s: %w", e.cfg.Spec, err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%w: %s: %s is not a folder (want a folder holding %s, %s, %s and %s, or Fivetran's HubSpot tables as CSV)",
-			extract.ErrConfig, e.cfg.Spec, dir, ContactsFile, DealsFile, PipelinesFile, DealContactsFile)
-	}
-	lay, err := x.detect()
+	lay, err := x.openFolder()
 	if err != nil {
 		return err
 	}
+	extract.PlanDir(ctx, x.e.cfg.Dir)
 	x.archived = archivedIDs{contacts: map[string]bool{}, deals: map[string]bool{}}
 	if lay == layoutFivetran {
 		return x.fivetran(ctx)
 	}
 	return x.folder(ctx)
+}
+
+// openFolder makes sure the export folder is a folder and tells its layout.
+func (x *run) openFolder() (layout, error) {
+	e := x.e
+	dir := e.cfg.Dir
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("%w: %s: export folder %s does not exist: check the path after hubspot: (relative to the working directory), or export the portal into it",
+				extract.ErrConfig, e.cfg.Spec, dir)
+		}
+		return 0, fmt.Errorf("%s: %w", e.cfg.Spec, err)
+	}
+	if !fi.IsDir() {
+		return 0, fmt.Errorf("%w: %s: %s is not a folder (want a folder holding %s, %s, %s and %s, or Fivetran's HubSpot tables as CSV)",
+			extract.ErrConfig, e.cfg.Spec, dir, ContactsFile, DealsFile, PipelinesFile, DealContactsFile)
+	}
+	return x.detect()
 }
 
 // detect tells the layout by the files present.
@@ -400,7 +407,7 @@ func (x *run) eachLine(ctx context.Context, r *rows, name string, fn func(p plac
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l, err := openLines(x.e.cfg.Dir, name)
+	l, err := openLines(ctx, x.e.cfg.Dir, name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
 	}

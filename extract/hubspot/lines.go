@@ -1,6 +1,7 @@
 package hubspot
 
 import (
+	"context"
 	"path/filepath"
 	"strconv"
 
@@ -16,8 +17,8 @@ type lineReader struct {
 	name string // file name, for locations
 }
 
-func openLines(dir, name string) (*lineReader, error) {
-	f, err := extract.Open(filepath.Join(dir, name))
+func openLines(ctx context.Context, dir, name string) (*lineReader, error) {
+	f, err := extract.Open(ctx, filepath.Join(dir, name))
 	if err != nil {
 		return nil, err
 	}

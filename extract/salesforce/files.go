@@ -154,7 +154,7 @@ func (s *fileSource) read(ctx context.Context, obj *object, name string, l layou
 			err = cerr
 		}
 	}()
-	tee := &rawTee{r: f}
+	tee := &rawTee{r: extract.MeterReader(extract.MeterOf(ctx), f)}
 	r := csv.NewReader(tee)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true

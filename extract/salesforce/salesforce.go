@@ -236,6 +236,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 // source returns the folder or the API, after checking the configuration.
 func (e *Extractor) source(ctx context.Context) (source, error) {
 	if e.cfg.Dir != "" {
+		extract.PlanDir(ctx, e.cfg.Dir)
 		return newFileSource(e.cfg.Spec, e.cfg.Dir)
 	}
 	cfg := e.cfg

@@ -87,7 +87,7 @@ type reader struct {
 
 // readFile reads one NDJSON file.
 func (r *reader) readFile(ctx context.Context, path string) (err error) {
-	f, err := extract.Open(path)
+	f, err := extract.Open(ctx, path)
 	if err != nil {
 		return fmt.Errorf("segment: %w", err)
 	}

@@ -105,6 +105,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err != nil {
 		return err
 	}
+	extract.PlanFiles(ctx, paths...)
 	r.b = extract.NewBuilder(e.cfg.Mem, extract.TableEvents, w)
 	defer r.b.Release()
 	for _, path := range paths {

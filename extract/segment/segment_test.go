@@ -685,7 +685,7 @@ func BenchmarkDecode(b *testing.B) {
 	const n = 100_000
 	path := filepath.Join(b.TempDir(), "events.ndjson.gz")
 	size := writeEvents(b, path, n)
-	f, err := extract.Open(path)
+	f, err := extract.Open(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}

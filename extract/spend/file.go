@@ -23,13 +23,13 @@ type file struct {
 
 // open opens path for streaming. Gzip is told by its magic bytes, not the name, so a
 // gzipped file without .gz (or a plain one with it) reads right. A leading UTF-8 BOM
-// is dropped.
-func open(path string) (*file, error) {
+// is dropped. The file's bytes, as on disk, are reported to m (nil: none).
+func open(path string, m extract.Meter) (*file, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("spend: %w", err)
 	}
-	fl := &file{Reader: bufio.NewReaderSize(f, 64<<10), closers: []io.Closer{f}}
+	fl := &file{Reader: bufio.NewReaderSize(extract.MeterReader(m, f), 64<<10), closers: []io.Closer{f}}
 	magic, err := fl.Peek(2)
 	if err != nil && err != io.EOF {
 		fl.Close()

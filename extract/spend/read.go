@@ -44,7 +44,7 @@ type day struct {
 
 // readFile reads one spend file into b.
 func (e *Extractor) readFile(ctx context.Context, path string, b *extract.Builder, w extract.Writer) (err error) {
-	f, err := open(path)
+	f, err := open(path, extract.MeterOf(ctx))
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err != nil {
 		return err
 	}
+	extract.PlanFiles(ctx, paths...)
 	b := extract.NewBuilder(e.cfg.Mem, extract.TableSpend, w)
 	defer b.Release()
 	for _, path := range paths {

@@ -28,7 +28,7 @@ type table struct {
 
 // openTable opens path, the file what names, and reads its header row.
 func openTable(path, what string) (*table, error) {
-	f, err := open(path)
+	f, err := open(path, nil)
 	switch {
 	case errors.Is(err, extract.ErrConfig):
 		return nil, err

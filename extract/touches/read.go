@@ -83,7 +83,7 @@ type block struct {
 // each parsed into a Buffer of its own; the buffers are passed on in file order, so w
 // sees the rows and rejections one reader would have written.
 func (e *Extractor) readFile(ctx context.Context, path string, w extract.Writer) (err error) {
-	f, err := extract.Open(path)
+	f, err := extract.Open(ctx, path)
 	if err != nil {
 		return fmt.Errorf("touches: %w", err)
 	}

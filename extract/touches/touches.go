@@ -103,6 +103,7 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	if err != nil {
 		return err
 	}
+	extract.PlanFiles(ctx, paths...)
 	for _, path := range paths {
 		if extract.BadText("file name", path) != "" {
 			return fmt.Errorf("%w: touches: the file name %q is not UTF-8: rename the file (its name is every row's location)", extract.ErrConfig, path)

@@ -216,8 +216,8 @@ func (w *WriterLock) release() {
 }
 
 // checkTarget refuses a warehouse file no run could replace: its directory cannot be
-// made or written, path is not a regular file, or it is read-only. It makes a missing
-// directory.
+// made or written, path is not a regular file, or it is read-only (Writable's rules).
+// It makes a missing directory.
 func checkTarget(path string) error {
 	dir := filepath.Dir(path)
 	cannot := func(err error) error {
@@ -233,20 +233,5 @@ func checkTarget(path string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return cannot(err)
 	}
-	const wOK, xOK = 2, 1
-	if err := syscall.Access(dir, wOK|xOK); err != nil {
-		return cannot(&fs.PathError{Op: "access", Path: dir, Err: err})
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("duckdb: %w", err)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("duckdb: %s is not a regular file (%s)", path, fi.Mode().Type())
-	case fi.Mode().Perm()&0o222 == 0:
-		return &readOnlyError{path: path, mode: fi.Mode()}
-	}
-	return nil
+	return Writable(path)
 }
