@@ -15,6 +15,12 @@ import (
 //go:embed */*.sql
 var files embed.FS
 
+// columnsTxt lists every view's columns, "VIEW COLUMN TYPE" a line in view and column
+// order; TestViewColumns keeps it equal to what each dialect's views return.
+//
+//go:embed columns.txt
+var columnsTxt string
+
 // View is one view of one dialect.
 type View struct {
 	Name string // file name without .sql: the view's name
@@ -52,6 +58,26 @@ func List(dialect string) ([]View, error) {
 			return nil, err
 		}
 		out = append(out, View{Name: strings.TrimSuffix(path.Base(n), ".sql"), SQL: string(b)})
+	}
+	return out, nil
+}
+
+// Column is one column of a view, its type spelled as BigQuery does (STRING, DATE,
+// FLOAT64, INT64, BOOL, TIMESTAMP): the same in every dialect.
+type Column struct {
+	Name, Type string
+}
+
+// Columns returns the columns of every view, in their order, from columns.txt (the
+// views' columns without a warehouse to create them in).
+func Columns() (map[string][]Column, error) {
+	out := map[string][]Column{}
+	for i, l := range strings.Split(strings.TrimSpace(columnsTxt), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("views: columns.txt:%d: want VIEW COLUMN TYPE, got %q (go test ./sql -run TestViewColumns -update-columns rewrites it)", i+1, l)
+		}
+		out[f[0]] = append(out[f[0]], Column{Name: f[1], Type: f[2]})
 	}
 	return out, nil
 }

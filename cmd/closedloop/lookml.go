@@ -88,14 +88,14 @@ func viewRelations(ctx context.Context) ([]lookml.Relation, error) {
 		return nil, err
 	}
 	var out []lookml.Relation
-	described := map[string]map[string]string{} // view -> column -> description
+	sqls := map[string]string{}
+	names := map[string][]string{}
 	for _, v := range list {
 		r := lookml.Relation{Name: v.Name, Description: headerComment(v.SQL)}
 		rows, err := db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position`, v.Name)
 		if err != nil {
 			return nil, err
 		}
-		var names []string
 		for rows.Next() {
 			var name, typ string
 			if err := rows.Scan(&name, &typ); err != nil {
@@ -103,26 +103,20 @@ func viewRelations(ctx context.Context) ([]lookml.Relation, error) {
 				return nil, err
 			}
 			r.Columns = append(r.Columns, lookml.Column{Name: name, Type: lookmlType(typ)})
-			names = append(names, name)
+			names[v.Name] = append(names[v.Name], name)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
 			return nil, err
 		}
-		described[v.Name] = lookml.ColumnComments(v.SQL, names)
+		sqls[v.Name] = v.SQL
 		out = append(out, r)
 	}
+	described := lookml.ViewColumnComments(sqls, names) // view -> column -> description
 	for i, r := range out {
-		// A _by_persona view's columns are its base view's, per persona: those its own
-		// comment leaves out take the base view's description.
-		base := described[strings.TrimSuffix(r.Name, "_by_persona")]
 		for j, c := range r.Columns {
-			d, ok := described[r.Name][c.Name]
-			if !ok {
-				d = base[c.Name]
-			}
-			out[i].Columns[j].Description = d
+			out[i].Columns[j].Description = described[r.Name][c.Name]
 		}
 	}
 	return out, nil

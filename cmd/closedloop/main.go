@@ -106,6 +106,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return lookmlCmd(ctx, rest, stdout, stderr)
 	case "report":
 		return reportCmd(ctx, rest, stdout, stderr)
+	case "dbt":
+		return dbtCmd(ctx, rest, stdout, stderr)
 	case "gen":
 		return gen(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -138,6 +140,7 @@ Commands:
   attribute the models on aggregated paths or a touch log, no warehouse: closedloop attribute --input paths:Data.csv
   report    the report of a warehouse, an HTML file with charts: closedloop report --out report.html
   lookml    LookML views, model and explores for Looker: closedloop lookml --out DIR
+  dbt       dbt sources.yml (every table and view, tests, freshness) and exposures.yml: closedloop dbt --out DIR
   gen       synthetic GA4, HubSpot and spend files and a touch log at any scale: closedloop gen --out DIR --people N
   version   print the version
   help      help on a command: closedloop help run
@@ -206,6 +209,8 @@ prints the closedloop run command that loads them as the demo does, into any war
 		return gen(context.Background(), []string{"--help"}, stdout, stdout)
 	case "report":
 		fmt.Fprint(stdout, reportUsage)
+	case "dbt":
+		fmt.Fprint(stdout, dbtUsage)
 	case "version":
 		fmt.Fprintln(stdout, "closedloop version: print the version.")
 	default:

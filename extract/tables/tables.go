@@ -9,12 +9,16 @@
 //   - NULL: "" (as a CSV export writes it);
 //   - text: as is;
 //   - booleans: "true" or "false";
-//   - integers: decimal; floating point: strconv.FormatFloat(v, 'f', -1, 64);
+//   - integers: decimal; floating point: strconv.FormatFloat(v, 'f', -1, 64) (a 4-byte
+//     float by its own shortest form, bit size 32: "0.1");
 //     NUMERIC/DECIMAL: its exact decimal text without trailing zeros after the point;
-//   - timestamps (with or without time zone, as UTC): "2006-01-02T15:04:05.999999Z"
+//   - timestamps (with or without time zone, as UTC; BigQuery's DATETIME too): "2006-01-02T15:04:05.999999Z"
 //     (time.RFC3339Nano of the UTC time, trailing zeros dropped);
 //   - dates: "2006-01-02";
 //   - anything else (JSON, arrays, structs): its JSON text.
+//
+// Open makes a Source of a location (see Open); package tablestest loads test data
+// into each kind of warehouse.
 package tables
 
 import (

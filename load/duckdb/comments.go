@@ -69,7 +69,7 @@ func (l *Loader) commentViews(ctx context.Context, vs []views.View) error {
 				d = base[c]
 			}
 			if d == "" {
-				d = "See the comment on " + v.Name + ", which describes its columns together"
+				d = lookml.SeeViewComment(v.Name)
 			}
 			want[object{v.Name, c}] = d
 		}

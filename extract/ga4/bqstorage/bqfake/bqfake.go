@@ -64,6 +64,12 @@ type Table struct {
 	// Unlisted leaves the table out of tables.list, as a table created after the
 	// client listed the dataset.
 	Unlisted bool
+	// Filter, when set, applies a read session's row restriction (when it has one):
+	// it returns the rows of rec the restriction keeps, as a new record the server
+	// releases, or an error, which fails the session with InvalidArgument as BigQuery
+	// refuses a restriction it cannot parse. Without Filter, restrictions are only
+	// recorded (Server.Creates).
+	Filter func(restriction string, rec arrow.RecordBatch) (arrow.RecordBatch, error)
 }
 
 // Server serves one dataset's tables through both APIs. Its methods are safe for
@@ -216,6 +222,18 @@ func (s *Server) AddFault(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, f)
+}
+
+// Restrictions returns the row restrictions of the CreateReadSession requests
+// received, in order ("" for a session without one).
+func (s *Server) Restrictions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.creates))
+	for i, c := range s.creates {
+		out[i] = c.GetReadSession().GetReadOptions().GetRowRestriction()
+	}
+	return out
 }
 
 // Creates returns the CreateReadSession requests received, in order.

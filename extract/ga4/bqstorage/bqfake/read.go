@@ -92,6 +92,11 @@ func (r *readServer) CreateReadSession(_ context.Context, req *storagepb.CreateR
 		n = min(n, m)
 	}
 	key := strings.Join(selected, ",") + "|" + strconv.Itoa(n)
+	restriction := rs.GetReadOptions().GetRowRestriction()
+	filter := tbl.Filter != nil && restriction != ""
+	if filter {
+		key += "|" + restriction
+	}
 	d, ok := tbl.data[key]
 	if !ok {
 		schema, missing := project(tbl.Schema, selected)
@@ -99,8 +104,17 @@ func (r *readServer) CreateReadSession(_ context.Context, req *storagepb.CreateR
 			return nil, status.Errorf(codes.InvalidArgument,
 				"request failed: the following selected fields do not exist in the table schema: %s", strings.Join(missing, ", "))
 		}
+		src := tbl
+		if filter && tbl.rec != nil {
+			rec, err := tbl.Filter(restriction, tbl.rec)
+			if err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "row restriction %q: %v", restriction, err)
+			}
+			defer rec.Release() // the streams' chunks hold what they need
+			src = &table{Table: tbl.Table, rec: rec}
+		}
 		var err error
-		if d, err = s.split(tbl, schema, n); err != nil {
+		if d, err = s.split(src, schema, n); err != nil {
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 		tbl.data[key] = d

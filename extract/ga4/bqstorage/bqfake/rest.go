@@ -136,6 +136,13 @@ func bqFields(fields []arrow.Field) []map[string]any {
 			field["type"] = "BOOLEAN"
 		case *arrow.TimestampType:
 			field["type"] = "TIMESTAMP"
+			if t.TimeZone == "" {
+				field["type"] = "DATETIME" // a civil time, as the Storage Read API sends DATETIME
+			}
+		case *arrow.Decimal128Type:
+			field["type"] = "NUMERIC"
+		case *arrow.Decimal256Type:
+			field["type"] = "BIGNUMERIC"
 		case *arrow.Date32Type:
 			field["type"] = "DATE"
 		case *arrow.BinaryType:
