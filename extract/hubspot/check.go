@@ -9,7 +9,8 @@ import (
 
 // Check makes sure the source can be read, without reading it: for a folder, the
 // checks Extract starts with (the folder exists, its layout, its required files and
-// the files others need); for the API, the token, by one authenticated request for a
+// the files others need); for a warehouse Source, the same of its tables (listed,
+// not read); for the API, the token, by one authenticated request for a
 // page of one contact (GET /crm/v3/objects/contacts?limit=1), through the client and
 // retry policy Extract uses. It returns what it found, for a person to read: "v3
 // export folder", "Fivetran tables", "token accepted (contacts readable)". Its errors
@@ -17,6 +18,18 @@ import (
 // a token HubSpot refuses.
 func (e *Extractor) Check(ctx context.Context) (string, error) {
 	x := &run{e: e}
+	if e.cfg.Source != nil {
+		w, err := openWarehouse(ctx, e.cfg.Spec, e.cfg.Source)
+		if err != nil {
+			return "", err
+		}
+		x.wh = w
+		e.sourceTables.Store(&w.names)
+		if err := w.check(e.cfg.Spec); err != nil {
+			return "", err
+		}
+		return "Fivetran HubSpot tables in " + e.cfg.Source.Spec(), nil
+	}
 	if e.cfg.Dir != "" {
 		lay, err := x.openFolder()
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"closedloop/extract"
+	"closedloop/extract/tables"
 )
 
 // fivetranFile returns the path of Fivetran table t in dir: t.csv as a warehouse
@@ -27,18 +28,29 @@ func fivetranFile(dir, t string) string {
 	return ""
 }
 
-// table reads one CSV table with a header row. Columns are found by lower-cased name.
+// table reads one Fivetran table: a CSV file with a header row, or a table of a
+// tables.Source read with the columns the decoders use. Columns are found by
+// lower-cased name. Rows are read by each.
 type table struct {
-	name string // file name, for locations
-	f    *os.File
-	tee  *rawTee
-	r    *csv.Reader
+	name string // for locations: the file name, or SCHEMA.TABLE
+	rows bool   // a warehouse table: locations name the row's number in the read, not a line
 	cols map[string]int
-	n    int // fields in the header
+	rec  []string
+	line int // of the current record: its file line, or its row number
 
-	rec        []string
-	line       int
+	// A CSV file.
+	f          *os.File
+	tee        *rawTee
+	r          *csv.Reader
+	n          int   // fields in the header
 	start, end int64 // input offsets of the current record
+
+	// A warehouse table.
+	src    tables.Source
+	table  string   // its name in src
+	sel    []string // the columns read, in the order of rec
+	rawBuf bytes.Buffer
+	rawW   *csv.Writer
 }
 
 // openTable opens Fivetran table t of dir; it returns os.ErrNotExist when absent. Its
@@ -80,13 +92,79 @@ func openTable(ctx context.Context, dir, t string) (*table, error) {
 	return tb, nil
 }
 
-func (t *table) Close() error { return t.f.Close() }
+// openSourceTable opens table name of src, to be read with those of the columns
+// want it has (want is lower-case). display names it in locations (SCHEMA.TABLE). A
+// missing table is an error wrapping os.ErrNotExist.
+func openSourceTable(ctx context.Context, src tables.Source, name, display string, want []string) (*table, error) {
+	have, err := src.Columns(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", display, err)
+	}
+	has := make(map[string]bool, len(have))
+	for _, c := range have {
+		has[strings.ToLower(c)] = true
+	}
+	tb := &table{name: display, rows: true, src: src, table: name, cols: map[string]int{}}
+	for _, c := range want {
+		if _, dup := tb.cols[c]; has[c] && !dup {
+			tb.cols[c] = len(tb.sel)
+			tb.sel = append(tb.sel, c)
+		}
+	}
+	tb.rawW = csv.NewWriter(&tb.rawBuf)
+	return tb, nil
+}
 
-// has reports whether the table has column c.
+// Close closes the file of a CSV table.
+func (t *table) Close() error {
+	if t.f == nil {
+		return nil
+	}
+	return t.f.Close()
+}
+
+// each calls fn with every record, in the order read, reason set when the record is
+// not usable CSV (the caller rejects it and goes on). It looks at ctx every
+// checkEvery records.
+func (t *table) each(ctx context.Context, fn func(reason string) error) error {
+	if t.src != nil {
+		t.line = 0
+		return t.src.Read(ctx, t.table, t.sel, nil, func(row []string) error {
+			t.line++
+			if t.line%checkEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			t.rec = row
+			return fn("")
+		})
+	}
+	for n := 1; ; n++ {
+		reason, err := t.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if n%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := fn(reason); err != nil {
+			return err
+		}
+	}
+}
+
+// has reports whether the table has column c (of a warehouse table: whether it is
+// read).
 func (t *table) has(c string) bool { _, ok := t.cols[c]; return ok }
 
-// next reads the next record. It returns io.EOF at the end, and a reason when the
-// record is not usable CSV (the caller rejects it and goes on).
+// next reads the next record of a CSV file. It returns io.EOF at the end, and a
+// reason when the record is not usable CSV (the caller rejects it and goes on).
 func (t *table) next() (reason string, err error) {
 	t.tee.forget(t.end)
 	t.start = t.end
@@ -130,10 +208,19 @@ func (t *table) flag(c string) bool {
 }
 
 // place returns where the current record sits.
-func (t *table) place() place { return place{file: t.name, line: t.line} }
+func (t *table) place() place { return place{file: t.name, line: t.line, inRow: t.rows} }
 
-// raw returns the current record as written.
-func (t *table) raw() []byte { return t.tee.raw(t.start, t.end) }
+// raw returns the current record as written; a warehouse row as a CSV line of the
+// columns read.
+func (t *table) raw() []byte {
+	if t.src == nil {
+		return t.tee.raw(t.start, t.end)
+	}
+	t.rawBuf.Reset()
+	_ = t.rawW.Write(t.rec) // a bytes.Buffer does not fail
+	t.rawW.Flush()
+	return bytes.TrimRight(t.rawBuf.Bytes(), "\n")
+}
 
 // rawTee keeps the bytes the CSV reader consumes, so that a rejection can quote the
 // row exactly as it was written, even when encoding/csv could not parse it. Offsets

@@ -39,6 +39,16 @@
 // A missing required file, or an activity file without its contact links, is an
 // extract.ErrConfig error reported before anything is written.
 //
+// Config.Source reads the same Fivetran tables from a warehouse (a BigQuery
+// dataset, a PostgreSQL or DuckDB schema; package tables) with the same decoder:
+// the tables are found by name (contact, else the seed name contact_data), a
+// missing required table is an extract.ErrConfig error naming it, and each table
+// is read with only the columns the decoder uses (of the property_* columns, the
+// properties read, the cookie property among them). Airbyte's HubSpot tables
+// (contacts, deals, deal_pipelines) are not read: their layout differs (properties_*
+// columns, associations and stages nested in arrays). WriteFivetran converts a v3
+// export folder into Fivetran tables.
+//
 // # Rules
 //
 // Property values are strings. Dates are read by the property's declared type when
@@ -158,6 +168,9 @@
 // # Locations
 //
 // Rows and rejections are located by file line ("contacts.ndjson:12",
-// "contact_data.csv:7") or API object ("hubspot contact 101"); a rejection adds the
-// object to a file line: "contacts.ndjson:6 (hubspot contact 106)".
+// "contact_data.csv:7"), warehouse row ("hubspot.contact row 7": SCHEMA.TABLE and the
+// row's number in the order the warehouse returned the rows, as a table has no
+// lines) or API object ("hubspot contact 101"); a rejection adds the object to a file
+// line or row: "contacts.ndjson:6 (hubspot contact 106)". The raw record of a
+// warehouse row is the columns read, as a CSV line.
 package hubspot

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -48,6 +48,9 @@ func (x *run) fivetran(ctx context.Context) error {
 // fivetranCheck makes sure the required tables are there, and the tables others
 // need to be usable.
 func (x *run) fivetranCheck() error {
+	if x.wh != nil {
+		return x.wh.check(x.e.cfg.Spec)
+	}
 	dir, spec := x.e.cfg.Dir, x.e.cfg.Spec
 	for _, t := range fivetranRequired {
 		if fivetranFile(dir, t.table) == "" {
@@ -68,13 +71,43 @@ func (x *run) fivetranCheck() error {
 	return nil
 }
 
+// hasTable reports whether the folder or the warehouse source has Fivetran table t.
+func (x *run) hasTable(t string) bool {
+	if x.wh != nil {
+		return x.wh.names[t] != ""
+	}
+	return fivetranFile(x.e.cfg.Dir, t) != ""
+}
+
+// tableRef names Fivetran table t in messages: its file name (its path when path is
+// set), or SCHEMA.TABLE; "" when absent.
+func (x *run) tableRef(t string, path bool) string {
+	if x.wh != nil {
+		return x.wh.ref(t)
+	}
+	f := fivetranFile(x.e.cfg.Dir, t)
+	if path || f == "" {
+		return f
+	}
+	return filepath.Base(f)
+}
+
+// openFT opens Fivetran table t of the folder, or of the warehouse source with the
+// columns the decoders use (ftColumns); it returns os.ErrNotExist when absent.
+func (x *run) openFT(ctx context.Context, t string) (*table, error) {
+	if x.wh != nil {
+		return x.wh.open(ctx, t, x.ftColumns(t))
+	}
+	return openTable(ctx, x.e.cfg.Dir, t)
+}
+
 // eachRow calls fn for every record of Fivetran table t; unusable CSV records are
 // rejected here. An absent table is skipped when optional, else an error.
 func (x *run) eachRow(ctx context.Context, r *rows, t string, optional bool, fn func(tb *table) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tb, err := openTable(ctx, x.e.cfg.Dir, t)
+	tb, err := x.openFT(ctx, t)
 	if errors.Is(err, os.ErrNotExist) && optional {
 		return nil
 	}
@@ -82,29 +115,26 @@ func (x *run) eachRow(ctx context.Context, r *rows, t string, optional bool, fn 
 		return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
 	}
 	defer tb.Close()
-	for n := 1; ; n++ {
-		reason, err := tb.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
-		}
-		if n%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
+	var fnErr error // the decoders' own errors are returned as they are
+	err = tb.each(ctx, func(reason string) error {
 		if reason != "" {
-			if err := r.reject(ctx, tb.place().reject("", ""), reason, tb.raw()); err != nil {
-				return err
-			}
-			continue
+			fnErr = r.reject(ctx, tb.place().reject("", ""), reason, tb.raw())
+		} else {
+			fnErr = fn(tb)
 		}
-		if err := fn(tb); err != nil {
-			return err
-		}
+		return fnErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case tb.src != nil:
+		return fmt.Errorf("%s: reading table %s: %w", x.e.cfg.Spec, tb.name, err)
 	}
+	return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
 }
 
 // ftProperties reads the declared property types (property.csv), when present.
@@ -165,7 +195,7 @@ func (x *run) ftStages(ctx context.Context, r *rows) error {
 	}
 	if x.stages.byPipeline == nil {
 		return fmt.Errorf("%w: %s: %s lists no deal stage, so won and lost deals cannot be told apart",
-			extract.ErrConfig, x.e.cfg.Spec, fivetranFile(x.e.cfg.Dir, "deal_pipeline_stage"))
+			extract.ErrConfig, x.e.cfg.Spec, x.tableRef("deal_pipeline_stage", true))
 	}
 	return nil
 }
@@ -229,7 +259,7 @@ func (x *run) ftMerges(ctx context.Context, r *rows) error {
 	for _, s := range audit {
 		wanted[s] = true
 	}
-	tb, err := openTable(ctx, x.e.cfg.Dir, "contact")
+	tb, err := x.openFT(ctx, "contact")
 	if err != nil {
 		return fmt.Errorf("%s: %w", x.e.cfg.Spec, err)
 	}
@@ -412,10 +442,9 @@ func (x *run) ftDealContacts(ctx context.Context, r *rows) error {
 // _email and _task tables present. The base engagement table fills in the owner and
 // time that older schemas keep there.
 func (x *run) ftActivities(ctx context.Context, r *rows) error {
-	dir := x.e.cfg.Dir
 	found := false
 	for _, t := range fivetranActivities {
-		found = found || fivetranFile(dir, t) != ""
+		found = found || x.hasTable(t)
 	}
 	if !found {
 		return nil
@@ -484,7 +513,7 @@ func (x *run) ftActivities(ctx context.Context, r *rows) error {
 // ftClicks reads email_event (CLICK rows are touches) with the clicked URL from
 // email_event_click and the campaign name from email_campaign.
 func (x *run) ftClicks(ctx context.Context, r *rows) error {
-	if fivetranFile(x.e.cfg.Dir, "email_event") == "" {
+	if !x.hasTable("email_event") {
 		return nil
 	}
 	urls, names := map[string]string{}, map[string]string{}

@@ -14,6 +14,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/extract/httpretry"
+	"closedloop/extract/tables"
 )
 
 // APILocation is the spec location that selects the API: "hubspot:api".
@@ -43,8 +44,13 @@ type Config struct {
 	// rejections.
 	Spec string
 	// Dir is the export folder (a v3 export folder or Fivetran CSV tables). Empty
-	// reads the API.
+	// reads the API, unless Source is set.
 	Dir string
+	// Source is a warehouse dataset or schema holding Fivetran's HubSpot connector
+	// tables (hubspot:bigquery://PROJECT/DATASET, hubspot:postgres://DSN?schema=S,
+	// hubspot:duckdb:PATH?schema=S, opened by the caller with tables.Open), read as
+	// a Fivetran folder is; Dir is then ignored. The caller closes it after Extract.
+	Source tables.Source
 	// Mem allocates the Arrow batches; nil means memory.DefaultAllocator.
 	Mem memory.Allocator
 	// CookieProperty is the contact property holding the analytics cookie id (the GA4
@@ -83,8 +89,8 @@ type Config struct {
 	SearchMaxResults int
 }
 
-// Extractor reads HubSpot: the API, a v3 export folder, or Fivetran CSV tables. It is
-// used for one Extract at a time.
+// Extractor reads HubSpot: the API, a v3 export folder, or Fivetran's tables as CSV
+// files or in a warehouse. It is used for one Extract at a time.
 type Extractor struct {
 	cfg        Config
 	skipped    atomic.Int64
@@ -93,6 +99,9 @@ type Extractor struct {
 
 	// searchRate paces search requests (HubSpot allows 4 per second per token).
 	searchRate rate.Limit
+	// sourceTables are the Fivetran tables Config.Source had at the last Extract or
+	// Check (Fivetran name -> name in the source), for Tables.
+	sourceTables atomic.Pointer[map[string]string]
 }
 
 var _ extract.Extractor = (*Extractor)(nil)
@@ -102,10 +111,16 @@ func New(cfg Config) *Extractor {
 	if cfg.Mem == nil {
 		cfg.Mem = memory.DefaultAllocator
 	}
+	if cfg.Source != nil {
+		cfg.Dir = ""
+	}
 	if cfg.Spec == "" {
-		if cfg.Dir == "" {
+		switch {
+		case cfg.Source != nil:
+			cfg.Spec = "hubspot:" + cfg.Source.Spec()
+		case cfg.Dir == "":
 			cfg.Spec = "hubspot:" + APILocation
-		} else {
+		default:
 			cfg.Spec = "hubspot:" + cfg.Dir
 		}
 	}
@@ -137,14 +152,26 @@ func New(cfg Config) *Extractor {
 func (e *Extractor) Name() string { return e.cfg.Spec }
 
 // Tables lists the tables Extract writes: deal stages unless the source is a
-// Fivetran folder without stage history, events when the source has activities or
-// e-mail events (the API always has).
+// Fivetran folder or warehouse schema without stage history, events when the source
+// has activities or e-mail events (the API always has). For a warehouse Source it
+// tells by the tables found by the last Extract or Check; before either, it lists
+// every table.
 func (e *Extractor) Tables() []string {
 	t := []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts}
-	if e.cfg.Dir == "" || hasStageHistory(e.cfg.Dir) {
+	stages, touches := true, true
+	switch {
+	case e.cfg.Source != nil:
+		if names := e.sourceTables.Load(); names != nil {
+			has := func(t string) bool { return (*names)[t] != "" }
+			stages, touches = ftStageHistory(has), ftTouches(has)
+		}
+	case e.cfg.Dir != "":
+		stages, touches = hasStageHistory(e.cfg.Dir), hasTouchFiles(e.cfg.Dir)
+	}
+	if stages {
 		t = append(t, extract.TableDealStages)
 	}
-	if e.cfg.Dir == "" || hasTouchFiles(e.cfg.Dir) {
+	if touches {
 		t = append(t, extract.TableEvents)
 	}
 	return t
@@ -157,7 +184,13 @@ func hasStageHistory(dir string) bool {
 	if fivetranFile(dir, "deal") == "" || exists(filepath.Join(dir, DealsFile)) {
 		return true
 	}
-	return fivetranFile(dir, "deal_stage") != "" || fivetranFile(dir, "deal_property_history") != ""
+	return ftStageHistory(func(t string) bool { return fivetranFile(dir, t) != "" })
+}
+
+// ftStageHistory reports whether Fivetran tables (has tells which are there) hold the
+// deals' stage history.
+func ftStageHistory(has func(t string) bool) bool {
+	return has("deal_stage") || has("deal_property_history")
 }
 
 // hasTouchFiles reports whether an export folder of either layout holds activities
@@ -165,11 +198,22 @@ func hasStageHistory(dir string) bool {
 func hasTouchFiles(dir string) bool {
 	for _, k := range activityKinds {
 		objects, _ := k.files()
-		if exists(filepath.Join(dir, objects)) || fivetranFile(dir, fivetranActivities[k.object]) != "" {
+		if exists(filepath.Join(dir, objects)) {
 			return true
 		}
 	}
-	return exists(filepath.Join(dir, EmailEventsFile)) || fivetranFile(dir, "email_event") != ""
+	return exists(filepath.Join(dir, EmailEventsFile)) || ftTouches(func(t string) bool { return fivetranFile(dir, t) != "" })
+}
+
+// ftTouches reports whether Fivetran tables (has tells which are there) hold
+// activities or e-mail events.
+func ftTouches(has func(t string) bool) bool {
+	for _, t := range fivetranActivities {
+		if has(t) {
+			return true
+		}
+	}
+	return has("email_event")
 }
 
 // Skipped returns how many records the last Extract skipped on purpose: archived or
@@ -186,7 +230,7 @@ func (e *Extractor) BadCompanySizes() int { return int(e.badSizes.Count()) }
 // (an e-mail, a session cookie, free text). Each is logged (the first few one by one).
 func (e *Extractor) BadCookieIDs() int { return int(e.badCookies.Count()) }
 
-// Extract reads the API or the folder to its end. Configuration problems (a missing
+// Extract reads the API, the folder or the warehouse Source to its end. Configuration problems (a missing
 // file, a token HubSpot refuses) are reported before any row is written.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	e.skipped.Store(0)
@@ -194,9 +238,12 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	e.badCookies.Reset()
 	x := &run{e: e, w: w, cookieProperty: e.cfg.CookieProperty, owners: newOwners()}
 	var err error
-	if e.cfg.Dir == "" {
+	switch {
+	case e.cfg.Source != nil:
+		err = x.warehouse(ctx)
+	case e.cfg.Dir == "":
 		err = x.api(ctx)
-	} else {
+	default:
 		err = x.files(ctx)
 	}
 	if err != nil {
@@ -231,6 +278,9 @@ type run struct {
 	archived   archivedIDs
 	mergedInto map[string]string   // merged-away contact id -> surviving contact id
 	merges     map[string][]string // surviving contact id -> merged-away ids
+
+	// wh is Config.Source with the tables it has; nil for a folder or the API.
+	wh *warehouse
 
 	// Fivetran only: the deals read, for their stage history in a table of its own.
 	ftDeals       map[string]*ftDeal // written deals by id

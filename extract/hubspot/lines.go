@@ -33,15 +33,26 @@ func (l *lineReader) place() place { return place{file: l.name, line: l.N} }
 // place is where a record was read: a line of a file, or an API response. It names
 // the record in the location column and in rejections.
 type place struct {
-	file string // file name; "" for the API
-	line int
-	page string // for the API: the request, to name a record that has no id
+	file  string // file name, or SCHEMA.TABLE of a warehouse table; "" for the API
+	line  int    // the file line, or the row's number in the read of a warehouse table
+	inRow bool   // a warehouse table: "SCHEMA.TABLE row N" instead of "file:N"
+	page  string // for the API: the request, to name a record that has no id
+}
+
+// at is where a record of a file or a warehouse table sits: "file:N", or
+// "SCHEMA.TABLE row N" (a table has no lines; N counts the rows in the order the
+// warehouse returned them).
+func (p place) at() string {
+	if p.inRow {
+		return p.file + " row " + strconv.Itoa(p.line)
+	}
+	return p.file + ":" + strconv.Itoa(p.line)
 }
 
 // row returns the location column of a row read from kind id.
 func (p place) row(kind, id string) string {
 	if p.file != "" {
-		return p.file + ":" + strconv.Itoa(p.line)
+		return p.at()
 	}
 	return "hubspot " + kind + " " + id
 }
@@ -50,9 +61,9 @@ func (p place) row(kind, id string) string {
 func (p place) reject(kind, id string) string {
 	switch {
 	case p.file != "" && id != "":
-		return p.file + ":" + strconv.Itoa(p.line) + " (hubspot " + kind + " " + id + ")"
+		return p.at() + " (hubspot " + kind + " " + id + ")"
 	case p.file != "":
-		return p.file + ":" + strconv.Itoa(p.line)
+		return p.at()
 	case id != "":
 		return "hubspot " + kind + " " + id
 	default:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -154,16 +153,15 @@ type ftDeal struct {
 // With neither table no stage row is written. Rows of skipped deals are dropped
 // with them; rows of rejected or unknown deals are rejected.
 func (x *run) ftDealStages(ctx context.Context, r *rows) error {
-	dir := x.e.cfg.Dir
 	t, tsCol, property := "deal_stage", "date_entered", ""
 	switch {
-	case fivetranFile(dir, "deal_stage") != "":
-	case fivetranFile(dir, "deal_property_history") != "":
+	case x.hasTable("deal_stage"):
+	case x.hasTable("deal_property_history"):
 		t, tsCol, property = "deal_property_history", "timestamp", "dealstage"
 	default:
 		return nil
 	}
-	dealFile := filepath.Base(fivetranFile(dir, "deal"))
+	dealFile := x.tableRef("deal", false)
 	hist := map[string][]stageEntry{} // deals with history rows, even if all were rejected
 	err := x.eachRow(ctx, r, t, false, func(tb *table) error {
 		if property != "" && tb.get("name") != property || tb.flag("_fivetran_deleted") {
@@ -184,7 +182,7 @@ func (x *run) ftDealStages(ctx context.Context, r *rows) error {
 			return reject(fmt.Sprintf("deal %s was rejected (see the rejection of its deal row), so its stage history is left out too", id))
 		case !ok:
 			return reject(fmt.Sprintf("deal %s is not in %s, so its stage history belongs to no deal read: export %s and %s at the same time",
-				id, dealFile, dealFile, filepath.Base(fivetranFile(dir, t))))
+				id, dealFile, dealFile, x.tableRef(t, false)))
 		}
 		ts := tb.get(tsCol)
 		if ts == "" && t == "deal_stage" {

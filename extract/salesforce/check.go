@@ -7,7 +7,8 @@ import (
 
 // Check makes sure the source can be read, without reading its records: the checks
 // Extract starts with. A folder must hold Lead and Contact files with their required
-// columns (their header rows are read); the API's credentials must be accepted (the
+// columns (their header rows are read), a warehouse Source Lead and Contact tables
+// with theirs (their columns are listed); the API's credentials must be accepted (the
 // client-credentials flow's token fetched) and Lead and Contact described, two
 // authenticated GETs through the client and retry policy Extract uses. The cookie
 // field must be on one of them. It returns what it found, for a person to read.
@@ -22,7 +23,10 @@ func (e *Extractor) Check(ctx context.Context) (string, error) {
 		return "", err
 	}
 	what := "Lead and Contact readable"
-	if e.cfg.Dir == "" {
+	switch {
+	case e.cfg.Source != nil:
+		what = "Lead and Contact tables in " + e.cfg.Source.Spec()
+	case e.cfg.Dir == "":
 		what = "credentials accepted; " + what
 	}
 	if f := e.cfg.CookieField; f != "" {

@@ -23,6 +23,14 @@
 //     are required; the other objects (Account among them) are optional. Fivetran
 //     rows with _fivetran_deleted true or (history mode) _fivetran_active false are
 //     skipped.
+//   - Warehouse tables (Config.Source: a BigQuery dataset, a PostgreSQL or DuckDB
+//     schema; package tables) in either layout of a folder, read as its files are:
+//     Fivetran's connector tables, or tables named as the API objects with the API
+//     field names as columns, as Airbyte's Salesforce connector writes them (Lead,
+//     OpportunityContactRole: Id, ConvertedContactId). Only the columns of the
+//     fields read are selected. Rows are located "SCHEMA.TABLE row N" (N counts the
+//     rows in the order the warehouse returned them), a rejection's raw record is
+//     the columns read as a CSV line.
 //
 // Rules where Salesforce leaves a choice:
 //

@@ -14,10 +14,10 @@ type account struct {
 	gone                      bool
 }
 
-// readAccounts reads the Account export (files only: the API gives a contact's
-// Account fields through the relationship).
+// readAccounts reads the Account export or table (files and warehouse tables only:
+// the API gives a contact's Account fields through the relationship).
 func (r *run) readAccounts(ctx context.Context) error {
-	if _, files := r.src.(*fileSource); !files {
+	if _, api := r.src.(*apiSource); api {
 		return nil
 	}
 	obj := r.o.account

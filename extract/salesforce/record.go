@@ -16,8 +16,9 @@ import (
 // is given to.
 type record struct {
 	vals  []string
-	file  string // file name; "" in API mode
-	line  int    // line of the row in file
+	file  string // file name, or SCHEMA.TABLE of a warehouse table; "" in API mode
+	line  int    // line of the row in file, or its number in the read of a table
+	row   bool   // a warehouse table: located "SCHEMA.TABLE row N", not "file:N"
 	gone  bool   // Fivetran: deleted in Salesforce (_fivetran_deleted)
 	stale bool   // Fivetran history mode: not the current version (_fivetran_active false)
 	bad   string // why the row could not be read (broken CSV, a JSON object for a value)
@@ -31,9 +32,13 @@ type stream struct {
 	each func(ctx context.Context, fn func(*record) error) error
 }
 
-// location names a record in rows: file:line, or the API object. An id that cannot
-// be stored as text is left out.
+// location names a record in rows: file:line, SCHEMA.TABLE row N (a table has no
+// lines; N counts the rows in the order the warehouse returned them), or the API
+// object. An id that cannot be stored as text is left out.
 func location(obj *object, r *record, id string) string {
+	if r.file != "" && r.row {
+		return r.file + " row " + strconv.Itoa(r.line)
+	}
 	if r.file != "" {
 		return r.file + ":" + strconv.Itoa(r.line)
 	}
@@ -43,8 +48,8 @@ func location(obj *object, r *record, id string) string {
 	return "salesforce " + obj.name + " " + id
 }
 
-// rejectLocation names a record in rejections: file:line with the object id when
-// known, or the API object.
+// rejectLocation names a record in rejections: its location in a file or table with
+// the object id when known, or the API object.
 func rejectLocation(obj *object, r *record, id string) string {
 	if r.file != "" && id != "" && extract.BadText("", id) == "" {
 		return location(obj, r, "") + " (salesforce " + obj.name + " " + id + ")"

@@ -23,7 +23,8 @@ type run struct {
 	leadLosers, contactLosers map[string][]string // final master -> every loser
 	status                    map[string]*statusDates
 	stages                    map[string][]stageEntry // opportunity -> history, in time order
-	historyFile               string                  // the file stages were read from; "" in API mode
+	historyFile               string                  // the file or table stages were read from; "" in API mode
+	historyRow                bool                    // historyFile is a warehouse table
 	roles                     []role
 	users                     map[string]string // user -> team
 	roleNames                 map[string]string // UserRole id -> name (files)

@@ -15,6 +15,7 @@ import (
 
 	"closedloop/extract"
 	"closedloop/extract/httpretry"
+	"closedloop/extract/tables"
 )
 
 // crm is the value of the crm column of every row this package writes.
@@ -34,13 +35,21 @@ var (
 	DefaultSQLStatuses = []string{"Sales Qualified", "SQL"}
 )
 
-// Config configures an Extractor. Dir set means file mode; else API mode.
+// Config configures an Extractor. Source set means warehouse mode, else Dir set
+// file mode; else API mode.
 type Config struct {
 	// Spec is the source spec as the user wrote it ("salesforce:api"): the
 	// extractor's Name, the input column and the Input of rejections.
 	Spec string
 	// Dir is the folder of CSV exports (file mode).
 	Dir string
+	// Source is a warehouse dataset or schema holding the objects as tables, in either
+	// layout a folder may hold (salesforce:bigquery://PROJECT/DATASET,
+	// salesforce:postgres://DSN?schema=S, salesforce:duckdb:PATH?schema=S, opened by
+	// the caller with tables.Open): Fivetran's connector tables, or tables named as
+	// the API objects with the API field names (Airbyte's connector, a Data Export
+	// loaded as is). Dir is then ignored. The caller closes it after Extract.
+	Source tables.Source
 
 	// InstanceURL is the org's My Domain URL (https://acme.my.salesforce.com).
 	InstanceURL string
@@ -86,7 +95,7 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// Extractor reads one Salesforce org or export folder. It is used for one Extract
+// Extractor reads one Salesforce org, export folder or warehouse schema. It is used for one Extract
 // at a time.
 type Extractor struct {
 	cfg Config
@@ -116,10 +125,17 @@ func New(cfg Config) *Extractor {
 	if cfg.Mem == nil {
 		cfg.Mem = memory.DefaultAllocator
 	}
+	if cfg.Source != nil {
+		cfg.Dir = ""
+	}
 	if cfg.Spec == "" {
-		cfg.Spec = "salesforce:" + cfg.Dir
-		if cfg.Dir == "" {
+		switch {
+		case cfg.Source != nil:
+			cfg.Spec = "salesforce:" + cfg.Source.Spec()
+		case cfg.Dir == "":
 			cfg.Spec = "salesforce:api"
+		default:
+			cfg.Spec = "salesforce:" + cfg.Dir
 		}
 	}
 	if cfg.APIVersion == "" {
@@ -233,8 +249,12 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	return nil
 }
 
-// source returns the folder or the API, after checking the configuration.
+// source returns the warehouse, the folder or the API, after checking the
+// configuration.
 func (e *Extractor) source(ctx context.Context) (source, error) {
+	if e.cfg.Source != nil {
+		return newTableSource(ctx, e.cfg.Spec, e.cfg.Source)
+	}
 	if e.cfg.Dir != "" {
 		extract.PlanDir(ctx, e.cfg.Dir)
 		return newFileSource(e.cfg.Spec, e.cfg.Dir)

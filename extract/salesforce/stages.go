@@ -65,7 +65,7 @@ func (r *run) readStageHistory(ctx context.Context) error {
 			label = strings.Clone(stage)
 			labels[label] = label
 		}
-		r.historyFile = rec.file
+		r.historyFile, r.historyRow = rec.file, rec.row
 		r.stages[opp] = append(r.stages[opp], stageEntry{stage: label, at: at, line: rec.line, hid: strings.Clone(f.str(ohID))})
 		return nil
 	})
@@ -121,7 +121,7 @@ func (r *run) stageRow(ctx context.Context, b *extract.Builder, loc, id, stage s
 // historyLocation names a history row: file:line or the API object (location), or
 // as rejections do.
 func (r *run) historyLocation(e stageEntry, reject bool) string {
-	rec := &record{file: r.historyFile, line: e.line}
+	rec := &record{file: r.historyFile, line: e.line, row: r.historyRow}
 	if reject {
 		return rejectLocation(r.o.opportunityHistory, rec, e.hid)
 	}

@@ -61,7 +61,7 @@ func taskKind(subtype, typ string) string {
 // readUsers reads who owns activities and their team: the UserRole name, else the
 // Department, else the user's name.
 func (r *run) readUsers(ctx context.Context) error {
-	if _, files := r.src.(*fileSource); files {
+	if _, api := r.src.(*apiSource); !api { // files and tables
 		obj := r.o.userRole
 		_, err := r.read(ctx, obj, func(s *stream, rec *record) error {
 			f := newFields(obj, rec)
