@@ -24,6 +24,7 @@ import (
 	"closedloop/extract"
 	"closedloop/extract/ga4"
 	"closedloop/extract/ga4/bqstorage"
+	"closedloop/extract/tables"
 	"closedloop/load/duckdb"
 	"closedloop/load/redact"
 )
@@ -81,10 +82,11 @@ func runChecks(ctx context.Context, cfg Config, log *slog.Logger) []checkItem {
 		from, cfg.To.Format(time.DateOnly), cfg.Engine, len(cfg.parsed.sources()))}}
 	// The API sources are checked through the extractors a run would use: the same
 	// client, base URL, credentials and retry policy.
-	exs, err := extractors(cfg, memory.NewGoAllocator(), log, time.Time{})
+	exs, closeSources, err := extractors(cfg, memory.NewGoAllocator(), log, time.Time{})
 	if err != nil {
 		return append(items, checkItem{statusFail, "sources", err.Error()})
 	}
+	defer closeSources()
 	for i, s := range cfg.parsed.sources() {
 		items = append(items, checkSource(ctx, cfg, s, exs[i]))
 	}
@@ -110,7 +112,9 @@ func checkSource(ctx context.Context, cfg Config, s extract.Spec, ex extract.Ext
 		ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		defer cancel()
 		return checkExportTables(ctx, cfg, s, item)
-	case s.Kind == "ga4" || s.Kind == "segment" || s.Kind == "touches" || s.Kind == "spend":
+	case s.Kind == "ga4" || s.Kind == "segment" || s.Kind == "touches" || (s.Kind == "spend" && !tables.IsTableLocation(s.Location)):
+		// Warehouse tables (spend, hubspot, salesforce) are checked by their
+		// extractor's Check below: the tables a run needs, their columns, no rows.
 		paths, err := extract.Glob(s.String(), loc)
 		if err != nil {
 			return failed(err)

@@ -16,6 +16,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -30,6 +31,7 @@ import (
 	"closedloop/extract/salesforce"
 	"closedloop/extract/segment"
 	"closedloop/extract/spend"
+	"closedloop/extract/tables"
 	"closedloop/extract/touches"
 	"closedloop/load"
 	"closedloop/load/redact"
@@ -52,13 +54,33 @@ type result struct {
 }
 
 // extractors builds one extractor per source spec of cfg (validated).
-// An incremental run reads GA4 export files from since on (zero: all).
-func extractors(cfg Config, mem memory.Allocator, log *slog.Logger, since time.Time) ([]extract.Extractor, error) {
+// An incremental run reads GA4 export files from since on (zero: all). A CRM or spend
+// source whose location is warehouse tables (tables.IsTableLocation) reads a
+// tables.Source, opened at its first use: closeSources closes those opened, after
+// the last Extract or Check.
+func extractors(cfg Config, mem memory.Allocator, log *slog.Logger, since time.Time) (_ []extract.Extractor, closeSources func() error, _ error) {
 	var out []extract.Extractor
+	var srcs []*tableSource
+	closeSources = func() error {
+		var errs []error
+		for _, s := range srcs {
+			errs = append(errs, s.Close())
+		}
+		return errors.Join(errs...)
+	}
+	rng := extract.Range{From: cfg.From.Time, To: cfg.To.Time}
+	if cfg.From.Equal(allDays) {
+		rng = extract.Range{} // every day the tables hold
+	}
 	for _, s := range cfg.parsed.sources() {
 		loc := s.Location
-		if cfg.baseDir != "" && !filepath.IsAbs(loc) {
+		if cfg.baseDir != "" && !filepath.IsAbs(loc) && !tables.IsTableLocation(loc) {
 			loc = filepath.Join(cfg.baseDir, loc)
+		}
+		var src *tableSource
+		if (s.Kind == "hubspot" || s.Kind == "salesforce" || s.Kind == "spend") && tables.IsTableLocation(s.Location) {
+			src = newTableSource(cfg, s, log)
+			srcs = append(srcs, src)
 		}
 		switch s.Kind {
 		case "ga4":
@@ -85,30 +107,132 @@ func extractors(cfg Config, mem memory.Allocator, log *slog.Logger, since time.T
 			// The HubSpot reader names its source on each line itself, as the Salesforce one does.
 			hc := hubspot.Config{Spec: s.String(), Mem: mem, CookieProperty: cfg.HubspotCookieProperty,
 				Currency: cfg.Currency, Log: log, Retry: httpretry.Policy{SourceTimeout: cfg.SourceTimeout}}
-			if s.Location == hubspot.APILocation {
+			switch {
+			case src != nil:
+				hc.Source = src
+			case s.Location == hubspot.APILocation:
 				hc.Token, hc.BaseURL = cfg.HubspotToken, cfg.HubspotBaseURL
-			} else {
+			default:
 				hc.Dir = loc
 			}
 			out = append(out, hubspot.New(hc))
 		case "salesforce":
 			sc := salesforce.Config{Spec: s.String(), Mem: mem, Log: log, Currency: cfg.Currency, Retry: httpretry.Policy{SourceTimeout: cfg.SourceTimeout},
 				CookieField: cfg.SalesforceCookieField, MQLStatuses: cfg.SalesforceMqlStatuses, SQLStatuses: cfg.SalesforceSqlStatuses}
-			if s.Location == "api" {
+			switch {
+			case src != nil:
+				sc.Source = src
+			case s.Location == "api":
 				sc.InstanceURL, sc.AccessToken, sc.APIVersion = cfg.SalesforceInstanceURL, cfg.SalesforceToken, cfg.SalesforceAPIVersion
 				sc.ClientID, sc.ClientSecret = cfg.SalesforceClientID, cfg.SalesforceClientSecret
-			} else {
+			default:
 				sc.Dir = loc
 			}
 			out = append(out, salesforce.New(sc))
 		case "spend":
-			out = append(out, spend.New(spend.Config{Spec: s.String(), Path: loc, Mem: mem, Currency: cfg.Currency,
-				CampaignMap: cfg.SpendCampaignMap, Rates: cfg.CurrencyRates}))
+			sc := spend.Config{Spec: s.String(), Path: loc, Mem: mem, Currency: cfg.Currency,
+				CampaignMap: cfg.SpendCampaignMap, Rates: cfg.CurrencyRates}
+			if src != nil {
+				sc.Source, sc.Range = src, rng
+			}
+			out = append(out, spend.New(sc))
 		default:
-			return nil, fmt.Errorf("%w: source kind %q is not supported by this build", errUsage, s.Kind)
+			closeSources()
+			return nil, nil, fmt.Errorf("%w: source kind %q is not supported by this build", errUsage, s.Kind)
 		}
 	}
-	return out, nil
+	return out, closeSources, nil
+}
+
+// tableSource is the tables.Source of a CRM or spend source in a warehouse, opened
+// (tables.Open, which connects) at the first call with that call's context: the
+// extractors are built before a run or a check connects to anything, and a source
+// that cannot be opened fails its own extraction or check line, naming it. It is
+// safe for concurrent use; Close closes it if it was opened, and is safe twice.
+type tableSource struct {
+	location string
+	opt      tables.Options
+
+	mu     sync.Mutex
+	src    tables.Source
+	err    error
+	closed bool
+}
+
+var _ tables.Source = (*tableSource)(nil)
+
+// newTableSource returns the source of spec s (a table location), not yet opened. A
+// relative duckdb: path is read from the demo's folder, as relative file paths are.
+func newTableSource(cfg Config, s extract.Spec, log *slog.Logger) *tableSource {
+	loc := s.Location
+	if rest, ok := strings.CutPrefix(loc, "duckdb:"); ok && cfg.baseDir != "" && !filepath.IsAbs(rest) {
+		loc = "duckdb:" + filepath.Join(cfg.baseDir, rest)
+	}
+	return &tableSource{location: loc, opt: tables.Options{Endpoint: cfg.BigqueryEndpoint, Log: log.With("source", redact.Spec(s.String()))}}
+}
+
+// open returns the opened source, opening it on the first call.
+func (t *tableSource) open(ctx context.Context) (tables.Source, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.closed:
+		return nil, fmt.Errorf("%s: the source is closed", redact.Spec(t.location))
+	case t.src == nil && t.err == nil:
+		t.src, t.err = tables.Open(ctx, t.location, t.opt)
+	}
+	return t.src, t.err
+}
+
+// Spec returns the opened source's spec, else the location without credentials.
+func (t *tableSource) Spec() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.src != nil {
+		return t.src.Spec()
+	}
+	return redact.Spec(t.location)
+}
+
+// Tables implements tables.Source.
+func (t *tableSource) Tables(ctx context.Context) ([]string, error) {
+	src, err := t.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return src.Tables(ctx)
+}
+
+// Columns implements tables.Source.
+func (t *tableSource) Columns(ctx context.Context, table string) ([]string, error) {
+	src, err := t.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return src.Columns(ctx, table)
+}
+
+// Read implements tables.Source.
+func (t *tableSource) Read(ctx context.Context, table string, cols []string, f *tables.DayFilter, fn func(row []string) error) error {
+	src, err := t.open(ctx)
+	if err != nil {
+		return err
+	}
+	return src.Read(ctx, table, cols, f, fn)
+}
+
+// Close closes the source if it was opened.
+func (t *tableSource) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	if t.src == nil {
+		return nil
+	}
+	return t.src.Close()
 }
 
 // maxLoggedRejections bounds the rejected rows logged one by one; rejected_rows has all.
@@ -151,10 +275,17 @@ func runJobWith(ctx context.Context, cfg Config, mem memory.Allocator, log *slog
 		return nil, err
 	}
 	defer pl.close()
-	exs, err := extractors(cfg, mem, log, pl.readFrom())
+	exs, closeSources, err := extractors(cfg, mem, log, pl.readFrom())
 	if err != nil {
 		return nil, err
 	}
+	// The warehouse sources are closed when the run ends; their rows are in memory
+	// once extracted.
+	defer func() {
+		if cerr := closeSources(); cerr != nil {
+			log.Warn("closing a table source", "error", cerr)
+		}
+	}()
 	var er *engineRun // engine bigquery: the export is read where it is, not by an extractor
 	if cfg.Engine == "bigquery" {
 		if er, err = newEngine(ctx, cfg, rng, pl, runID, mem, log); err != nil {
@@ -558,6 +689,10 @@ func readCounts(col *extract.Collector, exs []extract.Extractor) map[string]map[
 		}
 		if d, ok := ex.(interface{ Duplicates() int }); ok && d.Duplicates() > 0 {
 			m["duplicates"] = int64(d.Duplicates())
+		}
+		// Rows of warehouse tables that Fivetran marked deleted (_fivetran_deleted).
+		if d, ok := ex.(interface{ Deleted() int }); ok && d.Deleted() > 0 {
+			m["deleted"] = int64(d.Deleted())
 		}
 		// CRM records kept with a NULL company_size: their number of employees was unreadable.
 		if b, ok := ex.(interface{ BadCompanySizes() int }); ok && b.BadCompanySizes() > 0 {

@@ -2,7 +2,6 @@ package hubspot
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,39 +30,11 @@ var sharedSeeds = filepath.Join("..", "..", "..", "shared", "data", "hubspot-fiv
 // client id, is not the number 1234567890.17676.
 var textColumns = []string{"property_ga_client_id"}
 
-// loadFivetran loads the CSV files of dir as tablestest.LoadCSVFolder does, but with
-// textColumns typed VARCHAR, as a Fivetran warehouse has them.
+// loadFivetran loads the CSV files of dir with tablestest.LoadCSVFolder, textColumns
+// typed VARCHAR, as a Fivetran warehouse has them.
 func loadFivetran(t *testing.T, kind, dir string) tablestest.DB {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "fivetran.duckdb")
-	db, err := sql.Open("duckdb", path)
-	require.NoError(t, err)
-	defer db.Close()
-	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
-	require.NoError(t, err)
-	for _, f := range files {
-		head, err := os.ReadFile(f)
-		require.NoError(t, err)
-		first, _, _ := strings.Cut(strings.TrimPrefix(string(head), "\ufeff"), "\n")
-		var types []string
-		for _, c := range strings.Split(strings.TrimSpace(first), ",") {
-			if slices.Contains(textColumns, strings.ToLower(c)) {
-				types = append(types, fmt.Sprintf("'%s': 'VARCHAR'", c))
-			}
-		}
-		abs, err := filepath.Abs(f)
-		require.NoError(t, err)
-		opts := ""
-		if len(types) > 0 {
-			opts = ", types = {" + strings.Join(types, ", ") + "}"
-		}
-		q := fmt.Sprintf(`CREATE TABLE "%s" AS SELECT * FROM read_csv('%s', header = true, sample_size = -1%s)`,
-			strings.ToLower(strings.TrimSuffix(filepath.Base(f), ".csv")), abs, opts)
-		_, err = db.Exec(q)
-		require.NoError(t, err, f)
-	}
-	require.NoError(t, db.Close())
-	return tablestest.LoadDuckDB(t, kind, path)
+	return tablestest.LoadCSVFolder(t, kind, dir, textColumns...)
 }
 
 // checkedMem returns an allocator checked for leaks when t ends, after the

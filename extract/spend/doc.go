@@ -52,6 +52,54 @@
 // header that lacks a required column or has one twice is one naming the file and
 // line, the header found and what its layout needs.
 //
+// # Tables
+//
+// Config.Source reads a warehouse dataset or schema (package extract/tables: BigQuery,
+// PostgreSQL, DuckDB) instead of files, each row through the decoder of its layout,
+// as a file's record is. The layout is told by the tables present:
+//
+//   - Fivetran Google Ads: campaign_stats (date, id, cost_micros; optional clicks,
+//     impressions), each campaign's name from campaign_history (required) and the
+//     currency from account_history by customer_id (optional). Google Ads layout.
+//   - Fivetran Facebook Ads: basic_ad (date, spend; optional inline_link_clicks as the
+//     clicks, impressions), per ad: its campaign from ad_history by ad_id and the
+//     campaign's name from campaign_history (both required), the currency from
+//     account_history by account_id (optional). Meta layout.
+//   - Fivetran LinkedIn Ads: ad_analytics_by_campaign (day, campaign_id, cost_in_usd;
+//     optional clicks, which are all clicks, impressions), names from campaign_history
+//     (required). The cost is cost_in_usd, in USD, as Fivetran's dbt package uses by
+//     default. LinkedIn layout.
+//   - BigQuery Data Transfer for Google Ads: every p_ads_CampaignBasicStats_<customer
+//     id> table, names from p_ads_Campaign_<customer id> and the currency from
+//     p_ads_Customer_<customer id> when they are there (else the campaign_id:<id>
+//     fallback and Config.Currency, as for the file). The views without p_ are not read.
+//   - Airbyte: the Google Ads campaign stream and the Facebook Marketing ads_insights
+//     stream, by their columns (segments.date or segments_date, ...; date_start, ...).
+//     Their other streams (ad_group, ads_insights_country, ...) hold the same spend
+//     again and are not read.
+//   - Without any of these: every table whose columns are a file layout's (its
+//     signature and required columns), such as a table loaded from the exports; a table
+//     with a signature but without a required column is named in the error when no
+//     table fits.
+//
+// A history table gives a record's latest row: by its version columns (updated_at,
+// updated_time, last_modified_time, or the snapshot's _DATA_DATE; then
+// _fivetran_synced), as Fivetran's dbt packages pick it; versions that tie take the
+// greater value, so the result does not depend on the rows' order. The join is made in
+// Go on the record's id: a report row whose id is in no history row gets no name (the
+// campaign_id:<id> fallback); a Facebook ad in no ad_history row has no campaign and
+// is rejected. Only the columns used are read; with Config.Range set, the rows of a
+// report table on other days are not read at all (the filter is pushed down on its
+// date column; history tables are read whole; a LinkedIn UI export's M/D/YYYY text
+// cannot be filtered and is read whole). Rows whose _fivetran_deleted is true are
+// skipped (history rows too) and the report's are counted: Extractor.Deleted.
+//
+// A report table without a required table or column, or a source without any spend
+// table, is an extract.ErrConfig error naming what is missing; Extractor.Check says
+// the same without reading a row. A rejected row is located as
+// "TABLE: date D, id N" (rows of a table have no line number) and its raw text is
+// its cells as name=value.
+//
 // # File format
 //
 // Files are UTF-8, with or without BOM (UTF-16 is refused: save as UTF-8); gzip is told

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"closedloop/extract"
+	"closedloop/extract/tables"
 )
 
 // Config configures the extractor.
@@ -18,8 +19,17 @@ type Config struct {
 	// extractor's Name and the input column of every row and rejection. Empty means
 	// "spend:" + Path.
 	Spec string
-	// Path is the file, or a glob of files, to read (the spec's LOCATION).
+	// Path is the file, or a glob of files, to read (the spec's LOCATION), when
+	// Source is nil.
 	Path string
+	// Source, when set, is a warehouse dataset or schema whose spend tables are read
+	// instead of files (see "Tables" in the package doc). The caller opened it and
+	// closes it after Extract.
+	Source tables.Source
+	// Range, when its To is set, is the run's days: the rows of a table on other days
+	// are not read (the filter is pushed down to the warehouse). Files are read whole;
+	// the transform keeps the run's days of both.
+	Range extract.Range
 	// Currency is the reporting currency (ISO 4217, e.g. "EUR"): costs in another
 	// currency are converted to it with Rates, and it is the currency of files without
 	// a currency column and of rows whose currency cell is empty. Empty means no
@@ -43,11 +53,12 @@ type Config struct {
 	Now time.Time
 }
 
-// Extractor reads spend CSV files into extract.TableSpend. It is used for one Extract
+// Extractor reads spend CSV files, or a warehouse's spend tables, into extract.TableSpend. It is used for one Extract
 // at a time.
 type Extractor struct {
 	cfg     Config
 	skipped atomic.Int64
+	deleted atomic.Int64
 
 	// Loaded by Extract from Config.CampaignMap and Config.Rates.
 	campaigns campaignMap
@@ -59,7 +70,10 @@ var _ extract.Extractor = (*Extractor)(nil)
 // New returns an Extractor for cfg. Nothing is opened, and cfg is not checked,
 // before Extract.
 func New(cfg Config) *Extractor {
-	if cfg.Spec == "" {
+	switch {
+	case cfg.Spec == "" && cfg.Source != nil:
+		cfg.Spec = "spend:" + cfg.Source.Spec()
+	case cfg.Spec == "":
 		cfg.Spec = "spend:" + cfg.Path
 	}
 	if cfg.Mem == nil {
@@ -83,6 +97,10 @@ func (e *Extractor) Tables() []string { return []string{extract.TableSpend} }
 // rows are neither written nor rejected; the count is how the run can report them.
 func (e *Extractor) Skipped() int { return int(e.skipped.Load()) }
 
+// Deleted returns how many rows of a table the last Extract skipped because Fivetran
+// marked them deleted (_fivetran_deleted): neither written nor rejected, only counted.
+func (e *Extractor) Deleted() int { return int(e.deleted.Load()) }
+
 // Extract reads Config.CampaignMap and Config.Rates, then every file of the glob, in
 // sorted order, and writes its rows to w. A bad Config.Currency, a bad mapping or
 // rates file, a glob without a match, or a file whose header is no known layout's or
@@ -90,6 +108,7 @@ func (e *Extractor) Skipped() int { return int(e.skipped.Load()) }
 // error; a bad row is a rejection.
 func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 	e.skipped.Store(0)
+	e.deleted.Store(0)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -111,6 +130,17 @@ func (e *Extractor) Extract(ctx context.Context, w extract.Writer) error {
 		if e.rates, err = loadRates(e.cfg.Rates, c); err != nil {
 			return err
 		}
+	}
+	if e.cfg.Source != nil {
+		b := extract.NewBuilder(e.cfg.Mem, extract.TableSpend, w)
+		defer b.Release()
+		if err := e.readTables(ctx, b, w); err != nil {
+			return err
+		}
+		if err := b.Flush(ctx); err != nil {
+			return fmt.Errorf("spend: %s: %w", e.cfg.Spec, err)
+		}
+		return nil
 	}
 	paths, err := extract.Glob(e.cfg.Spec, e.cfg.Path)
 	if err != nil {

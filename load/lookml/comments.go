@@ -125,6 +125,39 @@ func ColumnComments(sql string, columns []string) map[string]string {
 	return out
 }
 
+// ViewColumnComments describes the columns of several SQL views: sqls maps a view to its
+// file's SQL, columns to its column names. A column takes what ColumnComments reads from
+// its view's file; a _by_persona view's columns are its base view's, per persona, so one
+// its own comment leaves out takes the base view's description. Columns no comment
+// describes are missing from the result.
+func ViewColumnComments(sqls map[string]string, columns map[string][]string) map[string]map[string]string {
+	own := map[string]map[string]string{}
+	for v, sql := range sqls {
+		own[v] = ColumnComments(sql, columns[v])
+	}
+	out := map[string]map[string]string{}
+	for v := range sqls {
+		base := own[strings.TrimSuffix(v, "_by_persona")]
+		out[v] = map[string]string{}
+		for _, c := range columns[v] {
+			d, ok := own[v][c]
+			if !ok {
+				d, ok = base[c]
+			}
+			if ok {
+				out[v][c] = d
+			}
+		}
+	}
+	return out
+}
+
+// SeeViewComment is the description of a view's column that no comment describes (the
+// DuckDB column comment, the dbt column description): a pointer to the view's own.
+func SeeViewComment(view string) string {
+	return "See the comment on " + view + ", which describes its columns together"
+}
+
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*`)
 
 // listHead splits a list entry's first line into its column names and the rest: the

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -92,6 +93,55 @@ func TestColumnCommentsOfTheViews(t *testing.T) {
 		require.Contains(t, sql, tc.view)
 		got := ColumnComments(sql[tc.view], columns[tc.view])
 		assert.True(t, strings.HasPrefix(got[tc.column], tc.want), "%s.%s: %q", tc.view, tc.column, got[tc.column])
+	}
+}
+
+// TestEveryViewColumnDescribed: in every dialect, every column of every view (those of
+// sql/columns.txt) has a description from its view file's header comment, as the DuckDB
+// and PostgreSQL column comments, the LookML fields and dbt's sources.yml take it (a
+// _by_persona view's column its own header leaves out from its base view's), never only
+// SeeViewComment's pointer; and the dialects' headers describe each column alike.
+func TestEveryViewColumnDescribed(t *testing.T) {
+	cols, err := views.Columns()
+	require.NoError(t, err)
+	names := map[string][]string{}
+	for v, cs := range cols {
+		for _, c := range cs {
+			names[v] = append(names[v], c.Name)
+		}
+	}
+	dialects := views.Dialects()
+	require.NotEmpty(t, dialects)
+	var first map[string]map[string]string
+	for _, d := range dialects {
+		list, err := views.List(d)
+		require.NoError(t, err)
+		sqls := map[string]string{}
+		for _, v := range list {
+			require.Contains(t, names, v.Name, "sql/%s/%s.sql: a view missing from sql/columns.txt", d, v.Name)
+			sqls[v.Name] = v.SQL
+		}
+		require.Len(t, sqls, len(names), "%s: the views of sql/columns.txt", d)
+		described := ViewColumnComments(sqls, names)
+		var missing, unlike []string
+		for v, sql := range sqls {
+			for _, c := range names[v] {
+				if strings.TrimSpace(described[v][c]) == "" {
+					missing = append(missing, v+"."+c)
+				} else if first != nil && described[v][c] != first[v][c] {
+					unlike = append(unlike, v+"."+c)
+				}
+			}
+			assert.NotEmpty(t, ViewDescription(sql), "sql/%s/%s.sql: no header comment", d, v)
+		}
+		sort.Strings(missing)
+		sort.Strings(unlike)
+		assert.Empty(t, missing, "sql/%s: columns whose view header does not describe them, so they get only %q: "+
+			"give each a list entry (\"--   column  what it holds\") in the header of every dialect", d, SeeViewComment("<view>"))
+		assert.Empty(t, unlike, "sql/%s describes these view columns unlike sql/%s", d, dialects[0])
+		if first == nil {
+			first = described
+		}
 	}
 }
 

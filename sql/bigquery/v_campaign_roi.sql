@@ -2,6 +2,28 @@
 -- Answers: what each campaign earned and cost, day by day, under each model:
 -- conversions (credit), revenue, spend, cost per conversion (CPA), per new customer
 -- (CAC), return on ad spend (ROAS) and ROI = (revenue - spend) / spend.
+-- Columns:
+--   day              the UTC day of the conversion (date_basis 'conversion_date') or of
+--                    the credited touch ('touch_date'), matched to fct_spend.date (the ad
+--                    platform's day) for the spend
+--   model            the attribution model of the credits (fct_attribution.model)
+--   conversion_type  the type of the credited conversions (lead, mql, sql, opportunity,
+--                    customer, or the name of a touch-log or micro-conversion)
+--   channel          the channel of the credited touches ('(none)' for conversions without
+--                    any touch) and of the campaign's spend
+--   conversions      SUM of fct_attribution.credit: the conversions of the type credited
+--                    to the campaign that day, in fractions under multi-touch models; 0 on a
+--                    day with spend and no credit
+--   revenue          SUM of fct_attribution.revenue_credit of the row's credits; 0, not
+--                    NULL, for a type that carries revenue (customer, valued touch-log
+--                    conversions) when none was credited to the row; always NULL for
+--                    types without revenue (lead, mql, ...)
+--   cpa              spend / conversions: cost per conversion of the type; NULL without
+--                    spend or when conversions is 0
+--   roas             revenue / spend: return on ad spend; NULL without spend (or spend 0)
+--                    and for types without revenue
+--   roi              (revenue - spend) / spend: -1 for a campaign that spent and earned
+--                    nothing; NULL without spend (or spend 0) and for types without revenue
 -- date_basis 'conversion_date' counts credits on the UTC day of the conversion,
 -- 'touch_date' on the UTC day of the credited touch. A conversion without any touch
 -- (channel '(none)', no touchpoint) has no touch day: it is left out of the touch_date

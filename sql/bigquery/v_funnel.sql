@@ -12,6 +12,11 @@
 -- by first-touch channel, by cohort and by persona.
 -- A person reaches visit with a touch and the other stages with a conversion of that type
 -- (fct_conversion); the stage's time is their first touch / first conversion of the type.
+--   segment                    the segment of people, as breakdown says: 'all', a
+--                              first-touch channel, a 'YYYY-MM' cohort month or a persona
+--   stage                      visit, lead, mql, sql, opportunity or customer: visit is
+--                              reached with a touch, the others with a conversion of that
+--                              type
 --   stage_order                1 (visit) .. 6 (customer): sort the bars by it
 --   people                     people who reached the stage
 --   previous_people            people of the previous stage in the same segment (NULL for visit)

@@ -11,6 +11,14 @@
 -- ignored; people without a lead conversion (a customer the CRM never had as a lead) are
 -- not in the view, nor is a lead whose earliest lead conversion has no fct_attribution
 -- row under the model. What the person became is counted with the lead's credit.
+-- Columns:
+--   model     the attribution model of the lead conversions' credits (fct_attribution.model)
+--   channel   the channel of the lead's credited touch ('(none)' for a lead without
+--             touches), on the rows of every breakdown
+--   campaign  on 'campaign' rows, the campaign of the lead's credited touch (NULL for
+--             touches without a campaign); NULL on the other breakdowns
+--   term      on 'keyword' rows, the keyword (fct_attribution.term) of the lead's credited
+--             touch (NULL for touches without a keyword); NULL on the other breakdowns
 -- breakdown says what the segment is:
 --   'channel'   channel set; campaign and term NULL;
 --   'campaign'  channel and campaign (NULL: the lead's touches without a campaign); term NULL;

@@ -1,6 +1,9 @@
 -- A row: one attribution model x social network x social channel, over every loaded day.
 -- Answers: which social networks, organic and paid, reach people and turn them into
 -- leads, customers and won revenue under each model.
+-- Columns:
+--   model  the attribution model of the credits (fct_attribution.model); people_reached
+--          repeats on every model's rows
 -- channel is 'Organic Social' or 'Paid Social' (the touch's channel; other channels are
 -- left out). network is the touch's source (fct_touchpoint.source, joined on
 -- touchpoint_id for the credits, as fct_attribution has no source), matched without case:

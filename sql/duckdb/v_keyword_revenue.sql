@@ -2,6 +2,12 @@
 -- Answers: which keywords (paid terms, and organic terms where known) bring visitors,
 -- leads, customers and won revenue under each model, what the paid ones cost and their
 -- return on ad spend (ROAS).
+-- Columns:
+--   model    the attribution model of the credits (fct_attribution.model); visitors and
+--            spend repeat on every model's rows
+--   channel  the channel of the touches, credits or spend with the term ('Paid Search',
+--            'Organic Search', or any other channel a term came with): a term has one row
+--            per channel
 -- term is fct_touchpoint.term (the touch's utm_term or organic term; fct_attribution.term
 -- is the credited touch's): as the source gave it, not case-folded. '(not provided)' is a
 -- term of its own; touches without a term are left out. A term seen on several channels

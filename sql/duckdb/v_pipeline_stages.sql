@@ -4,6 +4,10 @@
 -- the lost ones were lost.
 -- From fct_deal_stage (one row per stay of a deal in a stage; a deal that returns to a
 -- stage has two stays):
+--   crm               the CRM of the deals: hubspot or salesforce
+--   pipeline          the deals' pipeline (NULL for deals without one)
+--   stage             the stage label as the CRM shows it (the same label in another
+--                     pipeline is another row)
 --   avg_stage_number  mean position of the stage in the deals' paths (1 = first stage):
 --                     sort stages by it in charts
 --   deals_entered     distinct deals with a stay in the stage; entries counts the stays

@@ -13,7 +13,8 @@
 -- Each person counts once per type, at their FIRST conversion of the type (fct_conversion;
 -- touch-log and micro-conversions are left out). channel is the channel of the person's
 -- first touch ever (fct_touchpoint; two touches at the same instant: the smaller
--- touchpoint_id), '(none)' for people without any touch.
+-- touchpoint_id), '(none)' for people without any touch, and 'all' on the row of
+-- everybody who reached the type.
 --   conversions     people of the persona who reached the type (in the channel)
 --   avg_touches     mean of touches_before: the person's touches (every channel, selling
 --                   activities included) at or before the conversion; 0 when none

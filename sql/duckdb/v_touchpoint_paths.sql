@@ -13,6 +13,20 @@
 -- A non-converting path is, for each person with a touch and each conversion type of the
 -- view they never reached (fct_conversion), the channels of ALL their touches in the same
 -- order (no lookback window): it only feeds non_conversions and conversion_rate.
+-- Columns:
+--   conversion_type      the conversion type (fct_attribution.conversion_type): the
+--                        converting paths led to it, the non-converting ones' people never
+--                        reached it
+--   path                 the channels of a conversion's linear journey (converting) or of
+--                        all a person's touches (non-converting), oldest first, joined
+--                        with ' > ' (e.g. 'Paid Search > Direct > Email'); '(none)' for a
+--                        conversion without a touch in its window
+--   avg_touches          mean number of touches of the path's converting journeys (their
+--                        credited touches, repeats included: the number of channels in the
+--                        path, 0 for '(none)'); NULL when the path has no conversion
+--   avg_days_to_convert  mean, over the path's conversions, of the fractional days from the
+--                        journey's first touch to the conversion; NULL when the path has no
+--                        conversion, and for '(none)'
 -- conversions counts conversions (a person converting twice counts twice), non_conversions
 -- counts people; conversion_rate = conversions / (conversions + non_conversions).
 -- avg_touches and avg_days_to_convert (first touch of the path -> conversion, in days)

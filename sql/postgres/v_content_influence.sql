@@ -6,6 +6,8 @@
 -- much more often people who saw a page convert than people who did not.
 -- Visitors are the people with a touch or a page view. A person converted to a type when
 -- fct_conversion has a conversion of that type for them; their first one is when.
+--   conversion_type        the CRM funnel stage: lead, mql, sql, opportunity or customer
+--   page_path              fct_page_view.page_path, '(not set)' for views without one
 --   people_viewed          visitors who viewed the page (at any time)
 --   converters_viewed      of them, people who viewed it BEFORE their first conversion of
 --                          the type (view time < first conversion time)

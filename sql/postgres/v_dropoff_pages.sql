@@ -17,7 +17,11 @@
 -- (two views at the same instant: the greatest page_path in byte order): the same rule
 -- for the people who stopped and for the people who advanced, whose last page at the
 -- stage is the one they saw last before leaving it.
+--   stage               visit, lead, mql, sql or opportunity: the stage people stopped at
+--                       or advanced from
 --   stage_order         1 (visit) .. 5 (opportunity), as in v_funnel; customer is the end
+--   page_path           a page (fct_page_view.page_path) that someone who stopped at the
+--                       stage viewed there
 --   rank                rank of the page within the stage by stopped_with_page, highest
 --                       first (RANK: pages with the same count share a rank)
 --   stopped_people      people who stopped at the stage (the same on every row of it)

@@ -13,6 +13,8 @@
 -- and before leaving it (or ever after, if they never left); activities before their first
 -- stage, or after reaching customer, are at no stage. (When the CRM dates a later stage
 -- before an earlier one, the person advanced from the earlier one with no activity at it.)
+--   stage                  the funnel stage the people were at when the activities
+--                          happened: lead, mql, sql or opportunity
 --   people_at_stage        people who reached the stage (the same on every row of it)
 --   people_with_activity   of them, people with at least one such activity at the stage
 --   activities             those activities (touches)

@@ -22,11 +22,14 @@
 package tablestest
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -66,13 +69,15 @@ func (db DB) Open(t testing.TB) tables.Source {
 }
 
 // LoadCSVFolder loads every *.csv file of dir into a new schema or dataset of kind
-// ("duckdb", "postgres" or "bigquery") and returns where it is. It fails t when a
-// file does not load, and skips t when kind is postgres and PostgreSQL is not
-// available.
-func LoadCSVFolder(t testing.TB, kind, dir string) DB {
+// ("duckdb", "postgres" or "bigquery") and returns where it is. Column types are
+// DuckDB's CSV sniffer's, but for the columns named in text (in any table), typed
+// text as a connector types them: a GA client id "1234567890.1767600000" is not a
+// number. It fails t when a file does not load, and skips t when kind is postgres and
+// PostgreSQL is not available.
+func LoadCSVFolder(t testing.TB, kind, dir string, text ...string) DB {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "csv.duckdb")
-	loadCSV(t, path, dir)
+	loadCSV(t, path, dir, text)
 	return LoadDuckDB(t, kind, path)
 }
 
@@ -93,8 +98,9 @@ func LoadDuckDB(t testing.TB, kind, path string) DB {
 	return DB{}
 }
 
-// loadCSV creates a table in the DuckDB file path for each CSV file of dir.
-func loadCSV(t testing.TB, path, dir string) {
+// loadCSV creates a table in the DuckDB file path for each CSV file of dir, with the
+// columns named in text typed VARCHAR.
+func loadCSV(t testing.TB, path, dir string, text []string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
 	if err != nil || len(files) == 0 {
@@ -112,13 +118,47 @@ func loadCSV(t testing.TB, path, dir string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		types, err := textTypes(f, text)
+		if err != nil {
+			t.Fatalf("tablestest: %v", err)
+		}
 		// sample_size=-1: the types fit every row of the file, not only the first ones.
-		q := fmt.Sprintf(`CREATE TABLE %s AS SELECT * FROM read_csv(%s, header = true, all_varchar = false, sample_size = -1)`,
-			quoteIdent(name), quoteLiteral(abs))
+		q := fmt.Sprintf(`CREATE TABLE %s AS SELECT * FROM read_csv(%s, header = true, all_varchar = false, sample_size = -1%s)`,
+			quoteIdent(name), quoteLiteral(abs), types)
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("tablestest: loading %s: %v", f, err)
 		}
 	}
+}
+
+// textTypes is read_csv's types option typing VARCHAR the columns of the CSV file f
+// named in text (compared lower-cased), "" when it has none of them.
+func textTypes(f string, text []string) (string, error) {
+	if len(text) == 0 {
+		return "", nil
+	}
+	fh, err := os.Open(f)
+	if err != nil {
+		return "", err
+	}
+	defer fh.Close()
+	header, err := csv.NewReader(bufio.NewReader(fh)).Read()
+	if err != nil {
+		return "", fmt.Errorf("%s: header: %w", f, err)
+	}
+	var types []string
+	for i, c := range header {
+		if i == 0 {
+			c = strings.TrimPrefix(c, "\ufeff")
+		}
+		if slices.Contains(text, strings.ToLower(c)) {
+			types = append(types, quoteLiteral(c)+": 'VARCHAR'")
+		}
+	}
+	if len(types) == 0 {
+		return "", nil
+	}
+	return ", types = {" + strings.Join(types, ", ") + "}", nil
 }
 
 // column is a column of a DuckDB table.
