@@ -16,6 +16,8 @@ const (
 	TableSpend = "spend"
 	// TableDealStages holds the stage changes of CRM deals (stage history).
 	TableDealStages = "crm_deal_stages"
+	// TableAccounts holds CRM accounts: HubSpot companies, Salesforce Accounts.
+	TableAccounts = "crm_accounts"
 )
 
 // Event kinds (column kind of TableEvents).
@@ -113,6 +115,10 @@ var ContactsSchema = arrow.NewSchema([]arrow.Field{
 	field("industry", str, true),
 	field("company_size", i64, true),
 	field("country", str, true),
+	// account_id is the CRM account (crm_accounts.account_id of the same crm) the
+	// person belongs to: HubSpot's primary company association, Salesforce's
+	// Contact.AccountId or a converted lead's ConvertedAccountId; NULL when none.
+	field("account_id", str, true),
 }, nil)
 
 // DealsSchema is a CRM deal; lost and open deals are kept for the funnel.
@@ -130,6 +136,24 @@ var DealsSchema = arrow.NewSchema([]arrow.Field{
 	field("closed_at", tsUTC, true),
 	field("is_closed", bln, false),
 	field("is_won", bln, false),
+	// account_id is the account that buys (HubSpot's deal-company association,
+	// Salesforce's Opportunity.AccountId); NULL when none.
+	field("account_id", str, true),
+}, nil)
+
+// AccountsSchema is a CRM account: the company that buys, whose people are its
+// buying committee.
+var AccountsSchema = arrow.NewSchema([]arrow.Field{
+	field("input", str, false),
+	field("location", str, false),
+	field("crm", str, false),
+	field("account_id", str, false),
+	field("name", str, true),
+	field("domain", str, true), // the company's web domain, lower-case, without www.
+	field("industry", str, true),
+	field("company_size", i64, true), // employees (lower bound of a range)
+	field("country", str, true),
+	field("owner", str, true), // the account owner's name
 }, nil)
 
 // DealContactsSchema links a deal to one of its contacts.
@@ -180,4 +204,5 @@ var Schemas = map[string]*arrow.Schema{
 	TableDealContacts: DealContactsSchema,
 	TableSpend:        SpendSchema,
 	TableDealStages:   DealStagesSchema,
+	TableAccounts:     AccountsSchema,
 }

@@ -55,6 +55,7 @@ const (
 	IdentityEdge           = "identity_edge"
 	FctSpend               = "fct_spend"
 	FctDealStage           = "fct_deal_stage"
+	DimAccount             = "dim_account"
 	RunLog                 = "run_log"
 	RejectedRows           = "rejected_rows"
 )
@@ -82,6 +83,23 @@ var Tables = []Table{
 			col("country", str, true, "Country on the person's CRM record"),
 			col("original_source", str, true, "The CRM's original (lead) source of the person"),
 			col("persona", str, false, "Persona of the first matching CLOSEDLOOP_PERSONAS rule, Unclassified when none matches"),
+			col("account_id", str, true, "The person's account (dim_account): the CRM's company or account of the person's record, or one inferred from a business e-mail domain when CLOSEDLOOP_ACCOUNT_FROM_EMAIL is on; NULL when none"),
+		)},
+	{Name: DimAccount, Mode: ReplaceAll,
+		Description: "One account: a company that buys, from the CRM (HubSpot company, Salesforce Account) or inferred from its people's business e-mail domain.",
+		Schema: schema(
+			col("account_id", str, false, "Stable id of the account: crm:ID for a CRM account, domain:DOMAIN for one inferred from e-mail"),
+			col("crm", str, true, "CRM of the account: hubspot or salesforce; NULL for an inferred account"),
+			col("crm_account_id", str, true, "The account's id in its CRM; NULL for an inferred account"),
+			col("name", str, true, "Company name"),
+			col("domain", str, true, "Web domain, lower-case, without www."),
+			col("industry", str, true, "Industry"),
+			col("company_size", i64, true, "Employees (lower bound of a range)"),
+			col("country", str, true, "Country"),
+			col("owner", str, true, "Account owner's name"),
+			col("inferred", bln, false, "The account was inferred from a business e-mail domain (CLOSEDLOOP_ACCOUNT_FROM_EMAIL), not read from the CRM"),
+			col("person_count", i64, false, "Persons of the account (dim_person.account_id)"),
+			col("is_customer", bln, false, "The account has a won deal"),
 		)},
 	{Name: BridgeIdentity, Mode: ReplaceAll, ClusterBy: []string{"identifier_type"},
 		Description: "One identifier of a person (cookie, user id, e-mail, CRM id).",
@@ -131,6 +149,7 @@ var Tables = []Table{
 			col("revenue", f64, true, "Revenue of the conversion (won amount for customer)"),
 			col("currency", str, true, "Currency of revenue"),
 			col("crm_deal_id", str, true, "Deal behind the conversion"),
+			col("account_id", str, true, "Account of the conversion: the deal's account, else the person's; NULL when none"),
 		)},
 	{Name: FctAttribution, Mode: ReplaceRange, DateColumn: "occurred_at", ClusterBy: []string{"model", "channel"},
 		Description: "Credit of one touchpoint for one conversion under one model; credits of a (conversion, model) sum to 1.",
@@ -146,7 +165,9 @@ var Tables = []Table{
 			col("conversion_type", str, false, "Type of the conversion"),
 			col("occurred_at", tsUTC, false, "When the conversion happened"),
 			col("touch_occurred_at", tsUTC, true, "When the touch happened"),
-			col("person_id", str, false, "Stitched person"),
+			col("person_id", str, false, "Stitched person of the conversion"),
+			col("scope", str, false, "Journey scope: person (the converting person's touches), deal (the touches of every contact on the conversion's deal) or account (the touches of every person of the conversion's account); credits of a (conversion, model, scope) sum to 1. Rows written before scopes existed are person"),
+			col("touch_person_id", str, true, "Stitched person who made the touch (under deal and account scope, another member of the buying committee); NULL on the (none) row"),
 		)},
 	{Name: FctMarkovRemovalEffect, Mode: ReplaceAll,
 		Description: "Markov-chain removal effect of one channel for one conversion type, and the conversions and value its share earns.",
@@ -158,6 +179,7 @@ var Tables = []Table{
 			col("removal_effect_share", f64, false, "removal_effect / sum of removal effects"),
 			col("conversions", f64, false, "share × total conversions"),
 			col("value", f64, false, "share × total conversion value"),
+			col("scope", str, false, "Journey scope of the journeys the chain was fitted on: person, deal or account"),
 		)},
 	{Name: IdentityConflicts, Mode: ReplaceAll,
 		Description: "An identity edge the guardrails refused, with the reason.",
