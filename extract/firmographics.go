@@ -106,3 +106,28 @@ func ShortValue(s string) string {
 	}
 	return s[:i] + "…"
 }
+
+// Domain reads a company's web domain as CRMs hold it (HubSpot's domain, Salesforce's
+// Website): lower-case, without scheme, "www.", port, path, query or trailing dot
+// ("https://www.Acme.com/about" is "acme.com"). It returns "" for a value that names
+// no host (blank, or with spaces inside).
+func Domain(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 { // user@host of a URL
+		s = s[i+1:]
+	}
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "www."), ".")
+	if s == "" || strings.ContainsAny(s, " \t\r\n") {
+		return ""
+	}
+	return s
+}

@@ -66,3 +66,14 @@ func TestBadValues(t *testing.T) {
 	b.Reset()
 	require.Zero(t, b.Count())
 }
+
+func TestDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"acme.com": "acme.com", " https://www.Acme.com/about?x=1 ": "acme.com", "http://shop.acme.co.uk:8080": "shop.acme.co.uk",
+		"WWW.ACME.COM.": "acme.com", "": "", "   ": "", "not a domain": "", "acme.com#top": "acme.com",
+	} {
+		if got := Domain(in); got != want {
+			t.Errorf("Domain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package load
 
-import "github.com/apache/arrow-go/v18/arrow"
+import (
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
 
 // Mode says how a run replaces a table's rows.
 type Mode int
@@ -38,6 +42,14 @@ var (
 func col(name string, t arrow.DataType, nullable bool, desc string) arrow.Field {
 	return arrow.Field{Name: name, Type: t, Nullable: nullable,
 		Metadata: arrow.NewMetadata([]string{"description"}, []string{desc})}
+}
+
+// existing is f with the value its older rows get when a loader adds it to a table that
+// keeps its rows (ExistingRowsKey): a NOT NULL column added to such a table needs one.
+func existing(f arrow.Field, value string) arrow.Field {
+	f.Metadata = arrow.NewMetadata(slices.Concat(f.Metadata.Keys(), []string{ExistingRowsKey}),
+		slices.Concat(f.Metadata.Values(), []string{value}))
+	return f
 }
 
 func schema(fields ...arrow.Field) *arrow.Schema { return arrow.NewSchema(fields, nil) }
@@ -166,7 +178,8 @@ var Tables = []Table{
 			col("occurred_at", tsUTC, false, "When the conversion happened"),
 			col("touch_occurred_at", tsUTC, true, "When the touch happened"),
 			col("person_id", str, false, "Stitched person of the conversion"),
-			col("scope", str, false, "Journey scope: person (the converting person's touches), deal (the touches of every contact on the conversion's deal) or account (the touches of every person of the conversion's account); credits of a (conversion, model, scope) sum to 1. Rows written before scopes existed are person"),
+			existing(col("scope", str, false, "Journey scope: person (the converting person's touches), deal (the touches of every contact on the conversion's deal) or account (the touches of every person of the conversion's account); credits of a (conversion, model, scope) sum to 1. Rows written before scopes existed are person"),
+				"person"), // a warehouse's older rows were person scope: loaders add the column with it
 			col("touch_person_id", str, true, "Stitched person who made the touch (under deal and account scope, another member of the buying committee); NULL on the (none) row"),
 		)},
 	{Name: FctMarkovRemovalEffect, Mode: ReplaceAll,

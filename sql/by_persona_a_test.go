@@ -44,7 +44,7 @@ func TestChannelPerformanceByPersona(t *testing.T) {
 	fixture := paWithPersonas(channelFixture(), map[string]string{"p_c1": "Enterprise", "p_c2": "SMB", "p_c4": unclassified})
 	for _, m := range []string{"first_touch", "linear"} {
 		fixture["fct_attribution"] = append(fixture["fct_attribution"], map[string]any{"conversion_id": "c4",
-			"touchpoint_id": "t_c4", "model": m, "credit": 1.0, "channel": "Email", "conversion_type": "customer",
+			"touchpoint_id": "t_c4", "scope": "person", "model": m, "credit": 1.0, "channel": "Email", "conversion_type": "customer",
 			"occurred_at": at(4, 12), "touch_occurred_at": at(3, 12), "person_id": "p_c4"})
 	}
 	got := checkByPersona(t, "v_channel_performance", fixture,

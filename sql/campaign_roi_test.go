@@ -13,7 +13,7 @@ import (
 // campaignCredit is one fct_attribution row; touchAt nil makes it the (none) row of a
 // conversion without touches.
 func campaignCredit(conv, model, typ, ch string, campaign any, c float64, rev any, convAt time.Time, touchAt any) map[string]any {
-	row := map[string]any{"conversion_id": conv, "model": model, "credit": c, "revenue_credit": rev,
+	row := map[string]any{"conversion_id": conv, "scope": "person", "model": model, "credit": c, "revenue_credit": rev,
 		"channel": ch, "campaign": campaign, "conversion_type": typ, "occurred_at": convAt,
 		"touch_occurred_at": touchAt, "person_id": "p_" + conv}
 	if touchAt != nil {
@@ -64,7 +64,7 @@ const campaignQuery = `SELECT date_basis, day, conversion_type, channel, campaig
 func TestCampaignROI(t *testing.T) {
 	for _, w := range viewtest.Load(t, campaignFixture()) {
 		t.Run(w.Dialect, func(t *testing.T) {
-			assert.Equal(t, []string{"date_basis STRING", "day DATE", "model STRING", "conversion_type STRING",
+			assert.Equal(t, []string{"date_basis STRING", "day DATE", "model STRING", "scope STRING", "conversion_type STRING",
 				"channel STRING", "campaign STRING", "conversions FLOAT64", "revenue FLOAT64", "spend FLOAT64",
 				"cpa FLOAT64", "cac FLOAT64", "roas FLOAT64", "roi FLOAT64"},
 				viewColumns(t, w.DB, "v_campaign_roi"))

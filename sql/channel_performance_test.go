@@ -19,7 +19,7 @@ func at(d, h int) time.Time { return day(d).Add(time.Duration(h) * time.Hour) }
 // March; Email costs nothing.
 func channelFixture() map[string]viewtest.Rows {
 	credit := func(conv, model, typ, ch string, c float64, rev any, convAt, touchAt time.Time) map[string]any {
-		return map[string]any{"conversion_id": conv, "touchpoint_id": "t_" + conv + ch, "model": model, "credit": c,
+		return map[string]any{"conversion_id": conv, "touchpoint_id": "t_" + conv + ch, "scope": "person", "model": model, "credit": c,
 			"revenue_credit": rev, "channel": ch, "conversion_type": typ, "occurred_at": convAt, "touch_occurred_at": touchAt, "person_id": "p_" + conv}
 	}
 	return map[string]viewtest.Rows{

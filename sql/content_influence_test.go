@@ -20,7 +20,7 @@ func contentConversion(id, p, typ string, t time.Time) map[string]any {
 
 func contentCredit(conv, p, model string, revenue float64) map[string]any {
 	return map[string]any{"conversion_id": conv, "person_id": p, "conversion_type": "customer", "occurred_at": day(9),
-		"model": model, "channel": "Email", "credit": 1.0, "revenue_credit": revenue}
+		"scope": "person", "model": model, "channel": "Email", "credit": 1.0, "revenue_credit": revenue}
 }
 
 // contentFixture: 7 visitors (p1, p2, p3, p4, p5, p7, p8: a touch or a page view) and

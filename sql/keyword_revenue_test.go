@@ -17,7 +17,7 @@ func keywordTouch(id, person, ch string, term any, when time.Time) map[string]an
 
 // keywordCredit is one fct_attribution row of the touch touch (channel ch, term term).
 func keywordCredit(conv, person, model, typ, touch, ch string, term any, c float64, rev any, convAt, touchAt time.Time) map[string]any {
-	return map[string]any{"conversion_id": conv, "touchpoint_id": touch, "model": model, "credit": c,
+	return map[string]any{"conversion_id": conv, "touchpoint_id": touch, "scope": "person", "model": model, "credit": c,
 		"revenue_credit": rev, "channel": ch, "term": term, "conversion_type": typ,
 		"occurred_at": convAt, "touch_occurred_at": touchAt, "person_id": person}
 }
@@ -96,7 +96,7 @@ const keywordQuery = `SELECT term, channel, visitors, leads, customers, revenue,
 func TestKeywordRevenue(t *testing.T) {
 	for _, w := range viewtest.Load(t, keywordFixture()) {
 		t.Run(w.Dialect, func(t *testing.T) {
-			assert.Equal(t, []string{"model STRING", "term STRING", "channel STRING", "visitors INT64",
+			assert.Equal(t, []string{"model STRING", "scope STRING", "term STRING", "channel STRING", "visitors INT64",
 				"leads FLOAT64", "customers FLOAT64", "revenue FLOAT64", "spend FLOAT64", "roas FLOAT64"},
 				viewColumns(t, w.DB, "v_keyword_revenue"))
 
@@ -169,6 +169,28 @@ func TestKeywordRevenueEdges(t *testing.T) {
 					assert.Equal(t, c.want, viewtest.Query(t, w.DB, keywordQuery, "linear"))
 				})
 			}
+		})
+	}
+}
+
+// TestKeywordRevenueScopes: the fixture's credits written again under deal scope give
+// the deal rows the person rows' figures: scopes are grouped like models, never added.
+func TestKeywordRevenueScopes(t *testing.T) {
+	fixture := keywordFixture()
+	for _, r := range fixture["fct_attribution"] {
+		deal := map[string]any{}
+		for k, v := range r {
+			deal[k] = v
+		}
+		deal["scope"] = "deal"
+		fixture["fct_attribution"] = append(fixture["fct_attribution"], deal)
+	}
+	for _, w := range viewtest.Load(t, fixture) {
+		t.Run(w.Dialect, func(t *testing.T) {
+			cols := `model, term, channel, visitors, leads, customers, revenue, spend, roas`
+			person := viewtest.Query(t, w.DB, `SELECT `+cols+` FROM v_keyword_revenue WHERE scope = 'person' ORDER BY model, term, channel`)
+			assert.NotEmpty(t, person)
+			assert.Equal(t, person, viewtest.Query(t, w.DB, `SELECT `+cols+` FROM v_keyword_revenue WHERE scope = 'deal' ORDER BY model, term, channel`))
 		})
 	}
 }

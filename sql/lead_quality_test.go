@@ -22,7 +22,7 @@ func lqConversion(id, p, typ string, t time.Time, revenue any) map[string]any {
 // lqCredit is one fct_attribution row of conversion conv (of person p, at convAt); channel
 // '(none)' makes it the row of a conversion without touches.
 func lqCredit(conv, p, typ, model, channel string, campaign, term any, credit float64, convAt time.Time) map[string]any {
-	row := map[string]any{"conversion_id": conv, "model": model, "credit": credit, "channel": channel,
+	row := map[string]any{"conversion_id": conv, "scope": "person", "model": model, "credit": credit, "channel": channel,
 		"campaign": campaign, "term": term, "conversion_type": typ, "occurred_at": convAt, "person_id": p}
 	if channel != "(none)" {
 		row["touchpoint_id"] = "t_" + conv + "_" + channel
@@ -125,7 +125,7 @@ ORDER BY channel, campaign NULLS LAST, term NULLS LAST, persona`
 func TestLeadQuality(t *testing.T) {
 	for _, w := range viewtest.Load(t, lqFixture()) {
 		t.Run(w.Dialect, func(t *testing.T) {
-			assert.Equal(t, []string{"model STRING", "breakdown STRING", "channel STRING", "campaign STRING",
+			assert.Equal(t, []string{"model STRING", "scope STRING", "breakdown STRING", "channel STRING", "campaign STRING",
 				"term STRING", "persona STRING", "lead_people INT64", "leads FLOAT64", "mqls FLOAT64", "sqls FLOAT64",
 				"opportunities FLOAT64", "customers FLOAT64", "lead_to_customer_rate FLOAT64", "revenue FLOAT64",
 				"revenue_per_lead FLOAT64", "median_days_to_close FLOAT64"},

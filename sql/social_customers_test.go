@@ -18,7 +18,7 @@ func socialTouch(id, person, ch string, source any, when time.Time) map[string]a
 
 // socialCredit is one fct_attribution row of the touch touch on channel ch.
 func socialCredit(conv, person, model, typ, touch, ch string, c float64, rev any, convAt, touchAt time.Time) map[string]any {
-	return map[string]any{"conversion_id": conv, "touchpoint_id": touch, "model": model, "credit": c,
+	return map[string]any{"conversion_id": conv, "touchpoint_id": touch, "scope": "person", "model": model, "credit": c,
 		"revenue_credit": rev, "channel": ch, "conversion_type": typ,
 		"occurred_at": convAt, "touch_occurred_at": touchAt, "person_id": person}
 }
@@ -88,7 +88,7 @@ const socialQuery = `SELECT network, channel, people_reached, leads, customers, 
 func TestSocialCustomers(t *testing.T) {
 	for _, w := range viewtest.Load(t, socialFixture()) {
 		t.Run(w.Dialect, func(t *testing.T) {
-			assert.Equal(t, []string{"model STRING", "network STRING", "channel STRING", "people_reached INT64",
+			assert.Equal(t, []string{"model STRING", "scope STRING", "network STRING", "channel STRING", "people_reached INT64",
 				"leads FLOAT64", "customers FLOAT64", "revenue FLOAT64"},
 				viewColumns(t, w.DB, "v_social_customers"))
 

@@ -22,7 +22,7 @@ func pathsConversion(id, p, typ string, t time.Time, revenue any) map[string]any
 // pathsCredit is one fct_attribution row; a touch id "" is the (none) row.
 func pathsCredit(conv, p, typ string, convAt time.Time, model, touch, channel string, touchAt time.Time, credit float64) map[string]any {
 	r := map[string]any{"conversion_id": conv, "person_id": p, "conversion_type": typ, "occurred_at": convAt,
-		"model": model, "channel": channel, "credit": credit}
+		"scope": "person", "model": model, "channel": channel, "credit": credit}
 	if touch != "" {
 		r["touchpoint_id"], r["touch_occurred_at"] = touch, touchAt
 	}

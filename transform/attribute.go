@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/sourcegraph/conc/pool"
 
 	"closedloop/load"
@@ -25,33 +24,83 @@ type attributed struct {
 	journeys, withoutTouch int
 }
 
-// attribute builds each conversion's journey and writes every model's credits. The
-// data-driven models are first fitted per conversion type on the paths of every
-// journey the run sees (all days, converting and non-converting), then weigh the
-// range's journeys like the others.
+// attribute builds each conversion's journey under every scope of the run and writes
+// every model's credits. The data-driven models are first fitted per scope and
+// conversion type on the paths of every journey of the scope the run sees (all days,
+// converting and non-converting), then weigh the range's journeys like the others.
+// One scope's journeys are held at a time.
 func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *identity.Persons) (*attributed, error) {
+	res := &attributed{}
+	re := newTable(r.opt.Mem, load.FctMarkovRemovalEffect)
+	spent := make([]time.Duration, len(r.opt.Models)) // per model of r.opt.Models
+	// Each scope's spans are joined as soon as it is done, so that their builders go.
+	var tables []arrow.Table
+	var spilled []*Spilled
+	release := func() {
+		for k := range tables {
+			if tables[k] != nil {
+				tables[k].Release()
+			}
+			if spilled[k] != nil {
+				spilled[k].Release()
+			}
+		}
+		re.release()
+	}
+	var journeyTime time.Duration
+	for k, sc := range r.scopes() {
+		wr, d, err := attributeScope(ctx, r, sc, t, cv, p, re, spent)
+		journeyTime += d
+		bts := make([]*bigTable, len(wr))
+		for i, w := range wr {
+			if k == 0 {
+				res.journeys += w.journeys
+				res.withoutTouch += w.withoutTouch
+			}
+			bts[i] = w.bt
+		}
+		tbl, sp, err := joinSpans(r, load.FctAttribution, bts, err)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		tables, spilled = append(tables, tbl), append(spilled, sp)
+	}
+	r.stage("journeys", journeyTime)
+	for i, m := range r.opt.Models {
+		r.stage("model:"+m.Name(), spent[i])
+	}
+	res.removalEffects = re.table()
+	res.credits, res.creditsSpilled = joinTables(r.opt.Mem, load.FctAttribution, tables, spilled)
+	return res, nil
+}
+
+// attributeScope credits the conversions under scope sc: the removal effects of its
+// markov fits go to re, each model's time is added to spent. It returns the writers of
+// its spans (none when it failed before writing) and the time its journeys took.
+func attributeScope(ctx context.Context, r *run, sc Scope, t *touches, cv *conversions, p *identity.Persons, re *out,
+	spent []time.Duration) ([]*creditWriter, time.Duration, error) {
 	t0 := time.Now()
-	jb := newJourneys(t, cv, r.opt.Lookback.Microseconds(), r.opt.OverlapJourneys)
+	jb := forScope(sc, t, cv, r.opt.Lookback.Microseconds(), r.opt.OverlapJourneys)
 	paths, err := modelPaths(ctx, r.opt.Models, jb, cv.types)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	r.stage("journeys", time.Since(t0))
-	spent := make([]time.Duration, len(r.opt.Models)) // per model of r.opt.Models
+	dj := time.Since(t0)
 	models, fitted, err := fitPaths(ctx, r.opt.Models, paths, cv.types, spent)
 	if err != nil {
-		return nil, err
+		return nil, dj, err
 	}
-	res := &attributed{removalEffects: removalEffects(r.opt.Mem, fitted, t.channels, cv.types)}
-	// Persons are independent: spans of them are credited on every core, each into a
-	// table of its own, joined in person order into what one walk writes.
+	removalEffects(re, sc, fitted, t.channels, cv.types)
+	// Owners are independent: spans of them are credited on every core, each into a
+	// table of its own, joined in owner order into what one walk writes.
 	spans := []span{jb.all()}
 	if len(jb.cs) >= 2*minAttributionSpan {
 		spans = jb.spans(min(runtime.GOMAXPROCS(0), len(jb.cs)/minAttributionSpan))
 	}
 	writers := make([]*creditWriter, len(spans))
 	for k := range spans {
-		writers[k] = &creditWriter{bt: newBigTable(r, load.FctAttribution), t: t, cv: cv, persons: p}
+		writers[k] = &creditWriter{bt: newBigTable(r, load.FctAttribution), t: t, cv: cv, persons: p, scope: string(sc)}
 		if r.opt.Stage != nil {
 			writers[k].spent = make([]time.Duration, len(r.opt.Models))
 		}
@@ -61,32 +110,19 @@ func attribute(ctx context.Context, r *run, t *touches, cv *conversions, p *iden
 		g.Go(func(ctx context.Context) error { return writers[k].credits(ctx, r, jb, sp, models) })
 	}
 	err = g.Wait()
-	bts := make([]*bigTable, len(writers))
-	for k, w := range writers {
-		res.journeys += w.journeys
-		res.withoutTouch += w.withoutTouch
-		bts[k] = w.bt
+	for _, w := range writers {
 		for i, d := range w.spent {
 			spent[i] += d
 		}
 	}
-	if err == nil {
-		for i, m := range r.opt.Models {
-			r.stage("model:"+m.Name(), spent[i])
-		}
-	}
-	if res.credits, res.creditsSpilled, err = joinSpans(r, load.FctAttribution, bts, err); err != nil {
-		res.removalEffects.Release()
-		return nil, err
-	}
-	return res, nil
+	return writers, dj, err
 }
 
 // minAttributionSpan is the fewest conversions worth a span of their own (a variable
 // for tests).
 var minAttributionSpan = 1 << 13
 
-// credits writes the credits of the range's conversions of sp's persons.
+// credits writes the credits of the range's conversions of sp's owners.
 func (w *creditWriter) credits(ctx context.Context, r *run, jb *journeys, sp span, models [][]attribution.Model) error {
 	cv := w.cv
 	var weights []float64
@@ -152,11 +188,12 @@ var (
 	reShare          = col(load.FctMarkovRemovalEffect, "removal_effect_share")
 	reConversions    = col(load.FctMarkovRemovalEffect, "conversions")
 	reValue          = col(load.FctMarkovRemovalEffect, "value")
+	reScope          = col(load.FctMarkovRemovalEffect, "scope")
 )
 
-// removalEffects writes fct_markov_removal_effect from the fitted markov models.
-func removalEffects(mem memory.Allocator, fitted []fittedModel, channels, types *dict) arrow.Table {
-	o := newTable(mem, load.FctMarkovRemovalEffect)
+// removalEffects writes the rows of fct_markov_removal_effect of the markov models
+// fitted on scope sc's journeys to o.
+func removalEffects(o *out, sc Scope, fitted []fittedModel, channels, types *dict) {
 	for _, f := range fitted {
 		mk := attribution.MarkovOf(f.model)
 		if mk == nil {
@@ -171,9 +208,9 @@ func removalEffects(mem memory.Allocator, fitted []fittedModel, channels, types 
 			o.f64(reShare, share, true)
 			o.f64(reConversions, share*mk.Conversions, true)
 			o.f64(reValue, share*mk.Value, true)
+			o.str(reScope, string(sc))
 		}
 	}
-	return o.table()
 }
 
 // Columns of fct_attribution.
@@ -190,6 +227,8 @@ var (
 	atOccurredAt      = col(load.FctAttribution, "occurred_at")
 	atTouchOccurredAt = col(load.FctAttribution, "touch_occurred_at")
 	atPersonID        = col(load.FctAttribution, "person_id")
+	atScope           = col(load.FctAttribution, "scope")
+	atTouchPersonID   = col(load.FctAttribution, "touch_person_id")
 )
 
 // creditWriter writes fct_attribution rows.
@@ -201,6 +240,7 @@ type creditWriter struct {
 	t                      *touches
 	cv                     *conversions
 	persons                *identity.Persons
+	scope                  string // fct_attribution.scope
 	// spent is each model's time weighing journeys (by index in Options.Models), when
 	// Options.Stage wants it; else nil.
 	spent []time.Duration
@@ -221,15 +261,18 @@ func (w *creditWriter) credit(c, touch int32, model string, credit float64) {
 		o.str(atCampaign, "")
 		o.str(atTerm, "")
 		o.ts(atTouchOccurredAt, 0)
+		o.str(atTouchPersonID, "")
 	} else {
 		o.str(atTouchpointID, hexID("t_", t.id[touch]))
 		o.str(atChannel, t.channels.val(t.channel[touch]))
 		o.str(atCampaign, t.campaigns.val(t.campaign[touch]))
 		o.str(atTerm, t.terms.val(t.term[touch]))
 		o.ts(atTouchOccurredAt, t.at[touch])
+		o.str(atTouchPersonID, w.persons.ID(t.person[touch]))
 	}
 	o.str(atConversionType, cv.types.val(cv.typ[c]))
 	o.ts(atOccurredAt, cv.at[c])
 	o.str(atPersonID, w.persons.ID(cv.person[c]))
+	o.str(atScope, w.scope)
 	w.bt.row()
 }

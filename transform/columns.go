@@ -58,6 +58,15 @@ func (c *columns) date(t arrow.Table, name string) *array.Date32 {
 	return c.get(t, name).(*array.Date32)
 }
 
+// optStr is column name of t, nil when t is nil or has no such column (a table of an
+// older schema, a test's).
+func (c *columns) optStr(t arrow.Table, name string) *array.String {
+	if t == nil || len(t.Schema().FieldIndices(name)) != 1 {
+		return nil
+	}
+	return c.str(t, name)
+}
+
 func (c *columns) release() {
 	for _, a := range c.held {
 		a.Release()
@@ -138,6 +147,7 @@ type contactCols struct {
 	jobTitle, company, industry, country *array.String
 	originalSource                       *array.String
 	size                                 *array.Int64
+	account                              *array.String // nil: no account_id column
 	// stages are lead_at, mql_at, sql_at, opportunity_at and customer_at: the dates
 	// of milestones, in order.
 	stages []*array.Timestamp
@@ -150,7 +160,7 @@ func readContacts(c *columns, t arrow.Table) *contactCols {
 		created: c.ts(t, "created_at"), updated: c.ts(t, "updated_at"),
 		jobTitle: c.str(t, "job_title"), company: c.str(t, "company"), industry: c.str(t, "industry"),
 		country: c.str(t, "country"), originalSource: c.str(t, "original_source"),
-		size: c.i64(t, "company_size"),
+		size: c.i64(t, "company_size"), account: c.optStr(t, "account_id"),
 	}
 	for _, m := range milestones {
 		ct.stages = append(ct.stages, c.ts(t, m+"_at"))
@@ -166,12 +176,13 @@ type dealCols struct {
 	amount            *array.Float64
 	created, closed   *array.Timestamp
 	isClosed, isWon   *array.Boolean
+	account           *array.String // nil: no account_id column
 }
 
 func readDeals(c *columns, t arrow.Table) *dealCols {
 	d := &dealCols{crm: c.str(t, "crm"), id: c.str(t, "deal_id"), currency: c.str(t, "currency"),
 		amount: c.f64(t, "amount"), created: c.ts(t, "created_at"), closed: c.ts(t, "closed_at"),
-		isClosed: c.bool(t, "is_closed"), isWon: c.bool(t, "is_won")}
+		isClosed: c.bool(t, "is_closed"), isWon: c.bool(t, "is_won"), account: c.optStr(t, "account_id")}
 	d.n = d.id.Len()
 	return d
 }
@@ -194,11 +205,31 @@ func readDealContacts(c *columns, t arrow.Table) *dealContactCols {
 	return dc
 }
 
-// crmCols are the CRM tables: contacts, deals and their associations.
+// accountCols are the columns of the accounts table (extract.AccountsSchema).
+type accountCols struct {
+	n                               int
+	crm, id, name, domain, industry *array.String
+	country, owner                  *array.String
+	size                            *array.Int64
+}
+
+// readAccounts reads t; a nil t is no accounts.
+func readAccounts(c *columns, t arrow.Table) *accountCols {
+	if t == nil {
+		return &accountCols{}
+	}
+	a := &accountCols{crm: c.str(t, "crm"), id: c.str(t, "account_id"), name: c.str(t, "name"), domain: c.str(t, "domain"),
+		industry: c.str(t, "industry"), country: c.str(t, "country"), owner: c.str(t, "owner"), size: c.i64(t, "company_size")}
+	a.n = a.id.Len()
+	return a
+}
+
+// crmCols are the CRM tables: contacts, deals, their associations and accounts.
 type crmCols struct {
 	contacts     *contactCols
 	deals        *dealCols
 	dealContacts *dealContactCols
+	accounts     *accountCols
 }
 
 // spendCols are the columns of the spend table (extract.SpendSchema).
@@ -238,12 +269,13 @@ func readDealStages(c *columns, t arrow.Table) *dealStageCols {
 func (ds *dealStageCols) key(i int) string { return ds.crm.Value(i) + ":" + ds.deal.Value(i) }
 
 // readColumns are the columns of each CRM input table the transform reads
-// (readContacts, readDeals, readDealContacts, readDealStages).
+// (readContacts, readDeals, readDealContacts, readDealStages, readAccounts).
 var readColumns = map[string][]string{
 	extract.TableContacts: {"crm", "contact_id", "email", "cookie_id", "linked_ids", "created_at", "updated_at",
 		"lead_at", "mql_at", "sql_at", "opportunity_at", "customer_at",
-		"original_source", "job_title", "company", "industry", "company_size", "country"},
-	extract.TableDeals:        {"crm", "deal_id", "currency", "amount", "created_at", "closed_at", "is_closed", "is_won"},
+		"original_source", "job_title", "company", "industry", "company_size", "country", "account_id"},
+	extract.TableDeals:        {"crm", "deal_id", "currency", "amount", "created_at", "closed_at", "is_closed", "is_won", "account_id"},
+	extract.TableAccounts:     {"crm", "account_id", "name", "domain", "industry", "company_size", "country", "owner"},
 	extract.TableDealContacts: {"crm", "deal_id", "contact_id", "is_primary"},
 	extract.TableDealStages:   {"crm", "deal_id", "pipeline", "stage", "entered_at"},
 }

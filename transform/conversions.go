@@ -2,6 +2,7 @@ package transform
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,16 @@ type conversions struct {
 	typ, currency, deal      []int32
 	revenue                  []float64 // NaN = unknown
 	types, currencies, deals *dict
+	// account is each conversion's account code (accounts.keys; 0 = none): its deal's
+	// account, else its person's.
+	account []int32
+	// dealKey is each conversion's deal as a code of dealKeys ("crm:deal_id"; 0 = none).
+	dealKey  []int32
+	dealKeys *dict
+	// members are the persons on each deal with contacts (by dealKey code), in order:
+	// the deal scope's journey owners.
+	members map[int32][]int32
+	acc     *accounts
 	// stage is each person's furthest CRM milestone, as its rank + 1.
 	stage map[int32]int
 	// customer tells the persons with a customer conversion.
@@ -59,6 +70,8 @@ func (c *conversions) addID(person int32, at int64, typ string, revenue float64,
 	c.revenue = append(c.revenue, revenue)
 	c.currency = append(c.currency, c.currencies.code(currency))
 	c.deal = append(c.deal, c.deals.code(deal))
+	c.account = append(c.account, c.acc.of(person))
+	c.dealKey = append(c.dealKey, 0)
 	if r := stageRank(typ) + 1; r > c.stage[person] { // 0 = no stage
 		c.stage[person] = r
 	}
@@ -118,14 +131,29 @@ var (
 	cvRevenue        = col(load.FctConversion, "revenue")
 	cvCurrency       = col(load.FctConversion, "currency")
 	cvCRMDealID      = col(load.FctConversion, "crm_deal_id")
+	cvAccountID      = col(load.FctConversion, "account_id")
 )
 
 // collectConversions collects the conversions of deals, of contacts' CRM milestones
 // and of events.
-func collectConversions(r *run, crm *crmCols, id *stitched, events []eventConversion) *conversions {
-	cv := &conversions{types: newDict(), currencies: newDict(), deals: newDict(),
+func collectConversions(r *run, crm *crmCols, id *stitched, acc *accounts, events []eventConversion) *conversions {
+	cv := &conversions{types: newDict(), currencies: newDict(), deals: newDict(), dealKeys: newDict(), acc: acc,
 		stage: map[int32]int{}, customer: map[int32]bool{}, last: map[int32]int64{}}
 	nan := math.NaN()
+	// dealAdded gives the conversions a deal just added its key and account.
+	dealAdded := func(n int, key string) {
+		dk := cv.dealKeys.code(key)
+		da, ok := acc.deal[key]
+		for i := n; i < cv.len(); i++ {
+			cv.dealKey[i] = dk
+			if ok {
+				cv.account[i] = da
+			}
+			if cv.typ[i] == cv.types.lookup("customer") && cv.account[i] != 0 {
+				acc.customer[cv.account[i]] = true
+			}
+		}
+	}
 
 	// Deals: opportunity at creation, customer when won (revenue = amount).
 	d := crm.deals
@@ -136,6 +164,7 @@ func collectConversions(r *run, crm *crmCols, id *stitched, events []eventConver
 		if cur == "" {
 			cur = r.opt.Currency
 		}
+		n := cv.len()
 		cv.add(person, tv(d.created, i), "opportunity", nan, cur, d.id.Value(i), "crm", k, "opportunity")
 		if d.isWon.Value(i) {
 			closed := tv(d.closed, i)
@@ -148,7 +177,9 @@ func collectConversions(r *run, crm *crmCols, id *stitched, events []eventConver
 			}
 			cv.add(person, closed, "customer", amount, cur, d.id.Value(i), "crm", k, "customer")
 		}
+		dealAdded(n, k)
 	}
+	cv.members = dealMembers(crm.dealContacts, id, cv.dealKeys)
 
 	// Contacts: lead (lead date, else creation), mql, sql; opportunity and customer
 	// only for contacts associated with no deal the run read. CRMs copy a deal's
@@ -200,8 +231,38 @@ func conversionTable(r *run, cv *conversions, p *identity.Persons) arrow.Table {
 		o.f64(cvRevenue, cv.revenue[i], !math.IsNaN(cv.revenue[i]))
 		o.str(cvCurrency, cv.currencies.val(cv.currency[i]))
 		o.str(cvCRMDealID, cv.deals.val(cv.deal[i]))
+		o.str(cvAccountID, cv.acc.id(cv.account[i]))
 	}
 	return o.table()
+}
+
+// dealMembers returns the persons on each deal of keys that has contacts in
+// crm_deal_contacts (the deal's own person, its primary contact's, among them), each
+// list sorted.
+func dealMembers(dc *dealContactCols, id *stitched, keys *dict) map[int32][]int32 {
+	out := map[int32][]int32{}
+	for i := 0; i < dc.n; i++ {
+		k := dc.crm.Value(i) + ":" + dc.deal.Value(i)
+		code := keys.lookup(k)
+		if code <= 0 {
+			continue
+		}
+		typ, err := identity.CRMRecordType(dc.crm.Value(i), dc.contact.Value(i))
+		if err != nil {
+			continue
+		}
+		if p := id.persons.Of(id.graph.Lookup(typ, dc.contact.Value(i))); p >= 0 {
+			out[code] = append(out[code], p)
+		}
+	}
+	for code, ps := range out {
+		if p := id.persons.Of(id.deals[keys.val(code)]); p >= 0 {
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+		out[code] = slices.Compact(ps)
+	}
+	return out
 }
 
 // dealAssociated returns the contacts (crm:contact_id) associated with a deal the run

@@ -10,26 +10,47 @@ import (
 	"closedloop/transform/attribution"
 )
 
-// journeys walks the conversions and touches person by person: every conversion's
-// journey, and the non-converting journeys the data-driven models learn from.
+// journeys walks the conversions and touches journey owner by journey owner: every
+// conversion's journey, and the non-converting journeys the data-driven models learn
+// from. The owner is the person under ScopePerson; forScope keys the same touches and
+// conversions by the owners of another scope.
 type journeys struct {
-	t        *touches
-	cv       *conversions
-	ts       []int32 // touches by person, time, id
-	cs       []int32 // conversions by person, time, type, id
-	lookback int64   // µs
-	overlap  bool    // Options.OverlapJourneys
-	direct   int32   // channel code of Direct, -1 when no touch has it
+	t     *touches
+	cv    *conversions
+	scope Scope
+	ts    []int32 // touches by owner, time, id (under ScopeDeal a touch may be several owners')
+	cs    []int32 // conversions by owner, time, type, id
+	// tsOwner and csOwner are the owner of each entry of ts and cs.
+	tsOwner, csOwner []int32
+	// nullFrom is the first owner with non-converting journeys of its own (ScopeDeal's
+	// deals have none: their persons do).
+	nullFrom int32
+	// firstLead is the first lead time of owners whose own conversions hold none
+	// (ScopeDeal's deals: their persons' first lead).
+	firstLead map[int32]int64
+	// through is, per owner of ScopeDeal's persons, the conversions of the deals the
+	// person is on: a non-converting journey of a type starts after them too.
+	through  map[int32][]int32
+	lookback int64 // µs
+	overlap  bool  // Options.OverlapJourneys
+	direct   int32 // channel code of Direct, -1 when no touch has it
 	// conversion type codes of the CRM milestones, -1 when absent
 	lead, mql, sql, opp, customer int32
 }
 
-func newJourneys(t *touches, cv *conversions, lookback int64, overlap bool) *journeys {
-	jb := &journeys{t: t, cv: cv, lookback: lookback, overlap: overlap, direct: t.channels.lookup("Direct")}
+// newJourneysOf starts the journeys of scope s, not yet indexed.
+func newJourneysOf(s Scope, t *touches, cv *conversions, lookback int64, overlap bool) *journeys {
+	jb := &journeys{t: t, cv: cv, scope: s, lookback: lookback, overlap: overlap, direct: t.channels.lookup("Direct")}
 	types := cv.types
 	jb.lead, jb.mql, jb.sql = types.lookup("lead"), types.lookup("mql"), types.lookup("sql")
 	jb.opp, jb.customer = types.lookup("opportunity"), types.lookup("customer")
+	return jb
+}
 
+// newJourneys returns the journeys of ScopePerson.
+func newJourneys(t *touches, cv *conversions, lookback int64, overlap bool) *journeys {
+	jb := newJourneysOf(ScopePerson, t, cv, lookback, overlap)
+	types := cv.types
 	jb.ts = make([]int32, t.len())
 	for i := range jb.ts {
 		jb.ts[i] = int32(i)
@@ -59,26 +80,33 @@ func newJourneys(t *touches, cv *conversions, lookback int64, overlap bool) *jou
 		}
 		return cmp.Compare(cv.id[x], cv.id[y])
 	})
+	jb.tsOwner, jb.csOwner = make([]int32, len(jb.ts)), make([]int32, len(jb.cs))
+	for k, x := range jb.ts {
+		jb.tsOwner[k] = t.person[x]
+	}
+	for k, c := range jb.cs {
+		jb.csOwner[k] = cv.person[c]
+	}
 	return jb
 }
 
-// person is one person's touches and conversions, sorted.
+// person is one journey owner's touches and conversions, sorted.
 type person struct {
+	owner   int32
 	touches []int32
 	at      []int64 // touch times
 	convs   []int32
 }
 
-// span is a part of the walk, whole persons: jb.ts[ts0:ts1] and jb.cs[cs0:cs1].
+// span is a part of the walk, whole owners: jb.ts[ts0:ts1] and jb.cs[cs0:cs1].
 type span struct{ ts0, ts1, cs0, cs1 int }
 
 // all is the span of every person.
 func (jb *journeys) all() span { return span{0, len(jb.ts), 0, len(jb.cs)} }
 
-// spans cuts the persons into at most n spans of about as many conversions each, in
-// person order: walked side by side, their results joined in order are one walk's.
+// spans cuts the owners into at most n spans of about as many conversions each, in
+// owner order: walked side by side, their results joined in order are one walk's.
 func (jb *journeys) spans(n int) []span {
-	t, cv := jb.t, jb.cv
 	var out []span
 	prev := span{}
 	for k := 1; k < n; k++ {
@@ -86,9 +114,9 @@ func (jb *journeys) spans(n int) []span {
 		if i <= prev.cs0 || i >= len(jb.cs) {
 			continue
 		}
-		p := cv.person[jb.cs[i]] // the span ends before this person
-		cs, _ := slices.BinarySearchFunc(jb.cs, p, func(c, p int32) int { return cmp.Compare(cv.person[c], p) })
-		ts, _ := slices.BinarySearchFunc(jb.ts, p, func(x, p int32) int { return cmp.Compare(t.person[x], p) })
+		p := jb.csOwner[i] // the span ends before this owner
+		cs, _ := slices.BinarySearch(jb.csOwner, p)
+		ts, _ := slices.BinarySearch(jb.tsOwner, p)
 		if cs <= prev.cs0 {
 			continue
 		}
@@ -98,9 +126,9 @@ func (jb *journeys) spans(n int) []span {
 	return append(out, span{prev.ts0, len(jb.ts), prev.cs0, len(jb.cs)})
 }
 
-// walk calls fn for every person of sp with a touch or a conversion.
+// walk calls fn for every owner of sp with a touch or a conversion.
 func (jb *journeys) walk(ctx context.Context, sp span, fn func(p *person)) error {
-	t, cv := jb.t, jb.cv
+	t := jb.t
 	var p person
 	ti, ci := sp.ts0, sp.cs0
 	for n := 0; ti < sp.ts1 || ci < sp.cs1; n++ {
@@ -109,20 +137,20 @@ func (jb *journeys) walk(ctx context.Context, sp span, fn func(p *person)) error
 		}
 		id := int32(math.MaxInt32)
 		if ti < sp.ts1 {
-			id = t.person[jb.ts[ti]]
+			id = jb.tsOwner[ti]
 		}
 		if ci < sp.cs1 {
-			id = min(id, cv.person[jb.cs[ci]])
+			id = min(id, jb.csOwner[ci])
 		}
 		tEnd := ti
-		for tEnd < sp.ts1 && t.person[jb.ts[tEnd]] == id {
+		for tEnd < sp.ts1 && jb.tsOwner[tEnd] == id {
 			tEnd++
 		}
 		cEnd := ci
-		for cEnd < sp.cs1 && cv.person[jb.cs[cEnd]] == id {
+		for cEnd < sp.cs1 && jb.csOwner[cEnd] == id {
 			cEnd++
 		}
-		p.touches, p.convs = jb.ts[ti:tEnd], jb.cs[ci:cEnd]
+		p.owner, p.touches, p.convs = id, jb.ts[ti:tEnd], jb.cs[ci:cEnd]
 		p.at = p.at[:0]
 		for _, k := range p.touches {
 			p.at = append(p.at, t.at[k])
@@ -133,7 +161,7 @@ func (jb *journeys) walk(ctx context.Context, sp span, fn func(p *person)) error
 	return nil
 }
 
-// each calls fn for every conversion (all days) of sp's persons with its journey and
+// each calls fn for every conversion (all days) of sp's owners with its journey and
 // the indexes of its touches; both are reused by the next call.
 func (jb *journeys) each(ctx context.Context, sp span, fn func(c int32, j *attribution.Journey, touches []int32)) error {
 	t, cv := jb.t, jb.cv
@@ -167,10 +195,13 @@ func (jb *journeys) each(ctx context.Context, sp span, fn func(c int32, j *attri
 	})
 }
 
-// milestoneTimes returns the person's first lead time (0 if none) and the
+// milestoneTimes returns the owner's first lead time (0 if none) and the
 // opportunity time of each of their deals.
 func (jb *journeys) milestoneTimes(p *person) (firstLead int64, oppOfDeal map[int32]int64) {
 	cv := jb.cv
+	if l, ok := jb.firstLead[p.owner]; ok {
+		firstLead = l
+	}
 	for _, c := range p.convs {
 		switch cv.typ[c] {
 		case jb.lead:
@@ -233,10 +264,11 @@ func (jb *journeys) setMilestones(j *attribution.Journey, c int32, firstLead int
 }
 
 // paths aggregates, per conversion type code, the channel paths of every conversion's
-// journey (a conversion, valued at its revenue) and of every person's non-converting
-// journey of that type (a null): the touches after the person's last conversion of
+// journey (a conversion, valued at its revenue) and of every owner's non-converting
+// journey of that type (a null): the touches after the owner's last conversion of
 // the type, or all their touches if they never converted, within the lookback window
-// before their last touch.
+// before their last touch. Under ScopeDeal the persons own the non-converting
+// journeys, and the conversions of a person's deals count as theirs.
 func (jb *journeys) paths(ctx context.Context, ntypes int) ([]attribution.PathSet, error) {
 	t, cv := jb.t, jb.cv
 	sets := make([]attribution.PathSet, ntypes)
@@ -253,13 +285,16 @@ func (jb *journeys) paths(ctx context.Context, ntypes int) ([]attribution.PathSe
 	last := make([]int64, ntypes)
 	var ch []int32
 	err = jb.walk(ctx, jb.all(), func(p *person) {
-		if len(p.touches) == 0 {
+		if len(p.touches) == 0 || p.owner < jb.nullFrom {
 			return
 		}
 		for i := range last {
 			last[i] = math.MinInt64
 		}
 		for _, c := range p.convs {
+			last[cv.typ[c]] = max(last[cv.typ[c]], cv.at[c])
+		}
+		for _, c := range jb.through[p.owner] {
 			last[cv.typ[c]] = max(last[cv.typ[c]], cv.at[c])
 		}
 		from := p.at[len(p.at)-1] - jb.lookback

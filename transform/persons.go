@@ -15,6 +15,7 @@ import (
 type personTables struct {
 	dim, bridge               arrow.Table // dim_person, bridge_identity; or spilled:
 	dimSpilled, bridgeSpilled *Spilled
+	accounts                  arrow.Table // dim_account
 }
 
 // Columns of bridge_identity.
@@ -44,6 +45,7 @@ var (
 	dpCountry          = col(load.DimPerson, "country")
 	dpOriginalSource   = col(load.DimPerson, "original_source")
 	dpPersona          = col(load.DimPerson, "persona")
+	dpAccountID        = col(load.DimPerson, "account_id")
 )
 
 // persons writes bridge_identity (every identifier of every person) and dim_person
@@ -204,6 +206,7 @@ func dimPerson(r *run, id *stitched, ids *identifiers, act *activity, cv *conver
 		a.LifecycleStage, a.CRM, a.Emails = stage, ids.crmName[p], ids.emails[p]
 		a.Pages, a.Downloads, a.Events = act.seen.of(p, seenPage), act.seen.of(p, seenDownload), act.seen.of(p, seenEvent)
 		o.str(dpPersona, r.opt.Personas.Classify(&a))
+		o.str(dpAccountID, cv.acc.id(cv.acc.of(p)))
 		bt.row()
 	}
 	return bt

@@ -147,6 +147,9 @@ func (s *Stream) pushSessions(ctx context.Context, id *stitched) (*Pushed, error
 // journey shape (the data-driven models fitted on the paths the engine aggregated).
 func pushAttribute(ctx context.Context, r *run, t *touches, cv *conversions, p *identity.Persons) (*attributed, error) {
 	pd := r.opt.Pushdown
+	if sc := r.scopes(); len(sc) != 1 || sc[0] != ScopePerson {
+		return nil, fmt.Errorf("journey scopes %v: the bigquery engine renders person journeys only", sc)
+	}
 	convs := pushedConversions(r, cv, p)
 	var gts []PushedTouch
 	for i := range t.at {
@@ -207,7 +210,9 @@ func pushAttribute(ctx context.Context, r *run, t *touches, cv *conversions, p *
 			halfLife = attribution.HalfLifeMicros(m)
 		}
 	}
-	res := &attributed{removalEffects: removalEffects(r.opt.Mem, fitted, channels, types)}
+	re := newTable(r.opt.Mem, load.FctMarkovRemovalEffect)
+	removalEffects(re, ScopePerson, fitted, channels, types)
+	res := &attributed{removalEffects: re.table()}
 	if res.journeys, res.withoutTouch, err = pd.Credits(ctx, weights, halfLife, names); err != nil {
 		res.removalEffects.Release()
 		return nil, err

@@ -31,6 +31,9 @@ type history struct {
 	lastSeen map[int32]int64   // person_id code -> last seen
 	personOf map[int32]int32   // stored node -> code of its stored person_id
 	dropped  int               // rows whose person the graph no longer holds
+	// dealEdges are the stored deal-contact links, added after the run's deals
+	// (addStoredDeals).
+	dealEdges []storedDealEdge
 }
 
 var _ load.StateSink = (*Stream)(nil)
@@ -87,11 +90,42 @@ func (s *Stream) Edge(aType, a, bType, b, kind string, observedAt int64) error {
 	if err != nil {
 		return err
 	}
+	if k == identity.DealContact && (at == identity.CRMDeal) != (bt == identity.CRMDeal) {
+		if bt == identity.CRMDeal {
+			at, a, bt, b = bt, b, at, a
+		}
+		// Held until the run's own deals are known: a deal's primary contact can
+		// change (a contact added later, with a smaller id or marked primary), and the
+		// stored link to the former one would merge two buyers into one person.
+		s.mu.Lock()
+		s.hist.dealEdges = append(s.hist.dealEdges, storedDealEdge{deal: a, contactType: bt, contact: b, at: observedAt})
+		s.mu.Unlock()
+		return nil
+	}
 	s.gmu.Lock()
 	defer s.gmu.Unlock()
 	g := s.graph
 	g.Edge(g.NodeStored(at, a, 0), g.NodeStored(bt, b, 0), k, observedAt)
 	return nil
+}
+
+// storedDealEdge is a stored link of a deal ("crm:deal_id") to its primary contact.
+type storedDealEdge struct {
+	deal        string
+	contactType identity.Type
+	contact     string
+	at          int64
+}
+
+// addStoredDeals adds the stored deal links of the deals whose primary contact this
+// run does not know; the others are replaced by the run's own (addDeals).
+func (h *history) addStoredDeals(g *identity.Graph, primary map[string]string) {
+	for _, e := range h.dealEdges {
+		if _, ok := primary[e.deal]; ok {
+			continue
+		}
+		g.Edge(g.NodeStored(identity.CRMDeal, e.deal, 0), g.NodeStored(e.contactType, e.contact, 0), identity.DealContact, e.at)
+	}
 }
 
 // Touchpoint keeps a stored touchpoint for the journeys and the models.

@@ -26,6 +26,8 @@ type stitched struct {
 	deals map[string]int32
 	// cookies is Stats.CRMCookies.
 	cookies map[string]*CookieLinks
+	// accounts are the persons' accounts (the accounts step, run with identity).
+	accounts *accounts
 }
 
 // eventNodes adds the identifiers of every event to g and returns each event's key

@@ -648,8 +648,9 @@ func (s *Stream) finishSessions(ctx context.Context, id *stitched) (*sessionized
 
 // mayConvert says which persons' touches the attribution step may read (nil: all).
 // With rule-based models only, those of persons who may convert: a CRM record, a
-// conversion event, a stored conversion. Data-driven models fit on every person's
-// path, converting or not.
+// conversion event, a stored conversion; under ScopeAccount, those of an account too
+// (ScopeDeal's are contacts). Data-driven models fit on every person's path,
+// converting or not.
 func (s *Stream) mayConvert(id *stitched, stored *storedNodes) []bool {
 	for _, m := range s.r.opt.Models {
 		if _, ok := m.(attribution.DataDriven); ok {
@@ -664,6 +665,13 @@ func (s *Stream) mayConvert(id *stitched, stored *storedNodes) []bool {
 	}
 	for _, n := range id.contacts {
 		mark(n)
+	}
+	if s.r.has(ScopeAccount) && id.accounts != nil {
+		for p, a := range id.accounts.person {
+			if a != 0 {
+				keep[p] = true
+			}
+		}
 	}
 	for _, n := range id.deals {
 		mark(n)
@@ -696,10 +704,16 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	cols := &columns{mem: r.opt.Mem}
 	defer cols.release()
 	crm := &crmCols{contacts: readContacts(cols, in.Contacts), deals: readDeals(cols, in.Deals),
-		dealContacts: readDealContacts(cols, in.DealContacts)}
+		dealContacts: readDealContacts(cols, in.DealContacts), accounts: readAccounts(cols, in.Accounts)}
 	st := &out.Stats
 
-	id, err := step(ctx, r, "identity", func() (*stitched, error) { return s.stitch(crm) })
+	id, err := step(ctx, r, "identity", func() (*stitched, error) {
+		id, err := s.stitch(crm)
+		if err == nil {
+			id.accounts = assignAccounts(r, crm, id)
+		}
+		return id, err
+	})
 	if err != nil {
 		return err
 	}
@@ -760,7 +774,7 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	}
 
 	cv, err := step(ctx, r, "conversions", func() (*conversions, error) {
-		cv := collectConversions(r, crm, id, ses.conversions)
+		cv := collectConversions(r, crm, id, id.accounts, ses.conversions)
 		var err error
 		st.Conversions, err = s.keep(out, load.FctConversion, conversionTable(r, cv, id.persons))
 		return cv, err
@@ -797,13 +811,18 @@ func (s *Stream) finish(ctx context.Context, in Inputs, out *Output) error {
 	st.Journeys, st.ConversionsWithoutTouch = attr.journeys, attr.withoutTouch
 
 	ps, err := step(ctx, r, "persons", func() (*personTables, error) {
-		return persons(r, id, &ses.activity, cv, crm.contacts)
+		ps, err := persons(r, id, &ses.activity, cv, crm.contacts)
+		if err == nil {
+			ps.accounts = accountTable(r, id.accounts, crm.accounts)
+		}
+		return ps, err
 	})
 	if err != nil {
 		return err
 	}
 	out.put(load.DimPerson, ps.dim, ps.dimSpilled)
 	out.put(load.BridgeIdentity, ps.bridge, ps.bridgeSpilled)
+	out.Tables[load.DimAccount] = ps.accounts
 
 	sp, err := step(ctx, r, "spend", func() (arrow.Table, error) {
 		return spend(r, readSpend(cols, in.Spend)), nil
@@ -876,9 +895,11 @@ func (s *Stream) stitch(crm *crmCols) (*stitched, error) {
 	if err := id.addContacts(crm.contacts); err != nil {
 		return nil, err
 	}
-	if err := id.addDeals(crm.deals, primaryContacts(crm.dealContacts)); err != nil {
+	primary := primaryContacts(crm.dealContacts)
+	if err := id.addDeals(crm.deals, primary); err != nil {
 		return nil, err
 	}
+	s.hist.addStoredDeals(id.graph, primary)
 	id.persons = id.graph.Resolve(s.r.opt.IdentityLimits)
 	return id, nil
 }

@@ -71,10 +71,10 @@ type Options struct {
 	// Logger gets a debug line per step; nil discards.
 	Logger *slog.Logger
 	// Stage, when set, is told each step's wall time as it ends (identity, sessions,
-	// page views, conversions, journeys, attribution, persons, spend, deal stages) and
-	// each model's as "model:NAME": its fit on the paths plus its weighing of journeys,
-	// summed over the cores that weigh them at once (the models take turns on each
-	// journey). Called from Finish's goroutine.
+	// page views, conversions, journeys, attribution, persons, spend, deal stages)
+	// and each model's as "model:NAME": its fit on the paths plus its weighing
+	// of journeys, summed over the cores that weigh them at once (the models take
+	// turns on each journey) and over the scopes. Called from Finish's goroutine.
 	Stage func(name string, d time.Duration)
 	// TempDir holds the temporary files of the tables that outgrow memory (page
 	// views, touchpoints, credits); "" is the system's (TMPDIR).
@@ -92,6 +92,16 @@ type Options struct {
 	// sqlengine, the bigquery engine): the Stream's events are then the identifiers
 	// the engine found and other sources' rows (see Pushdown).
 	Pushdown Pushdown
+	// Scopes are the journey scopes fct_attribution is written for (see the package
+	// documentation); nil is ScopePerson only. A Pushdown renders ScopePerson only.
+	Scopes []Scope
+	// AccountFromEmail gives a person without a CRM account the account of their
+	// business e-mail domain: the CRM account with that domain, else an inferred
+	// "domain:DOMAIN" one. Free-mail domains never make an account.
+	AccountFromEmail bool
+	// FreeMailDomains are more free-mail or ISP domains besides the built-in list
+	// ("example.com", or "name.*" for every country's domain of a provider).
+	FreeMailDomains []string
 }
 
 // Inputs are the canonical tables of the run (schemas of package extract).
@@ -99,6 +109,8 @@ type Inputs struct {
 	Events, Contacts, Deals, DealContacts, Spend arrow.Table
 	// DealStages is the CRMs' deal stage history; nil means none.
 	DealStages arrow.Table
+	// Accounts is the CRMs' accounts (extract.AccountsSchema); nil means none.
+	Accounts arrow.Table
 	// EventsDone, when set, is called once Build has read Events, so that the caller
 	// can free them before the later steps and the loads.
 	EventsDone func()

@@ -279,7 +279,7 @@ func compare(args []string) error {
 	}
 	rows, err := conn.QueryContext(ctx, `
 		WITH a AS (SELECT channel, sum(revenue_credit) AS r FROM cl.fct_attribution
-		           WHERE model = 'first_touch' AND conversion_type = $1`+in+` GROUP BY channel),
+		           WHERE model = 'first_touch' AND scope = 'person' AND conversion_type = $1`+in+` GROUP BY channel),
 		     b AS (SELECT channel, sum(revenue_credit) AS r FROM pr.peer_attribution
 		           WHERE model = 'first_touch' AND conversion_type = $1 GROUP BY channel)
 		SELECT coalesce(a.channel, b.channel), coalesce(a.r, 0), coalesce(b.r, 0)
@@ -330,7 +330,7 @@ func compare(args []string) error {
 	// Beyond the verdict: every model and conversion type the peer computes, per channel.
 	rows, err = conn.QueryContext(ctx, `
 		WITH a AS (SELECT conversion_type AS t, model, channel, sum(credit) AS c, sum(revenue_credit) AS r
-		           FROM cl.fct_attribution WHERE conversion_type IN (SELECT DISTINCT conversion_type FROM pr.peer_attribution)
+		           FROM cl.fct_attribution WHERE scope = 'person' AND conversion_type IN (SELECT DISTINCT conversion_type FROM pr.peer_attribution)
 		             AND model IN (SELECT DISTINCT model FROM pr.peer_attribution)`+in+` GROUP BY ALL),
 		     b AS (SELECT conversion_type AS t, model, channel, sum(credit) AS c, sum(revenue_credit) AS r
 		           FROM pr.peer_attribution GROUP BY ALL)

@@ -20,6 +20,7 @@ import (
 	"closedloop/extract/hubspot"
 	"closedloop/extract/tables"
 	"closedloop/load/redact"
+	"closedloop/transform"
 	"closedloop/transform/attribution"
 	"closedloop/transform/channel"
 	"closedloop/transform/identity"
@@ -59,6 +60,9 @@ type Config struct {
 	PositionWeights        []float64     `split_words:"true" default:"0.4,0.4" desc:"position_based: shares of the first and the last touch (the middle ones split the rest)"`
 	MarkovOrder            int           `split_words:"true" default:"1" desc:"markov: order of the chain, 1..4"`
 	JourneyRestart         bool          `split_words:"true" default:"true" desc:"a repeated conversion of one type looks back only to the previous one (false: the whole lookback window)"`
+	JourneyScope           []string      `split_words:"true" desc:"journey scopes fct_attribution is written for, comma-separated, each a scope column value: person (the converting person's touches), deal (the touches of every contact on the conversion's deal), account (the touches of every person of the conversion's account); default person,deal,account (engine bigquery, or no CRM source: person)"`
+	AccountFromEmail       bool          `split_words:"true" default:"false" desc:"give a person without a CRM account the account of their business e-mail domain: the CRM account with that domain, else an inferred account domain:DOMAIN; free-mail domains (gmail.com, yahoo.*, outlook.com, ...; FREE_MAIL_DOMAINS) never make one"`
+	FreeMailDomains        []string      `split_words:"true" desc:"more free-mail or ISP domains (besides the built-in list) whose addresses never make an account with ACCOUNT_FROM_EMAIL, e.g. mail.example,isp.*"`
 	MicroConversions       []string      `split_words:"true" desc:"event names that count as conversions of their own type, e.g. generate_lead,sign_up"`
 	ChannelRules           string        `split_words:"true" desc:"rules file of channels tried before GA4's default channel group (mode: extend) or instead of it (mode: replace), e.g. to split brand from generic paid search; format in transform/channel"`
 	Personas               string        `desc:"rules file of personas (ideal customers) over CRM fields and behaviour, first match wins, Unclassified otherwise: dim_person.persona, v_lead_quality and the *_by_persona views; format in the README and transform/persona"`
@@ -100,6 +104,7 @@ type parsed struct {
 	analytics, crm, spend []extract.Spec
 	limits                identity.Limits
 	models                []attribution.Model
+	scopes                []transform.Scope
 	channels              *channel.Grouper // nil: GA4's default channel group
 	personas              *persona.Rules   // nil: no persona rules
 }
@@ -423,6 +428,14 @@ func (c *Config) validate() error {
 	if p.models, err = attribution.Lookup(c.Models, c.params()); err != nil {
 		return bad("Models", "%v", err)
 	}
+	if p.scopes, err = c.journeyScopes(); err != nil {
+		return err
+	}
+	for _, d := range c.FreeMailDomains {
+		if d = strings.TrimSpace(d); !freeMailDomain.MatchString(d) {
+			return bad("FreeMailDomains", "want domains such as mail.example or isp.* (a provider's domains in every country), got %q", d)
+		}
+	}
 	if !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(c.Currency) {
 		return bad("Currency", "want an ISO 4217 code such as USD or EUR, got %q", c.Currency)
 	}
@@ -471,6 +484,32 @@ func (c *Config) validate() error {
 	}
 	c.parsed = p
 	return nil
+}
+
+// freeMailDomain is an entry of FreeMailDomains: a domain, or NAME.* for a provider's.
+var freeMailDomain = regexp.MustCompile(`^(?i)[a-z0-9-]+(\.[a-z0-9-]+)*\.([a-z0-9-]+|\*)$`)
+
+// journeyScopes parses JourneyScope; unset, every scope the engine renders, and person
+// alone without a CRM source: without deals or accounts the deal and account journeys
+// are the person's, three copies of the same credits.
+func (c *Config) journeyScopes() ([]transform.Scope, error) {
+	list := c.JourneyScope
+	if len(list) == 0 {
+		list = []string{string(transform.ScopePerson)}
+		if c.Engine != "bigquery" && strings.TrimSpace(c.CRM) != "" {
+			for _, s := range transform.ScopeNames()[1:] {
+				list = append(list, string(s))
+			}
+		}
+	}
+	scopes, err := transform.ParseScopes(list)
+	if err != nil {
+		return nil, bad("JourneyScope", "%v", err)
+	}
+	if c.Engine == "bigquery" && (len(scopes) != 1 || scopes[0] != transform.ScopePerson) {
+		return nil, bad("JourneyScope", "engine bigquery renders person journeys only (deal and account scopes are not rendered in SQL yet): set it to person or run --engine local")
+	}
+	return scopes, nil
 }
 
 // identityLimits parses IdentityLimits; types it does not name have no limit.

@@ -63,7 +63,7 @@ func TestStoredGACookieLinks(t *testing.T) {
 	require.Equal(t, n-1, query(t, db, `SELECT count(DISTINCT t.person_id) FROM fct_touchpoint t JOIN dim_person p USING (person_id) WHERE p.crm_contact_id IS NOT NULL`))
 	require.Equal(t, n+1, query(t, db, `SELECT count(*) FROM dim_person`), "n-1 linked contacts, the last contact and its browser")
 	// The leads are credited to Paid Search, not (none).
-	require.Equal(t, n-1, query(t, db, `SELECT count(*) FROM fct_attribution WHERE model = 'last_touch' AND conversion_type = 'lead' AND channel = 'Paid Search'`))
+	require.Equal(t, n-1, query(t, db, `SELECT count(*) FROM fct_attribution WHERE model = 'last_touch' AND scope = 'person' AND conversion_type = 'lead' AND channel = 'Paid Search'`))
 	var counts string
 	require.NoError(t, db.QueryRow(`SELECT row_counts FROM run_log`).Scan(&counts))
 	require.Contains(t, counts, `"bad_cookie_ids":1`)

@@ -14,6 +14,7 @@ import (
 	bq "google.golang.org/api/bigquery/v2"
 
 	"closedloop/extract"
+	"closedloop/transform"
 	"closedloop/transform/sqlengine"
 )
 
@@ -29,6 +30,8 @@ func TestEngineConfigErrors(t *testing.T) {
 		{[]string{"--engine=bigquery", "--analytics=ga4:exports/*.ndjson.gz", wh}, "give exactly one ga4:bigquery://PROJECT/DATASET source (got 0)"},
 		{[]string{"--dry-run", ga4, wh}, "the local engine runs no SQL"},
 		{[]string{"--engine=bigquery", "--bigquery-max-bytes=-1", ga4, wh}, "want 0 (no limit) or a positive number of bytes"},
+		{[]string{"--engine=bigquery", "--journey-scope=person,deal", ga4, wh}, "CLOSEDLOOP_JOURNEY_SCOPE (--journey-scope): engine bigquery renders person journeys only (deal and account scopes are not rendered in SQL yet)"},
+		{[]string{"--engine=bigquery", "--journey-scope=account", ga4, wh}, "engine bigquery renders person journeys only"},
 		{[]string{"--engine=bigquery", "--analytics=ga4:bigquery://acme-web/analytics_1?intraday=true", wh, "--dry-run",
 			"--bigquery-endpoint=http://127.0.0.1:1/bigquery/v2/"}, "engine bigquery reads the daily export tables only"},
 	} {
@@ -174,4 +177,31 @@ func TestDryRunOfANight(t *testing.T) {
 	assert.Contains(t, queries[0], "FROM `acme-web.closedloop`.run_log WHERE status = 'success'")
 	assert.Contains(t, stdout, "2026-01-28..2026-01-30 written (incremental), export days 2026-01-26..2026-01-30 read (5 days)")
 	assert.Contains(t, stdout, "WHERE at_us >= 1769558400000000", "touches from the night's first day")
+}
+
+// TestJourneyScopeDefaults: every scope by default, person only with engine bigquery
+// (the only one it renders) or without a CRM source (deal and account journeys would be
+// the person's); help run says so.
+func TestJourneyScopeDefaults(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []transform.Scope
+	}{
+		{[]string{"--analytics=touches:testdata/touches.csv"}, []transform.Scope{transform.ScopePerson}},
+		{[]string{"--analytics=touches:testdata/touches.csv", "--crm=hubspot:testdata/hubspot"}, []transform.Scope{transform.ScopePerson, transform.ScopeDeal, transform.ScopeAccount}},
+		{[]string{"--analytics=touches:testdata/touches.csv", "--journey-scope=account,person"}, []transform.Scope{transform.ScopePerson, transform.ScopeAccount}},
+		{[]string{"--engine=bigquery", "--analytics=ga4:bigquery://acme-web/analytics_1", "--warehouse=bigquery:acme-web.closedloop"},
+			[]transform.Scope{transform.ScopePerson}},
+		{[]string{"--engine=bigquery", "--analytics=ga4:bigquery://acme-web/analytics_1", "--warehouse=bigquery:acme-web.closedloop",
+			"--journey-scope=person"}, []transform.Scope{transform.ScopePerson}},
+	} {
+		cfg, err := loadConfig("run", c.args, io.Discard)
+		require.NoError(t, err, c.args)
+		assert.Equal(t, c.want, cfg.parsed.scopes, c.args)
+	}
+	code, out, _ := runMain(t, "help", "run")
+	require.Equal(t, 0, code)
+	require.Regexp(t, `CLOSEDLOOP_JOURNEY_SCOPE\s+--journey-scope`, out)
+	require.Regexp(t, `default\s+person,deal,account\s+\(engine bigquery, or no\s+CRM source: person`, out)
+	require.Regexp(t, `CLOSEDLOOP_ACCOUNT_FROM_EMAIL\s+--account-from-email\s+\(default false\)`, out)
 }

@@ -177,16 +177,18 @@ func demoGolden(t *testing.T) {
 	var bad int
 	require.NoError(t, db.QueryRow(`
 		SELECT count(*) FROM (
-		  SELECT a.conversion_id, a.model, sum(a.credit) AS c, sum(a.revenue_credit) AS r, any_value(v.revenue) AS rev
+		  SELECT a.conversion_id, a.model, a.scope, sum(a.credit) AS c, sum(a.revenue_credit) AS r, any_value(v.revenue) AS rev
 		  FROM fct_attribution a JOIN fct_conversion v USING (conversion_id)
-		  GROUP BY a.conversion_id, a.model)
+		  GROUP BY a.conversion_id, a.model, a.scope)
 		WHERE abs(c - 1) > 1e-9 OR (rev IS NOT NULL AND abs(r - rev) > 1e-6) OR (rev IS NULL AND r IS NOT NULL)`).Scan(&bad))
 	require.Zero(t, bad)
-	var convs, pairs, models int
+	var convs, pairs, models, scopes int
 	require.NoError(t, db.QueryRow(`SELECT count(*) FROM fct_conversion`).Scan(&convs))
-	require.NoError(t, db.QueryRow(`SELECT count(*) FROM (SELECT DISTINCT conversion_id, model FROM fct_attribution)`).Scan(&pairs))
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM (SELECT DISTINCT conversion_id, model, scope FROM fct_attribution)`).Scan(&pairs))
 	require.NoError(t, db.QueryRow(`SELECT count(DISTINCT model) FROM fct_attribution`).Scan(&models))
-	require.Equal(t, convs*models, pairs, "every conversion has rows under every model")
+	require.NoError(t, db.QueryRow(`SELECT count(DISTINCT scope) FROM fct_attribution`).Scan(&scopes))
+	require.Equal(t, 3, scopes)
+	require.Equal(t, convs*models*scopes, pairs, "every conversion has rows under every model and scope")
 
 	// The run's counts reconcile: every analytics row read is a page view, a touch,
 	// an interaction, a session-only event, an identify row or unlinked.
@@ -212,6 +214,44 @@ func demoGolden(t *testing.T) {
 
 // TestDemoChannelRules: a rules file renames and splits channels in every table and
 // view of the run (the demo's brand search campaign is brand_search).
+// TestDemoPersonScope: the person scope's rows of the demo are those of a run of the
+// sample with that scope alone (the journeys before scopes existed): the other scopes
+// change none of them.
+func TestDemoPersonScope(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a run of the sample besides the shared demo")
+	}
+	t.Setenv("CLOSEDLOOP_MAX_REJECT_RATIO", "0.01") // the demo's
+	dir := filepath.Join(t.TempDir(), "sample")
+	code, out, stderr := runMain(t, "demo", "--write-sample", dir)
+	require.Equal(t, 0, code, stderr)
+	wh := filepath.Join(t.TempDir(), "person.duckdb")
+	args := append(printedRun(t, out), "--warehouse", "duckdb:"+wh, "--journey-scope", "person")
+	code, _, stderr = runMain(t, append([]string{"run"}, args...)...)
+	require.Equal(t, 0, code, stderr)
+
+	demoWH, _ := sharedDemo(t)
+	demo, err := duckdb.OpenReadOnly(demoWH)
+	require.NoError(t, err)
+	defer demo.Close()
+	person, err := duckdb.OpenReadOnly(wh)
+	require.NoError(t, err)
+	defer person.Close()
+	for _, q := range []string{
+		`SELECT * FROM fct_attribution WHERE scope = 'person' ORDER BY ALL`,
+		`SELECT * FROM fct_markov_removal_effect WHERE scope = 'person' ORDER BY ALL`,
+		`SELECT * FROM fct_conversion ORDER BY ALL`,
+	} {
+		_, want := queryLines(t, person, q, nil)
+		_, got := queryLines(t, demo, q, nil)
+		require.NotEmpty(t, want, q)
+		require.Equal(t, want, got, q)
+	}
+	var scopes []string
+	_, scopes = queryLines(t, demo, `SELECT DISTINCT scope FROM fct_attribution ORDER BY scope`, nil)
+	require.Equal(t, []string{"account", "deal", "person"}, scopes)
+}
+
 func TestDemoChannelRules(t *testing.T) {
 	wh := filepath.Join(t.TempDir(), "demo.duckdb")
 	code, _, stderr := runMain(t, "demo", "--warehouse", "duckdb:"+wh,

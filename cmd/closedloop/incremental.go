@@ -69,6 +69,11 @@ func settingsDigest(cfg Config) string {
 	}
 	v := []any{cfg.Analytics, cfg.SessionTimeout.String(), cfg.SessionSplitOnCampaign, cfg.TouchEvents, cfg.MicroConversions,
 		cfg.AttributeSalesTouches, cfg.IdentityLimits, cfg.IdentityBlocklist, cfg.HashPii, rules, cfg.Currency}
+	if cfg.parsed != nil {
+		// fct_attribution's days hold the rows of the scopes they were written with;
+		// accounts from e-mail change its account journeys and fct_conversion.
+		v = append(v, "scopes", cfg.parsed.scopes, cfg.AccountFromEmail, cfg.FreeMailDomains)
+	}
 	if cfg.Engine != "local" && cfg.Engine != "" {
 		// The engines derive touchpoint and session ids differently: a warehouse one
 		// wrote is no state for the other (only then, so the local engine's digests stay).

@@ -309,10 +309,11 @@ func runJobWith(ctx context.Context, cfg Config, mem memory.Allocator, log *slog
 		TouchEvents: cfg.TouchEvents, AttributeSalesTouches: cfg.AttributeSalesTouches, KeepSessionOnCampaignChange: !cfg.SessionSplitOnCampaign,
 		IdentityLimits: pc.limits, Identity: identity.Options{HashEmails: cfg.HashPii, Blocked: cfg.IdentityBlocklist},
 		SpillBytes: spillBytes, Since: pl.since, Pushdown: pushdown(er),
+		Scopes: pc.scopes, AccountFromEmail: cfg.AccountFromEmail, FreeMailDomains: cfg.FreeMailDomains,
 		Stage: func(name string, d time.Duration) { rep.Stage(strings.ReplaceAll(name, " ", "_"), d) }})
 	col := extract.NewCollector(mem)
 	defer col.Release()
-	for _, name := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages} {
+	for _, name := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableAccounts} {
 		// What the steps read of the CRM's records: the rest need not wait in memory.
 		if err := col.Keep(name, transform.InputColumns(name)); err != nil {
 			stream.Release()
@@ -397,7 +398,7 @@ func runJobWith(ctx context.Context, cfg Config, mem memory.Allocator, log *slog
 		name string
 		dst  *arrow.Table
 	}{{extract.TableContacts, &in.Contacts}, {extract.TableDeals, &in.Deals}, {extract.TableDealContacts, &in.DealContacts},
-		{extract.TableSpend, &in.Spend}, {extract.TableDealStages, &in.DealStages}} {
+		{extract.TableSpend, &in.Spend}, {extract.TableDealStages, &in.DealStages}, {extract.TableAccounts, &in.Accounts}} {
 		tbl, err := col.Take(t.name)
 		if err != nil {
 			releaseTables(crmTables)

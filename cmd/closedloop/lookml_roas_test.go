@@ -226,13 +226,13 @@ func TestLookMLROAS(t *testing.T) {
 	defer db.Close()
 
 	// A user's ROAS by channel on the v_channel_performance explore, with the filters it
-	// starts with (model linear, conversion type customer, date basis conversion_date),
+	// starts with (model linear, scope person, conversion type customer, date basis conversion_date),
 	// is the view's: revenue and spend summed over its rows, then divided.
 	q := lookerSQL(t, p, lookerQuery{explore: "v_channel_performance", dims: []string{"channel"},
 		measures: []string{"total_revenue", "total_spend", "total_roas"}})
 	got := rows(t, db, q, 1)
 	want := rows(t, db, `SELECT channel, SUM(revenue), SUM(spend), SUM(revenue) / NULLIF(SUM(spend), 0)
-		FROM v_channel_performance WHERE model = 'linear' AND conversion_type = 'customer' AND date_basis = 'conversion_date'
+		FROM v_channel_performance WHERE model = 'linear' AND scope = 'person' AND conversion_type = 'customer' AND date_basis = 'conversion_date'
 		GROUP BY channel`, 1)
 	require.Equal(t, len(want), len(got), q)
 	paid := 0
@@ -261,7 +261,7 @@ func TestLookMLROAS(t *testing.T) {
 		measures: []string{"total_roas", "count"}})
 	got = rows(t, db, q, 2)
 	want = rows(t, db, `SELECT day, channel, roas FROM v_channel_performance
-		WHERE model = 'linear' AND conversion_type = 'customer' AND date_basis = 'conversion_date'`, 2)
+		WHERE model = 'linear' AND scope = 'person' AND conversion_type = 'customer' AND date_basis = 'conversion_date'`, 2)
 	require.Equal(t, len(want), len(got))
 	for k, w := range want {
 		require.Contains(t, got, k)

@@ -57,7 +57,10 @@ func TestLookML(t *testing.T) {
 	assert.Contains(t, model, "datagroup: closedloop_run {")
 	assert.Contains(t, model, "\npersist_with: closedloop_run\n")
 	assert.Contains(t, model, "explore: v_channel_performance {\n  always_filter: {\n    filters: [v_channel_performance.date_basis: \"conversion_date\", "+
-		"v_channel_performance.model: \"linear\", v_channel_performance.conversion_type: \"customer\"]\n  }\n}")
+		"v_channel_performance.model: \"linear\", v_channel_performance.scope: \"person\", v_channel_performance.conversion_type: \"customer\"]\n  }\n}")
+	assert.Contains(t, model, "filters: [fct_attribution.model: \"linear\", fct_attribution.scope: \"person\"]")
+	assert.Contains(t, model, "explore: v_buying_committee {\n  always_filter: {\n    filters: [v_buying_committee.model: \"linear\"]")
+	assert.Contains(t, model, "explore: dim_account {")
 	assert.Contains(t, model, "explore: v_funnel {\n  always_filter: {\n    filters: [v_funnel.breakdown: \"all\"]")
 	assert.Contains(t, read("manifest.lkml"), `value: "analytics"`)
 

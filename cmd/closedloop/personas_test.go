@@ -33,13 +33,13 @@ func TestDemoPersonas(t *testing.T) {
 		assert.Equal(t, 1, leads, "leads of %s", p)
 		var l, c float64
 		require.NoError(t, db.QueryRow(`SELECT SUM(leads), SUM(customers) FROM v_lead_quality
-			WHERE model = 'linear' AND breakdown = 'channel' AND persona = ?`, p).Scan(&l, &c))
+			WHERE model = 'linear' AND scope = 'person' AND breakdown = 'channel' AND persona = ?`, p).Scan(&l, &c))
 		require.Positive(t, l, p)
 		rate[p] = c / l
 	}
 	assert.Greater(t, rate["Enterprise IT buyer"], 4*rate["Developer"], "%v", rate)
 	assert.Zero(t, rate["Student or job seeker"], "%v", rate)
-	// The leads of v_lead_quality are v_funnel's: every lead is credited once per model and breakdown.
+	// The leads of v_lead_quality are v_funnel's: every lead is credited once per model, scope and breakdown.
 	assert.Equal(t, query(t, db, `SELECT people FROM v_funnel WHERE breakdown = 'all' AND stage = 'lead'`),
-		query(t, db, `SELECT CAST(round(SUM(leads)) AS INTEGER) FROM v_lead_quality WHERE model = 'markov' AND breakdown = 'keyword'`))
+		query(t, db, `SELECT CAST(round(SUM(leads)) AS INTEGER) FROM v_lead_quality WHERE model = 'markov' AND scope = 'person' AND breakdown = 'keyword'`))
 }

@@ -209,7 +209,7 @@ func checkBrowserNumbers(t *testing.T, db *sql.DB, tables map[string][]map[strin
 	// Revenue by channel and model: every model, every channel.
 	channels := cellsOf(t, tables, "channels")
 	rows, err := db.Query(`SELECT channel, model, COALESCE(SUM(revenue), 0) FROM v_channel_performance
-		WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' GROUP BY ALL`)
+		WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND scope = 'person' GROUP BY ALL`)
 	require.NoError(t, err)
 	n := 0
 	for rows.Next() {
@@ -224,10 +224,30 @@ func checkBrowserNumbers(t *testing.T, db *sql.DB, tables map[string][]map[strin
 	require.Len(t, channels, 7)
 	require.GreaterOrEqual(t, n, 60, "7 channels x 10 models, but for the models that credit a channel nothing")
 
+	// Buying committees: revenue by channel under each journey scope, linear model.
+	committees := cellsOf(t, tables, "committees")
+	rows, err = db.Query(`SELECT channel, scope, COALESCE(SUM(revenue), 0) FROM v_channel_performance
+		WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND model = 'linear' GROUP BY ALL`)
+	require.NoError(t, err)
+	n = 0
+	scopes := map[string]bool{}
+	for rows.Next() {
+		var ch, scope string
+		var rev float64
+		require.NoError(t, rows.Scan(&ch, &scope, &rev))
+		nearPage(t, rev, cellNumber(t, rowWhere(t, committees, "channel", ch), scope), "revenue of "+ch+" under scope "+scope)
+		scopes[scope] = true
+		n++
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	require.Equal(t, map[string]bool{"person": true, "deal": true, "account": true}, scopes, "the demo writes every scope")
+	require.GreaterOrEqual(t, n, len(committees), "every channel of the table from the view")
+
 	// Campaigns: spend and ROI under each model.
 	campaigns := cellsOf(t, tables, "campaigns")
 	rows, err = db.Query(`SELECT channel, campaign, model, SUM(spend), (SUM(revenue) - SUM(spend)) / SUM(spend)
-		FROM v_campaign_roi WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND campaign IS NOT NULL
+		FROM v_campaign_roi WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND scope = 'person' AND campaign IS NOT NULL
 		GROUP BY ALL HAVING SUM(spend) > 0`)
 	require.NoError(t, err)
 	n = 0
@@ -264,8 +284,8 @@ func checkBrowserNumbers(t *testing.T, db *sql.DB, tables map[string][]map[strin
 	// A keyword, under the linear model.
 	var visitors, leads, revenue, first float64
 	require.NoError(t, db.QueryRow(`SELECT l.visitors, l.leads, l.revenue, f.revenue FROM v_keyword_revenue l
-		JOIN v_keyword_revenue f USING (term, channel)
-		WHERE l.model = 'linear' AND f.model = 'first_touch' AND term = 'closedloop pricing' AND channel = 'Paid Search'`).
+		JOIN v_keyword_revenue f USING (term, channel, scope)
+		WHERE scope = 'person' AND l.model = 'linear' AND f.model = 'first_touch' AND term = 'closedloop pricing' AND channel = 'Paid Search'`).
 		Scan(&visitors, &leads, &revenue, &first))
 	kw := rowWhere(t, cellsOf(t, tables, "keywords"), "term", "closedloop pricing", "channel", "Paid Search")
 	nearPage(t, visitors, cellNumber(t, kw, "visitors"), "visitors of closedloop pricing")
@@ -276,7 +296,7 @@ func checkBrowserNumbers(t *testing.T, db *sql.DB, tables map[string][]map[strin
 	// A social network.
 	var reached, customers float64
 	require.NoError(t, db.QueryRow(`SELECT people_reached, customers FROM v_social_customers
-		WHERE model = 'linear' AND network = 'linkedin' AND channel = 'Paid Social'`).Scan(&reached, &customers))
+		WHERE model = 'linear' AND scope = 'person' AND network = 'linkedin' AND channel = 'Paid Social'`).Scan(&reached, &customers))
 	li := rowWhere(t, cellsOf(t, tables, "social"), "network", "linkedin", "channel", "Paid Social")
 	nearPage(t, reached, cellNumber(t, li, "people_reached"), "people LinkedIn ads reached")
 	nearPage(t, customers, cellNumber(t, li, "customers"), "customers of LinkedIn ads")

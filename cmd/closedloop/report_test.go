@@ -107,7 +107,7 @@ func TestReportFlags(t *testing.T) {
 		defer db.Close()
 		var revenue, spend float64
 		require.NoError(t, db.QueryRow(`SELECT COALESCE(SUM(revenue), 0), SUM(spend) FROM v_channel_performance
-			WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND model = 'linear' AND channel = 'Paid Search'
+			WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND model = 'linear' AND scope = 'person' AND channel = 'Paid Search'
 			  AND day BETWEEN DATE '2026-02-01' AND DATE '2026-02-28'`).Scan(&revenue, &spend))
 		whole, period := revenueTable(t, all)["Paid Search"], revenueTable(t, feb)["Paid Search"]
 		require.Equal(t, termreport.Money(revenue), period["linear"], "Paid Search, linear, February")

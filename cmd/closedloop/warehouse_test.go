@@ -55,6 +55,6 @@ func TestRunIntoPostgres(t *testing.T) {
 	require.Equal(t, 17, query(t, db, `SELECT count(*) FROM fct_touchpoint`))
 	require.Equal(t, 2, query(t, db, `SELECT count(*) FROM run_log`))
 	var conv float64
-	require.NoError(t, db.QueryRow(`SELECT sum(conversions) FROM v_channel_performance WHERE model = 'linear' AND date_basis = 'conversion_date'`).Scan(&conv))
+	require.NoError(t, db.QueryRow(`SELECT sum(conversions) FROM v_channel_performance WHERE model = 'linear' AND scope = 'person' AND date_basis = 'conversion_date'`).Scan(&conv))
 	require.InDelta(t, 4, conv, 1e-9)
 }

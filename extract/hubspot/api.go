@@ -78,6 +78,12 @@ func (x *run) api(ctx context.Context) error {
 	if err := x.checkCookie("GET /crm/v3/properties/contacts"); err != nil {
 		return err
 	}
+	// The companies before the contacts and deals, which are written with the
+	// account_id of a live company only.
+	x.co = newCompanies(e.cfg.Since.IsZero())
+	if err := x.stream(ctx, func(r *rows) error { return x.apiCompanies(ctx, c, r) }); err != nil {
+		return err
+	}
 
 	recs := pool.New().WithContext(ctx).WithCancelOnError().WithFirstError()
 	recs.Go(func(ctx context.Context) error {
@@ -199,15 +205,9 @@ func (x *run) apiContacts(ctx context.Context, c *client, r *rows) error {
 	})
 }
 
-// apiDeals reads the deals, and the stage history and contacts of each page's deals.
-func (x *run) apiDeals(ctx context.Context, c *client, r *rows) error {
-	type written struct {
-		d   dealRow
-		rec []byte
-	}
-	return x.eachPage(ctx, c, "deals", "hs_lastmodifieddate", dealProperties, func(label string, page []json.RawMessage) error {
-		var ids, writtenIDs []string // not skipped; written
-		var deals []written
+// apiCompanies reads the companies (the accounts).
+func (x *run) apiCompanies(ctx context.Context, c *client, r *rows) error {
+	err := x.eachPage(ctx, c, "companies", "hs_lastmodifieddate", companyProperties, func(label string, page []json.RawMessage) error {
 		for _, rec := range page {
 			var o object
 			if reason := decodeObject(rec, &o); reason != "" {
@@ -216,7 +216,64 @@ func (x *run) apiDeals(ctx context.Context, c *client, r *rows) error {
 				}
 				continue
 			}
-			d, status, err := x.dealObject(ctx, r, place{page: label}, &o, rec)
+			if err := x.companyObject(ctx, r, place{page: label}, &o, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return x.writeCompanies(ctx, r)
+}
+
+// apiDeals reads the deals with their primary companies, and the stage history and
+// contacts of each page's deals.
+func (x *run) apiDeals(ctx context.Context, c *client, r *rows) error {
+	type written struct {
+		d   dealRow
+		rec []byte
+	}
+	return x.eachPage(ctx, c, "deals", "hs_lastmodifieddate", dealProperties, func(label string, page []json.RawMessage) error {
+		var ids, writtenIDs []string // not skipped; written
+		var deals []written
+		objs := make([]object, len(page))
+		bad := make([]bool, len(page))
+		var live []string
+		for i, rec := range page {
+			if reason := decodeObject(rec, &objs[i]); reason != "" {
+				bad[i] = true
+				if err := r.reject(ctx, "hubspot "+label, reason, rec); err != nil {
+					return err
+				}
+				continue
+			}
+			if id := objs[i].ID.str(); id != "" && !objs[i].Archived && extract.BadText("id", id) == "" {
+				live = append(live, id)
+			}
+		}
+		clear(x.co.ofDeal) // only this page's deals are looked up
+		clear(x.co.primary)
+		err := x.apiBatch(ctx, c, r, "deals", "companies", "deal", live, func(id string, a *association, rec []byte) error {
+			company, primary, reason := a.primary(dealPrimaryCompany, "company")
+			if reason != "" {
+				return r.reject(ctx, "hubspot deal "+id+" associations", reason, rec)
+			}
+			if company != "" {
+				x.co.link(x.co.ofDeal, "deal:"+id, id, company, primary)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, rec := range page {
+			if bad[i] {
+				continue
+			}
+			o := &objs[i]
+			d, status, err := x.dealObject(ctx, r, place{page: label}, o, rec)
 			if err != nil {
 				return err
 			}
@@ -303,7 +360,22 @@ type batchInput struct {
 // batchLimit ids per request, following each object's own paging.
 func (x *run) apiAssociations(ctx context.Context, c *client, r *rows, from, kind string, ids []string) (map[string][]string, error) {
 	on := map[string][]string{}
-	path := "/crm/v4/associations/" + from + "/contacts/batch/read"
+	err := x.apiBatch(ctx, c, r, from, "contacts", kind, ids, func(id string, a *association, rec []byte) error {
+		contacts, reason := a.targets()
+		if reason != "" {
+			return r.reject(ctx, "hubspot "+kind+" "+id+" associations", reason, rec)
+		}
+		on[id] = append(on[id], contacts...)
+		return nil
+	})
+	return on, err
+}
+
+// apiBatch calls fn with every association result (one page of one object's links)
+// of objects ids of type from (deals, calls ...) to objects of type to (contacts,
+// companies), batchLimit ids per request, following each object's own paging.
+func (x *run) apiBatch(ctx context.Context, c *client, r *rows, from, to, kind string, ids []string, fn func(id string, a *association, rec []byte) error) error {
+	path := "/crm/v4/associations/" + from + "/" + to + "/batch/read"
 	for start := 0; start < len(ids); start += batchLimit {
 		var inputs []batchInput
 		for _, id := range ids[start:min(start+batchLimit, len(ids))] {
@@ -312,7 +384,7 @@ func (x *run) apiAssociations(ctx context.Context, c *client, r *rows, from, kin
 		for len(inputs) > 0 {
 			var resp batchRead
 			if err := c.post(ctx, path, map[string]any{"inputs": inputs}, &resp); err != nil {
-				return nil, fmt.Errorf("%s: %s associations: %w", x.e.cfg.Spec, from, err)
+				return fmt.Errorf("%s: %s-%s associations: %w", x.e.cfg.Spec, from, to, err)
 			}
 			inputs = inputs[:0]
 			for _, rec := range resp.Results {
@@ -326,26 +398,21 @@ func (x *run) apiAssociations(ctx context.Context, c *client, r *rows, from, kin
 				}
 				if err := json.Unmarshal(rec, &a); err != nil {
 					if err := r.reject(ctx, "hubspot "+from+" associations", "invalid JSON: "+err.Error(), rec); err != nil {
-						return nil, err
+						return err
 					}
 					continue
 				}
 				id := a.From.ID.str()
-				contacts, reason := a.targets()
-				if reason != "" {
-					if err := r.reject(ctx, "hubspot "+kind+" "+id+" associations", reason, rec); err != nil {
-						return nil, err
-					}
-					continue
+				if err := fn(id, &a.association, rec); err != nil {
+					return err
 				}
-				on[id] = append(on[id], contacts...)
 				if next := a.Paging.Next.After.str(); next != "" {
 					inputs = append(inputs, batchInput{ID: id, After: next})
 				}
 			}
 		}
 	}
-	return on, nil
+	return nil
 }
 
 // apiClicks reads the marketing e-mail CLICK events (HubSpot's bot-filtered clicks

@@ -30,7 +30,7 @@ var contactProperties = func() []string {
 	p := []string{"email", "createdate", "lastmodifieddate", "lifecyclestage",
 		"hs_analytics_source", "hs_analytics_source_data_1", "hs_analytics_source_data_2",
 		"hs_merged_object_ids", "hs_calculated_merged_vids", "hs_additional_emails",
-		propJobTitle, propCompany, propIndustry, propEmployees, propCountry}
+		propJobTitle, propCompany, propIndustry, propEmployees, propCountry, propCompanyID}
 	for _, s := range milestoneStages {
 		p = append(p, "hs_lifecyclestage_"+s+"_date", "hs_v2_date_entered_"+s)
 	}
@@ -117,7 +117,9 @@ func (x *run) contact(o *object, id string) (contactRow, *badField) {
 		company:     o.prop(propCompany),
 		industry:    o.prop(propIndustry),
 		country:     o.prop(propCountry),
+		companyID:   o.prop(propCompanyID),
 	}
+	r.account = x.contactAccount(id, r.companyID)
 	if s := o.prop(propEmployees); s != "" {
 		if r.size, r.hasSize = extract.CompanySize(s); !r.hasSize {
 			r.badSize = s

@@ -31,6 +31,12 @@ import (
 //	                              deals without history get their current stage
 //	deal_pipeline.csv, deal_pipeline_stage.csv   from pipelines.json
 //	deal_contact.csv              from deal_contacts.ndjson
+//	company.csv                   from companies.ndjson (id, _fivetran_deleted,
+//	                              property_<name>); contacts keep their primary
+//	                              company in property_associatedcompanyid
+//	deal_company.csv              from deal_companies.ndjson: a row per link and
+//	                              association type (deal_id, company_id, type_id,
+//	                              category), as Fivetran syncs v4 associations
 //	property.csv                  from contact_properties.json and deal_properties.json
 //	owner.csv, team.csv, owner_team.csv          from owners.ndjson
 //	engagement_call.csv ... engagement_task.csv, engagement_contact.csv
@@ -45,7 +51,7 @@ func WriteFivetran(ctx context.Context, srcDir, outDir string) error {
 		return fmt.Errorf("hubspot: %w", err)
 	}
 	c := &converter{src: srcDir, out: outDir}
-	steps := []func(context.Context) error{c.properties, c.pipelines, c.contacts, c.deals, c.dealContacts, c.owners, c.activities, c.emailEvents}
+	steps := []func(context.Context) error{c.properties, c.pipelines, c.contacts, c.deals, c.dealContacts, c.companies, c.dealCompanies, c.owners, c.activities, c.emailEvents}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -250,6 +256,50 @@ func (c *converter) dealContacts(ctx context.Context) error {
 		return err
 	}
 	return c.write("deal_contact", []string{"deal_id", "contact_id"}, rows)
+}
+
+func (c *converter) companies(ctx context.Context) error {
+	if !c.has(CompaniesFile) {
+		return nil
+	}
+	objs, err := c.objects(ctx, CompaniesFile)
+	if err != nil {
+		return err
+	}
+	return c.objectTable("company", "id", "_fivetran_deleted", objs, nil)
+}
+
+func (c *converter) dealCompanies(ctx context.Context) error {
+	if !c.has(DealCompaniesFile) {
+		return nil
+	}
+	var rows [][]string
+	err := c.lines(ctx, DealCompaniesFile, func(_ int, line []byte) error {
+		var a association
+		if err := json.Unmarshal(line, &a); err != nil {
+			return err
+		}
+		for _, to := range a.To {
+			id := to.ToObjectID.s
+			if id == "" {
+				id = to.ID.s
+			}
+			if id == "" {
+				return errors.New("association target has no toObjectId (the company id)")
+			}
+			if len(to.AssociationTypes) == 0 {
+				rows = append(rows, []string{a.From.ID.s, id, "", ""})
+			}
+			for _, at := range to.AssociationTypes {
+				rows = append(rows, []string{a.From.ID.s, id, at.TypeID.s, at.Category.s})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return c.write("deal_company", []string{"deal_id", "company_id", "type_id", "category"}, rows)
 }
 
 func (c *converter) owners(ctx context.Context) error {

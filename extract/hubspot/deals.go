@@ -54,6 +54,7 @@ func (x *run) deal(o *object, id string) (dealRow, string) {
 		pipeline: o.prop("pipeline"),
 		stage:    o.prop("dealstage"),
 		currency: strings.ToUpper(o.prop("deal_currency_code")),
+		account:  x.accountOf(x.co.ofDeal[id]),
 	}
 	if r.currency == "" {
 		r.currency = x.e.cfg.Currency

@@ -2,8 +2,14 @@
 // their lifecycle-stage dates, analytics-source properties, cookie id and
 // firmographics (extract.TableContacts), deals, won, lost or open by their stage
 // (extract.TableDeals), the deals' stage history (extract.TableDealStages), the
-// deal-contact links (extract.TableDealContacts), and the touches HubSpot knows of
-// (extract.TableEvents): selling activities and marketing e-mail clicks.
+// deal-contact links (extract.TableDealContacts), the touches HubSpot knows of
+// (extract.TableEvents): selling activities and marketing e-mail clicks, and the
+// companies (extract.TableAccounts: name, domain, industry, numberofemployees,
+// country, owner). A contact's account_id is its primary company (a primary
+// contact-to-company association, typeId 1, else its associatedcompanyid property),
+// a deal's its primary deal-to-company association (typeId 5, else the first
+// company); a link to a company that is archived, merged away (followed to the
+// survivor) or not read is dropped.
 //
 // # Sources
 //
@@ -26,6 +32,8 @@
 //	tasks.ndjson             optional, with task_contacts.ndjson
 //	email_events.ndjson      optional: one GET /email/public/v1/events event per line
 //	email_campaigns.ndjson   optional: one GET /email/public/v1/campaigns/{id} response per line
+//	companies.ndjson         optional: one CRM v3 company per line (without it: no accounts, no account_id)
+//	deal_companies.ndjson    optional: one v4 deal-to-company association result per line, with associationTypes
 //
 // A Fivetran folder holds Fivetran's HubSpot connector tables as CSV, named as a
 // warehouse export names them (contact.csv) or as Fivetran's dbt packages name
@@ -33,8 +41,9 @@
 // deal_contact are required; deal_pipeline, deal_stage (else deal_property_history),
 // contact_merge_audit, merged_deal, property, owner, owner_team, team, engagement,
 // engagement_call, engagement_meeting, engagement_email, engagement_task,
-// engagement_contact, email_event, email_event_click and email_campaign are read
-// when present. The property_* columns are the HubSpot properties.
+// engagement_contact, email_event, email_event_click, email_campaign, company,
+// contact_company and deal_company (contact_id or deal_id, company_id, type_id) are
+// read when present. The property_* columns are the HubSpot properties.
 //
 // A missing required file, or an activity file without its contact links, is an
 // extract.ErrConfig error reported before anything is written.

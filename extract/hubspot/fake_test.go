@@ -117,7 +117,7 @@ func (f *fakeHubSpot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "POST" && len(p) == 6 && p[2] == "objects" && p[4] == "batch" && p[5] == "read":
 		f.batchRead(w, p[3], body)
 	case r.Method == "POST" && len(p) == 7 && p[1] == "v4" && p[5] == "batch":
-		f.associations(w, p[3], body)
+		f.associations(w, p[3], p[4], body)
 	case r.Method == "GET" && r.URL.Path == "/email/public/v1/events":
 		f.events(w, r)
 	case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/email/public/v1/campaigns/"):
@@ -332,9 +332,10 @@ func (f *fakeHubSpot) batchRead(w http.ResponseWriter, object string, body []byt
 	writeJSON(w, status, out)
 }
 
-// associations answers a v4 batch read to contacts, assocPage targets per page of
-// each object, without archived contacts (HubSpot returns none).
-func (f *fakeHubSpot) associations(w http.ResponseWriter, from string, body []byte) {
+// associations answers a v4 batch read to contacts or companies (from the folder's
+// <singular>_<to>.ndjson), assocPage targets per page of each object, without
+// archived targets (HubSpot returns none).
+func (f *fakeHubSpot) associations(w http.ResponseWriter, from, toType string, body []byte) {
 	var req struct {
 		Inputs []batchInput `json:"inputs"`
 	}
@@ -342,14 +343,14 @@ func (f *fakeHubSpot) associations(w http.ResponseWriter, from string, body []by
 	require.LessOrEqual(f.t, len(req.Inputs), 100, "batch inputs")
 	singular := strings.TrimSuffix(from, "s")
 	archived := map[string]bool{}
-	for _, c := range f.records(ContactsFile, func(o rec) bool { return o.Archived }) {
+	for _, c := range f.records(toType+".ndjson", func(o rec) bool { return o.Archived }) {
 		archived[c.ID.str()] = true
 	}
 	var results []map[string]any
 	var errs []map[string]any
 	for _, in := range req.Inputs {
 		var to []json.RawMessage
-		for _, line := range f.records(singular+"_contacts.ndjson", nil) {
+		for _, line := range f.records(singular+"_"+toType+".ndjson", nil) {
 			var a struct {
 				From struct {
 					ID string `json:"id"`
@@ -372,7 +373,7 @@ func (f *fakeHubSpot) associations(w http.ResponseWriter, from string, body []by
 		}
 		if len(to) == 0 {
 			errs = append(errs, map[string]any{"status": "error", "category": "OBJECT_NOT_FOUND",
-				"message": "No contacts are associated with " + singular + " " + in.ID, "context": map[string]any{"fromObjectId": []string{in.ID}}})
+				"message": "No " + toType + " are associated with " + singular + " " + in.ID, "context": map[string]any{"fromObjectId": []string{in.ID}}})
 			continue
 		}
 		start, _ := strconv.Atoi(in.After)

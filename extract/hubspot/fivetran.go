@@ -34,7 +34,7 @@ func (x *run) fivetran(ctx context.Context) error {
 	r := x.rows()
 	defer r.release()
 	steps := []func(context.Context, *rows) error{
-		x.ftProperties, x.ftStages, x.ftOwners, x.ftMerges,
+		x.ftProperties, x.ftStages, x.ftOwners, x.ftMerges, x.ftCompanies,
 		x.ftContacts, x.ftDealRows, x.ftDealStages, x.ftDealContacts, x.ftActivities, x.ftClicks,
 	}
 	for _, step := range steps {
@@ -374,6 +374,60 @@ func (x *run) ftContacts(ctx context.Context, r *rows) error {
 		}
 		return err
 	})
+}
+
+// ftCompanies reads company, then contact_company and deal_company (each
+// contact's and deal's primary company: type_id 1 and 5), all optional: without
+// company there are no accounts. A link of a skipped deal or contact is never
+// written, as they are not.
+func (x *run) ftCompanies(ctx context.Context, r *rows) error {
+	var o object
+	var props map[string]int
+	err := x.eachRow(ctx, r, "company", true, func(tb *table) error {
+		if props == nil {
+			props = propertyColumns(tb)
+		}
+		ftObject(tb, props, "id", &o)
+		return x.companyObject(ctx, r, tb.place(), &o, tb.raw())
+	})
+	if err != nil {
+		return err
+	}
+	if err := x.writeCompanies(ctx, r); err != nil {
+		return err
+	}
+	for _, l := range []struct {
+		table, from, kind string
+		primary           int64
+		of                map[string]string
+	}{{"contact_company", "contact_id", "contact", contactPrimaryCompany, x.co.ofContact},
+		{"deal_company", "deal_id", "deal", dealPrimaryCompany, x.co.ofDeal}} {
+		err := x.eachRow(ctx, r, l.table, true, func(tb *table) error {
+			from, company := tb.get(l.from), tb.get("company_id")
+			if from == "" || company == "" {
+				return r.reject(ctx, tb.place().reject("", ""), l.kind+"-company link without "+l.from+" or company_id", tb.raw())
+			}
+			if reason := badText(l.from, from, "company_id", company); reason != "" {
+				return r.reject(ctx, tb.place().reject("", ""), reason, tb.raw())
+			}
+			if tb.flag("_fivetran_deleted") {
+				return nil
+			}
+			if l.kind == "contact" {
+				if s, ok := x.mergedInto[from]; ok { // the survivor's company, unless it has its own
+					from = s
+				}
+			}
+			cat := tb.get("category")
+			primary := typeID(tb.get("type_id")) == l.primary && (cat == "" || strings.EqualFold(cat, "HUBSPOT_DEFINED"))
+			x.co.link(l.of, l.kind+":"+from, from, company, primary)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ftDealRows reads deal.csv: the pipeline and stage are deal_pipeline_id and

@@ -150,6 +150,14 @@ func TestFivetranSharedSeeds(t *testing.T) {
 	require.Empty(t, rowsOf(t, c, extract.TableDealStages))
 	require.Len(t, rowsOf(t, c, extract.TableDealContacts), 11)
 	require.Len(t, rowsOf(t, c, extract.TableEvents), 1)
+
+	// company_data.csv: every company is an account; deal_company_data.csv links a
+	// deal the seeds do not have, with a type that is not the primary one.
+	acc := byKey(rowsOf(t, c, extract.TableAccounts), "account_id")
+	require.Len(t, acc, 24)
+	require.Equal(t, "United States", acc["2182162682"]["country"])
+	require.Equal(t, "4b2c13cca3eb58ee49bbddcf00417130", acc["2182162682"]["name"])
+	require.Equal(t, "company_data.csv:2", acc["2182162682"]["location"])
 }
 
 func TestFivetranErrors(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"closedloop/extract"
 )
@@ -25,6 +26,8 @@ const (
 	OwnersFile            = "owners.ndjson"           // optional: one GET /crm/v3/owners result per line
 	EmailEventsFile       = "email_events.ndjson"     // optional: one GET /email/public/v1/events event per line
 	EmailCampaignsFile    = "email_campaigns.ndjson"  // optional: one GET /email/public/v1/campaigns/{id} response per line
+	CompaniesFile         = "companies.ndjson"        // optional: one CRM v3 company object per line (the accounts)
+	DealCompaniesFile     = "deal_companies.ndjson"   // optional: one v4 deal-to-company association result per line
 )
 
 // files returns the optional export files of an engagement type: its objects and
@@ -57,6 +60,7 @@ func (x *run) files(ctx context.Context) error {
 	}
 	extract.PlanDir(ctx, x.e.cfg.Dir)
 	x.archived = archivedIDs{contacts: map[string]bool{}, deals: map[string]bool{}}
+	x.co = newCompanies(true)
 	if lay == layoutFivetran {
 		return x.fivetran(ctx)
 	}
@@ -122,6 +126,9 @@ func (x *run) folder(ctx context.Context) error {
 	if err := x.folderDefinitions(ctx, r); err != nil {
 		return err
 	}
+	if err := x.folderCompanies(ctx, r); err != nil {
+		return err
+	}
 	o := reusable()
 	err := x.eachLine(ctx, r, ContactsFile, func(p place, line []byte) error {
 		if reason := decodeObject(line, &o); reason != "" {
@@ -179,6 +186,40 @@ func (x *run) folder(ctx context.Context) error {
 		return err
 	}
 	return r.flush(ctx)
+}
+
+// folderCompanies reads the companies and the deals' companies, before the contacts
+// and deals that name them. Both files are optional: without companies.ndjson there
+// are no accounts, and no contact or deal has an account_id.
+func (x *run) folderCompanies(ctx context.Context, r *rows) error {
+	if exists(filepath.Join(x.e.cfg.Dir, CompaniesFile)) {
+		o := reusable()
+		err := x.eachLine(ctx, r, CompaniesFile, func(p place, line []byte) error {
+			if reason := decodeObject(line, &o); reason != "" {
+				return r.reject(ctx, p.reject("company", ""), reason, line)
+			}
+			return x.companyObject(ctx, r, p, &o, line)
+		})
+		if err != nil {
+			return err
+		}
+		if err := x.writeCompanies(ctx, r); err != nil {
+			return err
+		}
+	}
+	if !exists(filepath.Join(x.e.cfg.Dir, DealCompaniesFile)) {
+		return nil
+	}
+	return x.eachAssociationLine(ctx, r, DealCompaniesFile, "deal", func(p place, deal string, a *association, line []byte) error {
+		company, primary, reason := a.primary(dealPrimaryCompany, "company")
+		if reason != "" {
+			return r.reject(ctx, p.reject("deal", deal), reason, line)
+		}
+		if company != "" {
+			x.co.link(x.co.ofDeal, "deal:"+deal, deal, company, primary)
+		}
+		return nil
+	})
 }
 
 // checkFolder makes sure the folder holds the four required files, and the
@@ -355,7 +396,41 @@ type association struct {
 	To []struct {
 		ToObjectID value `json:"toObjectId"`
 		ID         value `json:"id"`
+		// AssociationTypes are the v4 labels of the link: HubSpot-defined typeId 5 on
+		// a deal-to-company link marks the deal's primary company.
+		AssociationTypes []struct {
+			Category value `json:"category"`
+			TypeID   value `json:"typeId"`
+		} `json:"associationTypes"`
 	} `json:"to"`
+}
+
+// primary returns the target of a link of HubSpot-defined type typeID (a primary
+// company), else the first target; "" when there is none. what names the target in
+// the reason a target is unusable.
+func (a *association) primary(want int64, what string) (id string, isPrimary bool, reason string) {
+	for _, to := range a.To {
+		t := to.ToObjectID.str()
+		if t == "" {
+			t = to.ID.str()
+		}
+		if t == "" {
+			return "", false, "association target has no toObjectId (the " + what + " id)"
+		}
+		if reason := extract.BadText("association target (the "+what+" id)", t); reason != "" {
+			return "", false, reason
+		}
+		for _, at := range to.AssociationTypes {
+			cat := at.Category.str()
+			if typeID(at.TypeID.str()) == want && (cat == "" || strings.EqualFold(cat, "HUBSPOT_DEFINED")) {
+				return t, true, ""
+			}
+		}
+		if id == "" {
+			id = t
+		}
+	}
+	return id, false, ""
 }
 
 // targets returns the contact ids of an association result, or the reason one is
@@ -381,6 +456,18 @@ func (a *association) targets() ([]string, string) {
 // eachAssociation calls fn with the contacts of every association line of file name,
 // whose objects are of kind (deal, call, ...). A bad line is rejected whole.
 func (x *run) eachAssociation(ctx context.Context, r *rows, name, kind string, fn func(id string, contacts []string) error) error {
+	return x.eachAssociationLine(ctx, r, name, kind, func(p place, id string, a *association, line []byte) error {
+		contacts, reason := a.targets()
+		if reason != "" {
+			return r.reject(ctx, p.reject(kind, id), reason, line)
+		}
+		return fn(id, contacts)
+	})
+}
+
+// eachAssociationLine calls fn with every association line of file name, whose
+// objects are of kind, once its from.id is checked. A bad line is rejected whole.
+func (x *run) eachAssociationLine(ctx context.Context, r *rows, name, kind string, fn func(p place, id string, a *association, line []byte) error) error {
 	return x.eachLine(ctx, r, name, func(p place, line []byte) error {
 		var a association
 		if err := json.Unmarshal(line, &a); err != nil {
@@ -393,11 +480,7 @@ func (x *run) eachAssociation(ctx context.Context, r *rows, name, kind string, f
 		if reason := extract.BadText("from.id", id); reason != "" {
 			return r.reject(ctx, p.reject("", ""), reason, line)
 		}
-		contacts, reason := a.targets()
-		if reason != "" {
-			return r.reject(ctx, p.reject(kind, id), reason, line)
-		}
-		return fn(id, contacts)
+		return fn(p, id, &a, line)
 	})
 }
 

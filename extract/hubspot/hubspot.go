@@ -153,26 +153,31 @@ func (e *Extractor) Name() string { return e.cfg.Spec }
 
 // Tables lists the tables Extract writes: deal stages unless the source is a
 // Fivetran folder or warehouse schema without stage history, events when the source
-// has activities or e-mail events (the API always has). For a warehouse Source it
+// has activities or e-mail events (the API always has), accounts when it has
+// companies (companies.ndjson, Fivetran's company table; the API always has). For a warehouse Source it
 // tells by the tables found by the last Extract or Check; before either, it lists
 // every table.
 func (e *Extractor) Tables() []string {
 	t := []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts}
-	stages, touches := true, true
+	stages, touches, accounts := true, true, true
 	switch {
 	case e.cfg.Source != nil:
 		if names := e.sourceTables.Load(); names != nil {
 			has := func(t string) bool { return (*names)[t] != "" }
-			stages, touches = ftStageHistory(has), ftTouches(has)
+			stages, touches, accounts = ftStageHistory(has), ftTouches(has), has("company")
 		}
 	case e.cfg.Dir != "":
 		stages, touches = hasStageHistory(e.cfg.Dir), hasTouchFiles(e.cfg.Dir)
+		accounts = exists(filepath.Join(e.cfg.Dir, CompaniesFile)) || fivetranFile(e.cfg.Dir, "company") != ""
 	}
 	if stages {
 		t = append(t, extract.TableDealStages)
 	}
 	if touches {
 		t = append(t, extract.TableEvents)
+	}
+	if accounts {
+		t = append(t, extract.TableAccounts)
 	}
 	return t
 }
@@ -217,7 +222,7 @@ func ftTouches(has func(t string) bool) bool {
 }
 
 // Skipped returns how many records the last Extract skipped on purpose: archived or
-// deleted contacts, deals and activities, and records merged into another.
+// deleted contacts, companies, deals and activities, and records merged into another.
 func (e *Extractor) Skipped() int { return int(e.skipped.Load()) }
 
 // BadCompanySizes returns how many contacts the last Extract wrote with a null
@@ -278,6 +283,9 @@ type run struct {
 	archived   archivedIDs
 	mergedInto map[string]string   // merged-away contact id -> surviving contact id
 	merges     map[string][]string // surviving contact id -> merged-away ids
+
+	// co are the companies: read first, so contacts and deals name live ones.
+	co companies
 
 	// wh is Config.Source with the tables it has; nil for a folder or the API.
 	wh *warehouse

@@ -359,5 +359,5 @@ func TestNameAndTables(t *testing.T) {
 		New(Config{Dir: noHistory}).Tables(), "a Fivetran folder without deal_stage nor deal_property_history")
 	api := New(Config{})
 	require.Equal(t, "hubspot:api", api.Name(), "no folder: the API")
-	require.Equal(t, all, api.Tables())
+	require.Equal(t, append(all, extract.TableAccounts), api.Tables(), "the API: companies too")
 }

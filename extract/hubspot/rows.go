@@ -34,6 +34,7 @@ var (
 	ctIndustry    = extract.Col(extract.TableContacts, "industry")
 	ctSize        = extract.Col(extract.TableContacts, "company_size")
 	ctCountry     = extract.Col(extract.TableContacts, "country")
+	ctAccountID   = extract.Col(extract.TableContacts, "account_id")
 
 	dInput     = extract.Col(extract.TableDeals, "input")
 	dLocation  = extract.Col(extract.TableDeals, "location")
@@ -48,6 +49,18 @@ var (
 	dClosedAt  = extract.Col(extract.TableDeals, "closed_at")
 	dIsClosed  = extract.Col(extract.TableDeals, "is_closed")
 	dIsWon     = extract.Col(extract.TableDeals, "is_won")
+	dAccountID = extract.Col(extract.TableDeals, "account_id")
+
+	acInput     = extract.Col(extract.TableAccounts, "input")
+	acLocation  = extract.Col(extract.TableAccounts, "location")
+	acCRM       = extract.Col(extract.TableAccounts, "crm")
+	acAccountID = extract.Col(extract.TableAccounts, "account_id")
+	acName      = extract.Col(extract.TableAccounts, "name")
+	acDomain    = extract.Col(extract.TableAccounts, "domain")
+	acIndustry  = extract.Col(extract.TableAccounts, "industry")
+	acSize      = extract.Col(extract.TableAccounts, "company_size")
+	acCountry   = extract.Col(extract.TableAccounts, "country")
+	acOwner     = extract.Col(extract.TableAccounts, "owner")
 
 	dcInput     = extract.Col(extract.TableDealContacts, "input")
 	dcCRM       = extract.Col(extract.TableDealContacts, "crm")
@@ -86,7 +99,9 @@ type contactRow struct {
 	linked                                string // linked_ids: merged contacts, additional e-mails
 
 	jobTitle, company, industry, country string
-	size                                 int64 // company_size, set when hasSize
+	account                              string // account_id: the primary company, when written
+	companyID                            string // the associatedcompanyid property, as read
+	size                                 int64  // company_size, set when hasSize
 	hasSize                              bool
 	badSize                              string // a numemployees value that is not a size
 	badCookie                            string // a cookie property value that is no client id
@@ -99,6 +114,7 @@ type dealRow struct {
 	hasAmount                           bool
 	created, closed                     time.Time
 	st                                  stage
+	account                             string // account_id: the primary company, when written
 }
 
 // touchRow is one touch from the CRM: a selling activity or a marketing e-mail click.
@@ -128,7 +144,7 @@ func (c *contactRow) badText() string {
 		"property hs_analytics_source", c.source, "property hs_analytics_source_data_1", c.sourceData1,
 		"property hs_analytics_source_data_2", c.sourceData2, "linked ids (hs_merged_object_ids, hs_additional_emails)", c.linked,
 		"property "+propJobTitle, c.jobTitle, "property "+propCompany, c.company, "property "+propIndustry, c.industry,
-		"property "+propCountry, c.country)
+		"property "+propCountry, c.country, "property "+propCompanyID, c.companyID)
 }
 
 // badText says why a deal's text cannot be stored, "" when it can.
@@ -151,7 +167,7 @@ type rows struct {
 	spec string
 	w    extract.Writer
 
-	contacts, deals, dealContacts, dealStages, events *extract.Builder
+	contacts, deals, dealContacts, dealStages, events, accounts *extract.Builder
 }
 
 func newRows(mem memory.Allocator, spec string, w extract.Writer) *rows {
@@ -191,6 +207,7 @@ func (r *rows) contact(ctx context.Context, loc string, c *contactRow) error {
 	b.Str(ctIndustry, c.industry)
 	b.Int(ctSize, c.size, c.hasSize)
 	b.Str(ctCountry, c.country)
+	b.Str(ctAccountID, c.account)
 	return b.End(ctx)
 }
 
@@ -210,6 +227,23 @@ func (r *rows) deal(ctx context.Context, loc string, d *dealRow) error {
 	b.Time(dClosedAt, d.closed)
 	b.Bool(dIsClosed, d.st.closed)
 	b.Bool(dIsWon, d.st.won)
+	b.Str(dAccountID, d.account)
+	return b.End(ctx)
+}
+
+// account writes one company row located at loc.
+func (r *rows) account(ctx context.Context, loc string, a *accountRow) error {
+	b := r.builder(&r.accounts, extract.TableAccounts)
+	b.Str(acInput, r.spec)
+	b.Str(acLocation, loc)
+	b.Str(acCRM, crm)
+	b.Str(acAccountID, a.id)
+	b.Str(acName, a.name)
+	b.Str(acDomain, a.domain)
+	b.Str(acIndustry, a.industry)
+	b.Int(acSize, a.size, a.hasSize)
+	b.Str(acCountry, a.country)
+	b.Str(acOwner, a.owner)
 	return b.End(ctx)
 }
 
@@ -262,7 +296,7 @@ func (r *rows) reject(ctx context.Context, location, reason string, record []byt
 
 // flush writes what the builders hold.
 func (r *rows) flush(ctx context.Context) error {
-	for _, b := range []*extract.Builder{r.contacts, r.deals, r.dealContacts, r.dealStages, r.events} {
+	for _, b := range []*extract.Builder{r.accounts, r.contacts, r.deals, r.dealContacts, r.dealStages, r.events} {
 		if b != nil {
 			if err := b.Flush(ctx); err != nil {
 				return err
@@ -274,7 +308,7 @@ func (r *rows) flush(ctx context.Context) error {
 
 // release frees the builders; unflushed rows are dropped.
 func (r *rows) release() {
-	for _, b := range []*extract.Builder{r.contacts, r.deals, r.dealContacts, r.dealStages, r.events} {
+	for _, b := range []*extract.Builder{r.accounts, r.contacts, r.deals, r.dealContacts, r.dealStages, r.events} {
 		if b != nil {
 			b.Release()
 		}

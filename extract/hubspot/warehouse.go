@@ -50,6 +50,7 @@ var fivetranTables = []string{
 	"deal_property_history", "contact_merge_audit", "merged_deal", "property", "owner", "owner_team",
 	"team", "engagement", "engagement_call", "engagement_meeting", "engagement_email", "engagement_task",
 	"engagement_contact", "email_event", "email_event_click", "email_campaign",
+	"company", "contact_company", "deal_company",
 }
 
 // schemaOf is the dataset or schema of a tables.Source spec, for locations: the
@@ -151,6 +152,7 @@ func (x *run) warehouse(ctx context.Context) error {
 	x.wh = w
 	x.e.sourceTables.Store(&w.names)
 	x.archived = archivedIDs{contacts: map[string]bool{}, deals: map[string]bool{}}
+	x.co = newCompanies(true)
 	return x.fivetran(ctx)
 }
 
@@ -168,6 +170,8 @@ func (x *run) ftColumns(t string) []string {
 		return withProps([]string{"id", "_fivetran_deleted", "is_deleted"}, p)
 	case "deal":
 		return withProps([]string{"deal_id", "_fivetran_deleted", "is_deleted", "deal_pipeline_id", "deal_pipeline_stage_id"}, dealProperties)
+	case "company":
+		return withProps([]string{"id", "_fivetran_deleted", "is_deleted"}, companyProperties)
 	}
 	for _, k := range activityKinds {
 		if fivetranActivities[k.object] != t {
@@ -212,6 +216,8 @@ var ftPlainColumns = map[string][]string{
 	"contact_merge_audit":   {"canonical_vid", "contact_id", "vid_to_merge"},
 	"merged_deal":           {"merged_deal_id", "deal_id"},
 	"deal_contact":          {"deal_id", "contact_id", "_fivetran_deleted"},
+	"contact_company":       {"contact_id", "company_id", "type_id", "category", "_fivetran_deleted"},
+	"deal_company":          {"deal_id", "company_id", "type_id", "category", "_fivetran_deleted"},
 	"engagement_contact":    {"engagement_id", "contact_id", "_fivetran_deleted"},
 	"engagement":            {"id", "owner_id", "timestamp"},
 	"deal_stage":            {"deal_id", "value", "date_entered", "_fivetran_start", "_fivetran_deleted"},

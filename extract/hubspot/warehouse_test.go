@@ -82,7 +82,7 @@ func unplace(s, schema string) string {
 // canonicalRows are the rows of every table, locations mapped by unplace, sorted.
 func canonicalRows(t *testing.T, x extracted, schema string) map[string][]string {
 	out := map[string][]string{}
-	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents} {
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents, extract.TableAccounts} {
 		var rows []string
 		for _, r := range rowsOf(t, x.c, table) {
 			if l, ok := r["location"].(string); ok {

@@ -97,17 +97,18 @@ func TestAPIExtract(t *testing.T) {
 	}
 	require.Equal(t, "/services/data/v62.0/queryAll", queries["Lead"].Path, "deleted leads are seen, to be counted")
 	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId, Email, CreatedDate, LastModifiedDate, SystemModstamp, LeadSource, Status, "+
-		"IsConverted, ConvertedDate, ConvertedContactId, ConvertedOpportunityId, Title, Company, Industry, NumberOfEmployees, Country, GA_Client_ID__c FROM Lead",
+		"IsConverted, ConvertedDate, ConvertedContactId, ConvertedOpportunityId, Title, Company, Industry, NumberOfEmployees, Country, ConvertedAccountId, GA_Client_ID__c FROM Lead",
 		queries["Lead"].Query)
 	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId, Email, CreatedDate, LastModifiedDate, SystemModstamp, LeadSource, AccountId, Title, MailingCountry, "+
 		"Account.Name, Account.Industry, Account.NumberOfEmployees, GA_Client_ID__c FROM Contact", queries["Contact"].Query,
 		"the company's fields through the Account relationship")
-	require.NotContains(t, queries, "Account", "Account is not queried on its own")
+	require.Equal(t, "SELECT Id, IsDeleted, Name, Industry, NumberOfEmployees, Website, BillingCountry, OwnerId FROM Account", queries["Account"].Query,
+		"Account on its own for crm_accounts")
 	require.Equal(t, "SELECT Id, IsDeleted, MasterRecordId FROM Lead WHERE IsDeleted = true AND MasterRecordId != null", queries["Lead/merges"].Query)
 	require.Equal(t, "/services/data/v62.0/query", queries["LeadHistory"].Path)
 	require.Equal(t, "SELECT Id, LeadId, Field, NewValue, CreatedDate, IsDeleted FROM LeadHistory WHERE Field = 'Status'", queries["LeadHistory"].Query,
 		"only the fields the describe lists (no Status, no _fivetran_start)")
-	require.Equal(t, "SELECT Id, IsDeleted, Name, StageName, Amount, CloseDate, IsClosed, IsWon, CreatedDate, SystemModstamp, CurrencyIsoCode FROM Opportunity",
+	require.Equal(t, "SELECT Id, IsDeleted, Name, StageName, Amount, CloseDate, IsClosed, IsWon, CreatedDate, SystemModstamp, CurrencyIsoCode, AccountId FROM Opportunity",
 		queries["Opportunity"].Query)
 	require.Equal(t, "SELECT Id, Name, Department, UserRoleId, UserRole.Name FROM User", queries["User"].Query)
 	require.Equal(t, "SELECT Id, IsDeleted, WhoId, WhatId, OwnerId, TaskSubtype, Type, IsClosed, ActivityDate, CompletedDateTime, CreatedDate, SystemModstamp FROM Task",
@@ -132,7 +133,7 @@ func TestAPIAndFilesAgree(t *testing.T) {
 	require.NoError(t, err)
 	files, filesEx, err := extractWith(t, Config{Dir: exportDir, Mem: mem, Currency: "USD"})
 	require.NoError(t, err)
-	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents} {
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents, extract.TableAccounts} {
 		a, f := canonical(t, api, table), canonical(t, files, table)
 		require.NotEmpty(t, a, table)
 		require.Equal(t, a, f, table)
@@ -384,7 +385,7 @@ func TestAPISince(t *testing.T) {
 		}
 		incremental := strings.Contains(r.Query, "SystemModstamp >= 2026-01-20T00:00:00Z")
 		switch {
-		case strings.Contains(r.Query, "MasterRecordId != null"), from == "LeadHistory", from == "User",
+		case strings.Contains(r.Query, "MasterRecordId != null"), from == "LeadHistory", from == "User", from == "Account",
 			from == "OpportunityContactRole", from == "OpportunityHistory", from == "Campaign", from == "TaskRelation":
 			require.False(t, incremental, "lookups are read whole: %s", r.Query)
 		case from != "":

@@ -23,6 +23,7 @@ var (
 	dClosedAt  = extract.Col(extract.TableDeals, "closed_at")
 	dIsClosed  = extract.Col(extract.TableDeals, "is_closed")
 	dIsWon     = extract.Col(extract.TableDeals, "is_won")
+	dAccountID = extract.Col(extract.TableDeals, "account_id")
 
 	dcInput     = extract.Col(extract.TableDealContacts, "input")
 	dcCRM       = extract.Col(extract.TableDealContacts, "crm")
@@ -121,6 +122,7 @@ func (r *run) opportunities(ctx context.Context) error {
 		b.Time(dClosedAt, closedAt)
 		b.Bool(dIsClosed, closed)
 		b.Bool(dIsWon, won)
+		b.Str(dAccountID, r.accountOf(f.str(oppAccountID)))
 		if err := b.End(ctx); err != nil {
 			return err
 		}

@@ -2,7 +2,11 @@
 // leads and contacts (crm_contacts), opportunities (crm_deals), their contact roles
 // (crm_deal_contacts) and stage history (crm_deal_stages), and the touches the CRM
 // knows (events): selling activities (Task, Event) and campaign responses
-// (CampaignMember).
+// (CampaignMember), and the accounts (crm_accounts: Account's Name, Website as a
+// domain, Industry, NumberOfEmployees, BillingCountry and the owner's User.Name). A
+// contact's account_id is its AccountId, a converted lead's (whose contact is not
+// read) its ConvertedAccountId, an opportunity's its AccountId; an account that is
+// deleted or not read gives none.
 //
 // Two modes read the same objects with the same code after the first step:
 //

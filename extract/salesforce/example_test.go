@@ -30,5 +30,6 @@ func ExampleNew() {
 	// crm_deal_contacts 4
 	// crm_deal_stages 7
 	// events 8
+	// crm_accounts 2
 	// rejected 6 skipped 9
 }

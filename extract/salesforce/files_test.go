@@ -151,6 +151,13 @@ func TestRealSeeds(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rowsOf(t, c, extract.TableContacts), 3, "1 lead, 2 of 4 contacts (2 have 17-character ids)")
 	require.Empty(t, rowsOf(t, c, extract.TableDeals), "every seed opportunity is is_deleted")
+	acc := rowsOf(t, c, extract.TableAccounts)
+	require.Len(t, acc, 1, "10 accounts, 9 of them is_deleted")
+	require.Equal(t, "Eric's Test", acc[0]["name"])
+	require.Equal(t, sid("0015500000Xyy06"), acc[0]["account_id"])
+	for _, p := range rowsOf(t, c, extract.TableContacts) {
+		require.Nil(t, p["account_id"], "no seed contact is at the account the seeds keep")
+	}
 	require.Empty(t, rowsOf(t, c, extract.TableDealStages), "the 10 history versions are of those")
 	require.Equal(t, 10, e.Skipped(), "9 deleted opportunities, 1 superseded version")
 	events := rowsOf(t, c, extract.TableEvents)

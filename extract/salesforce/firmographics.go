@@ -6,20 +6,21 @@ import (
 	"closedloop/extract"
 )
 
-// account is what a contact takes from its Account in file mode. A deleted or
-// superseded account row is kept as gone, so that contacts naming it are not counted
-// as naming an account the export lacks.
+// account is one Account: a crm_accounts row, and what a contact takes from it in
+// file mode. A deleted or superseded account row is kept as gone, so that contacts
+// naming it are not counted as naming an account the export lacks, and get no
+// account_id.
 type account struct {
 	name, industry, employees string
+	website, country, owner   string // owner: the OwnerId
+	loc                       string // the row's location
+	size                      int64  // company_size, set when hasSize
+	hasSize                   bool
 	gone                      bool
 }
 
-// readAccounts reads the Account export or table (files and warehouse tables only:
-// the API gives a contact's Account fields through the relationship).
+// readAccounts reads the Account object, export or table.
 func (r *run) readAccounts(ctx context.Context) error {
-	if _, api := r.src.(*apiSource); api {
-		return nil
-	}
 	obj := r.o.account
 	found, err := r.read(ctx, obj, func(_ *stream, rec *record) error {
 		f := newFields(obj, rec)
@@ -36,25 +37,95 @@ func (r *run) readAccounts(ctx context.Context) error {
 			}
 			return nil
 		}
-		r.accounts[id] = account{name: f.str(accountName), industry: f.str(accountIndustry), employees: f.str(accountNumberOfEmployees)}
+		if _, seen := r.accounts[id]; !seen {
+			r.accountOrder = append(r.accountOrder, id)
+		}
+		a := account{name: f.str(accountName), industry: f.str(accountIndustry), employees: f.str(accountNumberOfEmployees),
+			website: f.str(accountWebsite), country: f.str(accountBillingCountry), owner: key(f.str(accountOwnerID)),
+			loc: location(obj, rec, id)}
+		if a.employees != "" {
+			if a.size, a.hasSize = extract.CompanySize(a.employees); !a.hasSize {
+				r.badAccountSizes.Add(r.e.log, "salesforce: the number of employees is neither a number nor a range such as 25-50 or 1000+: the account is kept with a null company_size; fix the value in Salesforce or the export",
+					"location", rejectLocation(obj, rec, id), "field", "NumberOfEmployees", "value", extract.ShortValue(a.employees))
+			}
+		}
+		r.accounts[id] = a
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	r.haveAccounts = found
+	if n := r.badAccountSizes.Count(); n > 0 {
+		r.e.log.Warn("salesforce: accounts whose NumberOfEmployees is neither a number nor a range were written with a null company_size",
+			"accounts", n, "logged", r.badAccountSizes.Logged())
+	}
 	if !found {
-		r.e.log.Warn("salesforce: no Account export: contacts get no company, industry or company_size; export Account together with Contact")
+		r.e.log.Warn("salesforce: no Account export (nor Account object): no accounts, and contacts and opportunities get no account_id (nor, from files, a company, industry or company_size); export Account together with Contact")
 	}
 	return nil
 }
+
+// writeAccounts writes crm_accounts: the accounts read, in reading order, with their
+// owners' names (User.Name), once the users are read.
+func (r *run) writeAccounts(ctx context.Context) error {
+	b := extract.NewBuilder(r.e.cfg.Mem, extract.TableAccounts, r.w)
+	defer b.Release()
+	for _, id := range r.accountOrder {
+		a := r.accounts[id]
+		if a.gone {
+			continue
+		}
+		b.Str(acInput, r.spec)
+		b.Str(acLocation, a.loc)
+		b.Str(acCRM, crm)
+		b.Str(acAccountID, id)
+		b.Str(acName, a.name)
+		b.Str(acDomain, extract.Domain(a.website))
+		b.Str(acIndustry, a.industry)
+		b.Int(acSize, a.size, a.hasSize)
+		b.Str(acCountry, a.country)
+		b.Str(acOwner, r.userNames[a.owner])
+		if err := b.End(ctx); err != nil {
+			return err
+		}
+	}
+	return b.Flush(ctx)
+}
+
+// accountOf is the account_id a contact, converted lead or opportunity naming
+// Account id gets: id when the Account was read and is not deleted, else "".
+func (r *run) accountOf(id string) string {
+	id = key(id)
+	if id == "" || !r.haveAccounts {
+		return ""
+	}
+	if a, ok := r.accounts[id]; !ok || a.gone {
+		return ""
+	}
+	return id
+}
+
+// Column indexes of extract.TableAccounts, resolved once.
+var (
+	acInput     = extract.Col(extract.TableAccounts, "input")
+	acLocation  = extract.Col(extract.TableAccounts, "location")
+	acCRM       = extract.Col(extract.TableAccounts, "crm")
+	acAccountID = extract.Col(extract.TableAccounts, "account_id")
+	acName      = extract.Col(extract.TableAccounts, "name")
+	acDomain    = extract.Col(extract.TableAccounts, "domain")
+	acIndustry  = extract.Col(extract.TableAccounts, "industry")
+	acSize      = extract.Col(extract.TableAccounts, "company_size")
+	acCountry   = extract.Col(extract.TableAccounts, "country")
+	acOwner     = extract.Col(extract.TableAccounts, "owner")
+)
 
 // contactAccount returns the company, industry and number of employees of a contact:
 // its Account's, through the relationship (API) or from the Account export (files).
 // A contact naming an account the export lacks is counted in r.missingAccounts.
 func (r *run) contactAccount(f *fields) (name, industry, employees string) {
 	name, industry, employees = f.str(contactAccountName), f.str(contactAccountIndustry), f.str(contactAccountEmployees)
-	if !r.haveAccounts {
+	if _, api := r.src.(*apiSource); api || !r.haveAccounts {
 		return name, industry, employees
 	}
 	id := key(f.str(contactAccountID))

@@ -108,6 +108,7 @@ const (
 	prefixLead        = "00Q"
 	prefixContact     = "003"
 	prefixOpportunity = "006"
+	prefixAccount     = "001"
 )
 
 // personType is the bridge_identity type of a lead or contact id, "" for any other.

@@ -39,6 +39,7 @@ const (
 	leadIndustry
 	leadNumberOfEmployees
 	leadCountry
+	leadConvertedAccountID
 	leadCookie // the configured cookie field, appended at run time
 )
 
@@ -49,6 +50,7 @@ var leadFields = []string{
 	leadConvertedDate: "ConvertedDate", leadConvertedContactID: "ConvertedContactId",
 	leadConvertedOpportunityID: "ConvertedOpportunityId", leadTitle: "Title", leadCompany: "Company",
 	leadIndustry: "Industry", leadNumberOfEmployees: "NumberOfEmployees", leadCountry: "Country",
+	leadConvertedAccountID: "ConvertedAccountId",
 }
 
 const (
@@ -84,11 +86,15 @@ const (
 	accountName
 	accountIndustry
 	accountNumberOfEmployees
+	accountWebsite
+	accountBillingCountry
+	accountOwnerID
 )
 
 var accountFields = []string{
 	accountID: "Id", accountIsDeleted: "IsDeleted", accountName: "Name", accountIndustry: "Industry",
-	accountNumberOfEmployees: "NumberOfEmployees",
+	accountNumberOfEmployees: "NumberOfEmployees", accountWebsite: "Website", accountBillingCountry: "BillingCountry",
+	accountOwnerID: "OwnerId",
 }
 
 // Merges: the deleted losers of a lead or contact merge and their master record.
@@ -131,12 +137,13 @@ const (
 	oppCreatedDate
 	oppSystemModstamp
 	oppCurrencyIsoCode
+	oppAccountID
 )
 
 var opportunityFields = []string{
 	oppID: "Id", oppIsDeleted: "IsDeleted", oppName: "Name", oppStageName: "StageName", oppAmount: "Amount",
 	oppCloseDate: "CloseDate", oppIsClosed: "IsClosed", oppIsWon: "IsWon", oppCreatedDate: "CreatedDate",
-	oppSystemModstamp: "SystemModstamp", oppCurrencyIsoCode: "CurrencyIsoCode",
+	oppSystemModstamp: "SystemModstamp", oppCurrencyIsoCode: "CurrencyIsoCode", oppAccountID: "AccountId",
 }
 
 // OpportunityHistory rows, in either layout: the OpportunityHistory object
@@ -294,8 +301,9 @@ func newObjects(cookieField string) objects {
 			queryAll: true, since: true},
 		contact: &object{name: "Contact", snake: "contact", fields: withCookie(contactFields), required: []string{"Id", "CreatedDate"},
 			queryAll: true, since: true},
-		// Account is read only from files: the API gives Contact's Account.Name,
-		// Account.Industry and Account.NumberOfEmployees directly.
+		// Account gives crm_accounts, and contacts' firmographics in files (the API
+		// gives Contact's Account.Name, Account.Industry and Account.NumberOfEmployees
+		// directly).
 		account: &object{name: "Account", snake: "account", fields: accountFields, required: []string{"Id"}, optional: true},
 		leadMerges: &object{name: "Lead", snake: "lead", fields: mergeFields, required: []string{"Id"},
 			queryAll: true, where: "IsDeleted = true AND MasterRecordId != null"},

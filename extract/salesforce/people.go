@@ -31,6 +31,7 @@ var (
 	ctIndustry  = extract.Col(extract.TableContacts, "industry")
 	ctSize      = extract.Col(extract.TableContacts, "company_size")
 	ctCountry   = extract.Col(extract.TableContacts, "country")
+	ctAccountID = extract.Col(extract.TableContacts, "account_id")
 )
 
 // statusDates are when a lead's Status first entered the MQL and SQL lists.
@@ -95,7 +96,8 @@ type person struct {
 	folded                         bool   // a converted lead written as part of its contact's row
 
 	title, company, industry, country string
-	size                              int64 // company_size, set when hasSize
+	account                           string // account_id: Contact.AccountId, a converted lead's ConvertedAccountId
+	size                              int64  // company_size, set when hasSize
 	hasSize                           bool
 }
 
@@ -176,6 +178,7 @@ func (r *run) lead(ctx context.Context, b *extract.Builder, rec *record) error {
 	converted := f.bool(leadIsConverted)
 	convertedAt := f.time(leadConvertedDate)
 	contact, opp := f.id(leadConvertedContactID), f.id(leadConvertedOpportunityID)
+	acct := f.id(leadConvertedAccountID)
 	f.plausible(leadCreatedDate, p.created, r.e.cfg.Now)
 	switch {
 	case f.bad != "":
@@ -187,12 +190,17 @@ func (r *run) lead(ctx context.Context, b *extract.Builder, rec *record) error {
 		f.bad = "field ConvertedContactId: " + contact + " is not a contact id (contact ids start with 003)"
 	case opp != "" && !strings.HasPrefix(opp, prefixOpportunity):
 		f.bad = "field ConvertedOpportunityId: " + opp + " is not an opportunity id (opportunity ids start with 006)"
+	case acct != "" && !strings.HasPrefix(acct, prefixAccount):
+		f.bad = "field ConvertedAccountId: " + acct + " is not an account id (account ids start with 001)"
 	}
 	if f.bad != "" {
 		return r.reject(ctx, rejectLocation(obj, rec, f.str(leadID)), f.bad, rec)
 	}
 	p.loc = location(obj, rec, id)
 	p.title, p.company, p.industry, p.country = f.str(leadTitle), f.str(leadCompany), f.str(leadIndustry), f.str(leadCountry)
+	if converted {
+		p.account = r.accountOf(acct)
+	}
 	r.setSize(p, f.str(leadNumberOfEmployees), obj, rec, "NumberOfEmployees")
 	p.lead = p.created
 	if d := r.status[id]; d != nil {
@@ -266,6 +274,7 @@ func (r *run) contact(ctx context.Context, b *extract.Builder, rec *record) erro
 	}
 	p.loc = location(obj, rec, id)
 	p.title, p.country = f.str(contactTitle), f.str(contactMailingCountry)
+	p.account = r.accountOf(f.str(contactAccountID))
 	var employees string
 	p.company, p.industry, employees = r.contactAccount(f)
 	r.setSize(p, employees, obj, rec, "Account.NumberOfEmployees")
@@ -308,6 +317,7 @@ func (p *person) foldFirmographics(l *person) {
 	p.company = cmp.Or(p.company, l.company)
 	p.industry = cmp.Or(p.industry, l.industry)
 	p.country = cmp.Or(p.country, l.country)
+	p.account = cmp.Or(p.account, l.account)
 	if !p.hasSize {
 		p.size, p.hasSize = l.size, l.hasSize
 	}
@@ -341,6 +351,7 @@ func (r *run) writePerson(ctx context.Context, b *extract.Builder, p *person) er
 	b.Str(ctIndustry, p.industry)
 	b.Int(ctSize, p.size, p.hasSize)
 	b.Str(ctCountry, p.country)
+	b.Str(ctAccountID, p.account)
 	return b.End(ctx)
 }
 

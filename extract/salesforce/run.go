@@ -31,8 +31,11 @@ type run struct {
 	campaigns                 map[string]campaign
 	haveCampaigns             bool
 	taskPeople, eventPeople   map[string][]string // activity -> people of TaskRelation / EventRelation
-	accounts                  map[string]account  // files: Account by id
-	haveAccounts              bool                // files: the Account export was read
+	accounts                  map[string]account  // Account by id
+	accountOrder              []string            // their ids in reading order
+	haveAccounts              bool                // the Account object or export was read
+	badAccountSizes           extract.BadValues   // accounts written with a null company_size
+	userNames                 map[string]string   // user -> name, for account owners
 
 	// People and deals.
 	converted       map[string][]*person // contact -> leads converted into it, not yet written
@@ -54,7 +57,7 @@ func newRun(e *Extractor, w extract.Writer, src source) *run {
 	return &run{e: e, w: w, src: src, o: newObjects(e.cfg.CookieField), spec: e.cfg.Spec,
 		leadWinner: map[string]string{}, contactWinner: map[string]string{},
 		status: map[string]*statusDates{}, stages: map[string][]stageEntry{},
-		users: map[string]string{}, roleNames: map[string]string{}, campaigns: map[string]campaign{},
+		users: map[string]string{}, userNames: map[string]string{}, roleNames: map[string]string{}, campaigns: map[string]campaign{},
 		taskPeople: map[string][]string{}, eventPeople: map[string][]string{}, accounts: map[string]account{},
 		converted: map[string][]*person{}, oppFromLead: map[string]string{},
 		deletedContacts: map[string]bool{}, deletedOpps: map[string]bool{},
@@ -81,6 +84,9 @@ func (r *run) run(ctx context.Context) error {
 		return err
 	}
 	r.leadLosers, r.contactLosers = losers(r.leadWinner), losers(r.contactWinner)
+	if err := r.writeAccounts(ctx); err != nil {
+		return err
+	}
 
 	p = r.newPool(ctx)
 	p.Go(r.people)

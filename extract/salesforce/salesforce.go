@@ -179,7 +179,7 @@ func (e *Extractor) Name() string { return e.cfg.Spec }
 
 // Tables lists the tables Extract writes.
 func (e *Extractor) Tables() []string {
-	return []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents}
+	return []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents, extract.TableAccounts}
 }
 
 // Skipped returns how many records the last Extract left out on purpose: deleted

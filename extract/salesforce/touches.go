@@ -96,6 +96,7 @@ func (r *run) readUsers(ctx context.Context) error {
 			team = f.str(userName)
 		}
 		r.users[id] = team
+		r.userNames[id] = f.str(userName)
 		return nil
 	})
 	return err

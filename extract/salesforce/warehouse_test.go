@@ -100,7 +100,7 @@ func unplace(s, schema string) string {
 
 func canonicalRows(t *testing.T, x extracted, schema string) map[string][]string {
 	out := map[string][]string{}
-	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents} {
+	for _, table := range []string{extract.TableContacts, extract.TableDeals, extract.TableDealContacts, extract.TableDealStages, extract.TableEvents, extract.TableAccounts} {
 		var rows []string
 		for _, r := range rowsOf(t, x.c, table) {
 			if l, ok := r["location"].(string); ok {
@@ -220,7 +220,7 @@ func TestWarehouseSelectsColumns(t *testing.T) {
 	require.ElementsMatch(t, [][]string{
 		{"id", "is_deleted", "master_record_id", "email", "created_date", "last_modified_date", "system_modstamp", "lead_source",
 			"status", "is_converted", "converted_date", "converted_contact_id", "converted_opportunity_id", "title", "company",
-			"industry", "number_of_employees", "country", "_fivetran_active"},
+			"industry", "number_of_employees", "country", "converted_account_id", "_fivetran_active"},
 		{"id", "is_deleted", "master_record_id", "_fivetran_active"},
 	}, rec.read["sf_lead_data"])
 	require.Equal(t, [][]string{{"id", "stage_name", "created_date", "is_deleted", "_fivetran_start"}}, rec.read["sf_opportunity_history_data"],

@@ -69,9 +69,93 @@ func (g *generator) writeHubSpot(dir string) error {
 	if err != nil {
 		return err
 	}
-	return writeLines(filepath.Join(dir, "deal_contacts.ndjson"), len(g.deals), func(b []byte, k int) []byte {
+	err = writeLines(filepath.Join(dir, "deal_contacts.ndjson"), len(g.deals), func(b []byte, k int) []byte {
 		return g.appendAssociation(b, &g.deals[k])
 	})
+	if err != nil {
+		return err
+	}
+	cos := g.companies()
+	err = writeLines(filepath.Join(dir, "companies.ndjson"), len(cos), func(b []byte, k int) []byte {
+		return g.appendCompany(b, &cos[k])
+	})
+	if err != nil {
+		return err
+	}
+	var deals []int
+	for j := range g.deals {
+		if g.contacts[g.deals[j].contact].company >= 0 {
+			deals = append(deals, j)
+		}
+	}
+	return writeLines(filepath.Join(dir, "deal_companies.ndjson"), len(deals), func(b []byte, k int) []byte {
+		return g.appendDealCompany(b, &g.deals[deals[k]])
+	})
+}
+
+// company is one HubSpot company: a company index some contact works at, with the
+// firmographics of the first contact there.
+type company struct {
+	k     int32
+	first *contact
+}
+
+// companies lists the companies of the contacts, by index.
+func (g *generator) companies() []company {
+	byIndex := make([]*contact, len(g.contacts))
+	for k := range g.contacts {
+		c := &g.contacts[k]
+		if c.company >= 0 && byIndex[c.company] == nil {
+			byIndex[c.company] = c
+		}
+	}
+	var out []company
+	for k, c := range byIndex {
+		if c != nil {
+			out = append(out, company{k: int32(k), first: c})
+		}
+	}
+	return out
+}
+
+// companyID is the HubSpot id of company k.
+func companyID(k int32) int64 { return 31_000_000 + int64(k)*7 }
+
+// appendCompany appends a CRM v3 company object: name, domain, industry, the number of
+// employees (the lower bound of its contacts' range: HubSpot's numberofemployees is a
+// number), country.
+func (g *generator) appendCompany(b []byte, co *company) []byte {
+	c := co.first
+	id := itoa(companyID(co.k))
+	props := object{}
+	props.strOrNull("country", c.countryName())
+	props.str("domain", companyDomain(int(co.k)))
+	props.str("hs_object_id", id)
+	props.strOrNull("industry", c.industryName())
+	props.str("name", companyName(int(co.k)))
+	if e := c.employees(); e != "" {
+		lo, _, _ := strings.Cut(strings.TrimSuffix(e, "+"), "-")
+		props.str("numberofemployees", lo)
+	} else {
+		props.null("numberofemployees")
+	}
+	o := object{b: b}
+	o.str("id", id)
+	o.raw("properties", string(props.close()))
+	o.str("createdAt", isoTime(c.stage[stLead]))
+	o.str("updatedAt", isoTime(c.modified))
+	o.raw("archived", "false")
+	return o.close()
+}
+
+// appendDealCompany appends the v4 batch-read result of a deal's company: its
+// contact's company, with HubSpot's primary (typeId 5) and unlabeled (341) types.
+func (g *generator) appendDealCompany(b []byte, d *deal) []byte {
+	b = append(b, `{"from":{"id":"`...)
+	b = strconv.AppendInt(b, d.id, 10)
+	b = append(b, `"},"to":[{"toObjectId":`...)
+	b = strconv.AppendInt(b, companyID(g.contacts[d.contact].company), 10)
+	return append(b, `,"associationTypes":[{"category":"HUBSPOT_DEFINED","typeId":5,"label":"Primary"},{"category":"HUBSPOT_DEFINED","typeId":341,"label":null}]}]}`...)
 }
 
 // writeLines writes n lines made by line to path.
@@ -109,6 +193,11 @@ func (g *generator) appendContact(b []byte, c *contact) []byte {
 	data1, data2 := g.sourceData(c, src)
 
 	props := object{}
+	if c.company >= 0 {
+		props.str("associatedcompanyid", itoa(companyID(c.company)))
+	} else {
+		props.null("associatedcompanyid")
+	}
 	props.strOrNull("company", c.companyName())
 	props.strOrNull("country", c.countryName())
 	props.str("createdate", ht(c.stage[stLead]))
@@ -179,6 +268,10 @@ func (c *contact) employees() string {
 // jobTitle returns the contact's jobtitle property as written; ok is false when the
 // property is not set.
 func (c *contact) jobTitle() (t string, ok bool) {
+	if c.role != roleNone {
+		ts := committeeTitles[c.role]
+		return ts[int(c.title)%len(ts)], true
+	}
 	t = profiles[c.persona].titles[c.title].v
 	switch c.titleStyle {
 	case titleNull:
@@ -308,7 +401,9 @@ func (g *generator) stageHistory(d *deal, final string, modified int64) []byte {
 	return append(b, "]}"...)
 }
 
-// appendAssociation appends the v4 batch-read result of a deal's contacts.
+// appendAssociation appends the v4 batch-read result of a deal's contacts: its
+// contact (the champion, the oldest: HubSpot has no primary deal-contact type, so
+// the smallest id is the deal's primary contact), a colleague, the committee.
 func (g *generator) appendAssociation(b []byte, d *deal) []byte {
 	b = append(b, `{"from":{"id":"`...)
 	b = strconv.AppendInt(b, d.id, 10)
@@ -322,6 +417,10 @@ func (g *generator) appendAssociation(b []byte, d *deal) []byte {
 	if d.colleague >= 0 {
 		b = append(b, ',')
 		b = to(b, d.colleague)
+	}
+	for _, m := range d.members {
+		b = append(b, ',')
+		b = to(b, m)
 	}
 	return append(b, "]}"...)
 }

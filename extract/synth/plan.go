@@ -106,6 +106,24 @@ type contact struct {
 	messy      bool           // e-mail written in mixed case with blanks around
 	colleague  bool           // associated with a colleague's deal
 	email      string         // canonical (lower-case) e-mail
+	role       uint8          // roleNone, or the buying-committee role of a member added to a champion's deal
+	champ      uint32         // a member's champion: the person whose deal they are on
+}
+
+// Buying-committee roles of the people added to a B2B deal besides its contact (the
+// champion, who found the site on their own): a technical decision maker reached by
+// LinkedIn ads, an economic buyer reached by the newsletter. Neither submits a form:
+// sales adds them to the CRM, where the tracking cookie is tied to them.
+const (
+	roleNone uint8 = iota
+	roleTechnical
+	roleEconomic
+)
+
+// committeeTitles are the job titles of each committee role.
+var committeeTitles = [...][]string{
+	roleTechnical: {"CTO", "VP of Engineering", "Head of IT Security", "Chief Information Officer"},
+	roleEconomic:  {"CFO", "VP of Finance", "Head of Procurement"},
 }
 
 // How a contact's jobtitle is written.
@@ -126,8 +144,9 @@ type dealPlan struct {
 
 // deal is one HubSpot deal.
 type deal struct {
-	contact   int32 // index in generator.contacts
-	colleague int32 // a second contact, -1 for none
+	contact   int32   // index in generator.contacts
+	colleague int32   // a second contact, -1 for none
+	members   []int32 // the champion's buying committee, after the contact and colleague
 	id        int64
 	sub       uint8 // 0 the main deal, 1 a lost pilot before it
 	dealPlan
@@ -201,6 +220,7 @@ func (g *generator) plan() {
 	for i := range g.people {
 		g.planPerson(uint32(i))
 	}
+	g.planCommittees()
 	g.planCRM()
 	slices.SortFunc(g.sessions, func(a, b session) int {
 		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.person, b.person), cmp.Compare(a.idx, b.idx))
@@ -309,6 +329,13 @@ func (g *generator) planPerson(i uint32) {
 	} else {
 		ss = g.planVisitor(r, i, two, ss)
 	}
+	g.finishPerson(i, ss, c)
+}
+
+// finishPerson keeps the sessions ss of person i (sorted by start here) and contact c
+// (nil for none): session numbers, first visits, paid clicks, the contact's source.
+func (g *generator) finishPerson(i uint32, ss []session, c *contact) {
+	p := &g.people[i]
 	slices.SortFunc(ss, func(a, b session) int { return cmp.Compare(a.start, b.start) })
 
 	// Devices: one that ended up unused is dropped, so every cookie has sessions.
@@ -354,6 +381,92 @@ func (g *generator) planPerson(i uint32) {
 	}
 	g.stats.Cookies += int(p.ndev)
 	g.sessions = append(g.sessions, ss...)
+	g.buf = ss[:0]
+}
+
+// planCommittees adds buying committees to the B2B deals: the deal of every
+// enterprise buyer and of every other professional (marketers, consultants, ...) gets
+// a technical decision maker, and a won deal an economic buyer,
+// each a person of their own at the champion's company who visits the site between
+// the champion's form and the deal's close. They are planned after everyone else, so
+// the others' random streams stay as they are. They are no persona of the story (they
+// do not come on their own): Stats counts them in People, Contacts and Committee, not
+// in Personas.
+func (g *generator) planCommittees() {
+	n := len(g.contacts)
+	for k := 0; k < n; k++ {
+		champ := g.contacts[k] // a copy: members are appended to g.contacts
+		if champ.deal.state == dealNone || champ.persona != psEnterprise && champ.persona != psOther {
+			continue
+		}
+		g.planMember(&champ, roleTechnical)
+		if champ.deal.state == dealWon {
+			g.planMember(&champ, roleEconomic)
+		}
+	}
+}
+
+// committeeTraffic is the traffic of each role's first visit: the LinkedIn ABM
+// campaign (Paid Social) for the technical decision maker, the newsletter (Email) for
+// the economic buyer.
+var committeeTraffic = func() [3]uint8 {
+	var out [3]uint8
+	for i, t := range traffics {
+		if t.source == "linkedin" && t.medium == "paid_social" && out[roleTechnical] == 0 {
+			out[roleTechnical] = uint8(i)
+		}
+		if t.ch == chEmail && out[roleEconomic] == 0 {
+			out[roleEconomic] = uint8(i)
+		}
+	}
+	return out
+}()
+
+// planMember plans one committee member of champ's deal in role: one device, one to
+// three visits after the champion became a lead and a day or more before the deal
+// closes (the first, and for the economic buyer every one, from the role's traffic),
+// and a contact created by sales after them, who stays a lead.
+func (g *generator) planMember(champ *contact, role uint8) {
+	lo := max(champ.stage[stLead]+hour, champ.deal.created-days(10), g.start)
+	hi := min(champ.deal.closed-day, g.lastStart)
+	if hi-lo < 2*hour {
+		return
+	}
+	i := uint32(len(g.people))
+	ps := psEnterprise
+	if role == roleEconomic {
+		ps = psOther
+	}
+	g.people = append(g.people, person{persona: ps, geo: g.people[champ.person].geo})
+	g.stats.People++
+	g.stats.Committee++
+	r := g.reseed(saltPerson, uint64(i))
+	p := &g.people[i]
+	p.prof[0] = uint8(pick(r, desktopCum))
+	p.cookie = [2]uint32{randCookie(r), randCookie(r)}
+	ss := g.buf[:0]
+	n := 1 + r.IntN(3)
+	t := atDaytime(r, lo+r.Int64N((hi-lo)/2+1))
+	for k := 0; k < n && t <= hi; k++ {
+		ro := roleMiddle
+		if k == 0 {
+			ro = roleOpener
+		}
+		s := g.newSession(r, i, k, t, ro)
+		if k == 0 || role == roleEconomic {
+			s.traffic = committeeTraffic[role]
+			tf := &traffics[s.traffic]
+			s.landing = tf.landing[r.IntN(len(tf.landing))]
+		}
+		ss = append(ss, s)
+		t = later(r, t, 0.3, 4)
+	}
+	last := ss[len(ss)-1].start
+	lead := min(last+hour+r.Int64N(2*day), champ.deal.closed-hour)
+	lead = max(lead, last+minute)
+	c := &contact{person: i, persona: ps, role: role, champ: champ.person}
+	c.stage[stLead] = lead - lead%1000
+	g.finishPerson(i, ss, c)
 	g.buf = ss[:0]
 }
 
@@ -606,6 +719,24 @@ func (g *generator) planCRM() {
 		g.firmographics(r, c, k)
 		g.countStages(c)
 	}
+	// Committee members join their champion's company; the deals get them below.
+	champOf := make(map[uint32]int32, len(g.contacts)) // champion's person -> contact
+	for k := range g.contacts {
+		if g.contacts[k].role == roleNone {
+			champOf[g.contacts[k].person] = int32(k)
+		}
+	}
+	membersOf := map[int32][]int32{} // champion's contact -> members, in creation order
+	for k := range g.contacts {
+		c := &g.contacts[k]
+		if c.role == roleNone {
+			continue
+		}
+		j := champOf[c.champ]
+		ch := &g.contacts[j]
+		c.company, c.size, c.industry, c.personal, c.titleStyle = ch.company, ch.size, ch.industry, false, titleAsIs
+		membersOf[j] = append(membersOf[j], int32(k))
+	}
 
 	// Deals. A few customers first ran a pilot that was lost, then bought.
 	wonSeq := 0
@@ -656,12 +787,14 @@ func (g *generator) planCRM() {
 		case dealOpen:
 			g.stats.DealsOpen++
 		}
-		g.stats.DealContacts++
+		d.members = membersOf[d.contact]
+		g.stats.DealContacts += 1 + len(d.members)
 		if d.colleague >= 0 {
 			g.stats.DealContacts++
 		}
 	}
 	g.stats.Deals = len(g.deals)
+	g.stats.Companies = len(g.companies())
 	g.stats.Contacts = len(g.contacts)
 	g.stats.Revenue = math.Round(g.stats.Revenue*100) / 100
 	for ps := range g.stats.Personas {
@@ -701,7 +834,7 @@ func (g *generator) findColleague(d *deal) int32 {
 				continue
 			}
 			c := &g.contacts[j]
-			if c.stage[stMQL] == 0 && !c.colleague && c.stage[stLead] < d.closed && c.company >= 0 {
+			if c.stage[stMQL] == 0 && !c.colleague && c.role == roleNone && c.stage[stLead] < d.closed && c.company >= 0 {
 				owner := &g.contacts[k]
 				c.colleague = true
 				c.company, c.size, c.industry, c.personal = owner.company, owner.size, owner.industry, false
@@ -718,6 +851,9 @@ func (g *generator) countStages(c *contact) {
 		if n != nil && c.stage[st] != 0 {
 			*n++
 		}
+	}
+	if c.role != roleNone {
+		return
 	}
 	ps := &g.stats.Personas[c.persona]
 	ps.Contacts++

@@ -11,6 +11,8 @@
 //	hubspot/deals.ndjson           contacts and deals, the deal pipelines, and v4 deal-to-contact
 //	hubspot/pipelines.json         associations
 //	hubspot/deal_contacts.ndjson
+//	hubspot/companies.ndjson       the companies (accounts) and the deals' primary companies
+//	hubspot/deal_companies.ndjson  (v4 deal-to-company associations, typeId 5)
 //	spend/spend.csv                daily cost per paid campaign:
 //	                               date,source,medium,campaign,cost,clicks,impressions,currency
 //
@@ -36,7 +38,9 @@
 // come from Meta ads and e-mail, some download the pricing guide, and buy small deals
 // at a medium rate; students and job seekers come from TikTok, Instagram, YouTube and
 // Reddit, visit /careers and never buy; everyone else (marketers, consultants,
-// analysts) is average. The persona is never written: contacts carry what a CRM would
+// analysts) is average. B2B deals are bought by committees: a technical decision
+// maker reached by LinkedIn ads and, on won deals, an economic buyer reached by e-mail
+// join the champion's deal (see planCommittees). The persona is never written: contacts carry what a CRM would
 // hold (jobtitle, company, industry, numemployees, country, some of them messy) and GA4
 // carries what people did (file_download events with link_url, the pages they read).
 //
@@ -87,6 +91,8 @@ type Stats struct {
 	DealsLost     int     // deals in closedlost
 	DealsOpen     int     // deals still open at the end of the period
 	DealContacts  int     // deal-contact associations
+	Companies     int     // HubSpot companies (the accounts)
+	Committee     int     // people added to B2B deals as their buying committee (also in People and Contacts)
 	Revenue       float64 // sum of the won deals' amounts, USD
 	Downloads     int     // GA4 file_download events
 	SpendRows     int     // rows of spend.csv
@@ -94,7 +100,8 @@ type Stats struct {
 	TouchRows     int     // rows of the touch log (header excluded), when GenerateTo writes one
 	// Personas breaks people, contacts and revenue down by the hidden persona that
 	// shaped them: enterprise IT buyers, developers, small business owners, students
-	// and job seekers, everyone else (PersonaStats.Persona names it).
+	// and job seekers, everyone else (PersonaStats.Persona names it). Committee
+	// members are in none.
 	Personas [nPersonas]PersonaStats
 }
 

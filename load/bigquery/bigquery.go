@@ -83,9 +83,12 @@ type Loader struct {
 	aliases string             // staged person aliases (Parquet), "" when none
 	appends []appendQuery      // AppendQuery's, in order
 	views   []viewDDL          // recorded by ApplyViews, run by Commit
-	// additions are the columns Open found missing at the end of Append tables, added
-	// by Commit before any load (addColumns).
+	// additions are the columns Open found missing at the end of Append and
+	// ReplaceRange tables, added by Commit before any load (addColumns).
 	additions []addition
+	// fills are the columns Open found NULLABLE that the contract makes NOT NULL with a
+	// value for existing rows (load.ExistingRows): Commit sets it where they are NULL.
+	fills []fill
 
 	remapped  int64
 	committed bool
@@ -244,17 +247,25 @@ func (l *Loader) ensureTable(ctx context.Context, t load.Table) error {
 	if md.Type != "" && md.Type != bigquery.RegularTable {
 		return fmt.Errorf("bigquery: %s is a %s, not a table: drop it and run again", ref, md.Type)
 	}
-	if n := len(md.Schema); n < len(schema) && load.AddableColumns(t, n) != nil && columns(md.Schema) == columns(schema[:n]) {
-		// An Append table of an older version: Commit adds the columns, so that a run
-		// closed without Commit changes nothing.
-		a := addition{table: t.Name, etag: md.ETag, schema: append(slices.Clone(md.Schema), schema[n:]...)}
-		for _, f := range schema[n:] {
+	// BigQuery adds no REQUIRED column to a table: a NOT NULL column of the contract
+	// that has a value for existing rows is added NULLABLE, and stays so (relaxed).
+	relaxed := relax(t, schema)
+	if n := len(md.Schema); n < len(schema) && load.AddableColumns(t, n) != nil && columns(md.Schema) == columns(relaxed[:n]) {
+		// An Append or ReplaceRange table of an older version: Commit adds the columns,
+		// so that a run closed without Commit changes nothing.
+		a := addition{table: t.Name, etag: md.ETag, schema: append(slices.Clone(md.Schema), relaxed[n:]...)}
+		for _, f := range relaxed[n:] {
 			a.added = append(a.added, f.Name)
 		}
 		l.additions = append(l.additions, a)
-	} else if have, want := columns(md.Schema), columns(schema); have != want {
+	} else if have, want := columns(md.Schema), columns(schema); have != want && have != columns(relaxed) {
 		return fmt.Errorf("bigquery: table %s has columns (%s), this version writes (%s): drop the table (or copy it aside), then re-run the date ranges you need",
 			ref, have, want)
+	}
+	for i, f := range t.Schema.Fields() {
+		if v, ok := load.ExistingRows(f); ok && !f.Nullable && (i >= len(md.Schema) || !md.Schema[i].Required) {
+			l.fills = append(l.fills, fill{table: t.Name, column: f.Name, value: v})
+		}
 	}
 	if t.Mode == load.ReplaceRange {
 		p := md.TimePartitioning
@@ -269,7 +280,42 @@ func (l *Loader) ensureTable(ctx context.Context, t load.Table) error {
 	return nil
 }
 
-// addition is an Append table that lacks nullable columns at the end of its schema.
+// relax is schema, the BigQuery schema of t, with the NOT NULL columns that have a
+// value for existing rows (load.ExistingRows) NULLABLE: how they are when a loader added
+// them to a table of an older version.
+func relax(t load.Table, schema bigquery.Schema) bigquery.Schema {
+	out := slices.Clone(schema)
+	for i, f := range t.Schema.Fields() {
+		if _, ok := load.ExistingRows(f); ok && out[i].Required {
+			c := *out[i]
+			c.Required = false
+			out[i] = &c
+		}
+	}
+	return out
+}
+
+// fill is a column added NULLABLE to a table of an older version whose older rows get
+// the contract's value for existing rows (load.ExistingRows) by an UPDATE.
+type fill struct {
+	table, column, value string
+}
+
+// fillSQL is the UPDATE that gives the rows of a fill their value. On every run while
+// the column is NULLABLE: it changes rows only on the run that added the column (or the
+// next, when that one died before it), and scans only that column.
+func (l *Loader) fillSQL(f fill) string {
+	col := "`" + f.column + "`"
+	return fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s IS NULL", l.quoted(f.table), col, stringLiteral(f.value), col)
+}
+
+// stringLiteral is s as a GoogleSQL string literal.
+func stringLiteral(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
+}
+
+// addition is an Append or ReplaceRange table that lacks columns at the end of its
+// schema.
 type addition struct {
 	table  string
 	etag   string          // of the metadata Open read: the patch fails if it changed since
@@ -279,7 +325,10 @@ type addition struct {
 
 // addColumns adds the columns of l.additions with a table patch each (tables.patch: a
 // schema update that only adds NULLABLE columns, which BigQuery allows on a table with
-// rows; the old rows read NULL). The patch carries the ETag Open read, so a table
+// rows; the old rows read NULL), then runs the UPDATEs of l.fills, which give the old
+// rows of a NOT NULL column with a value for existing rows that value (the column stays
+// NULLABLE in BigQuery: REQUIRED cannot be added to a table, nor a column made
+// REQUIRED; every run writes its values). The patch carries the ETag Open read, so a table
 // changed meanwhile is not overwritten; a patch whose answer was lost and that the
 // client retried finds the columns there and is done.
 func (l *Loader) addColumns(ctx context.Context) error {
@@ -301,6 +350,30 @@ func (l *Loader) addColumns(ctx context.Context) error {
 		}
 		l.additions = l.additions[1:]
 	}
+	// The fills' UPDATEs, after the patches that added their columns; a retried run
+	// reuses the jobs (deterministic ids).
+	var fills []job
+	for _, f := range l.fills {
+		fills = append(fills, job{id: l.jobID("fill_"+f.table+"_"+f.column, time.Time{}), kind: "fill", target: l.tableRef(f.table),
+			insert: l.query(l.fillSQL(f))})
+	}
+	statuses, err := l.runJobs(ctx, fills)
+	if err != nil {
+		return err
+	}
+	for i, st := range statuses {
+		var n int64
+		if st != nil && st.Statistics != nil {
+			if qs, ok := st.Statistics.Details.(*bigquery.QueryStatistics); ok {
+				n = qs.NumDMLAffectedRows
+			}
+		}
+		if n > 0 {
+			l.log.Info("older rows given the contract's value of an added column", "table", l.tableRef(l.fills[i].table),
+				"column", l.fills[i].column, "value", l.fills[i].value, "rows", n)
+		}
+	}
+	l.fills = nil
 	return nil
 }
 

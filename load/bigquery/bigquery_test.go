@@ -697,3 +697,94 @@ func TestOlderRunLogGetsNewColumns(t *testing.T) {
 	slices.Sort(got)
 	assert.Equal(t, []string{`r_new {"load":1.5}`, "r_old NULL"}, got)
 }
+
+// TestOlderFactsGetScopeAndAccount: fct_attribution and fct_conversion made before
+// journey scopes and accounts, holding rows, get their columns by a table patch at
+// Commit, NULLABLE (BigQuery adds no REQUIRED column), then an UPDATE gives the old
+// attribution rows scope 'person' (the contract's value for existing rows), before the
+// run's load jobs. The next run accepts the tables with scope NULLABLE.
+func TestOlderFactsGetScopeAndAccount(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	f := newFakeBQ(t)
+	r := loadtest.Days(0, 1)
+	require.NoError(t, open(t, f, "setup", r, mem).Close())
+	older := map[string]int{load.FctAttribution: 2, load.FctConversion: 1} // columns the older version lacked
+	fixture := loadtest.Fixture(mem, loadtest.Days(-5, 1))                 // the old rows: a day before the run's
+	for name, missing := range older {
+		key := testDataset + "." + name
+		spec, _ := load.Lookup(name)
+		n := spec.Schema.NumFields() - missing
+		full := fixture[name]
+		cols := make([]arrow.Column, n)
+		for i := range cols {
+			cols[i] = *full.Column(i)
+		}
+		old := array.NewTable(arrow.NewSchema(spec.Schema.Fields()[:n], nil), cols, full.NumRows())
+		var body bytes.Buffer
+		require.NoError(t, pqarrow.WriteTable(old, &body, 1024, parquet.NewWriterProperties(parquet.WithAllocator(mem)),
+			pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem))))
+		old.Release()
+		f.mu.Lock()
+		f.tables[key].Schema.Fields = f.tables[key].Schema.Fields[:n]
+		f.tables[key].Etag = "etag-old"
+		f.data[key+"$"+loadtest.Days(-5, 1).From.Format("20060102")] = [][]byte{body.Bytes()}
+		f.mu.Unlock()
+	}
+	for _, tb := range fixture {
+		tb.Release()
+	}
+
+	commit := func(runID string) []string {
+		l := open(t, f, runID, r, mem)
+		tables := loadtest.Fixture(mem, r)
+		defer func() {
+			for _, tb := range tables {
+				tb.Release()
+			}
+		}()
+		ctx := context.Background()
+		for _, s := range load.Tables {
+			require.NoError(t, l.Load(ctx, s.Name, tables[s.Name]), s.Name)
+		}
+		require.NoError(t, l.ApplyViews(ctx))
+		require.NoError(t, l.Commit(ctx))
+		require.NoError(t, l.Close())
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return slices.Clone(f.requests)
+	}
+	before := f.requestCount()
+	reqs := commit("nightly")[before:]
+
+	f.mu.Lock()
+	modes := map[string]string{}
+	for name := range older {
+		for _, c := range f.tables[testDataset+"."+name].Schema.Fields {
+			modes[name+"."+c.Name] = c.Type + " " + c.Mode
+		}
+	}
+	fills := slices.Clone(f.fills)
+	f.mu.Unlock()
+	assert.Equal(t, "STRING NULLABLE", modes["fct_attribution.scope"], "REQUIRED cannot be added: NULLABLE, filled")
+	assert.Equal(t, "STRING NULLABLE", modes["fct_attribution.touch_person_id"])
+	assert.Equal(t, "STRING NULLABLE", modes["fct_conversion.account_id"])
+	assert.Equal(t, []string{testDataset + ".fct_attribution.scope = person"}, fills)
+	patch := slices.IndexFunc(reqs, func(s string) bool {
+		return strings.HasPrefix(s, "PATCH ") && strings.HasSuffix(s, "/tables/"+load.FctAttribution)
+	})
+	fill := slices.IndexFunc(reqs, func(s string) bool {
+		return strings.Contains(s, "POST ") && strings.Contains(s, "/jobs") && !strings.Contains(s, "upload")
+	})
+	upload := slices.IndexFunc(reqs, func(s string) bool { return strings.HasPrefix(s, "POST /upload") })
+	require.GreaterOrEqual(t, patch, 0, "fct_attribution patched")
+	require.GreaterOrEqual(t, fill, 0)
+	assert.Less(t, patch, fill, "the column is added, then filled")
+	assert.Less(t, fill, upload, "before the first load job")
+	// The old rows are kept beside the run's.
+	assert.Len(t, f.rows(t, load.FctAttribution), 2*loadtest.RowsPerDay[load.FctAttribution])
+
+	// The next run takes the NULLABLE scope as the contract's column; its fill finds
+	// nothing to change.
+	commit("nightly2")
+}

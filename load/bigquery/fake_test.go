@@ -70,6 +70,7 @@ type fakeBQ struct {
 	// answer, when set, gives the rows of a query State reads back (jobs.query).
 	answer  func(q *bq.QueryRequest) (*bq.TableSchema, [][]any)
 	queries []*bq.QueryRequest
+	fills   []string // "dataset.table.column = value" of every fill UPDATE run
 }
 
 func newFakeBQ(t *testing.T) *fakeBQ {
@@ -418,6 +419,7 @@ var (
 	viewRE   = regexp.MustCompile("(?m)^CREATE OR REPLACE VIEW `" + fakeProject + `\.(\w+)` + "`" + `\.(\w+) AS$`)
 	updateRE = regexp.MustCompile("^UPDATE `" + fakeProject + `\.(\w+)` + "`" + `\.(\w+) AS t\nSET person_id = a.person_id\nFROM ` +
 		"`" + fakeProject + `\.(\w+)` + "`" + `\.(\w+) AS a\nWHERE t.person_id = a.alias_id$`)
+	fillRE      = regexp.MustCompile("^UPDATE `" + fakeProject + `\.(\w+)` + "`" + `\.(\w+) SET ` + "`(\\w+)` = '([^']*)' WHERE `(\\w+)` IS NULL$")
 	fakeJobIDRE = regexp.MustCompile(`^closedloop_[A-Za-z0-9_-]+$`)
 	appendRE    = regexp.MustCompile(`(?s)^SELECT \*\nFROM \(\n(.*)\n\) AS q\nWHERE q\.(\w+) >= TIMESTAMP '(\d{4}-\d\d-\d\d)' AND q\.(\w+) < TIMESTAMP '(\d{4}-\d\d-\d\d)'$`)
 )
@@ -508,7 +510,7 @@ func (f *fakeBQ) runLoad(fj *fakeJob) *bq.ErrorProto {
 		return &bq.ErrorProto{Reason: "invalid", Message: err.Error()}
 	}
 	defer rows.Release()
-	if have, want := parquetColumns(rows.Schema()), bqColumns(t.Schema); have != want {
+	if have, want := parquetColumns(rows.Schema()), bqColumns(t.Schema); !loadable(have, want) {
 		f.t.Errorf("fake BigQuery: load job %s: Parquet columns (%s), table %s has (%s)", id, have, key, want)
 		return &bq.ErrorProto{Reason: "invalid", Message: "Provided Schema does not match Table " + key}
 	}
@@ -570,6 +572,17 @@ func (f *fakeBQ) runQuery(fj *fakeJob) *bq.ErrorProto {
 			TableReference: &bq.TableReference{ProjectId: fakeProject, DatasetId: m[1], TableId: m[2]}}
 		return nil
 	}
+	if m := fillRE.FindStringSubmatch(q.Query); m != nil { // a column's value for existing rows
+		target := m[1] + "." + m[2]
+		if f.tables[target] == nil || m[3] != m[5] {
+			f.t.Errorf("fake BigQuery: fill job %s: %s", id, q.Query)
+			return &bq.ErrorProto{Reason: "invalidQuery", Message: "bad fill"}
+		}
+		f.fills = append(f.fills, target+"."+m[3]+" = "+m[4])
+		fj.job.Statistics.Query.StatementType = "UPDATE"
+		fj.job.Statistics.Query.NumDmlAffectedRows = f.rowsWithout(target, m[3])
+		return nil
+	}
 	m := updateRE.FindStringSubmatch(q.Query)
 	if m == nil {
 		f.t.Errorf("fake BigQuery: unexpected query in job %s:\n%s", id, q.Query)
@@ -612,6 +625,29 @@ func (f *fakeBQ) rowsOf(table, column string) []string {
 		}
 	}
 	return out
+}
+
+// rowsWithout counts the rows of table held in bodies without column (written before
+// it was added: NULL there). Called with f.mu held.
+func (f *fakeBQ) rowsWithout(table, column string) int64 {
+	var n int64
+	for k, bodies := range f.data {
+		if k != table && !strings.HasPrefix(k, table+"$") {
+			continue
+		}
+		for _, b := range bodies {
+			tbl, err := readParquet(b)
+			if err != nil {
+				f.t.Errorf("fake BigQuery: %s: %v", k, err)
+				continue
+			}
+			if len(tbl.Schema().FieldIndices(column)) == 0 {
+				n += tbl.NumRows()
+			}
+			tbl.Release()
+		}
+	}
+	return n
 }
 
 func (f *fakeBQ) getJob(w http.ResponseWriter, r *http.Request) {
@@ -756,4 +792,20 @@ func rowDays(tbl arrow.Table, column string) []time.Time {
 		}
 	}
 	return out
+}
+
+// loadable says whether a Parquet file of columns have loads into a table of columns
+// want (both as "name TYPE MODE, ..."): the same columns, as BigQuery takes a REQUIRED
+// column of the file into a NULLABLE one of the table (not the other way round).
+func loadable(have, want string) bool {
+	h, w := strings.Split(have, ", "), strings.Split(want, ", ")
+	if len(h) != len(w) {
+		return false
+	}
+	for i := range h {
+		if h[i] != w[i] && strings.TrimSuffix(h[i], " REQUIRED")+" NULLABLE" != w[i] {
+			return false
+		}
+	}
+	return true
 }

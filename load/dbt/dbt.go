@@ -55,8 +55,8 @@ const (
 )
 
 // uniqueColumns are the columns that identify a row on their own: the single-column
-// primary keys of load/lookml (dim_person.person_id, fct_touchpoint.touchpoint_id,
-// fct_conversion.conversion_id, run_log.run_id). The other keys span several columns,
+// primary keys of load/lookml (dim_person.person_id, dim_account.account_id,
+// fct_touchpoint.touchpoint_id, fct_conversion.conversion_id, run_log.run_id). The other keys span several columns,
 // which dbt's built-in tests cannot check.
 func uniqueColumns() map[string]string {
 	out := map[string]string{}
@@ -72,12 +72,15 @@ func uniqueColumns() map[string]string {
 // of this build, and the lists the column descriptions of load/schema.go give in full
 // (TestDataTestsAreTheContracts checks each value against its description).
 func acceptedValues() map[string]map[string][]string {
+	scopes := []string{"person", "deal", "account"} // the journey scopes of fct_attribution
 	return map[string]map[string][]string{
-		load.FctAttribution: {"model": attribution.Names()},
-		load.DimPerson:      {"crm": {"hubspot", "salesforce"}},
-		load.FctDealStage:   {"crm": {"hubspot", "salesforce"}},
-		load.IdentityEdge:   {"kind": {"crm_link", "deal_contact", "crm_email", "event_user_id", "crm_cookie", "event_email"}},
-		load.RunLog:         {"status": {"success", "failed"}},
+		load.FctAttribution:         {"model": attribution.Names(), "scope": scopes},
+		load.FctMarkovRemovalEffect: {"scope": scopes},
+		load.DimPerson:              {"crm": {"hubspot", "salesforce"}},
+		load.DimAccount:             {"crm": {"hubspot", "salesforce"}},
+		load.FctDealStage:           {"crm": {"hubspot", "salesforce"}},
+		load.IdentityEdge:           {"kind": {"crm_link", "deal_contact", "crm_email", "event_user_id", "crm_cookie", "event_email"}},
+		load.RunLog:                 {"status": {"success", "failed"}},
 	}
 }
 
@@ -257,7 +260,7 @@ type owner struct {
 var ReportRelations = []string{
 	load.DimPerson, load.FctTouchpoint, load.FctConversion, load.FctAttribution, load.IdentityConflicts,
 	load.RunLog, load.RejectedRows,
-	"v_campaign_roi", "v_channel_performance", "v_content_influence", "v_dropoff_pages", "v_funnel",
+	"v_buying_committee", "v_campaign_roi", "v_channel_performance", "v_content_influence", "v_dropoff_pages", "v_funnel",
 	"v_keyword_revenue", "v_lead_quality", "v_pipeline_stages", "v_social_customers", "v_touchpoint_paths",
 }
 

@@ -141,12 +141,14 @@ func TestDataTestsAreTheContracts(t *testing.T) {
 			assert.Equal(t, !f.Nullable, slices.Contains(names, "not_null"), "%s.%s not_null", tb.Name, c.Name)
 		}
 	}
-	assert.Equal(t, map[string]string{load.DimPerson: "person_id", load.FctTouchpoint: "touchpoint_id",
+	assert.Equal(t, map[string]string{load.DimPerson: "person_id", load.DimAccount: "account_id", load.FctTouchpoint: "touchpoint_id",
 		load.FctConversion: "conversion_id", load.RunLog: "run_id"}, unique)
 	assert.Equal(t, attribution.Names(), accepted["fct_attribution.model"])
 	assert.Equal(t, []string{"success", "failed"}, accepted["run_log.status"])
 	assert.NotContains(t, accepted, "fct_conversion.conversion_type", "the contract allows any event name")
-	assert.Len(t, accepted, 5)
+	assert.Equal(t, []string{"person", "deal", "account"}, accepted["fct_attribution.scope"])
+	assert.Equal(t, []string{"person", "deal", "account"}, accepted["fct_markov_removal_effect.scope"])
+	assert.Len(t, accepted, 8)
 }
 
 // TestFreshnessOnRunLog: dbt source freshness reads run_log.finished_at, warns after 26

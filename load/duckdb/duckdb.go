@@ -216,9 +216,10 @@ func SQLType(t arrow.DataType) string {
 func quote(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
 
 // ensure creates table t or checks that the existing one has the contract's columns.
-// An Append table written by an older version, whose columns are the contract's first
-// ones and which lacks only nullable columns at the end, gets them (NULL on its old
-// rows): its history is kept. Comments are written by commentTables, after every table.
+// An Append or ReplaceRange table written by an older version, whose columns are the
+// contract's first ones and which lacks only columns at the end that load.AddableColumns
+// allows, gets them (NULL on its old rows, or the contract's value for them,
+// load.ExistingRows): its history is kept. Comments are written by commentTables, after every table.
 func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 	rows, err := l.conn.QueryContext(ctx,
 		`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, t.Name)
@@ -265,10 +266,27 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 		// In PATH.next, like every change of the run: a failed run leaves the live file
 		// without the columns.
 		for _, f := range added {
-			if _, err := l.conn.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(t.Name), quote(f.Name), SQLType(f.Type))); err != nil {
-				return fmt.Errorf("duckdb: add column %s to %s: %w", f.Name, t.Name, err)
+			stmts := []string{fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", quote(t.Name), quote(f.Name), SQLType(f.Type))}
+			value, ok := load.ExistingRows(f)
+			if ok {
+				// DuckDB adds no column with a constraint: the older rows get the value
+				// through a default, then the column becomes NOT NULL and loses the
+				// default (the run writes every value).
+				stmts[0] += " DEFAULT CAST(" + literal(value) + " AS " + SQLType(f.Type) + ")"
+				stmts = append(stmts,
+					fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL", quote(t.Name), quote(f.Name)),
+					fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", quote(t.Name), quote(f.Name)))
 			}
-			l.cfg.Logger.Info("column added", "table", t.Name, "column", f.Name, "type", SQLType(f.Type))
+			for _, s := range stmts {
+				if _, err := l.conn.ExecContext(ctx, s); err != nil {
+					return fmt.Errorf("duckdb: add column %s to %s: %w", f.Name, t.Name, err)
+				}
+			}
+			if ok {
+				l.cfg.Logger.Info("column added", "table", t.Name, "column", f.Name, "type", SQLType(f.Type), "existing_rows", value)
+			} else {
+				l.cfg.Logger.Info("column added", "table", t.Name, "column", f.Name, "type", SQLType(f.Type))
+			}
 		}
 		return nil
 	}

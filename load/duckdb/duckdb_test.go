@@ -85,7 +85,7 @@ func spendRow(d time.Time, campaign string, cost float64) []any {
 }
 
 func convRow(id string, at time.Time) []any {
-	return []any{id, "p1", at, "lead", nil, nil, nil}
+	return []any{id, "p1", at, "lead", nil, nil, nil, nil}
 }
 
 func count(t *testing.T, db *sql.DB, q string, args ...any) int {
@@ -103,10 +103,10 @@ func TestLoadReplaceRangeAndViews(t *testing.T) {
 		load.FctSpend: tableOf(t, mem, load.FctSpend, spendRow(day(1), "a", 10), spendRow(day(2), "a", 20), spendRow(day(3), "a", 30)),
 		load.FctConversion: tableOf(t, mem, load.FctConversion,
 			convRow("c1", day(1).Add(5*time.Hour)), convRow("c2", day(2).Add(23*time.Hour+59*time.Minute)), convRow("c3", day(3))),
-		load.DimPerson: tableOf(t, mem, load.DimPerson, []any{"p1", day(1), day(3), 1, 1, 0, nil, nil, "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified"}),
+		load.DimPerson: tableOf(t, mem, load.DimPerson, []any{"p1", day(1), day(3), 1, 1, 0, nil, nil, "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified", nil}),
 		load.RunLog:    tableOf(t, mem, load.RunLog, []any{"r1", day(4), day(4), day(1), day(3), "touches:x", "duckdb:x", "{}", 0, "success", nil, "dev", nil}),
 		load.FctAttribution: tableOf(t, mem, load.FctAttribution,
-			[]any{"c9", "t1", "linear", 1.0, 500.0, "Paid Search", "a", nil, "customer", day(2), day(1), "p1"}),
+			[]any{"c9", "t1", "linear", 1.0, 500.0, "Paid Search", "a", nil, "customer", day(2), day(1), "p1", "person", "p1"}),
 	}
 	run(t, path, day(1), day(3), first, 0)
 	// Re-run days 2..3 with new rows: day 1 stays, 2..3 are replaced, nothing doubles.
@@ -148,7 +148,7 @@ func TestFailedRunLeavesTablesAndReaderSeesOldVersion(t *testing.T) {
 	old := map[string]arrow.Table{
 		load.FctSpend: tableOf(t, mem, load.FctSpend, spendRow(day(1), "a", 10)),
 		load.FctAttribution: tableOf(t, mem, load.FctAttribution,
-			[]any{"c1", "t1", "linear", 1.0, 40.0, "Paid Search", "a", nil, "customer", day(1), day(1), "p1"}),
+			[]any{"c1", "t1", "linear", 1.0, 40.0, "Paid Search", "a", nil, "customer", day(1), day(1), "p1", "person", "p1"}),
 	}
 	defer func() {
 		for _, tb := range old {
@@ -353,6 +353,74 @@ func TestOlderRunLogGetsNewColumns(t *testing.T) {
 	spec, _ := load.Lookup(load.RunLog)
 	f, _ := spec.Schema.FieldsByName("stage_seconds")
 	require.Equal(t, load.Description(f[0]), comment)
+}
+
+// olderTable is the DDL of contract table name as a version that wrote only its first
+// n columns created it, with the given rows (SQL value lists).
+func olderTable(name string, n int, rows ...string) string {
+	spec, _ := load.Lookup(name)
+	var defs []string
+	for _, f := range spec.Schema.Fields()[:n] {
+		def := quote(f.Name) + " " + SQLType(f.Type)
+		if !f.Nullable {
+			def += " NOT NULL"
+		}
+		defs = append(defs, def)
+	}
+	ddl := "CREATE TABLE " + name + " (" + strings.Join(defs, ", ") + ");"
+	for _, r := range rows {
+		ddl += "\nINSERT INTO " + name + " VALUES (" + r + ");"
+	}
+	return ddl
+}
+
+// TestOlderFactsGetScopeAndAccount: fct_attribution and fct_conversion written before
+// journey scopes and accounts keep their rows outside the run's range: the old
+// attribution rows get scope 'person' (the contract's value for existing rows) and a
+// NULL touch_person_id, the old conversions a NULL account_id; scope is NOT NULL
+// afterwards, without a default; the run's rows are there beside them.
+func TestOlderFactsGetScopeAndAccount(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "old.duckdb")
+	db, err := sql.Open("duckdb", path)
+	require.NoError(t, err)
+	_, err = db.Exec(olderTable(load.FctAttribution, 12,
+		`'c_old', 't_old', 'linear', 1.0, 100.0, 'Paid Search', 'brand', NULL, 'customer', '2026-01-01 10:00:00', '2026-01-01 09:00:00', 'p_old'`) +
+		olderTable(load.FctConversion, 7, `'c_old', 'p_old', '2026-01-01 10:00:00', 'customer', 100.0, 'USD', 'd_old'`))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	conv := tableOf(t, mem, load.FctConversion, []any{"c_new", "p_new", day(2).Add(time.Hour), "customer", 50.0, "USD", "d_new", "crm:a1"})
+	defer conv.Release()
+	attr := tableOf(t, mem, load.FctAttribution,
+		[]any{"c_new", "t_new", "linear", 1.0, 50.0, "Paid Social", nil, nil, "customer", day(2).Add(time.Hour), day(2), "p_new", "person", "p_new"},
+		[]any{"c_new", "t_other", "linear", 1.0, 50.0, "Email", nil, nil, "customer", day(2).Add(time.Hour), day(2), "p_new", "deal", "p_buyer"})
+	defer attr.Release()
+	run(t, path, day(2), day(2), map[string]arrow.Table{load.FctConversion: conv, load.FctAttribution: attr}, 0)
+
+	ro, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer ro.Close()
+	got := func(q string) []string {
+		rows, err := ro.Query(q)
+		require.NoError(t, err)
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			require.NoError(t, rows.Scan(&s))
+			out = append(out, s)
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+	assert.Equal(t, []string{"c_new deal p_buyer", "c_new person p_new", "c_old person NULL"},
+		got(`SELECT conversion_id || ' ' || scope || ' ' || coalesce(touch_person_id, 'NULL') FROM fct_attribution ORDER BY 1`))
+	assert.Equal(t, []string{"c_new crm:a1", "c_old NULL"},
+		got(`SELECT conversion_id || ' ' || coalesce(account_id, 'NULL') FROM fct_conversion ORDER BY 1`))
+	assert.Equal(t, []string{"false NULL"},
+		got(`SELECT CAST(is_nullable AS VARCHAR) || ' ' || coalesce(column_default, 'NULL') FROM duckdb_columns() WHERE table_name = 'fct_attribution' AND column_name = 'scope'`))
 }
 
 // TestOlderTablesAreRefused: any other difference from the contract than missing

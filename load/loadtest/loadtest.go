@@ -129,6 +129,8 @@ func value(table, column string, d time.Time, i int) any {
 			return a.typ
 		case "campaign", "term":
 			return nil
+		case "scope":
+			return "person"
 		}
 	case load.FctSpend:
 		switch column {

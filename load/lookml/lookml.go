@@ -5,8 +5,8 @@
 // a constant.
 //
 // The model caches queries until the next run (datagroup closedloop_run, triggered by
-// run_log) and has an attribution explore (credits joined to their conversion, person and
-// touch), a touchpoint explore, an ad spend explore and one explore per SQL view. Spend,
+// run_log) and has an attribution explore (credits joined to their conversion, person,
+// account, touch and the person who made the touch), a touchpoint explore, an account explore, an ad spend explore and one explore per SQL view. Spend,
 // ROAS, ROI and CPA come from the SQL views (v_channel_performance, v_campaign_roi,
 // v_keyword_revenue), never from spend joined to conversions: a join on channel and day
 // drops the spend of days without a conversion and repeats it on every conversion.
@@ -58,8 +58,9 @@ var primaryKeys = map[string][]string{
 	load.FctTouchpoint:          {"touchpoint_id"},
 	load.FctPageView:            {"session_id", "occurred_at", "page_location"},
 	load.FctConversion:          {"conversion_id"},
-	load.FctAttribution:         {"conversion_id", "touchpoint_id", "model"},
-	load.FctMarkovRemovalEffect: {"conversion_type", "channel"},
+	load.FctAttribution:         {"conversion_id", "touchpoint_id", "model", "scope"},
+	load.FctMarkovRemovalEffect: {"conversion_type", "channel", "scope"},
+	load.DimAccount:             {"account_id"},
 	load.IdentityConflicts:      {"identifier_type", "identifier", "other_type", "other_identifier"},
 	load.IdentityEdge:           {"identifier_type", "identifier", "other_type", "other_identifier", "kind"},
 	load.FctSpend:               {"date", "source", "medium", "campaign", "term"},
@@ -406,7 +407,7 @@ explore: fct_attribution {
   label: "Attribution"
   description: "Credit of each touch for each conversion under every model, with the conversion, the person and the touch. Spend, ROAS, ROI and CPA: the v_channel_performance and v_campaign_roi explores."
   always_filter: {
-    filters: [fct_attribution.model: "linear"]
+    filters: [fct_attribution.model: "linear", fct_attribution.scope: "person"]
   }
   join: fct_conversion {
     type: left_outer
@@ -417,6 +418,18 @@ explore: fct_attribution {
     type: left_outer
     relationship: many_to_one
     sql_on: ${fct_attribution.person_id} = ${dim_person.person_id} ;;
+  }
+  join: dim_account {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_conversion.account_id} = ${dim_account.account_id} ;;
+  }
+  join: touch_person {
+    from: dim_person
+    view_label: "Touch person"
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${fct_attribution.touch_person_id} = ${touch_person.person_id} ;;
   }
   join: fct_touchpoint {
     type: left_outer
@@ -431,6 +444,21 @@ explore: fct_touchpoint {
     type: left_outer
     relationship: many_to_one
     sql_on: ${fct_touchpoint.person_id} = ${dim_person.person_id} ;;
+  }
+  join: dim_account {
+    type: left_outer
+    relationship: many_to_one
+    sql_on: ${dim_person.account_id} = ${dim_account.account_id} ;;
+  }
+}
+
+explore: dim_account {
+  label: "Accounts"
+  description: "Accounts (companies that buy) with their people; account journeys and buying committees: the v_account_journeys and v_buying_committee explores."
+  join: dim_person {
+    type: left_outer
+    relationship: one_to_many
+    sql_on: ${dim_account.account_id} = ${dim_person.account_id} ;;
   }
 }
 
@@ -502,11 +530,12 @@ func quote(s string) string {
 }
 
 // viewFilters are the columns of the SQL views whose rows must not be summed across
-// values (credits of several models, spend repeated on every conversion type, every
-// credit under both date bases, the funnel's breakdowns), with the value an explore
+// values (credits of several models or journey scopes, spend repeated on every
+// conversion type, every credit under both date bases, the funnel's breakdowns), with the value an explore
 // starts filtered to; users change the value, never drop the filter.
 var viewFilters = map[string]string{
 	"model": "linear", "date_basis": "conversion_date", "conversion_type": "customer", "breakdown": "all",
+	"scope": "person", // journey scopes credit every conversion in full, each
 }
 
 // viewFilterOverrides start a view's filter at another value than viewFilters' (VIEW.COLUMN).

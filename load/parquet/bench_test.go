@@ -48,6 +48,8 @@ func attributionTable(mem memory.Allocator, n int) arrow.Table {
 		b.Field(9).(*array.TimestampBuilder).Append(arrow.Timestamp(at))
 		b.Field(10).(*array.TimestampBuilder).Append(arrow.Timestamp(at - 3_600_000_000))
 		b.Field(11).(*array.StringBuilder).Append("p_" + strconv.Itoa(conv%100_000))
+		b.Field(12).(*array.StringBuilder).Append("person")
+		b.Field(13).(*array.StringBuilder).Append("p_" + strconv.Itoa(conv%100_000))
 		if (i+1)%65536 == 0 || i == n-1 {
 			recs = append(recs, b.NewRecordBatch())
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -16,10 +17,14 @@ import (
 	"closedloop/load"
 )
 
-// migrate brings the files of the Append tables (run_log, rejected_rows: one file per
-// run, kept for ever) up to the contract when an older version wrote them with only the
-// contract's first columns and the missing ones are nullable: each such file is
-// rewritten into the staging folder with the missing columns all NULL, and Commit
+// migrate brings the files of the tables that keep rows across runs up to the contract
+// (Append tables: run_log, rejected_rows, one file per run, kept for ever;
+// ReplaceRange facts: their day partitions, those of the run's range too, as the run
+// may not load the table, Commit removing them when it does) when an older version
+// wrote them with only the contract's first columns and load.AddableColumns allows the
+// missing ones (nullable, or NOT NULL with a value for existing rows,
+// load.ExistingRows): each such file is rewritten into the staging folder with the
+// missing columns all NULL or that value (fct_attribution.scope 'person'), and Commit
 // renames it over the old one (as RemapPersons' rewrites), so that every file of the
 // table has the same columns and readers that take one file's schema for all (Spark
 // without mergeSchema, BigQuery external tables, DuckDB without union_by_name) read
@@ -28,7 +33,7 @@ import (
 // reads the footer of every file of those tables.
 func (l *Loader) migrate(ctx context.Context) error {
 	for _, spec := range load.Tables {
-		if spec.Mode != load.Append {
+		if spec.Mode == load.ReplaceAll {
 			continue
 		}
 		files, err := list(l.cfg.Dir, spec.Name)
@@ -85,7 +90,11 @@ func (l *Loader) migrateFile(ctx context.Context, spec load.Table, rel string) e
 			w.abort()
 			return fail("read", err)
 		}
-		out := l.withNullColumns(rec, spec.Schema, added)
+		out, err := l.withAddedColumns(rec, spec.Schema, added)
+		if err != nil {
+			w.abort()
+			return fail("add the columns", err)
+		}
 		err = w.write(out)
 		out.Release()
 		if err != nil {
@@ -134,18 +143,31 @@ func prefixOf(have, want *arrow.Schema) bool {
 	return true
 }
 
-// withNullColumns is rec with the columns added appended, all NULL, on schema.
-func (l *Loader) withNullColumns(rec arrow.RecordBatch, schema *arrow.Schema, added []arrow.Field) arrow.RecordBatch {
+// withAddedColumns is rec with the columns added appended, on schema: all NULL, or the
+// column's value for existing rows (load.ExistingRows) on every row.
+func (l *Loader) withAddedColumns(rec arrow.RecordBatch, schema *arrow.Schema, added []arrow.Field) (arrow.RecordBatch, error) {
 	cols := append([]arrow.Array{}, rec.Columns()...)
-	var nulls []arrow.Array
+	var made []arrow.Array
+	defer func() {
+		for _, a := range made {
+			a.Release() // the record holds them
+		}
+	}()
 	for _, f := range added {
-		a := array.MakeArrayOfNull(l.mem, f.Type, int(rec.NumRows()))
-		nulls = append(nulls, a)
+		var a arrow.Array
+		if value, ok := load.ExistingRows(f); ok {
+			sc, err := scalar.ParseScalar(f.Type, value)
+			if err != nil {
+				return nil, fmt.Errorf("column %s: value for existing rows %q: %w", f.Name, value, err)
+			}
+			if a, err = scalar.MakeArrayFromScalar(sc, int(rec.NumRows()), l.mem); err != nil {
+				return nil, fmt.Errorf("column %s: %w", f.Name, err)
+			}
+		} else {
+			a = array.MakeArrayOfNull(l.mem, f.Type, int(rec.NumRows()))
+		}
+		made = append(made, a)
 		cols = append(cols, a)
 	}
-	out := array.NewRecordBatch(schema, cols, rec.NumRows())
-	for _, a := range nulls {
-		a.Release()
-	}
-	return out
+	return array.NewRecordBatch(schema, cols, rec.NumRows()), nil
 }

@@ -87,7 +87,7 @@ func touchRow(id, person string, at time.Time) []any {
 }
 
 func convRow(id, person string, at time.Time) []any {
-	return []any{id, person, at, "lead", nil, nil, nil}
+	return []any{id, person, at, "lead", nil, nil, nil, nil}
 }
 
 // open opens a loader on dir for r with the allocator mem.
@@ -313,9 +313,9 @@ func TestReadBackExact(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Date(2026, 1, 1, 23, 59, 59, 999999000, time.UTC)
 	person := rows(
-		[]any{"p1", at, day(2).Add(123456 * time.Microsecond), 3, 1, 2, "c9", "hubspot", "customer", true, "VP of IT", "Ünïcode AG", "Retail", 1000, "Germany", "LinkedIn", "Enterprise IT buyer"},
-		[]any{"p2", nil, nil, 1, 0, 0, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified"},
-		[]any{"p\u00e9 \"3\"", day(1), day(1), 9, 9, 9, "", "salesforce", "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified"},
+		[]any{"p1", at, day(2).Add(123456 * time.Microsecond), 3, 1, 2, "c9", "hubspot", "customer", true, "VP of IT", "Ünïcode AG", "Retail", 1000, "Germany", "LinkedIn", "Enterprise IT buyer", "crm:1"},
+		[]any{"p2", nil, nil, 1, 0, 0, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified", nil},
+		[]any{"p\u00e9 \"3\"", day(1), day(1), 9, 9, 9, "", "salesforce", "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified", nil},
 	)
 	chunk1 := rows(spendRow(day(1), "a", 1.5), spendRow(day(2), "b", 2.25), spendRow(day(1), "c", -0.125))
 	chunk2 := rows(spendRow(day(2), "d", 1e300), spendRow(day(2), "e", 0), spendRow(day(1), "f", 3))
@@ -407,7 +407,7 @@ func TestHivePartitions(t *testing.T) {
 	// Day 2 again, now without spend; attribution gets its first rows.
 	second := map[string]arrow.Table{
 		load.FctAttribution: tableOf(t, mem, load.FctAttribution, rows(
-			[]any{"c2", "t1", "linear", 1.0, nil, "Email", nil, nil, "lead", day(2), day(1), "p1"})),
+			[]any{"c2", "t1", "linear", 1.0, nil, "Email", nil, nil, "lead", day(2), day(1), "p1", "person", "p1"})),
 	}
 	defer release(second)
 	id2 := run(t, dir, days(2, 2), mem, second)
@@ -435,7 +435,7 @@ func TestCrashSafety(t *testing.T) {
 	old := map[string]arrow.Table{
 		load.FctSpend:      tableOf(t, mem, load.FctSpend, rows(spendRow(day(1), "a", 10), spendRow(day(2), "a", 20))),
 		load.FctTouchpoint: tableOf(t, mem, load.FctTouchpoint, rows(touchRow("t1", "cookie", day(1)))),
-		load.DimPerson:     tableOf(t, mem, load.DimPerson, rows([]any{"p1", nil, nil, 1, 1, 0, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified"})),
+		load.DimPerson:     tableOf(t, mem, load.DimPerson, rows([]any{"p1", nil, nil, 1, 1, 0, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified", nil})),
 	}
 	defer release(old)
 	run(t, dir, days(1, 2), mem, old)
@@ -695,7 +695,7 @@ func TestRefusals(t *testing.T) {
 	dir := t.TempDir()
 	spend := tableOf(t, mem, load.FctSpend, rows(spendRow(day(1), "a", 10)))
 	defer spend.Release()
-	bad := tableOf(t, mem, load.FctConversion, rows(convRow("c1", "p1", day(1)), []any{"c2", nil, day(1), "lead", nil, nil, nil}))
+	bad := tableOf(t, mem, load.FctConversion, rows(convRow("c1", "p1", day(1)), []any{"c2", nil, day(1), "lead", nil, nil, nil, nil}))
 	defer bad.Release()
 
 	l := open(t, dir, days(1, 1), mem)
@@ -731,9 +731,18 @@ func TestRefusals(t *testing.T) {
 // did: the contract's run_log without its last column, one row.
 func writeOldRunLog(t *testing.T, dir string, mem memory.Allocator) {
 	t.Helper()
-	spec, _ := load.Lookup(load.RunLog)
-	old := arrow.NewSchema(spec.Schema.Fields()[:spec.Schema.NumFields()-1], nil)
-	full := tableOf(t, mem, load.RunLog, rows([]any{"r_old", day(1), day(1), day(1), day(1), "x", "parquet:x", "{}", 0, "success", nil, "v1", nil}))
+	writeOlder(t, dir, mem, load.RunLog, 1, "part-r_old.parquet",
+		[]any{"r_old", day(1), day(1), day(1), day(1), "x", "parquet:x", "{}", 0, "success", nil, "v1", nil})
+}
+
+// writeOlder writes the file rel of table name as a version that lacked its last
+// missing columns wrote it, with rows (given with every column of the contract: the
+// missing ones are dropped).
+func writeOlder(t *testing.T, dir string, mem memory.Allocator, name string, missing int, rel string, rs ...[]any) {
+	t.Helper()
+	spec, _ := load.Lookup(name)
+	old := arrow.NewSchema(spec.Schema.Fields()[:spec.Schema.NumFields()-missing], nil)
+	full := tableOf(t, mem, name, rs)
 	defer full.Release()
 	cols := make([]arrow.Column, old.NumFields())
 	for i := range cols {
@@ -741,8 +750,9 @@ func writeOldRunLog(t *testing.T, dir string, mem memory.Allocator) {
 	}
 	tbl := array.NewTable(old, cols, full.NumRows())
 	defer tbl.Release()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, load.RunLog), 0o755))
-	f, err := os.Create(filepath.Join(dir, load.RunLog, "part-r_old.parquet"))
+	path := filepath.Join(dir, name, filepath.FromSlash(rel))
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
 	require.NoError(t, err)
 	// WriteTable closes f.
 	require.NoError(t, pqarrow.WriteTable(tbl, f, 1024, pq.NewWriterProperties(pq.WithAllocator(mem)),
@@ -791,4 +801,41 @@ func TestOlderRunLogGetsNewColumns(t *testing.T) {
 	after := snapshot(t, dir)
 	run(t, dir, days(3, 3), mem, nil)
 	assert.Equal(t, after[old], snapshot(t, dir)[old])
+}
+
+// TestOlderFactsGetScopeAndAccount: day partitions of fct_attribution and
+// fct_conversion written before journey scopes and accounts are rewritten by the next
+// committed run: the old attribution rows get scope 'person' (the contract's value for
+// existing rows) and a NULL touch_person_id, the old conversions a NULL account_id, so
+// that a reader taking one file's schema for all reads them beside the run's rows.
+func TestOlderFactsGetScopeAndAccount(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	at := day(1).Add(10 * time.Hour)
+	writeOlder(t, dir, mem, load.FctAttribution, 2, "day=2026-01-01/part-r_old.parquet",
+		[]any{"c_old", "t_old", "linear", 1.0, 100.0, "Paid Search", "brand", nil, "customer", at, day(1), "p_old", "x", "x"})
+	writeOlder(t, dir, mem, load.FctConversion, 1, "day=2026-01-01/part-r_old.parquet",
+		[]any{"c_old", "p_old", at, "customer", 100.0, "USD", "d_old", "x"})
+
+	at2 := day(2).Add(time.Hour)
+	tables := map[string]arrow.Table{
+		load.FctConversion: tableOf(t, mem, load.FctConversion, rows([]any{"c_new", "p_new", at2, "customer", 50.0, "USD", "d_new", "crm:a1"})),
+		load.FctAttribution: tableOf(t, mem, load.FctAttribution, rows(
+			[]any{"c_new", "t_new", "linear", 1.0, 50.0, "Paid Social", nil, nil, "customer", at2, day(2), "p_new", "person", "p_new"},
+			[]any{"c_new", "t_other", "linear", 1.0, 50.0, "Email", nil, nil, "customer", at2, day(2), "p_new", "deal", "p_buyer"})),
+	}
+	defer release(tables)
+	run(t, dir, days(2, 2), mem, tables)
+
+	db := duck(t)
+	// No union_by_name: the schema of one file is taken for all.
+	assert.Equal(t, []string{"c_new deal p_buyer", "c_new person p_new", "c_old person NULL"}, strs(t, db, fmt.Sprintf(
+		`SELECT conversion_id || ' ' || scope || ' ' || coalesce(touch_person_id, 'NULL') FROM read_parquet('%s/fct_attribution/*/*.parquet') ORDER BY 1`, dir)))
+	assert.Equal(t, []string{"c_new crm:a1", "c_old NULL"}, strs(t, db, fmt.Sprintf(
+		`SELECT conversion_id || ' ' || coalesce(account_id, 'NULL') FROM read_parquet('%s/fct_conversion/*/*.parquet') ORDER BY 1`, dir)))
+	tbl, _ := readFile(t, mem, filepath.Join(dir, load.FctAttribution, "day=2026-01-01", "part-r_old.parquet"))
+	defer tbl.Release()
+	spec, _ := load.Lookup(load.FctAttribution)
+	assert.True(t, spec.Schema.Equal(tbl.Schema()), "the rewritten file has the contract's schema: %s", tbl.Schema())
 }

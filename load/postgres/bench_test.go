@@ -64,6 +64,8 @@ func attributionTable(mem memory.Allocator, n int, from time.Time) arrow.Table {
 		f[9].(*array.TimestampBuilder).Append(arrow.Timestamp(at))
 		f[10].(*array.TimestampBuilder).Append(arrow.Timestamp(at - int64(i%3)*3_600_000_000))
 		f[11].(*array.StringBuilder).Append("p_" + strconv.Itoa(conv/2))
+		f[12].(*array.StringBuilder).Append("person")
+		f[13].(*array.StringBuilder).Append("p_" + strconv.Itoa(conv/2))
 		if (i+1)%batch == 0 || i == n-1 {
 			recs = append(recs, b.NewRecordBatch())
 		}

@@ -296,8 +296,9 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 		return l.create(ctx, t, want)
 	}
 	if added := load.AddableColumns(t, len(have)); added != nil && columnsDiff(have, want[:len(have)]) == "" {
-		// An Append table of an older version: its rows are history, the new columns
-		// are NULL on them.
+		// An Append or ReplaceRange table of an older version: its rows (history, or
+		// days outside the run's range) are kept, the new columns are NULL on them or
+		// the contract's value for existing rows (load.ExistingRows).
 		if err := l.addColumns(ctx, t, want[len(have):]); err != nil {
 			return err
 		}
@@ -341,8 +342,18 @@ func (l *Loader) ensure(ctx context.Context, t load.Table) error {
 	return nil
 }
 
-// addColumns adds cols, nullable, at the end of the existing table t with their
-// comments, in the run's transaction (a run that fails adds nothing). ALTER TABLE takes
+// existingRows is the value the existing rows of t get in its column name when it is
+// added (load.ExistingRows).
+func existingRows(t load.Table, name string) (string, bool) {
+	f, ok := t.Schema.FieldsByName(name)
+	if !ok {
+		return "", false
+	}
+	return load.ExistingRows(f[0])
+}
+
+// addColumns adds cols at the end of the existing table t with their comments, nullable
+// or NOT NULL with the contract's value on the existing rows (existingRows), in the run's transaction (a run that fails adds nothing). ALTER TABLE takes
 // ACCESS EXCLUSIVE on the table until Commit: like a view's replacement (applyView) it
 // waits viewLockWait at a time for sessions that have read the table, viewLockTries
 // times, and from then on readers of the table wait for the end of the run. It happens
@@ -360,10 +371,17 @@ func (l *Loader) addColumns(ctx context.Context, t load.Table, cols []column) er
 			}
 			for _, c := range cols {
 				col := pgx.Identifier{c.name}.Sanitize()
-				for _, s := range []string{
-					fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", l.ident(t.Name), col, c.typ),
-					fmt.Sprintf("COMMENT ON COLUMN %s.%s IS %s", l.ident(t.Name), col, literal(c.comment)),
-				} {
+				stmts := []string{fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", l.ident(t.Name), col, c.typ)}
+				if value, ok := existingRows(t, c.name); ok {
+					// The older rows get the contract's value for them through a default,
+					// dropped at once: the run writes every value.
+					stmts = []string{
+						fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s DEFAULT CAST(%s AS %s) NOT NULL", l.ident(t.Name), col, c.typ, literal(value), c.typ),
+						fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", l.ident(t.Name), col),
+					}
+				}
+				stmts = append(stmts, fmt.Sprintf("COMMENT ON COLUMN %s.%s IS %s", l.ident(t.Name), col, literal(c.comment)))
+				for _, s := range stmts {
 					if _, err := tx.Exec(ctx, s); err != nil {
 						return err
 					}

@@ -207,11 +207,11 @@ func spendRow(d time.Time, campaign string, cost float64) []any {
 }
 
 func personRow(id string) []any {
-	return []any{id, day(1), day(2), 1, 1, 0, nil, nil, "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified"}
+	return []any{id, day(1), day(2), 1, 1, 0, nil, nil, "lead", false, nil, nil, nil, nil, nil, nil, "Unclassified", nil}
 }
 
 func attributionRow(conv string, at time.Time, person string) []any {
-	return []any{conv, "t_" + conv, "linear", 1.0, 40.0, "Paid Search", "a", nil, "customer", at, at, person}
+	return []any{conv, "t_" + conv, "linear", 1.0, 40.0, "Paid Search", "a", nil, "customer", at, at, person, "person", person}
 }
 
 // TestSuite runs the loader suite every warehouse runs, in a fresh schema.
@@ -356,7 +356,7 @@ func TestChangedViewWaitsForReadersBounded(t *testing.T) {
 		}
 	}
 	assert.Contains(t, comment, viewMarker(perf))
-	assert.Contains(t, comment, "A row: one date basis x day x attribution model x conversion type x channel")
+	assert.Contains(t, comment, "A row: one date basis x day x attribution model x journey scope x conversion type x channel")
 }
 
 func TestExistingTableWithOtherColumnsIsRefused(t *testing.T) {
@@ -401,20 +401,20 @@ func TestLoadWithAnotherArrowSchemaIsRefused(t *testing.T) {
 	defer wrong.Release()
 	err := l.Load(ctx, load.FctConversion, wrong)
 	require.ErrorContains(t, err, "postgres: fct_conversion: the table's Arrow schema differs from the contract's: it has 10 columns (date, channel, ")
-	require.ErrorContains(t, err, "the contract 7 (conversion_id, person_id, ")
+	require.ErrorContains(t, err, "the contract 8 (conversion_id, person_id, ")
 
 	// The contract's columns, but a timestamp without its UTC zone.
 	spec, _ := load.Lookup(load.FctConversion)
 	fields := spec.Schema.Fields()
 	fields[2].Type = &arrow.TimestampType{Unit: arrow.Microsecond}
-	naive := tableWith(t, mem, arrow.NewSchema(fields, nil), []any{"c1", "p1", day(1), "lead", nil, nil, nil})
+	naive := tableWith(t, mem, arrow.NewSchema(fields, nil), []any{"c1", "p1", day(1), "lead", nil, nil, nil, nil})
 	defer naive.Release()
 	require.ErrorContains(t, l.Load(ctx, load.FctConversion, naive), "column occurred_at is timestamp[us], the contract's is timestamp[us, tz=UTC]")
 
 	require.ErrorContains(t, l.Load(ctx, "fct_nothing", wrong), "fct_nothing is not a warehouse table")
 
 	// A refused schema touches nothing: the run goes on.
-	good := tableOf(t, mem, load.FctConversion, []any{"c1", "p1", day(1), "lead", nil, nil, nil})
+	good := tableOf(t, mem, load.FctConversion, []any{"c1", "p1", day(1), "lead", nil, nil, nil, nil})
 	defer good.Release()
 	require.NoError(t, l.Load(ctx, load.FctConversion, good))
 	require.NoError(t, l.Commit(ctx))
@@ -488,7 +488,7 @@ func TestRemapPersons(t *testing.T) {
 	first := map[string]arrow.Table{
 		load.FctTouchpoint: tableOf(t, mem, load.FctTouchpoint,
 			touch("t1", "anon1", day(1).Add(time.Hour)), touch("t2", "anon1", day(2).Add(time.Hour)), touch("t3", "p9", day(2))),
-		load.FctConversion:  tableOf(t, mem, load.FctConversion, []any{"c1", "anon1", day(2), "lead", nil, nil, nil}),
+		load.FctConversion:  tableOf(t, mem, load.FctConversion, []any{"c1", "anon1", day(2), "lead", nil, nil, nil, nil}),
 		load.FctAttribution: tableOf(t, mem, load.FctAttribution, attributionRow("c1", day(2), "anon1")),
 		load.DimPerson:      tableOf(t, mem, load.DimPerson, personRow("anon1")),
 	}
@@ -560,8 +560,8 @@ func TestTypesRoundTrip(t *testing.T) {
 	text := `é ü 東京 'single' "double" \back\slash` + "\ttab\nnewline"
 	tables := map[string]arrow.Table{
 		load.DimPerson: tableOf(t, mem, load.DimPerson,
-			[]any{"p1", ts1, ts2, int64(math.MaxInt64), int64(math.MinInt64), 0, text, "", "lead", true, "CIO", "Acme", "Retail", int64(5000), "Germany", "PAID_SEARCH", "Enterprise IT buyer"},
-			[]any{"p2", nil, ts3, 1, 1, 1, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified"}),
+			[]any{"p1", ts1, ts2, int64(math.MaxInt64), int64(math.MinInt64), 0, text, "", "lead", true, "CIO", "Acme", "Retail", int64(5000), "Germany", "PAID_SEARCH", "Enterprise IT buyer", "crm:acme"},
+			[]any{"p2", nil, ts3, 1, 1, 1, nil, nil, nil, false, nil, nil, nil, nil, nil, nil, "Unclassified", nil}),
 		load.FctSpend: tableOf(t, mem, load.FctSpend,
 			[]any{day(1), "c", "s", "m", nil, nil, 0.1, nil, 0, "USD"},
 			[]any{time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), "c", "s", "m", "x", "", math.Inf(1), -1, nil, "USD"},
@@ -826,4 +826,67 @@ func TestOlderRunLogGetsNewColumns(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Open(ctx, Config{DSN: testDSN, Range: days(1, 1), Schema: schema})
 	require.ErrorContains(t, err, "column version is missing")
+}
+
+// olderTable is the DDL of contract table name in schema as a version that wrote only
+// its first n columns created it, with the given rows (SQL value lists).
+func olderTable(schema, name string, n int, rows ...string) string {
+	spec, _ := load.Lookup(name)
+	var defs []string
+	for _, f := range spec.Schema.Fields()[:n] {
+		def := pgx.Identifier{f.Name}.Sanitize() + " " + SQLType(f.Type)
+		if !f.Nullable {
+			def += " NOT NULL"
+		}
+		defs = append(defs, def)
+	}
+	table := pgx.Identifier{schema, name}.Sanitize()
+	ddl := "CREATE TABLE " + table + " (" + strings.Join(defs, ", ") + ");"
+	for _, r := range rows {
+		ddl += "\nINSERT INTO " + table + " VALUES (" + r + ");"
+	}
+	return ddl
+}
+
+// TestOlderFactsGetScopeAndAccount: fct_attribution and fct_conversion written before
+// journey scopes and accounts keep their rows outside the run's range: the old
+// attribution rows get scope 'person' (the contract's value for existing rows) and a
+// NULL touch_person_id, the old conversions a NULL account_id; scope is NOT NULL
+// afterwards, without a default; the run's rows are there beside them.
+func TestOlderFactsGetScopeAndAccount(t *testing.T) {
+	schema := freshSchema(t)
+	ctx := context.Background()
+	admin := connect(t)
+	_, err := admin.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()+";\n"+
+		olderTable(schema, load.FctAttribution, 12,
+			`'c_old', 't_old', 'linear', 1.0, 100.0, 'Paid Search', 'brand', NULL, 'customer', '2026-01-01 10:00Z', '2026-01-01 09:00Z', 'p_old'`)+
+		olderTable(schema, load.FctConversion, 7, `'c_old', 'p_old', '2026-01-01 10:00Z', 'customer', 100.0, 'USD', 'd_old'`))
+	require.NoError(t, err)
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	at := day(2).Add(time.Hour)
+	tables := map[string]arrow.Table{
+		load.FctConversion: tableOf(t, mem, load.FctConversion, []any{"c_new", "p_new", at, "customer", 50.0, "USD", "d_new", "crm:a1"}),
+		load.FctAttribution: tableOf(t, mem, load.FctAttribution,
+			[]any{"c_new", "t_new", "linear", 1.0, 50.0, "Paid Social", nil, nil, "customer", at, day(2), "p_new", "person", "p_new"},
+			[]any{"c_new", "t_other", "linear", 1.0, 50.0, "Email", nil, nil, "customer", at, day(2), "p_new", "deal", "p_buyer"}),
+	}
+	defer release(tables)
+	run(t, schema, days(2, 2), tables)
+
+	got := func(q string) []string {
+		rows, err := admin.Query(ctx, q)
+		require.NoError(t, err)
+		out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return out
+	}
+	attr, conv := pgx.Identifier{schema, load.FctAttribution}.Sanitize(), pgx.Identifier{schema, load.FctConversion}.Sanitize()
+	assert.Equal(t, []string{"c_new deal p_buyer", "c_new person p_new", "c_old person NULL"},
+		got(`SELECT conversion_id || ' ' || scope || ' ' || coalesce(touch_person_id, 'NULL') FROM `+attr+` ORDER BY 1`))
+	assert.Equal(t, []string{"c_new crm:a1", "c_old NULL"},
+		got(`SELECT conversion_id || ' ' || coalesce(account_id, 'NULL') FROM `+conv+` ORDER BY 1`))
+	assert.Equal(t, []string{"NO NULL"}, got(fmt.Sprintf(`SELECT is_nullable || ' ' || coalesce(column_default, 'NULL')
+		FROM information_schema.columns WHERE table_schema = '%s' AND table_name = 'fct_attribution' AND column_name = 'scope'`, schema)))
 }

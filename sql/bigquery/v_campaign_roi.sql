@@ -1,4 +1,4 @@
--- A row: one date basis x day x attribution model x conversion type x channel x campaign.
+-- A row: one date basis x day x attribution model x journey scope x conversion type x channel x campaign.
 -- Answers: what each campaign earned and cost, day by day, under each model:
 -- conversions (credit), revenue, spend, cost per conversion (CPA), per new customer
 -- (CAC), return on ad spend (ROAS) and ROI = (revenue - spend) / spend.
@@ -47,24 +47,31 @@
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. The result is checked
 -- with ZetaSQL (load/bigquery/zetasql_test.go), whose build rejects GROUP BY ALL and pipe
 -- syntax, which BigQuery accepts: do not use them here. DATE(timestamp) is the UTC day.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
+-- Rows of every scope carry the same spend (fct_spend has no scope), as the rows of every
+-- model do: never add spend across scopes.
 CREATE OR REPLACE VIEW ${dataset}.v_campaign_roi AS
 WITH credited AS (
     -- campaign_key: '=' || campaign, '' for NULL, so that NULL meets NULL and no
     -- campaign name (not even '') can collide with it.
-    SELECT 'conversion_date' AS date_basis, DATE(occurred_at) AS day, model, conversion_type, channel,
+    SELECT 'conversion_date' AS date_basis, DATE(occurred_at) AS day, model, scope, conversion_type, channel,
            COALESCE('=' || campaign, '') AS campaign_key, credit, revenue_credit
     FROM ${dataset}.fct_attribution
     UNION ALL
-    SELECT 'touch_date' AS date_basis, DATE(touch_occurred_at) AS day, model, conversion_type, channel,
+    SELECT 'touch_date' AS date_basis, DATE(touch_occurred_at) AS day, model, scope, conversion_type, channel,
            COALESCE('=' || campaign, '') AS campaign_key, credit, revenue_credit
     FROM ${dataset}.fct_attribution
     WHERE touch_occurred_at IS NOT NULL
 ),
 credit AS (
-    SELECT date_basis, day, model, conversion_type, channel, campaign_key,
+    SELECT date_basis, day, model, scope, conversion_type, channel, campaign_key,
            SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
     FROM credited
-    GROUP BY date_basis, day, model, conversion_type, channel, campaign_key
+    GROUP BY date_basis, day, model, scope, conversion_type, channel, campaign_key
 ),
 spend AS (
     SELECT day, channel, campaign_key, SUM(cost) AS spend
@@ -78,16 +85,16 @@ valued AS (
     WHERE revenue_credit IS NOT NULL
 ),
 customers AS (
-    SELECT date_basis, day, model, channel, campaign_key, SUM(conversions) AS customers
+    SELECT date_basis, day, model, scope, channel, campaign_key, SUM(conversions) AS customers
     FROM credit
     WHERE conversion_type = 'customer'
-    GROUP BY date_basis, day, model, channel, campaign_key
+    GROUP BY date_basis, day, model, scope, channel, campaign_key
 ),
 grid AS (
-    SELECT date_basis, day, model, conversion_type, channel, campaign_key FROM credit
+    SELECT date_basis, day, model, scope, conversion_type, channel, campaign_key FROM credit
     UNION DISTINCT
-    SELECT b.date_basis, s.day, m.model, m.conversion_type, s.channel, s.campaign_key
-    FROM (SELECT DISTINCT model, conversion_type FROM ${dataset}.fct_attribution) AS m
+    SELECT b.date_basis, s.day, m.model, m.scope, m.conversion_type, s.channel, s.campaign_key
+    FROM (SELECT DISTINCT model, scope, conversion_type FROM ${dataset}.fct_attribution) AS m
     CROSS JOIN (SELECT 'conversion_date' AS date_basis UNION ALL SELECT 'touch_date' AS date_basis) AS b
     CROSS JOIN spend AS s
 ),
@@ -96,6 +103,7 @@ measured AS (
         g.date_basis,
         g.day,
         g.model,
+        g.scope,
         g.conversion_type,
         g.channel,
         CASE WHEN g.campaign_key = '' THEN NULL ELSE SUBSTR(g.campaign_key, 2) END AS campaign,
@@ -105,11 +113,11 @@ measured AS (
         cu.customers AS customers
     FROM grid AS g
     LEFT JOIN credit AS c
-        ON c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model
+        ON c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model AND c.scope = g.scope
        AND c.conversion_type = g.conversion_type AND c.channel = g.channel AND c.campaign_key = g.campaign_key
     LEFT JOIN spend AS s ON s.day = g.day AND s.channel = g.channel AND s.campaign_key = g.campaign_key
     LEFT JOIN customers AS cu
-        ON cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model
+        ON cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model AND cu.scope = g.scope
        AND cu.channel = g.channel AND cu.campaign_key = g.campaign_key
     LEFT JOIN valued AS v ON v.conversion_type = g.conversion_type
 )
@@ -117,6 +125,7 @@ SELECT
     date_basis,
     day,
     model,
+    scope,
     conversion_type,
     channel,
     campaign,

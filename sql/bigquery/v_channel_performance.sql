@@ -1,4 +1,4 @@
--- A row: one date basis x day x attribution model x conversion type x channel.
+-- A row: one date basis x day x attribution model x journey scope x conversion type x channel.
 -- Answers: which channels earn conversions and revenue under each model, and at what
 -- cost: spend, cost per conversion (CPA), per new customer (CAC), return on ad spend
 -- (ROAS) and ROI = (revenue - spend) / spend.
@@ -42,18 +42,25 @@
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. The result is checked
 -- with ZetaSQL (load/bigquery/zetasql_test.go), whose build rejects GROUP BY ALL and pipe
 -- syntax, which BigQuery accepts: do not use them here. DATE(timestamp) is the UTC day.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
+-- Rows of every scope carry the same spend (fct_spend has no scope), as the rows of every
+-- model do: never add spend across scopes.
 CREATE OR REPLACE VIEW ${dataset}.v_channel_performance AS
 WITH credit AS (
-    SELECT 'conversion_date' AS date_basis, DATE(occurred_at) AS day, model, conversion_type, channel,
+    SELECT 'conversion_date' AS date_basis, DATE(occurred_at) AS day, model, scope, conversion_type, channel,
            SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
     FROM ${dataset}.fct_attribution
-    GROUP BY DATE(occurred_at), model, conversion_type, channel
+    GROUP BY DATE(occurred_at), model, scope, conversion_type, channel
     UNION ALL
-    SELECT 'touch_date' AS date_basis, DATE(touch_occurred_at) AS day, model, conversion_type, channel,
+    SELECT 'touch_date' AS date_basis, DATE(touch_occurred_at) AS day, model, scope, conversion_type, channel,
            SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
     FROM ${dataset}.fct_attribution
     WHERE touch_occurred_at IS NOT NULL
-    GROUP BY DATE(touch_occurred_at), model, conversion_type, channel
+    GROUP BY DATE(touch_occurred_at), model, scope, conversion_type, channel
 ),
 spend AS (
     SELECT date AS day, channel, SUM(cost) AS spend
@@ -66,16 +73,16 @@ valued AS (
     WHERE revenue_credit IS NOT NULL
 ),
 customers AS (
-    SELECT date_basis, day, model, channel, SUM(conversions) AS customers
+    SELECT date_basis, day, model, scope, channel, SUM(conversions) AS customers
     FROM credit
     WHERE conversion_type = 'customer'
-    GROUP BY date_basis, day, model, channel
+    GROUP BY date_basis, day, model, scope, channel
 ),
 grid AS (
-    SELECT date_basis, day, model, conversion_type, channel FROM credit
+    SELECT date_basis, day, model, scope, conversion_type, channel FROM credit
     UNION DISTINCT
-    SELECT b.date_basis, s.day, m.model, m.conversion_type, s.channel
-    FROM (SELECT DISTINCT model, conversion_type FROM ${dataset}.fct_attribution) AS m
+    SELECT b.date_basis, s.day, m.model, m.scope, m.conversion_type, s.channel
+    FROM (SELECT DISTINCT model, scope, conversion_type FROM ${dataset}.fct_attribution) AS m
     CROSS JOIN (SELECT 'conversion_date' AS date_basis UNION ALL SELECT 'touch_date' AS date_basis) AS b
     CROSS JOIN spend AS s
 ),
@@ -84,6 +91,7 @@ measured AS (
         g.date_basis,
         g.day,
         g.model,
+        g.scope,
         g.conversion_type,
         g.channel,
         COALESCE(c.conversions, 0) AS conversions,
@@ -92,17 +100,18 @@ measured AS (
         cu.customers AS customers
     FROM grid AS g
     LEFT JOIN credit AS c
-        ON c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model
+        ON c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model AND c.scope = g.scope
        AND c.conversion_type = g.conversion_type AND c.channel = g.channel
     LEFT JOIN spend AS s ON s.day = g.day AND s.channel = g.channel
     LEFT JOIN customers AS cu
-        ON cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model AND cu.channel = g.channel
+        ON cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model AND cu.scope = g.scope AND cu.channel = g.channel
     LEFT JOIN valued AS v ON v.conversion_type = g.conversion_type
 )
 SELECT
     date_basis,
     day,
     model,
+    scope,
     conversion_type,
     channel,
     conversions,

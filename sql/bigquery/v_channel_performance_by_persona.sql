@@ -1,4 +1,4 @@
--- A row: one persona x date basis x day x attribution model x conversion type x channel.
+-- A row: one persona x date basis x day x attribution model x journey scope x conversion type x channel.
 -- Answers: v_channel_performance's question for each persona (the ideal customers of
 -- CLOSEDLOOP_PERSONAS): which channels earn that persona's conversions and revenue under
 -- each model, and what one conversion or customer of that persona costs.
@@ -32,24 +32,31 @@
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. The result is checked
 -- with ZetaSQL (load/bigquery/zetasql_test.go), whose build rejects GROUP BY ALL and pipe
 -- syntax, which BigQuery accepts: do not use them here. DATE(timestamp) is the UTC day.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
+-- Rows of every scope carry the same spend (fct_spend has no scope), as the rows of every
+-- model do: never add spend across scopes.
 CREATE OR REPLACE VIEW ${dataset}.v_channel_performance_by_persona AS
 WITH attributed AS (
-    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.conversion_type, a.channel,
+    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.scope, a.conversion_type, a.channel,
            a.credit, a.revenue_credit, a.occurred_at, a.touch_occurred_at
     FROM ${dataset}.fct_attribution AS a
     LEFT JOIN ${dataset}.dim_person AS dp ON dp.person_id = a.person_id
 ),
 credit AS (
-    SELECT persona, 'conversion_date' AS date_basis, DATE(occurred_at) AS day, model, conversion_type, channel,
+    SELECT persona, 'conversion_date' AS date_basis, DATE(occurred_at) AS day, model, scope, conversion_type, channel,
            SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
     FROM attributed
-    GROUP BY persona, DATE(occurred_at), model, conversion_type, channel
+    GROUP BY persona, DATE(occurred_at), model, scope, conversion_type, channel
     UNION ALL
-    SELECT persona, 'touch_date' AS date_basis, DATE(touch_occurred_at) AS day, model, conversion_type, channel,
+    SELECT persona, 'touch_date' AS date_basis, DATE(touch_occurred_at) AS day, model, scope, conversion_type, channel,
            SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
     FROM attributed
     WHERE touch_occurred_at IS NOT NULL
-    GROUP BY persona, DATE(touch_occurred_at), model, conversion_type, channel
+    GROUP BY persona, DATE(touch_occurred_at), model, scope, conversion_type, channel
 ),
 spend AS (
     SELECT date AS day, channel, SUM(cost) AS spend
@@ -62,16 +69,16 @@ valued AS (
     WHERE revenue_credit IS NOT NULL
 ),
 customers AS (
-    SELECT persona, date_basis, day, model, channel, SUM(conversions) AS customers
+    SELECT persona, date_basis, day, model, scope, channel, SUM(conversions) AS customers
     FROM credit
     WHERE conversion_type = 'customer'
-    GROUP BY persona, date_basis, day, model, channel
+    GROUP BY persona, date_basis, day, model, scope, channel
 ),
 grid AS (
-    SELECT persona, date_basis, day, model, conversion_type, channel FROM credit
+    SELECT persona, date_basis, day, model, scope, conversion_type, channel FROM credit
     UNION DISTINCT
-    SELECT m.persona, b.date_basis, s.day, m.model, m.conversion_type, s.channel
-    FROM (SELECT DISTINCT persona, model, conversion_type FROM attributed) AS m
+    SELECT m.persona, b.date_basis, s.day, m.model, m.scope, m.conversion_type, s.channel
+    FROM (SELECT DISTINCT persona, model, scope, conversion_type FROM attributed) AS m
     CROSS JOIN (SELECT 'conversion_date' AS date_basis UNION ALL SELECT 'touch_date' AS date_basis) AS b
     CROSS JOIN spend AS s
 ),
@@ -81,6 +88,7 @@ measured AS (
         g.date_basis,
         g.day,
         g.model,
+        g.scope,
         g.conversion_type,
         g.channel,
         COALESCE(c.conversions, 0) AS conversions,
@@ -89,11 +97,11 @@ measured AS (
         cu.customers AS customers
     FROM grid AS g
     LEFT JOIN credit AS c
-        ON c.persona = g.persona AND c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model
+        ON c.persona = g.persona AND c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model AND c.scope = g.scope
        AND c.conversion_type = g.conversion_type AND c.channel = g.channel
     LEFT JOIN spend AS s ON s.day = g.day AND s.channel = g.channel
     LEFT JOIN customers AS cu
-        ON cu.persona = g.persona AND cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model
+        ON cu.persona = g.persona AND cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model AND cu.scope = g.scope
        AND cu.channel = g.channel
     LEFT JOIN valued AS v ON v.persona = g.persona AND v.conversion_type = g.conversion_type
 )
@@ -102,6 +110,7 @@ SELECT
     date_basis,
     day,
     model,
+    scope,
     conversion_type,
     channel,
     conversions,

@@ -34,6 +34,8 @@
 -- BigQuery dialect. ${dataset} stands for the dataset the tables live in: the loader
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. Checked with ZetaSQL
 -- (load/bigquery/zetasql_test.go): no GROUP BY ALL, no pipe syntax.
+-- attributed_revenue reads the person scope's credits (fct_attribution.scope 'person'):
+-- a conversion's whole revenue, the same under every scope, counted once.
 CREATE OR REPLACE VIEW ${dataset}.v_content_influence AS
 WITH stage AS (
     SELECT 'lead' AS conversion_type
@@ -56,7 +58,7 @@ first_conversion AS (
 customer_revenue AS (
     SELECT person_id, SUM(revenue_credit) AS revenue
     FROM ${dataset}.fct_attribution
-    WHERE model = 'linear' AND conversion_type = 'customer'
+    WHERE model = 'linear' AND scope = 'person' AND conversion_type = 'customer'
     GROUP BY person_id
 ),
 page_viewer AS (

@@ -36,6 +36,8 @@
 -- BigQuery dialect. ${dataset} stands for the dataset the tables live in: the loader
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. Checked with ZetaSQL
 -- (load/bigquery/zetasql_test.go): no GROUP BY ALL, no pipe syntax.
+-- attributed_revenue reads the person scope's credits (fct_attribution.scope 'person'):
+-- a conversion's whole revenue, the same under every scope, counted once.
 CREATE OR REPLACE VIEW ${dataset}.v_content_influence_by_persona AS
 WITH stage AS (
     SELECT 'lead' AS conversion_type
@@ -64,7 +66,7 @@ first_conversion AS (
 customer_revenue AS (
     SELECT a.person_id, SUM(a.revenue_credit) AS revenue
     FROM ${dataset}.fct_attribution AS a
-    WHERE a.model = 'linear' AND a.conversion_type = 'customer'
+    WHERE a.model = 'linear' AND a.scope = 'person' AND a.conversion_type = 'customer'
     GROUP BY a.person_id
 ),
 page_viewer AS (

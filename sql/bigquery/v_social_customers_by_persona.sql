@@ -1,4 +1,4 @@
--- A row: one persona x attribution model x social network x social channel, over every
+-- A row: one persona x attribution model x journey scope x social network x social channel, over every
 -- loaded day.
 -- Answers: v_social_customers's question for each persona (the ideal customers of
 -- CLOSEDLOOP_PERSONAS): which social networks, organic and paid, reach that persona's
@@ -37,6 +37,11 @@
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. The result is checked
 -- with ZetaSQL (load/bigquery/zetasql_test.go), whose build rejects GROUP BY ALL and pipe
 -- syntax, which BigQuery accepts: do not use them here.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
 CREATE OR REPLACE VIEW ${dataset}.v_social_customers_by_persona AS
 WITH touches AS (
     SELECT
@@ -59,7 +64,7 @@ WITH touches AS (
     LEFT JOIN ${dataset}.dim_person AS dp ON dp.person_id = t.person_id
 ),
 attributed AS (
-    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.touchpoint_id, a.channel, a.conversion_type,
+    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.scope, a.touchpoint_id, a.channel, a.conversion_type,
            a.credit, a.revenue_credit
     FROM ${dataset}.fct_attribution AS a
     LEFT JOIN ${dataset}.dim_person AS dp ON dp.person_id = a.person_id
@@ -78,6 +83,7 @@ credit AS (
     SELECT
         a.persona,
         a.model,
+        a.scope,
         COALESCE('=' || t.network, '') AS network_key,
         a.channel,
         SUM(CASE WHEN a.conversion_type = 'lead' THEN a.credit ELSE 0 END) AS leads,
@@ -87,11 +93,11 @@ credit AS (
     FROM attributed AS a
     LEFT JOIN touches AS t ON t.touchpoint_id = a.touchpoint_id AND t.persona = a.persona
     WHERE a.channel IN ('Organic Social', 'Paid Social')
-    GROUP BY a.persona, a.model, COALESCE('=' || t.network, ''), a.channel
+    GROUP BY a.persona, a.model, a.scope, COALESCE('=' || t.network, ''), a.channel
 ),
 grid AS (
-    SELECT m.persona, m.model, n.network_key, n.channel
-    FROM (SELECT DISTINCT persona, model FROM attributed) AS m
+    SELECT m.persona, m.model, m.scope, n.network_key, n.channel
+    FROM (SELECT DISTINCT persona, model, scope FROM attributed) AS m
     JOIN (
         SELECT persona, network_key, channel FROM reach
         UNION DISTINCT
@@ -102,6 +108,7 @@ measured AS (
     SELECT
         g.persona,
         g.model,
+        g.scope,
         CASE WHEN g.network_key = '' THEN NULL ELSE SUBSTR(g.network_key, 2) END AS network,
         g.channel,
         COALESCE(r.people_reached, 0) AS people_reached,
@@ -111,11 +118,12 @@ measured AS (
     FROM grid AS g
     LEFT JOIN reach AS r ON r.persona = g.persona AND r.network_key = g.network_key AND r.channel = g.channel
     LEFT JOIN credit AS c
-        ON c.persona = g.persona AND c.model = g.model AND c.network_key = g.network_key AND c.channel = g.channel
+        ON c.persona = g.persona AND c.model = g.model AND c.scope = g.scope AND c.network_key = g.network_key AND c.channel = g.channel
 )
 SELECT
     persona,
     model,
+    scope,
     network,
     channel,
     people_reached,

@@ -40,6 +40,9 @@
 -- BigQuery dialect. ${dataset} stands for the dataset the tables live in: the loader
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. Checked with ZetaSQL
 -- (load/bigquery/zetasql_test.go): no GROUP BY ALL, no pipe syntax.
+-- The converting journeys are those of the person scope (fct_attribution.scope 'person'):
+-- one person's touches, comparable with the non-converting people's paths; the
+-- journeys of a deal's or an account's buying committee are in v_account_journeys.
 CREATE OR REPLACE VIEW ${dataset}.v_touchpoint_paths AS
 WITH journey AS (
     -- one row per conversion: its linear journey
@@ -48,7 +51,7 @@ WITH journey AS (
            COUNT(touchpoint_id) AS touches,
            MIN(touch_occurred_at) AS first_touch_at
     FROM ${dataset}.fct_attribution
-    WHERE model = 'linear'
+    WHERE model = 'linear' AND scope = 'person'
     GROUP BY conversion_id, conversion_type, occurred_at
 ),
 converting AS (

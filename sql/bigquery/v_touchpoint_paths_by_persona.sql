@@ -31,6 +31,9 @@
 -- BigQuery dialect. ${dataset} stands for the dataset the tables live in: the loader
 -- (load/bigquery) replaces it with `project.dataset`, backquoted. Checked with ZetaSQL
 -- (load/bigquery/zetasql_test.go): no GROUP BY ALL, no pipe syntax.
+-- The converting journeys are those of the person scope (fct_attribution.scope 'person'):
+-- one person's touches, comparable with the non-converting people's paths; the
+-- journeys of a deal's or an account's buying committee are in v_account_journeys.
 CREATE OR REPLACE VIEW ${dataset}.v_touchpoint_paths_by_persona AS
 WITH journey AS (
     -- one row per conversion and persona: its linear journey
@@ -41,7 +44,7 @@ WITH journey AS (
            MIN(a.touch_occurred_at) AS first_touch_at
     FROM ${dataset}.fct_attribution AS a
     LEFT JOIN ${dataset}.dim_person AS d ON d.person_id = a.person_id
-    WHERE a.model = 'linear'
+    WHERE a.model = 'linear' AND a.scope = 'person'
     GROUP BY COALESCE(d.persona, 'Unclassified'), a.conversion_id, a.conversion_type, a.occurred_at
 ),
 conversion AS (

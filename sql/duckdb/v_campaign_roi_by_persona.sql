@@ -1,4 +1,4 @@
--- A row: one persona x date basis x day x attribution model x conversion type x channel x
+-- A row: one persona x date basis x day x attribution model x journey scope x conversion type x channel x
 -- campaign.
 -- Answers: v_campaign_roi's question for each persona (the ideal customers of
 -- CLOSEDLOOP_PERSONAS): what each campaign earned from that persona, day by day, under
@@ -31,9 +31,16 @@
 -- campaign NULL (a touch or a spend row without utm_campaign) is a campaign of its own:
 -- spend and touches without a campaign meet there. Ratios are per row: over a period,
 -- sum conversions, revenue and spend (spend of one persona) first, then divide.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
+-- Rows of every scope carry the same spend (fct_spend has no scope), as the rows of every
+-- model do: never add spend across scopes.
 CREATE OR REPLACE VIEW v_campaign_roi_by_persona AS
 WITH attributed AS (
-    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.conversion_type, a.channel, a.campaign,
+    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.scope, a.conversion_type, a.channel, a.campaign,
            a.credit, a.revenue_credit, a.occurred_at, a.touch_occurred_at
     FROM fct_attribution AS a
     LEFT JOIN dim_person AS dp ON dp.person_id = a.person_id
@@ -41,20 +48,20 @@ WITH attributed AS (
 credited AS (
     -- campaign_key: '=' || campaign, '' for NULL, so that NULL meets NULL and no
     -- campaign name (not even '') can collide with it.
-    SELECT persona, 'conversion_date' AS date_basis, CAST(occurred_at AS DATE) AS day, model, conversion_type, channel,
+    SELECT persona, 'conversion_date' AS date_basis, CAST(occurred_at AS DATE) AS day, model, scope, conversion_type, channel,
            COALESCE('=' || campaign, '') AS campaign_key, credit, revenue_credit
     FROM attributed
     UNION ALL
-    SELECT persona, 'touch_date' AS date_basis, CAST(touch_occurred_at AS DATE) AS day, model, conversion_type, channel,
+    SELECT persona, 'touch_date' AS date_basis, CAST(touch_occurred_at AS DATE) AS day, model, scope, conversion_type, channel,
            COALESCE('=' || campaign, '') AS campaign_key, credit, revenue_credit
     FROM attributed
     WHERE touch_occurred_at IS NOT NULL
 ),
 credit AS (
-    SELECT persona, date_basis, day, model, conversion_type, channel, campaign_key,
+    SELECT persona, date_basis, day, model, scope, conversion_type, channel, campaign_key,
            SUM(credit) AS conversions, SUM(revenue_credit) AS revenue
     FROM credited
-    GROUP BY persona, date_basis, day, model, conversion_type, channel, campaign_key
+    GROUP BY persona, date_basis, day, model, scope, conversion_type, channel, campaign_key
 ),
 spend AS (
     SELECT day, channel, campaign_key, SUM(cost) AS spend
@@ -68,16 +75,16 @@ valued AS (
     WHERE revenue_credit IS NOT NULL
 ),
 customers AS (
-    SELECT persona, date_basis, day, model, channel, campaign_key, SUM(conversions) AS customers
+    SELECT persona, date_basis, day, model, scope, channel, campaign_key, SUM(conversions) AS customers
     FROM credit
     WHERE conversion_type = 'customer'
-    GROUP BY persona, date_basis, day, model, channel, campaign_key
+    GROUP BY persona, date_basis, day, model, scope, channel, campaign_key
 ),
 grid AS (
-    SELECT persona, date_basis, day, model, conversion_type, channel, campaign_key FROM credit
+    SELECT persona, date_basis, day, model, scope, conversion_type, channel, campaign_key FROM credit
     UNION
-    SELECT m.persona, b.date_basis, s.day, m.model, m.conversion_type, s.channel, s.campaign_key
-    FROM (SELECT DISTINCT persona, model, conversion_type FROM attributed) AS m
+    SELECT m.persona, b.date_basis, s.day, m.model, m.scope, m.conversion_type, s.channel, s.campaign_key
+    FROM (SELECT DISTINCT persona, model, scope, conversion_type FROM attributed) AS m
     CROSS JOIN (SELECT 'conversion_date' AS date_basis UNION ALL SELECT 'touch_date' AS date_basis) AS b
     CROSS JOIN spend AS s
 ),
@@ -87,6 +94,7 @@ measured AS (
         g.date_basis,
         g.day,
         g.model,
+        g.scope,
         g.conversion_type,
         g.channel,
         CASE WHEN g.campaign_key = '' THEN NULL ELSE SUBSTR(g.campaign_key, 2) END AS campaign,
@@ -96,11 +104,11 @@ measured AS (
         cu.customers AS customers
     FROM grid AS g
     LEFT JOIN credit AS c
-        ON c.persona = g.persona AND c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model
+        ON c.persona = g.persona AND c.date_basis = g.date_basis AND c.day = g.day AND c.model = g.model AND c.scope = g.scope
        AND c.conversion_type = g.conversion_type AND c.channel = g.channel AND c.campaign_key = g.campaign_key
     LEFT JOIN spend AS s ON s.day = g.day AND s.channel = g.channel AND s.campaign_key = g.campaign_key
     LEFT JOIN customers AS cu
-        ON cu.persona = g.persona AND cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model
+        ON cu.persona = g.persona AND cu.date_basis = g.date_basis AND cu.day = g.day AND cu.model = g.model AND cu.scope = g.scope
        AND cu.channel = g.channel AND cu.campaign_key = g.campaign_key
     LEFT JOIN valued AS v ON v.persona = g.persona AND v.conversion_type = g.conversion_type
 )
@@ -109,6 +117,7 @@ SELECT
     date_basis,
     day,
     model,
+    scope,
     conversion_type,
     channel,
     campaign,

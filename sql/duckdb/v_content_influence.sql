@@ -30,6 +30,8 @@
 -- a not-viewed rate of 0). People and revenue count once on every page they viewed: never
 -- add converters_viewed, people_viewed or attributed_revenue across pages, nor any column
 -- across stages.
+-- attributed_revenue reads the person scope's credits (fct_attribution.scope 'person'):
+-- a conversion's whole revenue, the same under every scope, counted once.
 CREATE OR REPLACE VIEW v_content_influence AS
 WITH stage AS (
     SELECT 'lead' AS conversion_type
@@ -52,7 +54,7 @@ first_conversion AS (
 customer_revenue AS (
     SELECT person_id, SUM(revenue_credit) AS revenue
     FROM fct_attribution
-    WHERE model = 'linear' AND conversion_type = 'customer'
+    WHERE model = 'linear' AND scope = 'person' AND conversion_type = 'customer'
     GROUP BY person_id
 ),
 page_viewer AS (

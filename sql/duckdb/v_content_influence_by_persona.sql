@@ -32,6 +32,8 @@
 -- non_converters_viewed and attributed_revenue of a stage and page add up to
 -- v_content_influence's; converters to it or less (a persona without page views has no
 -- rows); reach, rates and lift never add up.
+-- attributed_revenue reads the person scope's credits (fct_attribution.scope 'person'):
+-- a conversion's whole revenue, the same under every scope, counted once.
 CREATE OR REPLACE VIEW v_content_influence_by_persona AS
 WITH stage AS (
     SELECT 'lead' AS conversion_type
@@ -60,7 +62,7 @@ first_conversion AS (
 customer_revenue AS (
     SELECT a.person_id, SUM(a.revenue_credit) AS revenue
     FROM fct_attribution AS a
-    WHERE a.model = 'linear' AND a.conversion_type = 'customer'
+    WHERE a.model = 'linear' AND a.scope = 'person' AND a.conversion_type = 'customer'
     GROUP BY a.person_id
 ),
 page_viewer AS (

@@ -1,4 +1,4 @@
--- A row: one persona x attribution model x search term x channel, over every loaded day.
+-- A row: one persona x attribution model x journey scope x search term x channel, over every loaded day.
 -- Answers: v_keyword_revenue's question for each persona (the ideal customers of
 -- CLOSEDLOOP_PERSONAS): which keywords bring that persona's visitors, leads, customers and
 -- won revenue under each model, and the return of the paid ones' whole spend on them.
@@ -31,6 +31,11 @@
 -- has its rows (visitors 0).
 -- Rows exist for the models of the persona's fct_attribution rows: a persona without any
 -- attributed conversion has no rows.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
 CREATE OR REPLACE VIEW v_keyword_revenue_by_persona AS
 WITH touched AS (
     SELECT COALESCE(dp.persona, 'Unclassified') AS persona, t.person_id, t.term, t.channel
@@ -39,7 +44,7 @@ WITH touched AS (
     WHERE t.term IS NOT NULL
 ),
 attributed AS (
-    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.term, a.channel, a.conversion_type,
+    SELECT COALESCE(dp.persona, 'Unclassified') AS persona, a.model, a.scope, a.term, a.channel, a.conversion_type,
            a.credit, a.revenue_credit
     FROM fct_attribution AS a
     LEFT JOIN dim_person AS dp ON dp.person_id = a.person_id
@@ -50,14 +55,14 @@ visits AS (
     GROUP BY persona, term, channel
 ),
 credit AS (
-    SELECT persona, model, term, channel,
+    SELECT persona, model, scope, term, channel,
            SUM(CASE WHEN conversion_type = 'lead' THEN credit ELSE 0 END) AS leads,
            SUM(CASE WHEN conversion_type = 'customer' THEN credit ELSE 0 END) AS customers,
            COUNT(CASE WHEN conversion_type = 'customer' THEN 1 END) AS customer_credits,
            SUM(CASE WHEN conversion_type = 'customer' THEN revenue_credit END) AS revenue
     FROM attributed
     WHERE term IS NOT NULL
-    GROUP BY persona, model, term, channel
+    GROUP BY persona, model, scope, term, channel
 ),
 spend AS (
     SELECT term, channel, SUM(cost) AS spend
@@ -66,7 +71,7 @@ spend AS (
     GROUP BY term, channel
 ),
 models AS (
-    SELECT DISTINCT persona, model FROM attributed
+    SELECT DISTINCT persona, model, scope FROM attributed
 ),
 keywords AS (
     SELECT persona, term, channel FROM visits
@@ -78,7 +83,7 @@ keywords AS (
     CROSS JOIN spend AS s
 ),
 grid AS (
-    SELECT m.persona, m.model, k.term, k.channel
+    SELECT m.persona, m.model, m.scope, k.term, k.channel
     FROM models AS m
     JOIN keywords AS k ON k.persona = m.persona
 ),
@@ -86,6 +91,7 @@ measured AS (
     SELECT
         g.persona,
         g.model,
+        g.scope,
         g.term,
         g.channel,
         COALESCE(v.visitors, 0) AS visitors,
@@ -95,12 +101,13 @@ measured AS (
         s.spend AS spend
     FROM grid AS g
     LEFT JOIN visits AS v ON v.persona = g.persona AND v.term = g.term AND v.channel = g.channel
-    LEFT JOIN credit AS c ON c.persona = g.persona AND c.model = g.model AND c.term = g.term AND c.channel = g.channel
+    LEFT JOIN credit AS c ON c.persona = g.persona AND c.model = g.model AND c.scope = g.scope AND c.term = g.term AND c.channel = g.channel
     LEFT JOIN spend AS s ON s.term = g.term AND s.channel = g.channel
 )
 SELECT
     persona,
     model,
+    scope,
     term,
     channel,
     visitors,

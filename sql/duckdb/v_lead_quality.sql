@@ -1,4 +1,4 @@
--- A row: one attribution model x breakdown x segment x persona, over every loaded day: the
+-- A row: one attribution model x journey scope x breakdown x segment x persona, over every loaded day: the
 -- leads the segment brought and what those people became later (a cohort of leads).
 -- Answers: more leads are not always better: how many of the leads a channel, campaign or
 -- keyword brought became MQLs, SQLs, opportunities and customers, and what they were
@@ -52,6 +52,11 @@
 -- starts filtered on both, by column name).
 -- Rows exist for the models of the leads' fct_attribution rows: a warehouse without an
 -- attributed lead has no rows.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
 CREATE OR REPLACE VIEW v_lead_quality AS
 WITH first_lead AS (
     SELECT person_id, conversion_id, occurred_at AS lead_at
@@ -89,33 +94,33 @@ lead_person AS (
     LEFT JOIN dim_person AS dp ON dp.person_id = l.person_id
 ),
 lead_credit AS (
-    SELECT a.model, a.channel, a.campaign, a.term, l.person_id, a.credit
+    SELECT a.model, a.scope, a.channel, a.campaign, a.term, l.person_id, a.credit
     FROM fct_attribution AS a
     JOIN lead_person AS l ON l.conversion_id = a.conversion_id
 ),
 segmented AS (
-    SELECT model, 'channel' AS breakdown, channel, CAST(NULL AS VARCHAR) AS campaign,
+    SELECT model, scope, 'channel' AS breakdown, channel, CAST(NULL AS VARCHAR) AS campaign,
            CAST(NULL AS VARCHAR) AS term, person_id, credit
     FROM lead_credit
     UNION ALL
-    SELECT model, 'campaign', channel, campaign, NULL, person_id, credit FROM lead_credit
+    SELECT model, scope, 'campaign', channel, campaign, NULL, person_id, credit FROM lead_credit
     UNION ALL
-    SELECT model, 'keyword', channel, NULL, term, person_id, credit FROM lead_credit
+    SELECT model, scope, 'keyword', channel, NULL, term, person_id, credit FROM lead_credit
 ),
 credited AS (
-    SELECT model, breakdown, channel, campaign, term, person_id, SUM(credit) AS credit
+    SELECT model, scope, breakdown, channel, campaign, term, person_id, SUM(credit) AS credit
     FROM segmented
-    GROUP BY model, breakdown, channel, campaign, term, person_id
+    GROUP BY model, scope, breakdown, channel, campaign, term, person_id
 ),
 measured AS (
-    SELECT c.model, c.breakdown, c.channel, c.campaign, c.term, l.persona, c.credit,
+    SELECT c.model, c.scope, c.breakdown, c.channel, c.campaign, c.term, l.persona, c.credit,
            l.is_mql, l.is_sql, l.is_opportunity, l.is_customer, l.revenue,
            CASE WHEN c.credit > 0 AND l.is_customer = 1 THEN l.days_to_close END AS days_to_close
     FROM credited AS c
     JOIN lead_person AS l ON l.person_id = c.person_id
 ),
 grouped AS (
-    SELECT model, breakdown, channel, campaign, term, persona,
+    SELECT model, scope, breakdown, channel, campaign, term, persona,
            COUNT(CASE WHEN credit > 0 THEN 1 END) AS lead_people,
            SUM(credit) AS leads,
            SUM(CASE WHEN is_mql = 1 THEN credit ELSE 0 END) AS mqls,
@@ -127,10 +132,11 @@ grouped AS (
            END AS revenue,
            quantile_cont(days_to_close, 0.5) AS median_days_to_close
     FROM measured
-    GROUP BY model, breakdown, channel, campaign, term, persona
+    GROUP BY model, scope, breakdown, channel, campaign, term, persona
 )
 SELECT
     model,
+    scope,
     breakdown,
     channel,
     campaign,

@@ -1,4 +1,4 @@
--- A row: one attribution model x social network x social channel, over every loaded day.
+-- A row: one attribution model x journey scope x social network x social channel, over every loaded day.
 -- Answers: which social networks, organic and paid, reach people and turn them into
 -- leads, customers and won revenue under each model.
 -- Columns:
@@ -25,6 +25,11 @@
 -- social channels. Never sum leads, customers or revenue across models.
 -- Rows exist for the models of fct_attribution: a warehouse without any attributed
 -- conversion has no rows.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
 CREATE OR REPLACE VIEW v_social_customers AS
 WITH touches AS (
     SELECT
@@ -55,6 +60,7 @@ reach AS (
 credit AS (
     SELECT
         a.model,
+        a.scope,
         COALESCE('=' || t.network, '') AS network_key,
         a.channel,
         SUM(CASE WHEN a.conversion_type = 'lead' THEN a.credit ELSE 0 END) AS leads,
@@ -64,11 +70,11 @@ credit AS (
     FROM fct_attribution AS a
     LEFT JOIN touches AS t ON t.touchpoint_id = a.touchpoint_id
     WHERE a.channel IN ('Organic Social', 'Paid Social')
-    GROUP BY a.model, COALESCE('=' || t.network, ''), a.channel
+    GROUP BY a.model, a.scope, COALESCE('=' || t.network, ''), a.channel
 ),
 grid AS (
-    SELECT m.model, n.network_key, n.channel
-    FROM (SELECT DISTINCT model FROM fct_attribution) AS m
+    SELECT m.model, m.scope, n.network_key, n.channel
+    FROM (SELECT DISTINCT model, scope FROM fct_attribution) AS m
     CROSS JOIN (
         SELECT network_key, channel FROM reach
         UNION
@@ -78,6 +84,7 @@ grid AS (
 measured AS (
     SELECT
         g.model,
+        g.scope,
         CASE WHEN g.network_key = '' THEN NULL ELSE SUBSTR(g.network_key, 2) END AS network,
         g.channel,
         COALESCE(r.people_reached, 0) AS people_reached,
@@ -86,10 +93,11 @@ measured AS (
         CASE WHEN COALESCE(c.customer_credits, 0) = 0 THEN 0 ELSE c.revenue END AS revenue
     FROM grid AS g
     LEFT JOIN reach AS r ON r.network_key = g.network_key AND r.channel = g.channel
-    LEFT JOIN credit AS c ON c.model = g.model AND c.network_key = g.network_key AND c.channel = g.channel
+    LEFT JOIN credit AS c ON c.model = g.model AND c.scope = g.scope AND c.network_key = g.network_key AND c.channel = g.channel
 )
 SELECT
     model,
+    scope,
     network,
     channel,
     people_reached,

@@ -36,6 +36,9 @@
 -- type (ties share a rank; paths that never converted rank last).
 -- Filter on one conversion_type: a person's journey shows up under several types, so
 -- never add conversions, non_conversions or revenue across types.
+-- The converting journeys are those of the person scope (fct_attribution.scope 'person'):
+-- one person's touches, comparable with the non-converting people's paths; the
+-- journeys of a deal's or an account's buying committee are in v_account_journeys.
 CREATE OR REPLACE VIEW v_touchpoint_paths AS
 WITH journey AS (
     -- one row per conversion: its linear journey
@@ -44,7 +47,7 @@ WITH journey AS (
            COUNT(touchpoint_id) AS touches,
            MIN(touch_occurred_at) AS first_touch_at
     FROM fct_attribution
-    WHERE model = 'linear'
+    WHERE model = 'linear' AND scope = 'person'
     GROUP BY conversion_id, conversion_type, occurred_at
 ),
 converting AS (

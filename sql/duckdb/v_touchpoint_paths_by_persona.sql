@@ -27,6 +27,9 @@
 -- and revenue of a type and path add up to v_touchpoint_paths's; non_conversions to it or
 -- less (a persona none of whose people converted to a type has no rows for it);
 -- conversion_rate, the averages and rank never add up.
+-- The converting journeys are those of the person scope (fct_attribution.scope 'person'):
+-- one person's touches, comparable with the non-converting people's paths; the
+-- journeys of a deal's or an account's buying committee are in v_account_journeys.
 CREATE OR REPLACE VIEW v_touchpoint_paths_by_persona AS
 WITH journey AS (
     -- one row per conversion and persona: its linear journey
@@ -37,7 +40,7 @@ WITH journey AS (
            MIN(a.touch_occurred_at) AS first_touch_at
     FROM fct_attribution AS a
     LEFT JOIN dim_person AS d ON d.person_id = a.person_id
-    WHERE a.model = 'linear'
+    WHERE a.model = 'linear' AND a.scope = 'person'
     GROUP BY COALESCE(d.persona, 'Unclassified'), a.conversion_id, a.conversion_type, a.occurred_at
 ),
 conversion AS (

@@ -32,6 +32,8 @@
 -- across stages.
 -- PostgreSQL dialect of sql/duckdb/v_content_influence.sql: the same columns and numbers.
 -- Counts are bigint, ratios double precision (cast before dividing: no integer division).
+-- attributed_revenue reads the person scope's credits (fct_attribution.scope 'person'):
+-- a conversion's whole revenue, the same under every scope, counted once.
 CREATE OR REPLACE VIEW v_content_influence AS
 WITH stage AS (
     SELECT 'lead' AS conversion_type
@@ -54,7 +56,7 @@ first_conversion AS (
 customer_revenue AS (
     SELECT person_id, SUM(revenue_credit) AS revenue
     FROM fct_attribution
-    WHERE model = 'linear' AND conversion_type = 'customer'
+    WHERE model = 'linear' AND scope = 'person' AND conversion_type = 'customer'
     GROUP BY person_id
 ),
 page_viewer AS (

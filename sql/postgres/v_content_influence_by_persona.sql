@@ -35,6 +35,8 @@
 -- PostgreSQL dialect of sql/duckdb/v_content_influence_by_persona.sql: the same columns
 -- and numbers. Counts are bigint, ratios double precision (cast before dividing: no
 -- integer division).
+-- attributed_revenue reads the person scope's credits (fct_attribution.scope 'person'):
+-- a conversion's whole revenue, the same under every scope, counted once.
 CREATE OR REPLACE VIEW v_content_influence_by_persona AS
 WITH stage AS (
     SELECT 'lead' AS conversion_type
@@ -63,7 +65,7 @@ first_conversion AS (
 customer_revenue AS (
     SELECT a.person_id, SUM(a.revenue_credit) AS revenue
     FROM fct_attribution AS a
-    WHERE a.model = 'linear' AND a.conversion_type = 'customer'
+    WHERE a.model = 'linear' AND a.scope = 'person' AND a.conversion_type = 'customer'
     GROUP BY a.person_id
 ),
 page_viewer AS (

@@ -1,4 +1,4 @@
--- A row: one attribution model x search term x channel, over every loaded day.
+-- A row: one attribution model x journey scope x search term x channel, over every loaded day.
 -- Answers: which keywords (paid terms, and organic terms where known) bring visitors,
 -- leads, customers and won revenue under each model, what the paid ones cost and their
 -- return on ad spend (ROAS).
@@ -29,6 +29,11 @@
 -- conversion has no rows.
 -- PostgreSQL dialect: the same SQL as DuckDB's; measures are double precision, counts
 -- bigint.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
 CREATE OR REPLACE VIEW v_keyword_revenue AS
 WITH visits AS (
     SELECT term, channel, COUNT(DISTINCT person_id) AS visitors
@@ -37,14 +42,14 @@ WITH visits AS (
     GROUP BY term, channel
 ),
 credit AS (
-    SELECT model, term, channel,
+    SELECT model, scope, term, channel,
            SUM(CASE WHEN conversion_type = 'lead' THEN credit ELSE 0 END) AS leads,
            SUM(CASE WHEN conversion_type = 'customer' THEN credit ELSE 0 END) AS customers,
            COUNT(CASE WHEN conversion_type = 'customer' THEN 1 END) AS customer_credits,
            SUM(CASE WHEN conversion_type = 'customer' THEN revenue_credit END) AS revenue
     FROM fct_attribution
     WHERE term IS NOT NULL
-    GROUP BY model, term, channel
+    GROUP BY model, scope, term, channel
 ),
 spend AS (
     SELECT term, channel, SUM(cost) AS spend
@@ -60,13 +65,14 @@ keywords AS (
     SELECT term, channel FROM spend
 ),
 grid AS (
-    SELECT m.model, k.term, k.channel
-    FROM (SELECT DISTINCT model FROM fct_attribution) AS m
+    SELECT m.model, m.scope, k.term, k.channel
+    FROM (SELECT DISTINCT model, scope FROM fct_attribution) AS m
     CROSS JOIN keywords AS k
 ),
 measured AS (
     SELECT
         g.model,
+        g.scope,
         g.term,
         g.channel,
         COALESCE(v.visitors, 0) AS visitors,
@@ -76,11 +82,12 @@ measured AS (
         s.spend AS spend
     FROM grid AS g
     LEFT JOIN visits AS v ON v.term = g.term AND v.channel = g.channel
-    LEFT JOIN credit AS c ON c.model = g.model AND c.term = g.term AND c.channel = g.channel
+    LEFT JOIN credit AS c ON c.model = g.model AND c.scope = g.scope AND c.term = g.term AND c.channel = g.channel
     LEFT JOIN spend AS s ON s.term = g.term AND s.channel = g.channel
 )
 SELECT
     model,
+    scope,
     term,
     channel,
     visitors,

@@ -1,4 +1,4 @@
--- A row: one attribution model x breakdown x segment x persona, over every loaded day: the
+-- A row: one attribution model x journey scope x breakdown x segment x persona, over every loaded day: the
 -- leads the segment brought and what those people became later (a cohort of leads).
 -- Answers: more leads are not always better: how many of the leads a channel, campaign or
 -- keyword brought became MQLs, SQLs, opportunities and customers, and what they were
@@ -56,6 +56,11 @@
 -- lead_people is bigint, measures double precision; ties between lead conversions at the
 -- same instant go to the smaller conversion_id in byte order (COLLATE "C"), as in DuckDB
 -- and BigQuery.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
 CREATE OR REPLACE VIEW v_lead_quality AS
 WITH first_lead AS (
     SELECT person_id, conversion_id, occurred_at AS lead_at
@@ -93,33 +98,33 @@ lead_person AS (
     LEFT JOIN dim_person AS dp ON dp.person_id = l.person_id
 ),
 lead_credit AS (
-    SELECT a.model, a.channel, a.campaign, a.term, l.person_id, a.credit
+    SELECT a.model, a.scope, a.channel, a.campaign, a.term, l.person_id, a.credit
     FROM fct_attribution AS a
     JOIN lead_person AS l ON l.conversion_id = a.conversion_id
 ),
 segmented AS (
-    SELECT model, 'channel' AS breakdown, channel, CAST(NULL AS text) AS campaign,
+    SELECT model, scope, 'channel' AS breakdown, channel, CAST(NULL AS text) AS campaign,
            CAST(NULL AS text) AS term, person_id, credit
     FROM lead_credit
     UNION ALL
-    SELECT model, 'campaign', channel, campaign, NULL, person_id, credit FROM lead_credit
+    SELECT model, scope, 'campaign', channel, campaign, NULL, person_id, credit FROM lead_credit
     UNION ALL
-    SELECT model, 'keyword', channel, NULL, term, person_id, credit FROM lead_credit
+    SELECT model, scope, 'keyword', channel, NULL, term, person_id, credit FROM lead_credit
 ),
 credited AS (
-    SELECT model, breakdown, channel, campaign, term, person_id, SUM(credit) AS credit
+    SELECT model, scope, breakdown, channel, campaign, term, person_id, SUM(credit) AS credit
     FROM segmented
-    GROUP BY model, breakdown, channel, campaign, term, person_id
+    GROUP BY model, scope, breakdown, channel, campaign, term, person_id
 ),
 measured AS (
-    SELECT c.model, c.breakdown, c.channel, c.campaign, c.term, l.persona, c.credit,
+    SELECT c.model, c.scope, c.breakdown, c.channel, c.campaign, c.term, l.persona, c.credit,
            l.is_mql, l.is_sql, l.is_opportunity, l.is_customer, l.revenue,
            CASE WHEN c.credit > 0 AND l.is_customer = 1 THEN l.days_to_close END AS days_to_close
     FROM credited AS c
     JOIN lead_person AS l ON l.person_id = c.person_id
 ),
 grouped AS (
-    SELECT model, breakdown, channel, campaign, term, persona,
+    SELECT model, scope, breakdown, channel, campaign, term, persona,
            COUNT(CASE WHEN credit > 0 THEN 1 END) AS lead_people,
            SUM(credit) AS leads,
            SUM(CASE WHEN is_mql = 1 THEN credit ELSE 0 END) AS mqls,
@@ -131,10 +136,11 @@ grouped AS (
            END AS revenue,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY days_to_close) AS median_days_to_close
     FROM measured
-    GROUP BY model, breakdown, channel, campaign, term, persona
+    GROUP BY model, scope, breakdown, channel, campaign, term, persona
 )
 SELECT
     model,
+    scope,
     breakdown,
     channel,
     campaign,

@@ -1,4 +1,4 @@
--- A row: one attribution model x social network x social channel, over every loaded day.
+-- A row: one attribution model x journey scope x social network x social channel, over every loaded day.
 -- Answers: which social networks, organic and paid, reach people and turn them into
 -- leads, customers and won revenue under each model.
 -- Columns:
@@ -27,6 +27,11 @@
 -- conversion has no rows.
 -- PostgreSQL dialect: the same SQL as DuckDB's; measures are double precision, counts
 -- bigint.
+-- scope is the journey scope of the credits (fct_attribution.scope): person (the
+-- converting person's own touches), deal (the touches of every contact on the
+-- conversion's deal) or account (the touches of every person of its account). Every
+-- scope credits the same conversions in full: filter one scope, like one model, and
+-- never add rows across scopes.
 CREATE OR REPLACE VIEW v_social_customers AS
 WITH touches AS (
     SELECT
@@ -57,6 +62,7 @@ reach AS (
 credit AS (
     SELECT
         a.model,
+        a.scope,
         COALESCE('=' || t.network, '') AS network_key,
         a.channel,
         SUM(CASE WHEN a.conversion_type = 'lead' THEN a.credit ELSE 0 END) AS leads,
@@ -66,11 +72,11 @@ credit AS (
     FROM fct_attribution AS a
     LEFT JOIN touches AS t ON t.touchpoint_id = a.touchpoint_id
     WHERE a.channel IN ('Organic Social', 'Paid Social')
-    GROUP BY a.model, COALESCE('=' || t.network, ''), a.channel
+    GROUP BY a.model, a.scope, COALESCE('=' || t.network, ''), a.channel
 ),
 grid AS (
-    SELECT m.model, n.network_key, n.channel
-    FROM (SELECT DISTINCT model FROM fct_attribution) AS m
+    SELECT m.model, m.scope, n.network_key, n.channel
+    FROM (SELECT DISTINCT model, scope FROM fct_attribution) AS m
     CROSS JOIN (
         SELECT network_key, channel FROM reach
         UNION
@@ -80,6 +86,7 @@ grid AS (
 measured AS (
     SELECT
         g.model,
+        g.scope,
         CASE WHEN g.network_key = '' THEN NULL ELSE SUBSTR(g.network_key, 2) END AS network,
         g.channel,
         COALESCE(r.people_reached, 0) AS people_reached,
@@ -88,10 +95,11 @@ measured AS (
         CASE WHEN COALESCE(c.customer_credits, 0) = 0 THEN 0 ELSE c.revenue END AS revenue
     FROM grid AS g
     LEFT JOIN reach AS r ON r.network_key = g.network_key AND r.channel = g.channel
-    LEFT JOIN credit AS c ON c.model = g.model AND c.network_key = g.network_key AND c.channel = g.channel
+    LEFT JOIN credit AS c ON c.model = g.model AND c.scope = g.scope AND c.network_key = g.network_key AND c.channel = g.channel
 )
 SELECT
     model,
+    scope,
     network,
     channel,
     people_reached,

@@ -41,6 +41,9 @@
 -- no integer division); EXTRACT(EPOCH FROM interval) is exact to the microsecond.
 -- Touches at the same instant are ordered by touchpoint_id in byte order (COLLATE "C"),
 -- as DuckDB and BigQuery order strings, whatever the database's collation.
+-- The converting journeys are those of the person scope (fct_attribution.scope 'person'):
+-- one person's touches, comparable with the non-converting people's paths; the
+-- journeys of a deal's or an account's buying committee are in v_account_journeys.
 CREATE OR REPLACE VIEW v_touchpoint_paths AS
 WITH journey AS (
     -- one row per conversion: its linear journey
@@ -49,7 +52,7 @@ WITH journey AS (
            COUNT(touchpoint_id) AS touches,
            MIN(touch_occurred_at) AS first_touch_at
     FROM fct_attribution
-    WHERE model = 'linear'
+    WHERE model = 'linear' AND scope = 'person'
     GROUP BY conversion_id, conversion_type, occurred_at
 ),
 converting AS (

@@ -32,6 +32,9 @@
 -- dividing, so no integer division); EXTRACT(EPOCH FROM interval) is exact to the
 -- microsecond. Touches at the same instant are ordered by touchpoint_id in byte order
 -- (COLLATE "C"), as DuckDB and BigQuery order strings, whatever the database's collation.
+-- The converting journeys are those of the person scope (fct_attribution.scope 'person'):
+-- one person's touches, comparable with the non-converting people's paths; the
+-- journeys of a deal's or an account's buying committee are in v_account_journeys.
 CREATE OR REPLACE VIEW v_touchpoint_paths_by_persona AS
 WITH journey AS (
     -- one row per conversion and persona: its linear journey
@@ -42,7 +45,7 @@ WITH journey AS (
            MIN(a.touch_occurred_at) AS first_touch_at
     FROM fct_attribution AS a
     LEFT JOIN dim_person AS d ON d.person_id = a.person_id
-    WHERE a.model = 'linear'
+    WHERE a.model = 'linear' AND a.scope = 'person'
     GROUP BY COALESCE(d.persona, 'Unclassified'), a.conversion_id, a.conversion_type, a.occurred_at
 ),
 conversion AS (

@@ -2,7 +2,8 @@
 // for a terminal or as one self-contained HTML file with charts.
 //
 // Build runs the queries and returns a Report: a list of sections (revenue by channel
-// under every attribution model side by side, campaign ROI, the funnel and the pages
+// under every attribution model side by side, the same under each journey scope (buying
+// committees), campaign ROI, the funnel and the pages
 // people leave from, the channel paths of buyers, keywords, social networks, content,
 // the deal pipeline, personas and lead quality, identity, and the run's health), each
 // with the view it reads, its numbers as a typed table and, where a picture helps, a
@@ -150,8 +151,8 @@ type Link struct {
 }
 
 // Terminal lists the sections `closedloop demo` prints, in order: the report as it was
-// before the HTML, which the README shows.
-var Terminal = []string{"channels", "campaigns", "funnel", "keywords", "pipeline", "personas", "leadquality", "identity"}
+// before the HTML, which the README shows, with the journey scopes' table (committees).
+var Terminal = []string{"channels", "committees", "campaigns", "funnel", "keywords", "pipeline", "personas", "leadquality", "identity"}
 
 // Print writes the terminal report of the warehouse db to w: the sections of Terminal,
 // under the default model and over every day.
@@ -230,7 +231,7 @@ func Build(ctx context.Context, db *sql.DB, opt Options) (*Report, error) {
 		return nil, err
 	}
 	for _, add := range []func(context.Context) (*Section, error){
-		b.channels, b.campaigns, b.funnel, b.paths, b.keywords, b.social, b.content,
+		b.channels, b.committees, b.campaigns, b.funnel, b.paths, b.keywords, b.social, b.content,
 		b.pipeline, b.personas, b.leadQuality, b.identity, b.health,
 	} {
 		s, err := add(ctx)

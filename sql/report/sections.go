@@ -90,7 +90,7 @@ func (b *builder) channels(ctx context.Context) (*Section, error) {
 	var channels []string
 	err := b.query(ctx, "v_channel_performance", `
 		SELECT channel, model, COALESCE(SUM(revenue), 0), SUM(spend), SUM(revenue) / NULLIF(SUM(spend), 0)
-		FROM v_channel_performance WHERE conversion_type = 'customer' AND date_basis = 'conversion_date'`+b.days("day")+`
+		FROM v_channel_performance WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND scope = 'person'`+b.days("day")+`
 		GROUP BY channel, model
 		ORDER BY channel, model`, func(rows *sql.Rows) error {
 		var ch, m string
@@ -164,7 +164,7 @@ func (b *builder) campaigns(ctx context.Context) (*Section, error) {
 	err := b.query(ctx, "v_campaign_roi", `
 		SELECT channel, COALESCE(campaign, '(none)'), model, SUM(spend), COALESCE(SUM(revenue), 0), SUM(conversions)
 		FROM v_campaign_roi
-		WHERE conversion_type = 'customer' AND date_basis = 'conversion_date'`+b.days("day")+`
+		WHERE conversion_type = 'customer' AND date_basis = 'conversion_date' AND scope = 'person'`+b.days("day")+`
 		GROUP BY channel, campaign, model
 		HAVING SUM(spend) > 0
 		ORDER BY channel, 2, model`, func(rows *sql.Rows) error {
@@ -424,8 +424,8 @@ func (b *builder) keywords(ctx context.Context) (*Section, error) {
 	err := b.query(ctx, "v_keyword_revenue", `
 		SELECT l.term, l.channel, l.visitors, l.leads, l.customers, l.revenue, f.revenue, l.spend, l.roas
 		FROM v_keyword_revenue l
-		LEFT JOIN v_keyword_revenue f ON f.term = l.term AND f.channel = l.channel AND f.model = 'first_touch'
-		WHERE l.model = `+literal(m)+`
+		LEFT JOIN v_keyword_revenue f ON f.term = l.term AND f.channel = l.channel AND f.model = 'first_touch' AND f.scope = 'person'
+		WHERE l.model = `+literal(m)+` AND l.scope = 'person'
 		ORDER BY l.revenue DESC NULLS LAST, l.visitors DESC, l.term
 		LIMIT 8`, func(rows *sql.Rows) error {
 		var k keyword
@@ -494,7 +494,7 @@ func (b *builder) social(ctx context.Context) (*Section, error) {
 	var networks, channels []string
 	err := b.query(ctx, "v_social_customers", `
 		SELECT COALESCE(network, '(no source)'), channel, people_reached, leads, customers, revenue
-		FROM v_social_customers WHERE model = `+literal(m)+`
+		FROM v_social_customers WHERE model = `+literal(m)+` AND scope = 'person'
 		ORDER BY revenue DESC NULLS LAST, customers DESC, people_reached DESC, 1, channel`, func(rows *sql.Rows) error {
 		var network, channel string
 		var people int64
@@ -671,7 +671,7 @@ func (b *builder) personas(ctx context.Context) (*Section, error) {
 		    FROM v_funnel WHERE breakdown = 'persona' GROUP BY segment
 		), q AS (
 		    SELECT persona, SUM(customers) / NULLIF(SUM(leads), 0) AS rate, SUM(revenue) / NULLIF(SUM(leads), 0) AS per_lead
-		    FROM v_lead_quality WHERE model = `+literal(m)+` AND breakdown = 'channel' GROUP BY persona
+		    FROM v_lead_quality WHERE model = `+literal(m)+` AND scope = 'person' AND breakdown = 'channel' GROUP BY persona
 		)
 		SELECT f.persona, f.visitors, f.leads, f.mqls, f.sqls, f.opportunities, f.customers, q.rate, q.per_lead
 		FROM f LEFT JOIN q ON q.persona = f.persona
@@ -714,7 +714,8 @@ func (b *builder) leadQuality(ctx context.Context) (*Section, error) {
 	byChannel := map[string]*quality{}
 	err := b.query(ctx, "v_lead_quality", `
 		SELECT channel, persona, leads, customers, revenue
-		FROM v_lead_quality WHERE model = `+literal(m)+` AND breakdown = 'channel'`, func(rows *sql.Rows) error {
+		FROM v_lead_quality WHERE model = `+literal(m)+` AND scope = 'person' AND breakdown = 'channel'
+		ORDER BY channel, persona`, func(rows *sql.Rows) error { // one order of the sums: the same rounding every time
 		var ch, persona string
 		var leads, customers float64
 		var revenue sql.Null[float64]

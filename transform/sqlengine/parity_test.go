@@ -240,7 +240,7 @@ var sqlTables = map[string]string{
 	load.FctPageView: `SELECT person_id, anonymous_id, session_id, epoch_us(occurred_at), page_location, page_path, page_title,
 		referrer_host FROM cl_page_views`,
 	load.FctAttribution: `SELECT conversion_id, touchpoint_id, model, credit, revenue_credit, channel, campaign, term,
-		conversion_type, epoch_us(occurred_at), epoch_us(touch_occurred_at), person_id FROM cl_attribution`,
+		conversion_type, epoch_us(occurred_at), epoch_us(touch_occurred_at), person_id, scope, touch_person_id FROM cl_attribution`,
 }
 
 // runPushed runs a Stream of opt with an Engine of cfg on ex (whose tables db holds)

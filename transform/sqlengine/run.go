@@ -463,7 +463,7 @@ func (e *Engine) Tables() map[string]string {
 		"fct_page_view": "SELECT person_id, anonymous_id, session_id, occurred_at, page_location, page_path, page_title, referrer_host FROM " +
 			t("cl_page_views"),
 		"fct_attribution": "SELECT conversion_id, touchpoint_id, model, credit, revenue_credit, channel, campaign, term, conversion_type, " +
-			"occurred_at, touch_occurred_at, person_id FROM " + t("cl_attribution"),
+			"occurred_at, touch_occurred_at, person_id, scope, touch_person_id FROM " + t("cl_attribution"),
 	}
 }
 

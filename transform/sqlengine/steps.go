@@ -451,13 +451,13 @@ none AS (
 )
 SELECT w.conversion_id, w.touchpoint_id, w.model, w.credit, w.credit * w.revenue AS revenue_credit, w.channel,
   NULLIF(w.campaign, '') AS campaign, NULLIF(w.term, '') AS term, c.conversion_type, {{ts "c.at_us"}} AS occurred_at,
-  {{ts "w.at_us"}} AS touch_occurred_at, c.person_id
+  {{ts "w.at_us"}} AS touch_occurred_at, c.person_id, 'person' AS scope, c.person_id AS touch_person_id
 FROM w
 JOIN {{t "cl_conversions"}} AS c ON c.conversion_id = w.conversion_id
 WHERE w.credit > 0
 UNION ALL
 SELECT c.conversion_id, CAST(NULL AS STRING), n.model, 1, c.revenue, '(none)', CAST(NULL AS STRING), CAST(NULL AS STRING),
-  c.conversion_type, {{ts "c.at_us"}}, {{ts "CAST(NULL AS INT64)"}}, c.person_id
+  c.conversion_type, {{ts "c.at_us"}}, {{ts "CAST(NULL AS INT64)"}}, c.person_id, 'person', CAST(NULL AS STRING)
 FROM none AS n
 JOIN {{t "cl_conversions"}} AS c ON c.conversion_id = n.conversion_id`
 
