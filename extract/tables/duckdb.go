@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
-
-	"closedloop/extract"
 )
 
 // duckDB is a schema of a DuckDB file, opened read-only for each call.
@@ -99,11 +97,9 @@ func (d *duckDB) Tables(ctx context.Context) (names []string, err error) {
 	return names, err
 }
 
-// duckColumn is a column of a table, as information_schema names it.
-type duckColumn struct{ name, typ string }
-
+// column is a column of a table, as information_schema names it.
 // columns returns the table's real name and its columns.
-func (d *duckDB) columns(ctx context.Context, db *sql.DB, table string) (string, []duckColumn, error) {
+func (d *duckDB) columns(ctx context.Context, db *sql.DB, table string) (string, []column, error) {
 	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
 		WHERE table_catalog = current_database() AND lower(table_schema) = lower(?) AND lower(table_name) = lower(?)
 		ORDER BY ordinal_position`, d.schema, table)
@@ -112,9 +108,9 @@ func (d *duckDB) columns(ctx context.Context, db *sql.DB, table string) (string,
 	}
 	defer rows.Close()
 	var name string
-	var cols []duckColumn
+	var cols []column
 	for rows.Next() {
-		var c duckColumn
+		var c column
 		if err := rows.Scan(&name, &c.name, &c.typ); err != nil {
 			return "", nil, err
 		}
@@ -146,7 +142,7 @@ func (d *duckDB) Read(ctx context.Context, table string, cols []string, f *DayFi
 		if err != nil {
 			return err
 		}
-		query, args, err := d.query(real, all, cols, f)
+		query, args, err := selectQuery(duckDialect, d.spec, d.schema, real, all, cols, f)
 		if err != nil {
 			return err
 		}
@@ -157,63 +153,44 @@ func (d *duckDB) Read(ctx context.Context, table string, cols []string, f *DayFi
 // query builds the SELECT of cols (found in all) with f's day range as its WHERE.
 // Types Go cannot take from the driver as the package doc renders them are rendered
 // by DuckDB: UUID, JSON, intervals and the like as text, nested values as JSON.
-func (d *duckDB) query(table string, all []duckColumn, cols []string, f *DayFilter) (string, []any, error) {
-	find := func(name string) (duckColumn, error) {
-		for _, c := range all {
-			if strings.EqualFold(c.name, name) {
-				return c, nil
-			}
-		}
-		return duckColumn{}, fmt.Errorf("%s: table %s has no column %s: %w", d.spec, table, name, os.ErrNotExist)
-	}
-	exprs := make([]string, len(cols))
-	for i, name := range cols {
-		c, err := find(name)
-		if err != nil {
-			return "", nil, err
-		}
+// duckDialect is DuckDB's SELECT: nested values as JSON, other types the driver
+// does not give as Go values render takes as text.
+var duckDialect = sqlDialect{
+	cell: func(c column) string {
 		q := quoteIdent(c.name)
 		switch t := c.typ; {
 		case duckNative(t):
-			exprs[i] = q
+			return q
 		case strings.HasSuffix(t, "[]") || strings.HasSuffix(t, "]") || strings.HasPrefix(t, "STRUCT") ||
 			strings.HasPrefix(t, "MAP") || strings.HasPrefix(t, "UNION"):
-			exprs[i] = "CAST(to_json(" + q + ") AS VARCHAR)"
-		default:
-			exprs[i] = "CAST(" + q + " AS VARCHAR)"
+			return "CAST(to_json(" + q + ") AS VARCHAR)"
 		}
-	}
-	if len(cols) == 0 {
-		exprs = []string{"1"}
-	}
-	query := "SELECT " + strings.Join(exprs, ", ") + " FROM " + quoteIdent(d.schema) + "." + quoteIdent(table)
-	if f == nil {
-		return query, nil, nil
-	}
-	c, err := find(f.Column)
-	if err != nil {
-		return "", nil, err
-	}
-	from, to := dayBounds(f)
-	q := quoteIdent(c.name)
-	switch {
-	case c.typ == "DATE":
-		return query + " WHERE " + q + " BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)",
-			[]any{from.Format(time.DateOnly), to.AddDate(0, 0, -1).Format(time.DateOnly)}, nil
-	case c.typ == "TIMESTAMP WITH TIME ZONE":
-		// Instants compare without the session's TimeZone, and the zone maps prune.
-		return query + " WHERE " + q + " >= CAST(? AS TIMESTAMPTZ) AND " + q + " < CAST(? AS TIMESTAMPTZ)",
-			[]any{from.Format("2006-01-02 15:04:05Z07:00"), to.Format("2006-01-02 15:04:05Z07:00")}, nil
-	case strings.HasPrefix(c.typ, "TIMESTAMP"):
-		// A timestamp without zone holds UTC, as the package doc reads it.
-		return query + " WHERE " + q + " >= CAST(? AS TIMESTAMP) AND " + q + " < CAST(? AS TIMESTAMP)",
-			[]any{from.Format(time.DateTime), to.Format(time.DateTime)}, nil
-	case c.typ == "VARCHAR":
-		// Text in 2006-01-02 form (with a time or not) sorts as its days.
-		return query + " WHERE " + q + " >= ? AND " + q + " < ?", []any{from.Format(time.DateOnly), to.Format(time.DateOnly)}, nil
-	}
-	return "", nil, fmt.Errorf("%w: %s: table %s: column %s is %s, not a date, timestamp or text: it cannot filter days",
-		extract.ErrConfig, d.spec, table, c.name, c.typ)
+		return "CAST(" + q + " AS VARCHAR)"
+	},
+	days: func(typ string) dayKind {
+		switch {
+		case typ == "DATE":
+			return dayDate
+		case typ == "TIMESTAMP WITH TIME ZONE":
+			return dayInstant
+		case strings.HasPrefix(typ, "TIMESTAMP"):
+			return dayLocal
+		case typ == "VARCHAR":
+			return dayText
+		}
+		return noDays
+	},
+	param: func(_ int, kind dayKind) string {
+		switch kind {
+		case dayDate:
+			return "CAST(? AS DATE)"
+		case dayInstant:
+			return "CAST(? AS TIMESTAMPTZ)"
+		case dayLocal:
+			return "CAST(? AS TIMESTAMP)"
+		}
+		return "?"
+	},
 }
 
 // duckNative are the types the driver gives as Go values render takes.

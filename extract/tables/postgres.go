@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -161,20 +160,18 @@ func (p *postgres) Tables(ctx context.Context) (names []string, err error) {
 	return names, nil
 }
 
-// pgColumn is a column as information_schema names it.
-type pgColumn struct{ name, typ string }
-
+// column is a column as information_schema names it.
 // columns returns the table's real name and its columns.
-func (p *postgres) columns(ctx context.Context, c *pgx.Conn, table string) (string, []pgColumn, error) {
+func (p *postgres) columns(ctx context.Context, c *pgx.Conn, table string) (string, []column, error) {
 	rows, err := c.Query(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
 		WHERE table_schema = $1 AND lower(table_name) = lower($2) ORDER BY ordinal_position`, p.schema, table)
 	if err != nil {
 		return "", nil, p.error("columns of "+table, err)
 	}
 	var name string
-	var cols []pgColumn
+	var cols []column
 	for rows.Next() {
-		var col pgColumn
+		var col column
 		if err := rows.Scan(&name, &col.name, &col.typ); err != nil {
 			rows.Close()
 			return "", nil, p.error("columns of "+table, err)
@@ -207,7 +204,7 @@ func (p *postgres) Read(ctx context.Context, table string, cols []string, f *Day
 		if err != nil {
 			return err
 		}
-		query, args, err := p.query(real, all, cols, f)
+		query, args, err := selectQuery(pgDialect, p.spec, p.schema, real, all, cols, f)
 		if err != nil {
 			return err
 		}
@@ -218,59 +215,45 @@ func (p *postgres) Read(ctx context.Context, table string, cols []string, f *Day
 
 // query builds the SELECT of cols (found in all) with f's day range as its WHERE.
 // JSON, UUID and the types without a rendering of their own travel as text.
-func (p *postgres) query(table string, all []pgColumn, cols []string, f *DayFilter) (string, []any, error) {
-	find := func(name string) (pgColumn, error) {
-		for _, c := range all {
-			if strings.EqualFold(c.name, name) {
-				return c, nil
-			}
-		}
-		return pgColumn{}, fmt.Errorf("%s: table %s has no column %s: %w", p.spec, table, name, os.ErrNotExist)
-	}
-	exprs := make([]string, len(cols))
-	for i, name := range cols {
-		c, err := find(name)
-		if err != nil {
-			return "", nil, err
-		}
-		exprs[i] = quoteIdent(c.name)
+// pgDialect is PostgreSQL's SELECT: the types pgRenderer decodes from the binary
+// protocol as they are, arrays as JSON, others as text.
+var pgDialect = sqlDialect{
+	cell: func(c column) string {
+		q := quoteIdent(c.name)
 		switch c.typ {
 		case "boolean", "smallint", "integer", "bigint", "real", "double precision", "numeric", "date",
 			"timestamp with time zone", "timestamp without time zone", "text", "character varying", "character":
+			return q
 		case "ARRAY":
-			exprs[i] = "to_json(" + exprs[i] + ")::text"
-		default:
-			exprs[i] += "::text"
+			return "to_json(" + q + ")::text"
 		}
-	}
-	if len(cols) == 0 {
-		exprs = []string{"1"}
-	}
-	query := "SELECT " + strings.Join(exprs, ", ") + " FROM " + quoteIdent(p.schema) + "." + quoteIdent(table)
-	if f == nil {
-		return query, nil, nil
-	}
-	c, err := find(f.Column)
-	if err != nil {
-		return "", nil, err
-	}
-	from, to := dayBounds(f)
-	q := quoteIdent(c.name)
-	switch c.typ {
-	case "date":
-		return query + " WHERE " + q + " BETWEEN $1::date AND $2::date",
-			[]any{from.Format(time.DateOnly), to.AddDate(0, 0, -1).Format(time.DateOnly)}, nil
-	case "timestamp with time zone":
-		return query + " WHERE " + q + " >= $1::timestamptz AND " + q + " < $2::timestamptz",
-			[]any{from.Format("2006-01-02 15:04:05Z07:00"), to.Format("2006-01-02 15:04:05Z07:00")}, nil
-	case "timestamp without time zone":
-		return query + " WHERE " + q + " >= $1::timestamp AND " + q + " < $2::timestamp",
-			[]any{from.Format(time.DateTime), to.Format(time.DateTime)}, nil
-	case "text", "character varying", "character":
-		return query + " WHERE " + q + " >= $1 AND " + q + " < $2", []any{from.Format(time.DateOnly), to.Format(time.DateOnly)}, nil
-	}
-	return "", nil, fmt.Errorf("%w: %s: table %s: column %s is %s, not a date, timestamp or text: it cannot filter days",
-		extract.ErrConfig, p.spec, table, c.name, c.typ)
+		return q + "::text"
+	},
+	days: func(typ string) dayKind {
+		switch typ {
+		case "date":
+			return dayDate
+		case "timestamp with time zone":
+			return dayInstant
+		case "timestamp without time zone":
+			return dayLocal
+		case "text", "character varying", "character":
+			return dayText
+		}
+		return noDays
+	},
+	param: func(n int, kind dayKind) string {
+		p := fmt.Sprintf("$%d", n)
+		switch kind {
+		case dayDate:
+			return p + "::date"
+		case dayInstant:
+			return p + "::timestamptz"
+		case dayLocal:
+			return p + "::timestamp"
+		}
+		return p
+	},
 }
 
 func (p *postgres) read(ctx context.Context, c *pgx.Conn, query string, args []any, n int, fn func([]string) error) error {
