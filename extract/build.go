@@ -171,3 +171,40 @@ func Col(table, name string) int {
 	}
 	return idx[0]
 }
+
+// Account is one row of TableAccounts, as the CRM extractors write it.
+type Account struct {
+	Input, Location, CRM, ID               string
+	Name, Domain, Industry, Country, Owner string
+	Size                                   int64 // company_size, set when HasSize
+	HasSize                                bool
+}
+
+// Column indexes of TableAccounts, resolved once.
+var (
+	acInput     = Col(TableAccounts, "input")
+	acLocation  = Col(TableAccounts, "location")
+	acCRM       = Col(TableAccounts, "crm")
+	acAccountID = Col(TableAccounts, "account_id")
+	acName      = Col(TableAccounts, "name")
+	acDomain    = Col(TableAccounts, "domain")
+	acIndustry  = Col(TableAccounts, "industry")
+	acSize      = Col(TableAccounts, "company_size")
+	acCountry   = Col(TableAccounts, "country")
+	acOwner     = Col(TableAccounts, "owner")
+)
+
+// SetAccount sets the current row of b, a builder of TableAccounts, to a (End writes
+// it): empty text is NULL where the column allows it.
+func (b *Builder) SetAccount(a Account) {
+	b.Str(acInput, a.Input)
+	b.Str(acLocation, a.Location)
+	b.Str(acCRM, a.CRM)
+	b.Str(acAccountID, a.ID)
+	b.Str(acName, a.Name)
+	b.Str(acDomain, a.Domain)
+	b.Str(acIndustry, a.Industry)
+	b.Int(acSize, a.Size, a.HasSize)
+	b.Str(acCountry, a.Country)
+	b.Str(acOwner, a.Owner)
+}

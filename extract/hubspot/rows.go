@@ -51,17 +51,6 @@ var (
 	dIsWon     = extract.Col(extract.TableDeals, "is_won")
 	dAccountID = extract.Col(extract.TableDeals, "account_id")
 
-	acInput     = extract.Col(extract.TableAccounts, "input")
-	acLocation  = extract.Col(extract.TableAccounts, "location")
-	acCRM       = extract.Col(extract.TableAccounts, "crm")
-	acAccountID = extract.Col(extract.TableAccounts, "account_id")
-	acName      = extract.Col(extract.TableAccounts, "name")
-	acDomain    = extract.Col(extract.TableAccounts, "domain")
-	acIndustry  = extract.Col(extract.TableAccounts, "industry")
-	acSize      = extract.Col(extract.TableAccounts, "company_size")
-	acCountry   = extract.Col(extract.TableAccounts, "country")
-	acOwner     = extract.Col(extract.TableAccounts, "owner")
-
 	dcInput     = extract.Col(extract.TableDealContacts, "input")
 	dcCRM       = extract.Col(extract.TableDealContacts, "crm")
 	dcDealID    = extract.Col(extract.TableDealContacts, "deal_id")
@@ -234,16 +223,8 @@ func (r *rows) deal(ctx context.Context, loc string, d *dealRow) error {
 // account writes one company row located at loc.
 func (r *rows) account(ctx context.Context, loc string, a *accountRow) error {
 	b := r.builder(&r.accounts, extract.TableAccounts)
-	b.Str(acInput, r.spec)
-	b.Str(acLocation, loc)
-	b.Str(acCRM, crm)
-	b.Str(acAccountID, a.id)
-	b.Str(acName, a.name)
-	b.Str(acDomain, a.domain)
-	b.Str(acIndustry, a.industry)
-	b.Int(acSize, a.size, a.hasSize)
-	b.Str(acCountry, a.country)
-	b.Str(acOwner, a.owner)
+	b.SetAccount(extract.Account{Input: r.spec, Location: loc, CRM: crm, ID: a.id, Name: a.name, Domain: a.domain,
+		Industry: a.industry, Size: a.size, HasSize: a.hasSize, Country: a.country, Owner: a.owner})
 	return b.End(ctx)
 }
 

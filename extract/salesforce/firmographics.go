@@ -76,16 +76,9 @@ func (r *run) writeAccounts(ctx context.Context) error {
 		if a.gone {
 			continue
 		}
-		b.Str(acInput, r.spec)
-		b.Str(acLocation, a.loc)
-		b.Str(acCRM, crm)
-		b.Str(acAccountID, id)
-		b.Str(acName, a.name)
-		b.Str(acDomain, extract.Domain(a.website))
-		b.Str(acIndustry, a.industry)
-		b.Int(acSize, a.size, a.hasSize)
-		b.Str(acCountry, a.country)
-		b.Str(acOwner, r.userNames[a.owner])
+		b.SetAccount(extract.Account{Input: r.spec, Location: a.loc, CRM: crm, ID: id, Name: a.name,
+			Domain: extract.Domain(a.website), Industry: a.industry, Size: a.size, HasSize: a.hasSize,
+			Country: a.country, Owner: r.userNames[a.owner]})
 		if err := b.End(ctx); err != nil {
 			return err
 		}
@@ -105,20 +98,6 @@ func (r *run) accountOf(id string) string {
 	}
 	return id
 }
-
-// Column indexes of extract.TableAccounts, resolved once.
-var (
-	acInput     = extract.Col(extract.TableAccounts, "input")
-	acLocation  = extract.Col(extract.TableAccounts, "location")
-	acCRM       = extract.Col(extract.TableAccounts, "crm")
-	acAccountID = extract.Col(extract.TableAccounts, "account_id")
-	acName      = extract.Col(extract.TableAccounts, "name")
-	acDomain    = extract.Col(extract.TableAccounts, "domain")
-	acIndustry  = extract.Col(extract.TableAccounts, "industry")
-	acSize      = extract.Col(extract.TableAccounts, "company_size")
-	acCountry   = extract.Col(extract.TableAccounts, "country")
-	acOwner     = extract.Col(extract.TableAccounts, "owner")
-)
 
 // contactAccount returns the company, industry and number of employees of a contact:
 // its Account's, through the relationship (API) or from the Account export (files).
