@@ -3,7 +3,6 @@ package hubspot
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -31,7 +30,7 @@ func openWarehouse(ctx context.Context, spec string, src tables.Source) (*wareho
 	for _, t := range list {
 		have[strings.ToLower(t)] = true
 	}
-	w := &warehouse{src: src, schema: schemaOf(src.Spec()), names: map[string]string{}}
+	w := &warehouse{src: src, schema: tables.SchemaOf(src.Spec()), names: map[string]string{}}
 	for _, t := range fivetranTables {
 		for _, n := range []string{t, t + "_data"} {
 			if have[n] {
@@ -51,24 +50,6 @@ var fivetranTables = []string{
 	"team", "engagement", "engagement_call", "engagement_meeting", "engagement_email", "engagement_task",
 	"engagement_contact", "email_event", "email_event_click", "email_campaign",
 	"company", "contact_company", "deal_company",
-}
-
-// schemaOf is the dataset or schema of a tables.Source spec, for locations: the
-// schema parameter (postgres://...?schema=S, duckdb:PATH?schema=S), else the last
-// path element (bigquery://PROJECT/DATASET); without either the database's default
-// schema (PostgreSQL public, DuckDB main).
-func schemaOf(spec string) string {
-	base, query, _ := strings.Cut(spec, "?")
-	if q, err := url.ParseQuery(query); err == nil && q.Get("schema") != "" {
-		return q.Get("schema")
-	}
-	switch {
-	case strings.HasPrefix(base, "bigquery:"):
-		return base[strings.LastIndex(base, "/")+1:]
-	case strings.HasPrefix(base, "duckdb:"):
-		return "main"
-	}
-	return "public"
 }
 
 // ref names Fivetran table t: SCHEMA.TABLE; "" when absent.

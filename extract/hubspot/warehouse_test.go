@@ -146,7 +146,7 @@ func TestWarehouseMatchesFolder(t *testing.T) {
 					wh, err := extractWith(t, mem, Config{Spec: "hubspot:x", Source: src})
 					require.NoError(t, err)
 					require.NotEmpty(t, canonicalRows(t, files, "")[extract.TableContacts])
-					requireSame(t, files, wh, schemaOf(src.Spec()))
+					requireSame(t, files, wh, tables.SchemaOf(src.Spec()))
 				})
 			}
 		})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -32,7 +31,7 @@ func newTableSource(ctx context.Context, spec string, src tables.Source) (*table
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing the tables of %s: %w", spec, src.Spec(), err)
 	}
-	s := &tableSource{src: src, schema: schemaOf(src.Spec()), names: map[string][]string{}}
+	s := &tableSource{src: src, schema: tables.SchemaOf(src.Spec()), names: map[string][]string{}}
 	for _, t := range list {
 		k := normKey(t)
 		s.names[k] = append(s.names[k], t)
@@ -179,22 +178,4 @@ func (s *tableSource) read(ctx context.Context, obj *object, table, display stri
 		return ctx.Err()
 	}
 	return fmt.Errorf("reading table %s: %w", display, err)
-}
-
-// schemaOf is the dataset or schema of a tables.Source spec, for locations: the
-// schema parameter (postgres://...?schema=S, duckdb:PATH?schema=S), else the last
-// path element (bigquery://PROJECT/DATASET); without either the database's default
-// schema (PostgreSQL public, DuckDB main).
-func schemaOf(spec string) string {
-	base, query, _ := strings.Cut(spec, "?")
-	if q, err := url.ParseQuery(query); err == nil && q.Get("schema") != "" {
-		return q.Get("schema")
-	}
-	switch {
-	case strings.HasPrefix(base, "bigquery:"):
-		return base[strings.LastIndex(base, "/")+1:]
-	case strings.HasPrefix(base, "duckdb:"):
-		return "main"
-	}
-	return "public"
 }

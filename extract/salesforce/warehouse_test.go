@@ -153,12 +153,12 @@ func TestWarehouseMatchesFolder(t *testing.T) {
 					wh, err := extractChecked(t, cfg)
 					require.NoError(t, err)
 
-					want, got := canonicalRows(t, files, ""), canonicalRows(t, wh, schemaOf(src.Spec()))
+					want, got := canonicalRows(t, files, ""), canonicalRows(t, wh, tables.SchemaOf(src.Spec()))
 					require.NotEmpty(t, want[extract.TableContacts])
 					for table, rows := range want {
 						require.Equal(t, rows, got[table], table)
 					}
-					require.Equal(t, canonicalRejections(files, ""), canonicalRejections(wh, schemaOf(src.Spec())))
+					require.Equal(t, canonicalRejections(files, ""), canonicalRejections(wh, tables.SchemaOf(src.Spec())))
 					require.Equal(t, files.skipped, wh.skipped, "Skipped: deleted, merged and superseded records, counted alike")
 					require.Equal(t, files.sizes, wh.sizes)
 					require.Equal(t, files.ids, wh.ids)

@@ -97,7 +97,6 @@ func (d *duckDB) Tables(ctx context.Context) (names []string, err error) {
 	return names, err
 }
 
-// column is a column of a table, as information_schema names it.
 // columns returns the table's real name and its columns.
 func (d *duckDB) columns(ctx context.Context, db *sql.DB, table string) (string, []column, error) {
 	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns

@@ -98,3 +98,21 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 func missingTable(spec, table string) error {
 	return fmt.Errorf("%s: no table or view %s: %w (check the name, and that the connector syncs it)", spec, table, os.ErrNotExist)
 }
+
+// SchemaOf is the dataset or schema of a tables.Source spec, for locations: the
+// schema parameter (postgres://...?schema=S, duckdb:PATH?schema=S), else the last
+// path element (bigquery://PROJECT/DATASET); without either the database's default
+// schema (PostgreSQL public, DuckDB main).
+func SchemaOf(spec string) string {
+	base, query, _ := strings.Cut(spec, "?")
+	if q, err := url.ParseQuery(query); err == nil && q.Get("schema") != "" {
+		return q.Get("schema")
+	}
+	switch {
+	case strings.HasPrefix(base, "bigquery:"):
+		return base[strings.LastIndex(base, "/")+1:]
+	case strings.HasPrefix(base, "duckdb:"):
+		return "main"
+	}
+	return "public"
+}

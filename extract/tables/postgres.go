@@ -160,7 +160,6 @@ func (p *postgres) Tables(ctx context.Context) (names []string, err error) {
 	return names, nil
 }
 
-// column is a column as information_schema names it.
 // columns returns the table's real name and its columns.
 func (p *postgres) columns(ctx context.Context, c *pgx.Conn, table string) (string, []column, error) {
 	rows, err := c.Query(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
