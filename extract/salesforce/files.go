@@ -78,6 +78,26 @@ type layout struct {
 	deleted, active int   // Fivetran's _fivetran_deleted and _fivetran_active columns, -1 when absent
 }
 
+// fill sets rec's fields, and whether Fivetran marked it deleted or no longer active,
+// from row, a row of the layout's columns.
+func (l layout) fill(rec *record, row []string) {
+	for i, c := range l.col {
+		if c >= 0 {
+			rec.vals[i] = row[c]
+		}
+	}
+	if l.deleted >= 0 {
+		rec.gone, _ = parseBool(strings.TrimSpace(row[l.deleted]))
+	}
+	if l.active >= 0 {
+		if v := strings.TrimSpace(row[l.active]); v != "" {
+			if active, err := parseBool(v); err == nil {
+				rec.stale = !active
+			}
+		}
+	}
+}
+
 func (s *fileSource) open(_ context.Context, obj *object) (*stream, error) {
 	name, err := s.find(obj)
 	if err != nil {
@@ -190,19 +210,7 @@ func (s *fileSource) read(ctx context.Context, obj *object, name string, l layou
 			rec.bad = fmt.Sprintf("row has %d fields, the header %d: a field with a comma or line break was not quoted", len(row), l.fields)
 		default:
 			rec.line, _ = r.FieldPos(0)
-			for i, c := range l.col {
-				if c >= 0 {
-					rec.vals[i] = row[c]
-				}
-			}
-			if l.deleted >= 0 {
-				rec.gone, _ = parseBool(strings.TrimSpace(row[l.deleted]))
-			}
-			if l.active >= 0 {
-				if active, err := parseBool(strings.TrimSpace(row[l.active])); err == nil && strings.TrimSpace(row[l.active]) != "" {
-					rec.stale = !active
-				}
-			}
+			l.fill(rec, row)
 		}
 		if err := fn(rec); err != nil {
 			return err

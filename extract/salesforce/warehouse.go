@@ -151,21 +151,7 @@ func (s *tableSource) read(ctx context.Context, obj *object, table, display stri
 		cur = row
 		clear(rec.vals)
 		rec.gone, rec.stale, rec.bad = false, false, ""
-		for i, c := range l.col {
-			if c >= 0 {
-				rec.vals[i] = row[c]
-			}
-		}
-		if l.deleted >= 0 {
-			rec.gone, _ = parseBool(strings.TrimSpace(row[l.deleted]))
-		}
-		if l.active >= 0 {
-			if v := strings.TrimSpace(row[l.active]); v != "" {
-				if active, err := parseBool(v); err == nil {
-					rec.stale = !active
-				}
-			}
-		}
+		l.fill(rec, row)
 		fnErr = fn(rec)
 		return fnErr
 	})
