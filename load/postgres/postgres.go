@@ -364,32 +364,22 @@ func (l *Loader) addColumns(ctx context.Context, t load.Table, cols []column) er
 	if err := l.tx.QueryRow(ctx, "SELECT current_setting('lock_timeout')").Scan(&lockTimeout); err != nil {
 		return fmt.Errorf("postgres: add columns to %s: %w", name, err)
 	}
+	var stmts []string
+	for _, c := range cols {
+		col := pgx.Identifier{c.name}.Sanitize()
+		if value, ok := existingRows(t, c.name); ok {
+			// The older rows get the contract's value for them through a default,
+			// dropped at once: the run writes every value.
+			stmts = append(stmts,
+				fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s DEFAULT CAST(%s AS %s) NOT NULL", l.ident(t.Name), col, c.typ, literal(value), c.typ),
+				fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", l.ident(t.Name), col))
+		} else {
+			stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", l.ident(t.Name), col, c.typ))
+		}
+		stmts = append(stmts, fmt.Sprintf("COMMENT ON COLUMN %s.%s IS %s", l.ident(t.Name), col, literal(c.comment)))
+	}
 	for try := 1; ; try++ {
-		err := l.savepoint(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", viewLockWait.Milliseconds())); err != nil {
-				return err
-			}
-			for _, c := range cols {
-				col := pgx.Identifier{c.name}.Sanitize()
-				stmts := []string{fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", l.ident(t.Name), col, c.typ)}
-				if value, ok := existingRows(t, c.name); ok {
-					// The older rows get the contract's value for them through a default,
-					// dropped at once: the run writes every value.
-					stmts = []string{
-						fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s DEFAULT CAST(%s AS %s) NOT NULL", l.ident(t.Name), col, c.typ, literal(value), c.typ),
-						fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT", l.ident(t.Name), col),
-					}
-				}
-				stmts = append(stmts, fmt.Sprintf("COMMENT ON COLUMN %s.%s IS %s", l.ident(t.Name), col, literal(c.comment)))
-				for _, s := range stmts {
-					if _, err := tx.Exec(ctx, s); err != nil {
-						return err
-					}
-				}
-			}
-			_, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", lockTimeout)
-			return err
-		})
+		err := l.execWaiting(ctx, lockTimeout, stmts)
 		var pe *pgconn.PgError
 		switch {
 		case err == nil:
@@ -782,23 +772,11 @@ func (l *Loader) applyView(ctx context.Context, v views.View, lockTimeout string
 	}
 	drop := false
 	for try := 1; ; try++ {
-		err := l.savepoint(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", viewLockWait.Milliseconds())); err != nil {
-				return err
-			}
-			if drop {
-				if _, err := tx.Exec(ctx, "DROP VIEW IF EXISTS "+l.ident(v.Name)); err != nil {
-					return err
-				}
-			}
-			for _, s := range stmts {
-				if _, err := tx.Exec(ctx, s); err != nil {
-					return err
-				}
-			}
-			_, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", lockTimeout)
-			return err
-		})
+		run := stmts
+		if drop {
+			run = append([]string{"DROP VIEW IF EXISTS " + l.ident(v.Name)}, stmts...)
+		}
+		err := l.execWaiting(ctx, lockTimeout, run)
 		var pe *pgconn.PgError
 		switch {
 		case err == nil:
@@ -817,6 +795,24 @@ func (l *Loader) applyView(ctx context.Context, v views.View, lockTimeout string
 			return fmt.Errorf("postgres: view %s (%s): %w", v.Name, file, err)
 		}
 	}
+}
+
+// execWaiting runs stmts in a savepoint, each waiting viewLockWait at most for a lock
+// (lock_not_available, 55P03, when it does not come), then sets the run's lock_timeout
+// again.
+func (l *Loader) execWaiting(ctx context.Context, lockTimeout string, stmts []string) error {
+	return l.savepoint(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", viewLockWait.Milliseconds())); err != nil {
+			return err
+		}
+		for _, s := range stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true)", lockTimeout)
+		return err
+	})
 }
 
 // savepoint runs f in a savepoint: if f fails, the run's transaction is rolled back to
