@@ -219,19 +219,8 @@ func (w *WriterLock) release() {
 // made or written, path is not a regular file, or it is read-only (Writable's rules).
 // It makes a missing directory.
 func checkTarget(path string) error {
-	dir := filepath.Dir(path)
-	cannot := func(err error) error {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		if a, aerr := filepath.Abs(dir); aerr == nil {
-			dir = a
-		}
-		return fmt.Errorf("duckdb: cannot write %s's directory %s: %w", path, dir, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return cannot(err)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return dirError(path, err)
 	}
 	return Writable(path)
 }

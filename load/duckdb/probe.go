@@ -18,16 +18,7 @@ import (
 // refused for its target; the lock is LockHolder's matter.
 func Writable(path string) error {
 	dir := filepath.Dir(path)
-	cannot := func(err error) error {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		if a, aerr := filepath.Abs(dir); aerr == nil {
-			dir = a
-		}
-		return fmt.Errorf("duckdb: cannot write %s's directory %s: %w", path, dir, err)
-	}
+	cannot := func(err error) error { return dirError(path, err) }
 	existing := dir
 	for {
 		fi, err := os.Stat(existing)
@@ -93,4 +84,18 @@ func LockHolder(path string) (holder Holder, held bool, stale *Holder, err error
 		stale = &h
 	}
 	return Holder{}, false, stale, nil
+}
+
+// dirError says that the directory of the warehouse file path cannot be written, and
+// why (err, without a PathError's wrapping).
+func dirError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	dir := filepath.Dir(path)
+	if a, aerr := filepath.Abs(dir); aerr == nil {
+		dir = a
+	}
+	return fmt.Errorf("duckdb: cannot write %s's directory %s: %w", path, dir, err)
 }
